@@ -1,0 +1,1 @@
+//! The detection catalogue of DESIGN §5. (Being written.)

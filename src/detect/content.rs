@@ -1,0 +1,1 @@
+//! Content scanners. (Being written.)

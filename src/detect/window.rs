@@ -1,0 +1,1 @@
+//! Sliding windows over event time. (Being written.)

@@ -1,0 +1,7 @@
+//! vigil: triage of security alerts raised from SaaS audit logs.
+//!
+//! Data flows one way — sources → normalise (`ingest`) → `store` → `detect` → alerts → outbox → deliver — and
+//! the modules are laid out along that flow (DESIGN §2). `model` and `detect` are the pure domain core.
+
+pub mod detect;
+pub mod model;
