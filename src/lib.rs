@@ -4,4 +4,8 @@
 //! the modules are laid out along that flow (DESIGN §2). `model` and `detect` are the pure domain core.
 
 pub mod detect;
+pub mod engine;
+pub mod export;
+pub mod ingest;
 pub mod model;
+pub mod store;

@@ -1,35 +1,1043 @@
-//! The detector. (Being written.)
+//! The detector: every enabled detection of the catalogue (plus custom content detections) run over events
+//! in arrival order, one pure step at a time.
+//!
+//! Decisions (DESIGN §5 leaves them open):
+//! - **Time.** Only event time. The watermark is the newest event time seen; an event up to [`LATE_MS`]
+//!   (5 min) older than it still counts, an older one is not detected and is counted in
+//!   [`DetectorStats::late_events`].
+//! - **Action aliases** (`Tuning.actions`, `[actions]`): the listed real keys are *added* to the catalogue
+//!   key, which keeps counting; an entry `"!key"` removes `key` (so `page_viewed = ["!page_viewed",
+//!   "confluence_page_viewed"]` replaces the default). A real key mapped to several catalogue keys of one
+//!   detection counts once per event.
+//! - **Bursts.** A threshold detection reports when the window count reaches the threshold: first a draft
+//!   standing for the whole window, then one draft per further counted event (count 1) while the window stays
+//!   at the threshold, all with the group key `"{detection}|{actor}"`. Crawling counts distinct objects, so
+//!   viewing an already-counted page again neither counts nor continues the alert. A burst that dips below the
+//!   threshold and comes back reports only what was not reported yet, so grouping never counts an event twice.
+//! - **Grouping windows.** Threshold detections group over their window length; single-event detections over
+//!   1 h (a flurry of the same admin change is one alert); login detections over 1 h; content over 24 h (the
+//!   same secret on the same object, edited again the same day, is one alert).
+//! - **State bounds.** Threshold windows: see `window.rs` (≤ threshold × 4 or 8 bytes). Windows idle for
+//!   longer than their length plus the lateness allowance are dropped by a sweep every [`SWEEP_EVERY`] events.
+//!   Login history: at most [`MAX_COUNTRIES`] countries per actor (least recent evicted), forgotten after 90
+//!   days without a login; impossible-travel keeps one last position per actor, forgotten after 24 h (no
+//!   two logins further apart than that can exceed 900 km/h on Earth).
+//! - **Determinism.** Hash maps are only looked up, never iterated into output; saved state is sorted.
+
+use std::collections::HashMap;
+
+use aho_corasick::AhoCorasick;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::AlertDraft;
-use super::tuning::Tuning;
-use crate::model::AuditEvent;
+use super::catalogue::{self, DetectionKind, DetectionSpec};
+use super::content::{ContentScanner, Finding};
+use super::tuning::{CustomDetection, Exclusion, ExclusionKind, Tuning};
+use super::window::SlidingWindow;
+use crate::model::{AlertActor, AuditEvent, ContentMatch, DetectionId, Severity, text};
+
+/// How much older than the watermark an event may be and still be detected.
+pub const LATE_MS: i64 = 5 * 60 * 1000;
+/// Idle windows and histories are swept every this many events (amortised, O(live state) per sweep).
+pub const SWEEP_EVERY: u64 = 4096;
+/// Countries remembered per actor for `login-new-country`.
+pub const MAX_COUNTRIES: usize = 16;
+/// How long a country stays "seen" for `login-new-country`.
+pub const COUNTRY_MEMORY_MS: i64 = 90 * 86_400_000;
+/// Prior logins an actor needs before a new country is unusual.
+pub const MIN_PRIOR_LOGINS: u32 = 5;
+/// Great-circle speed above which two consecutive logins are impossible travel.
+pub const MAX_TRAVEL_KMH: f64 = 900.0;
+/// Logins closer than this never count as impossible travel: geolocation of one city varies this much.
+pub const MIN_TRAVEL_KM: f64 = 100.0;
+/// Beyond this, no pair of places on Earth is more than 900 km/h apart; older positions are forgotten.
+const TRAVEL_MEMORY_MS: i64 = 24 * 3_600_000;
+const HOUR_MS: i64 = 3_600_000;
+const CONTENT_GROUP_MS: i64 = 24 * HOUR_MS;
+const SUBJECT_MAX: usize = 200;
+
+/// Words that make a search query worth counting for `suspicious-search` (case-insensitive, matched at the
+/// start of a word so plurals count: "passwords", "tokens").
+const SENSITIVE_TERMS: &[&str] = &[
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "salary",
+    "salaries",
+    "confidential",
+    "credential",
+    "api key",
+    "api_key",
+    "api-key",
+    "apikey",
+    "access key",
+    "private key",
+    "token",
+    "ssn",
+    "social security",
+    "payroll",
+    "bank account",
+    "credit card",
+    "compensation",
+];
+
+/// Context attributes that may hold a search query.
+const QUERY_ATTRS: &[&str] = &[
+    "query",
+    "searchQuery",
+    "search_query",
+    "cql",
+    "jql",
+    "text",
+    "name",
+];
+
+/// Words naming AI or MCP clients, for `oauth_app_authorized` (whole words, case-insensitive).
+const AI_WORDS: &[&str] = &[
+    "ai",
+    "mcp",
+    "llm",
+    "gpt",
+    "chatgpt",
+    "claude",
+    "openai",
+    "copilot",
+    "gemini",
+    "anthropic",
+];
+/// Fragments distinctive enough to count inside a longer word ("ClaudeDesktop", "openai-connector").
+const AI_FRAGMENTS: &[&str] = &[
+    "claude",
+    "openai",
+    "copilot",
+    "chatgpt",
+    "anthropic",
+    "gemini",
+];
 
 /// Counters the detector keeps about what it saw.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DetectorStats {
     /// Events more than 5 minutes older than the newest seen: stored but not detected.
     pub late_events: u64,
+    /// Every event passed to `observe`, late ones included.
+    #[serde(default)]
+    pub events: u64,
+    /// Drafts returned.
+    #[serde(default)]
+    pub drafts: u64,
+    /// Windows dropped because their actor went idle.
+    #[serde(default)]
+    pub expired_windows: u64,
 }
 
-/// Runs every enabled detection over events in arrival order.
+/// Why a detector could not be built from a tuning.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DetectorError {
+    /// The content scanners rejected the tuning (a custom detection's regex, usually).
+    #[error("content scanning: {0}")]
+    Content(String),
+}
+
+/// Extra condition an event must meet, beyond its action, to count for a detection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Filter {
+    None,
+    /// `suspicious-search`: the query names a sensitive term.
+    SensitiveQuery,
+    /// `ai-agent-connected` via `oauth_app_authorized`: the client looks like an AI/MCP client.
+    AiClient,
+}
+
+/// A catalogue detection compiled against the tuning.
+#[derive(Debug)]
+struct Det {
+    spec: &'static DetectionSpec,
+    id: DetectionId,
+    enabled: bool,
+    threshold: Option<u32>,
+    window_ms: i64,
+    exclusions: Vec<Exclusion>,
+    /// Real action keys counted, sorted (for `AlertDraft::evidence_actions`).
+    real_actions: Vec<String>,
+}
+
+/// A custom content detection compiled against the tuning.
+#[derive(Debug)]
+struct Custom {
+    id: String,
+    name: String,
+    severity: Severity,
+    exclusions: Vec<Exclusion>,
+}
+
+/// Everything derived from a `Tuning`; rebuilt on retune, while the state survives.
+#[derive(Debug)]
+struct Compiled {
+    dets: Vec<Det>,
+    /// Real action key → (detection index, filter), each detection once.
+    by_action: HashMap<Box<str>, Vec<(u16, Filter)>>,
+    /// Index of `sensitive-content` when enabled.
+    content: Option<usize>,
+    custom: Vec<Custom>,
+    scanner: Option<ContentScanner>,
+    sensitive: AhoCorasick,
+}
+
+/// Per-actor login history for `login-new-country`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct LoginHistory {
+    /// (country, last seen ms), at most [`MAX_COUNTRIES`].
+    countries: Vec<(String, i64)>,
+    logins: u32,
+    last_ms: i64,
+}
+
+/// Last login position for `impossible-travel`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct LastLogin {
+    lat: f64,
+    lon: f64,
+    t: i64,
+    place: String,
+    event: String,
+}
+
+/// Mutable detection state: what save/restore carries.
+#[derive(Debug, Default)]
+struct State {
+    watermark: Option<i64>,
+    since_sweep: u64,
+    windows: HashMap<String, Vec<(u16, SlidingWindow)>>,
+    logins: HashMap<String, LoginHistory>,
+    travel: HashMap<String, LastLogin>,
+}
+
+/// A window as saved: keyed by detection id so catalogue order can change between versions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct SavedWindow {
+    detection: String,
+    actor: String,
+    window: SlidingWindow,
+}
+
+/// Everything the detector remembers between events, serializable so the engine can persist it and a run
+/// resumed from it raises exactly what one uninterrupted run would. Opaque: only the detector reads it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DetectorState {
+    /// Format version of this state; a detector ignores state of a version it does not know.
+    pub version: u32,
+    watermark_ms: Option<i64>,
+    since_sweep: u64,
+    stats: DetectorStats,
+    windows: Vec<SavedWindow>,
+    logins: Vec<(String, LoginHistory)>,
+    travel: Vec<(String, LastLogin)>,
+}
+
+const STATE_VERSION: u32 = 1;
+
+/// Runs every enabled detection over events in arrival order. Build it once from the tuning; feed it every
+/// stored event; hand its drafts to the grouping step.
 #[derive(Debug)]
 pub struct Detector {
+    compiled: Compiled,
+    state: State,
     stats: DetectorStats,
+    key: Vec<u8>,
 }
 
 impl Detector {
-    /// Build from tuning and the store's fingerprint key.
-    pub fn new(_tuning: &Tuning, _fingerprint_key: &[u8]) -> Result<Self, String> {
-        Ok(Self { stats: DetectorStats::default() })
+    /// Build from tuning and the store's fingerprint key (content findings are fingerprinted with it so the
+    /// same secret groups without being stored).
+    pub fn new(tuning: &Tuning, fingerprint_key: &[u8]) -> Result<Self, DetectorError> {
+        Ok(Self {
+            compiled: compile(tuning, fingerprint_key)?,
+            state: State::default(),
+            stats: DetectorStats::default(),
+            key: fingerprint_key.to_vec(),
+        })
     }
 
-    /// The pure step.
-    pub fn observe(&mut self, _event: &AuditEvent) -> Vec<AlertDraft> {
-        Vec::new()
+    /// Apply a new tuning, keeping the state: it takes effect on the next event. Windows of detections now
+    /// disabled are dropped (a disabled detection keeps no state).
+    pub fn retune(&mut self, tuning: &Tuning) -> Result<(), DetectorError> {
+        self.compiled = compile(tuning, &self.key)?;
+        self.drop_disabled_state();
+        Ok(())
     }
 
     /// Counters so far.
     pub fn stats(&self) -> &DetectorStats {
         &self.stats
+    }
+
+    /// The newest event time seen, the reference for lateness and expiry.
+    pub fn watermark(&self) -> Option<DateTime<Utc>> {
+        self.state
+            .watermark
+            .and_then(DateTime::from_timestamp_millis)
+    }
+
+    /// Windows currently held (for the status bar and memory tests).
+    pub fn live_windows(&self) -> usize {
+        self.state.windows.values().map(Vec::len).sum()
+    }
+
+    /// The pure step: what this event makes the detections raise or grow.
+    pub fn observe(&mut self, event: &AuditEvent) -> Vec<AlertDraft> {
+        let t = event.time_ms();
+        self.stats.events += 1;
+        if let Some(w) = self.state.watermark {
+            if t < w.saturating_sub(LATE_MS) {
+                self.stats.late_events += 1;
+                return Vec::new();
+            }
+            if t > w {
+                self.state.watermark = Some(t);
+            }
+        } else {
+            self.state.watermark = Some(t);
+        }
+        self.state.since_sweep += 1;
+        if self.state.since_sweep >= SWEEP_EVERY {
+            self.sweep();
+        }
+
+        let mut out = Vec::new();
+        let Self {
+            compiled, state, ..
+        } = self;
+        if let Some(list) = compiled.by_action.get(event.action.as_str()) {
+            for &(idx, filter) in list {
+                let Some(det) = compiled.dets.get(usize::from(idx)) else {
+                    continue;
+                };
+                if excluded(&det.exclusions, event) {
+                    continue;
+                }
+                match det.spec.kind {
+                    DetectionKind::Threshold { distinct, .. } => {
+                        if filter == Filter::SensitiveQuery
+                            && !sensitive_query(&compiled.sensitive, event)
+                        {
+                            continue;
+                        }
+                        threshold(det, idx, distinct, state, event, &mut out);
+                    }
+                    DetectionKind::Single => {
+                        if filter == Filter::AiClient && !ai_client(event) {
+                            continue;
+                        }
+                        out.push(single(det, event));
+                    }
+                    DetectionKind::LoginNewCountry => new_country(det, state, event, &mut out),
+                    DetectionKind::ImpossibleTravel => travel(det, state, event, &mut out),
+                    DetectionKind::Content => {}
+                }
+            }
+        }
+        if event.content.is_some() {
+            content(compiled, event, &mut out);
+        }
+        self.stats.drafts += out.len() as u64;
+        out
+    }
+
+    /// Everything needed to resume detection later exactly where it stopped.
+    pub fn save_state(&self) -> DetectorState {
+        let mut windows: Vec<SavedWindow> = self
+            .state
+            .windows
+            .iter()
+            .flat_map(|(actor, ws)| {
+                ws.iter().filter_map(|(idx, w)| {
+                    let det = self.compiled.dets.get(usize::from(*idx))?;
+                    Some(SavedWindow {
+                        detection: det.spec.id.to_string(),
+                        actor: actor.clone(),
+                        window: w.clone(),
+                    })
+                })
+            })
+            .collect();
+        windows.sort_by(|a, b| (&a.actor, &a.detection).cmp(&(&b.actor, &b.detection)));
+        let mut logins: Vec<_> = self
+            .state
+            .logins
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        logins.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut travel: Vec<_> = self
+            .state
+            .travel
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        travel.sort_by(|a, b| a.0.cmp(&b.0));
+        DetectorState {
+            version: STATE_VERSION,
+            watermark_ms: self.state.watermark,
+            since_sweep: self.state.since_sweep,
+            stats: self.stats.clone(),
+            windows,
+            logins,
+            travel,
+        }
+    }
+
+    /// Replace the state with a saved one (typically right after `new`). State of another format version is
+    /// ignored (detection starts fresh), as is state of detections the current tuning disables.
+    pub fn restore_state(&mut self, saved: DetectorState) {
+        if saved.version != STATE_VERSION {
+            return;
+        }
+        let mut state = State {
+            watermark: saved.watermark_ms,
+            since_sweep: saved.since_sweep,
+            ..State::default()
+        };
+        for sw in saved.windows {
+            if let Some(idx) = self
+                .compiled
+                .dets
+                .iter()
+                .position(|d| d.spec.id == sw.detection)
+                && let Ok(idx) = u16::try_from(idx)
+            {
+                state
+                    .windows
+                    .entry(sw.actor)
+                    .or_default()
+                    .push((idx, sw.window));
+            }
+        }
+        for ws in state.windows.values_mut() {
+            ws.sort_by_key(|(i, _)| *i);
+        }
+        state.logins = saved.logins.into_iter().collect();
+        state.travel = saved.travel.into_iter().collect();
+        self.state = state;
+        self.stats = saved.stats;
+        self.drop_disabled_state();
+    }
+
+    fn drop_disabled_state(&mut self) {
+        let dets = &self.compiled.dets;
+        let enabled = |id: &str| dets.iter().any(|d| d.enabled && d.spec.id == id);
+        self.state.windows.retain(|_, ws| {
+            ws.retain(|(i, _)| dets.get(usize::from(*i)).is_some_and(|d| d.enabled));
+            !ws.is_empty()
+        });
+        if !enabled("login-new-country") {
+            self.state.logins.clear();
+        }
+        if !enabled("impossible-travel") {
+            self.state.travel.clear();
+        }
+    }
+
+    /// Drop windows and histories that can no longer affect any result.
+    fn sweep(&mut self) {
+        self.state.since_sweep = 0;
+        let Some(w) = self.state.watermark else {
+            return;
+        };
+        let dets = &self.compiled.dets;
+        let mut expired = 0u64;
+        self.state.windows.retain(|_, ws| {
+            ws.retain(|(i, win)| {
+                let window_ms = dets.get(usize::from(*i)).map_or(0, |d| d.window_ms);
+                let idle = win.is_idle(w, window_ms, LATE_MS);
+                expired += u64::from(idle);
+                !idle
+            });
+            !ws.is_empty()
+        });
+        self.stats.expired_windows += expired;
+        let login_horizon = w.saturating_sub(COUNTRY_MEMORY_MS).saturating_sub(LATE_MS);
+        self.state.logins.retain(|_, h| h.last_ms > login_horizon);
+        let travel_horizon = w.saturating_sub(TRAVEL_MEMORY_MS).saturating_sub(LATE_MS);
+        self.state.travel.retain(|_, l| l.t > travel_horizon);
+    }
+}
+
+fn compile(tuning: &Tuning, key: &[u8]) -> Result<Compiled, DetectorError> {
+    let mut dets = Vec::with_capacity(catalogue::catalogue().len());
+    let mut by_action: HashMap<Box<str>, Vec<(u16, Filter)>> = HashMap::new();
+    let mut content = None;
+    for (i, spec) in catalogue::catalogue().iter().enumerate() {
+        let settings = tuning.settings(spec.id);
+        let Ok(idx) = u16::try_from(i) else { break };
+        let mut real_actions = Vec::new();
+        if settings.enabled {
+            for &cat_key in spec.actions {
+                let filter = match (spec.id, cat_key) {
+                    ("suspicious-search", _) => Filter::SensitiveQuery,
+                    ("ai-agent-connected", "oauth_app_authorized") => Filter::AiClient,
+                    _ => Filter::None,
+                };
+                for real in resolve_aliases(tuning, cat_key) {
+                    let list = by_action.entry(real.clone().into_boxed_str()).or_default();
+                    match list.iter_mut().find(|(d, _)| *d == idx) {
+                        // Counted once; the least restrictive filter wins.
+                        Some(entry) if filter == Filter::None => entry.1 = Filter::None,
+                        Some(_) => {}
+                        None => list.push((idx, filter)),
+                    }
+                    real_actions.push(real);
+                }
+            }
+            if spec.kind == DetectionKind::Content {
+                content = Some(i);
+            }
+        }
+        real_actions.sort_unstable();
+        real_actions.dedup();
+        dets.push(Det {
+            spec,
+            id: DetectionId(spec.id.to_string()),
+            enabled: settings.enabled,
+            threshold: spec.kind.threshold(settings.sensitivity),
+            window_ms: spec
+                .kind
+                .window_secs()
+                .map_or(HOUR_MS, |s| i64::try_from(s).unwrap_or(i64::MAX) * 1000),
+            exclusions: settings.exclusions,
+            real_actions,
+        });
+    }
+    let custom: Vec<Custom> = tuning
+        .custom
+        .iter()
+        .filter(|c| c.enabled)
+        .map(|c: &CustomDetection| {
+            let id = catalogue::custom_detection_id(&c.name);
+            let settings = tuning.settings(&id);
+            Custom {
+                name: c.name.clone(),
+                severity: c.severity,
+                exclusions: settings.exclusions,
+                id,
+            }
+        })
+        .filter(|c| tuning.settings(&c.id).enabled)
+        .collect();
+    let scanner = if content.is_some() || !custom.is_empty() {
+        Some(ContentScanner::new(tuning, key).map_err(DetectorError::Content)?)
+    } else {
+        None
+    };
+    let sensitive = AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(SENSITIVE_TERMS)
+        .map_err(|e| DetectorError::Content(e.to_string()))?;
+    Ok(Compiled {
+        dets,
+        by_action,
+        content,
+        custom,
+        scanner,
+        sensitive,
+    })
+}
+
+/// The real keys counting as catalogue key `cat_key`: the key itself, plus the aliases, minus `!key` entries.
+fn resolve_aliases(tuning: &Tuning, cat_key: &str) -> Vec<String> {
+    let mut keys = vec![cat_key.to_string()];
+    if let Some(list) = tuning.actions.get(cat_key) {
+        for k in list.iter().filter(|k| !k.starts_with('!')) {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+        keys.retain(|k| !list.iter().any(|x| x.strip_prefix('!') == Some(k.as_str())));
+    }
+    keys
+}
+
+fn excluded(exclusions: &[Exclusion], e: &AuditEvent) -> bool {
+    exclusions.iter().any(|x| {
+        x.until.is_none_or(|u| e.time < u)
+            && match x.kind {
+                ExclusionKind::Actor => e.actor.id == x.value,
+                ExclusionKind::Container => e
+                    .container_key()
+                    .is_some_and(|k| k.eq_ignore_ascii_case(&x.value)),
+                ExclusionKind::Object => e.object_id() == Some(x.value.as_str()),
+            }
+    })
+}
+
+/// 32-bit FNV-1a of an object id: deterministic across processes (saved state must mean the same thing
+/// after a restart), with about a 1 in 100,000 chance that two of 400 pages in one window collide.
+fn item_hash(s: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in s.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+fn threshold(
+    det: &Det,
+    idx: u16,
+    distinct: bool,
+    state: &mut State,
+    e: &AuditEvent,
+    out: &mut Vec<AlertDraft>,
+) {
+    let Some(threshold) = det.threshold else {
+        return;
+    };
+    let cap = usize::try_from(threshold).unwrap_or(usize::MAX).max(1);
+    let t = e.time_ms();
+    // An object-less view is counted as its own object: missing data must not hide a crawl.
+    let item = if distinct {
+        item_hash(e.object_id().unwrap_or(&e.id))
+    } else {
+        0
+    };
+    let windows = match state.windows.get_mut(e.actor.id.as_str()) {
+        Some(ws) => ws,
+        None => state.windows.entry(e.actor.id.clone()).or_default(),
+    };
+    let pos = match windows.iter().position(|(i, _)| *i == idx) {
+        Some(p) => p,
+        None => {
+            windows.push((idx, SlidingWindow::new(t, det.window_ms, distinct)));
+            windows.len() - 1
+        }
+    };
+    let Some((_, window)) = windows.get_mut(pos) else {
+        return;
+    };
+    window.trim(cap);
+    if !window.observe(t, item, det.window_ms, cap) || window.len() < cap {
+        return;
+    }
+    let Some(burst) = window.take_unreported() else {
+        return;
+    };
+    let mut d = base_draft(det, e);
+    d.group_window_ms = det.window_ms;
+    d.count = burst.count;
+    d.time_start = DateTime::from_timestamp_millis(burst.first_ms).unwrap_or(e.time);
+    d.time_end = DateTime::from_timestamp_millis(burst.last_ms).filter(|end| *end > d.time_start);
+    d.threshold = Some(u64::from(threshold));
+    d.window_secs = det.spec.kind.window_secs();
+    d.subject = if det.spec.id == "suspicious-search" {
+        search_query_text(e).map(short)
+    } else {
+        None
+    };
+    out.push(d);
+}
+
+fn single(det: &Det, e: &AuditEvent) -> AlertDraft {
+    let mut d = base_draft(det, e);
+    d.subject = setting_subject(e);
+    d
+}
+
+fn new_country(det: &Det, state: &mut State, e: &AuditEvent, out: &mut Vec<AlertDraft>) {
+    let t = e.time_ms();
+    let country = e.country().map(str::trim).filter(|c| !c.is_empty());
+    let h = match state.logins.get_mut(e.actor.id.as_str()) {
+        Some(h) => h,
+        None => state
+            .logins
+            .entry(e.actor.id.clone())
+            .or_insert(LoginHistory {
+                countries: Vec::new(),
+                logins: 0,
+                last_ms: t,
+            }),
+    };
+    if let Some(c) = country {
+        let seen = h
+            .countries
+            .iter_mut()
+            .find(|(k, _)| k.eq_ignore_ascii_case(c));
+        let recent = seen
+            .as_ref()
+            .is_some_and(|(_, last)| *last > t.saturating_sub(COUNTRY_MEMORY_MS));
+        if !recent && h.logins >= MIN_PRIOR_LOGINS {
+            let mut d = base_draft(det, e);
+            d.group_window_ms = HOUR_MS;
+            d.subject = Some(short(
+                match e.location.as_ref().and_then(|l| l.city.as_deref()) {
+                    Some(city) => format!("{c} ({city})"),
+                    None => c.to_string(),
+                },
+            ));
+            out.push(d);
+        }
+        match seen {
+            Some((_, last)) => *last = (*last).max(t),
+            None => {
+                if h.countries.len() >= MAX_COUNTRIES
+                    && let Some(oldest) = h
+                        .countries
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, (_, l))| *l)
+                        .map(|(i, _)| i)
+                {
+                    h.countries.swap_remove(oldest);
+                }
+                h.countries.push((c.to_string(), t));
+            }
+        }
+    }
+    h.logins = h.logins.saturating_add(1);
+    h.last_ms = h.last_ms.max(t);
+}
+
+fn travel(det: &Det, state: &mut State, e: &AuditEvent, out: &mut Vec<AlertDraft>) {
+    let Some((lat, lon)) = coordinates(e) else {
+        return;
+    };
+    let t = e.time_ms();
+    let place = place_name(e);
+    if let Some(prev) = state.travel.get(e.actor.id.as_str()) {
+        let km = haversine_km(prev.lat, prev.lon, lat, lon);
+        let dt_ms = t.abs_diff(prev.t);
+        let impossible = km >= MIN_TRAVEL_KM
+            && (dt_ms == 0 || km / (dt_ms as f64 / 3_600_000.0) > MAX_TRAVEL_KMH);
+        if impossible {
+            let mut d = base_draft(det, e);
+            d.group_window_ms = HOUR_MS;
+            let (from, to) = if prev.t <= t {
+                (&prev.place, &place)
+            } else {
+                (&place, &prev.place)
+            };
+            d.subject = Some(short(format!(
+                "{from} → {to}: {km:.0} km in {}",
+                duration_text(dt_ms)
+            )));
+            d.time_start = DateTime::from_timestamp_millis(prev.t.min(t)).unwrap_or(e.time);
+            d.time_end =
+                DateTime::from_timestamp_millis(prev.t.max(t)).filter(|x| *x > d.time_start);
+            d.evidence = vec![prev.event.clone(), e.id.clone()];
+            out.push(d);
+        }
+        if prev.t > t {
+            return;
+        }
+    }
+    state.travel.insert(
+        e.actor.id.clone(),
+        LastLogin {
+            lat,
+            lon,
+            t,
+            place,
+            event: e.id.clone(),
+        },
+    );
+}
+
+fn content(compiled: &Compiled, e: &AuditEvent, out: &mut Vec<AlertDraft>) {
+    let (Some(scanner), Some(c)) = (&compiled.scanner, &e.content) else {
+        return;
+    };
+    let mut hits: Vec<(&'static str, Finding)> = Vec::new();
+    for (field, text) in [("title", c.title.as_deref()), ("body", c.body.as_deref())] {
+        if let Some(text) = text.filter(|t| !t.is_empty()) {
+            hits.extend(scanner.scan(text).into_iter().map(|f| (field, f)));
+        }
+    }
+    if hits.is_empty() {
+        return;
+    }
+    let title_hit = hits.iter().any(|(field, _)| *field == "title");
+    let object = e.object_id().unwrap_or("-");
+    // Group by (detection, fingerprint) in order of first appearance: deterministic, one draft each.
+    let mut groups: Vec<(String, String, Vec<&(&'static str, Finding)>)> = Vec::new();
+    for hit in &hits {
+        let det_id = if hit.1.scanner.starts_with("custom:") {
+            hit.1.scanner.clone()
+        } else {
+            "sensitive-content".to_string()
+        };
+        match groups
+            .iter_mut()
+            .find(|(d, fp, _)| *d == det_id && *fp == hit.1.fingerprint)
+        {
+            Some(g) => g.2.push(hit),
+            None => groups.push((det_id, hit.1.fingerprint.clone(), vec![hit])),
+        }
+    }
+    for (det_id, fingerprint, group) in groups {
+        let severity = group
+            .iter()
+            .map(|(_, f)| f.severity)
+            .max()
+            .unwrap_or(Severity::Medium);
+        let mut matches: Vec<ContentMatch> = Vec::new();
+        for (field, f) in &group {
+            if !matches
+                .iter()
+                .any(|m| m.kind == f.scanner && m.field == *field)
+            {
+                matches.push(ContentMatch {
+                    kind: f.scanner.clone(),
+                    redacted: f.redacted.clone(),
+                    fingerprint: f.fingerprint.clone(),
+                    field: (*field).to_string(),
+                });
+            }
+        }
+        let mut d = if det_id == "sensitive-content" {
+            let Some(det) = compiled.content.and_then(|i| compiled.dets.get(i)) else {
+                continue;
+            };
+            if excluded(&det.exclusions, e) {
+                continue;
+            }
+            let mut d = base_draft(det, e);
+            let mut kinds: Vec<&str> = Vec::new();
+            for m in &matches {
+                if !kinds.contains(&m.kind.as_str()) {
+                    kinds.push(m.kind.as_str());
+                }
+            }
+            d.title = format!("{}: {}", det.spec.title, kinds.join(", "));
+            d.severity = severity;
+            d
+        } else {
+            let Some(spec) = catalogue::spec("sensitive-content") else {
+                continue;
+            };
+            let custom = compiled.custom.iter().find(|c| c.id == det_id);
+            let Some(custom) = custom else { continue };
+            if excluded(&custom.exclusions, e) {
+                continue;
+            }
+            let mut d = draft_from(spec, DetectionId(custom.id.clone()), e);
+            d.title = custom.name.clone();
+            d.description = format!(
+                "Content matched the custom detection '{}', which your organization defined for text it wants \
+                 to know about.",
+                custom.name
+            );
+            // The organization chose this severity; it wins over whatever the scanner reports.
+            d.severity = custom.severity;
+            d
+        };
+        d.group_key = format!("{det_id}|{}|{object}|{fingerprint}", e.actor.id);
+        d.group_window_ms = CONTENT_GROUP_MS;
+        d.matches = matches;
+        // The title itself may hold the secret: then name the object instead.
+        d.subject = match (&c.title, title_hit) {
+            (Some(title), false) if !title.trim().is_empty() => Some(short(title.clone())),
+            _ => Some(format!(
+                "{} {object}",
+                c.object_type.as_deref().unwrap_or("object")
+            )),
+        };
+        out.push(d);
+    }
+}
+
+fn base_draft(det: &Det, e: &AuditEvent) -> AlertDraft {
+    let mut d = draft_from(det.spec, det.id.clone(), e);
+    d.evidence_actions = det.real_actions.clone();
+    d
+}
+
+fn draft_from(spec: &'static DetectionSpec, id: DetectionId, e: &AuditEvent) -> AlertDraft {
+    AlertDraft {
+        group_key: format!("{}|{}", id.as_str(), e.actor.id),
+        detection: id,
+        title: spec.title.to_string(),
+        severity: spec.severity,
+        created: e.time,
+        time_start: e.time,
+        time_end: None,
+        count: 1,
+        actor: AlertActor {
+            id: e.actor.id.clone(),
+            name: e.actor.name.clone(),
+            email: e.actor.email.clone(),
+            ip: e.location.as_ref().and_then(|l| l.ip.clone()),
+            country: e.country().map(str::to_string),
+        },
+        subject: None,
+        product: e.product().map(str::to_string),
+        site: e.site().map(str::to_string),
+        description: spec.description.to_string(),
+        investigation_steps: spec
+            .investigation_steps
+            .iter()
+            .map(|s| (*s).to_string())
+            .collect(),
+        remediation: spec.remediation.iter().map(|s| (*s).to_string()).collect(),
+        evidence: vec![e.id.clone()],
+        evidence_actions: vec![e.action.clone()],
+        matches: Vec::new(),
+        window_secs: None,
+        threshold: None,
+        group_window_ms: HOUR_MS,
+    }
+}
+
+fn short(s: String) -> String {
+    text::truncate(s.trim(), SUBJECT_MAX)
+}
+
+/// The setting or target a single-event detection is about: the first context entity's name or e-mail,
+/// else its id, else the message.
+fn setting_subject(e: &AuditEvent) -> Option<String> {
+    e.context
+        .iter()
+        .find_map(|c| {
+            ["name", "displayName", "email", "appName", "domain", "title"]
+                .iter()
+                .find_map(|k| c.attr(k))
+                .or(c.id.as_deref())
+        })
+        .or_else(|| e.message.as_ref().and_then(|m| m.content.as_deref()))
+        .or_else(|| e.content.as_ref().and_then(|c| c.title.as_deref()))
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| short(s.to_string()))
+}
+
+fn query_texts(e: &AuditEvent) -> impl Iterator<Item = &str> {
+    e.context
+        .iter()
+        .flat_map(|c| QUERY_ATTRS.iter().filter_map(|k| c.attr(k)))
+        .chain(e.message.as_ref().and_then(|m| m.content.as_deref()))
+}
+
+fn search_query_text(e: &AuditEvent) -> Option<String> {
+    query_texts(e).next().map(str::to_string)
+}
+
+/// Whether any query text names a sensitive term at the start of a word (`ssn` must be a whole word).
+fn sensitive_query(ac: &AhoCorasick, e: &AuditEvent) -> bool {
+    query_texts(e).any(|q| {
+        let b = q.as_bytes();
+        ac.find_overlapping_iter(q).any(|m| {
+            let left = m.start() == 0 || !b[m.start() - 1].is_ascii_alphanumeric();
+            let whole = SENSITIVE_TERMS[m.pattern().as_usize()] != "ssn"
+                || b.get(m.end()).is_none_or(|c| !c.is_ascii_alphanumeric());
+            left && whole
+        })
+    })
+}
+
+/// Whether an authorized OAuth client looks like an AI agent or MCP client, from the names the event gives.
+fn ai_client(e: &AuditEvent) -> bool {
+    let mut texts: Vec<&str> = Vec::new();
+    for c in &e.context {
+        texts.extend(c.id.as_deref());
+        texts.extend(c.attributes.values().filter_map(|v| v.as_str()));
+    }
+    if let Some(auth) = e.actor.auth.as_ref().and_then(|a| a.as_object()) {
+        texts.extend(auth.values().filter_map(|v| v.as_str()));
+    }
+    texts.extend(e.message.as_ref().and_then(|m| m.content.as_deref()));
+    texts.into_iter().any(|s| {
+        let lower = s.to_ascii_lowercase();
+        AI_FRAGMENTS.iter().any(|f| lower.contains(f))
+            || lower.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| {
+                AI_WORDS.contains(&w)
+                    || (w.starts_with("gpt")
+                        && w[3..].bytes().all(|b| b.is_ascii_digit() || b == b'o'))
+            })
+    })
+}
+
+fn coordinates(e: &AuditEvent) -> Option<(f64, f64)> {
+    let l = e.location.as_ref()?;
+    let (lat, lon) = match (l.latitude, l.longitude) {
+        (Some(a), Some(b)) => (a, b),
+        _ => {
+            let (a, b) = l.geo.as_deref()?.split_once(',')?;
+            (a.trim().parse().ok()?, b.trim().parse().ok()?)
+        }
+    };
+    ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon)).then_some((lat, lon))
+}
+
+fn place_name(e: &AuditEvent) -> String {
+    let l = e.location.as_ref();
+    let parts: Vec<&str> = [
+        l.and_then(|l| l.city.as_deref()),
+        l.and_then(|l| l.country_name.as_deref()),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|s| !s.trim().is_empty())
+    .collect();
+    if parts.is_empty() {
+        l.and_then(|l| l.ip.clone().or_else(|| l.geo.clone()))
+            .unwrap_or_else(|| "unknown place".to_string())
+    } else {
+        text::truncate(&parts.join(", "), 80)
+    }
+}
+
+/// Great-circle distance on a spherical Earth (mean radius 6371 km): within 0.5% of the ellipsoid, plenty
+/// for a 900 km/h threshold.
+pub(crate) fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * 6371.0 * a.sqrt().clamp(0.0, 1.0).asin()
+}
+
+fn duration_text(ms: u64) -> String {
+    let mins = ms / 60_000;
+    match (mins / 60, mins % 60) {
+        (0, 0) => "under a minute".to_string(),
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distances() {
+        let syd_lon = haversine_km(-33.87, 151.21, 51.51, -0.13);
+        assert!((16_900.0..17_100.0).contains(&syd_lon), "{syd_lon}");
+        let syd_mel = haversine_km(-33.87, 151.21, -37.81, 144.96);
+        assert!((700.0..730.0).contains(&syd_mel), "{syd_mel}");
+    }
+
+    #[test]
+    fn aliases_add_and_exclude() {
+        let mut t = Tuning::default();
+        t.actions
+            .insert("page_viewed".into(), vec!["confluence_page_viewed".into()]);
+        assert_eq!(
+            resolve_aliases(&t, "page_viewed"),
+            vec!["page_viewed", "confluence_page_viewed"]
+        );
+        t.actions.insert(
+            "page_viewed".into(),
+            vec!["!page_viewed".into(), "x".into()],
+        );
+        assert_eq!(resolve_aliases(&t, "page_viewed"), vec!["x"]);
+        assert_eq!(resolve_aliases(&t, "issue_viewed"), vec!["issue_viewed"]);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration_text(0), "under a minute");
+        assert_eq!(duration_text(3_600_000), "1 h");
+        assert_eq!(duration_text(5_400_000), "1 h 30 min");
     }
 }

@@ -8,13 +8,14 @@ use crate::model::{Alert, AlertStatus};
 /// Whether `draft` continues `alert`: same group, alert still open, and the new activity starts within the
 /// grouping window of the alert's last activity.
 pub fn can_absorb(alert: &Alert, draft: &AlertDraft) -> bool {
-    alert.status == AlertStatus::Open
-        && alert.group_key == draft.group_key
-        && {
-            let last = alert.time_end.unwrap_or(alert.time_start).timestamp_millis();
-            draft.time_start.timestamp_millis() <= last.saturating_add(draft.group_window_ms)
-                || draft.created.timestamp_millis() <= last.saturating_add(draft.group_window_ms)
-        }
+    alert.status == AlertStatus::Open && alert.group_key == draft.group_key && {
+        let last = alert
+            .time_end
+            .unwrap_or(alert.time_start)
+            .timestamp_millis();
+        draft.time_start.timestamp_millis() <= last.saturating_add(draft.group_window_ms)
+            || draft.created.timestamp_millis() <= last.saturating_add(draft.group_window_ms)
+    }
 }
 
 /// Grow `alert` by `draft`: count, time span, evidence (capped), matches (deduplicated by fingerprint).
@@ -29,7 +30,11 @@ pub fn absorb(alert: &mut Alert, draft: &AlertDraft) {
     }
     alert.add_evidence(draft.evidence.iter().cloned());
     for m in &draft.matches {
-        if !alert.matches.iter().any(|x| x.fingerprint == m.fingerprint && x.kind == m.kind) {
+        if !alert
+            .matches
+            .iter()
+            .any(|x| x.fingerprint == m.fingerprint && x.kind == m.kind)
+        {
             alert.matches.push(m.clone());
         }
     }

@@ -37,7 +37,9 @@ impl std::str::FromStr for Sensitivity {
             "fewer" | "low" => Ok(Self::Fewer),
             "default" | "medium" => Ok(Self::Default),
             "more" | "high" => Ok(Self::More),
-            _ => Err(format!("'{s}' is not a sensitivity; expected fewer, default or more")),
+            _ => Err(format!(
+                "'{s}' is not a sensitivity; expected fewer, default or more"
+            )),
         }
     }
 }
@@ -74,7 +76,11 @@ pub struct DetectionSettings {
 
 impl Default for DetectionSettings {
     fn default() -> Self {
-        Self { enabled: true, sensitivity: Sensitivity::Default, exclusions: Vec::new() }
+        Self {
+            enabled: true,
+            sensitivity: Sensitivity::Default,
+            exclusions: Vec::new(),
+        }
     }
 }
 

@@ -55,7 +55,12 @@ pub enum AlertStatus {
 
 impl AlertStatus {
     /// Every status in workflow order.
-    pub const ALL: [AlertStatus; 4] = [Self::Open, Self::Acknowledged, Self::Expected, Self::TruePositive];
+    pub const ALL: [AlertStatus; 4] = [
+        Self::Open,
+        Self::Acknowledged,
+        Self::Expected,
+        Self::TruePositive,
+    ];
 
     /// The snake_case name used in files, filters and exports.
     pub fn as_str(self) -> &'static str {
@@ -93,7 +98,11 @@ impl FromStr for Severity {
         let lower = s.trim().to_ascii_lowercase();
         Self::ALL
             .into_iter()
-            .find(|v| v.as_str() == lower || (lower == "crit" && *v == Self::Critical) || (lower == "med" && *v == Self::Medium))
+            .find(|v| {
+                v.as_str() == lower
+                    || (lower == "crit" && *v == Self::Critical)
+                    || (lower == "med" && *v == Self::Medium)
+            })
             .ok_or_else(|| ParseEnumError {
                 value: s.to_string(),
                 what: "severity",
@@ -268,7 +277,10 @@ impl Alert {
     pub fn summary(&self) -> String {
         let who = self.actor.name.as_deref().unwrap_or(&self.actor.id);
         match &self.subject {
-            Some(s) => format!("{} by {} on {} ({} activities)", self.title, who, s, self.count),
+            Some(s) => format!(
+                "{} by {} on {} ({} activities)",
+                self.title, who, s, self.count
+            ),
             None => format!("{} by {} ({} activities)", self.title, who, self.count),
         }
     }

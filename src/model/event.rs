@@ -178,6 +178,8 @@ impl AuditEvent {
 
     /// Country the request came from, when the source resolved it.
     pub fn country(&self) -> Option<&str> {
-        self.location.as_ref().and_then(|l| l.country_name.as_deref())
+        self.location
+            .as_ref()
+            .and_then(|l| l.country_name.as_deref())
     }
 }

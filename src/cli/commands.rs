@@ -1,0 +1,248 @@
+//! One function per subcommand. Each resolves what it needs (data dir, config, store) in the order `main`'s
+//! doc gives, and returns an exit status or an error with context.
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use color_eyre::eyre::{Context, Result, bail, eyre};
+use vigil::detect::tuning::Tuning;
+use vigil::engine::Pipeline;
+use vigil::export::{ExportFormat, Exporter};
+use vigil::model::AlertStatus;
+use vigil::store::{AlertFilter, Store};
+
+use super::time_arg::parse_time;
+use super::{Cli, Command, Format, ListFormat, QuarantineCmd};
+
+/// Run the parsed command line.
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    let Some(command) = cli.command else {
+        bail!("the terminal UI is not built yet; use a subcommand (vigil --help lists them)");
+    };
+    match command {
+        Command::Generate {
+            events,
+            seed,
+            incidents,
+        } => generate(events, seed, incidents),
+        Command::Scan { format, paths } => scan(format, &paths, cli.config.as_deref()),
+        Command::Check => check(cli.config.as_deref()),
+        Command::Ingest { files } => {
+            let dir = data_dir(cli.data_dir)?;
+            let _log = init_logging(&dir);
+            ingest(&dir, &files, cli.config.as_deref())
+        }
+        Command::Export {
+            format,
+            since,
+            until,
+            status,
+            detection,
+            actor,
+            output,
+            force,
+        } => {
+            let dir = data_dir(cli.data_dir)?;
+            let _log = init_logging(&dir);
+            let now = Utc::now();
+            let filter = AlertFilter {
+                statuses: status
+                    .iter()
+                    .map(|s| s.parse::<AlertStatus>())
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| eyre!("--status: {e}"))?,
+                since: since
+                    .map(|s| parse_time(&s, now))
+                    .transpose()
+                    .map_err(|e| eyre!("--since: {e}"))?,
+                until: until
+                    .map(|s| parse_time(&s, now))
+                    .transpose()
+                    .map_err(|e| eyre!("--until: {e}"))?,
+                detection,
+                actor,
+                ascending: true,
+                ..Default::default()
+            };
+            export(&dir, format, &filter, output.as_deref(), force)
+        }
+        Command::Quarantine {
+            action: QuarantineCmd::List { format, limit },
+        } => {
+            let dir = data_dir(cli.data_dir)?;
+            quarantine_list(&dir, format, limit)
+        }
+    }
+}
+
+/// `--data-dir`, else `$VIGIL_DATA_DIR` (clap reads both), else the XDG data dir.
+fn data_dir(given: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(d) = given {
+        return Ok(d);
+    }
+    directories::ProjectDirs::from("", "", "vigil")
+        .map(|p| p.data_dir().to_path_buf())
+        .ok_or_else(|| {
+            eyre!("no data directory: set --data-dir or VIGIL_DATA_DIR (no home directory found)")
+        })
+}
+
+/// Logs go to `<data-dir>/vigil.log`, never to the terminal; the filter comes from `VIGIL_LOG`.
+fn init_logging(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    std::fs::create_dir_all(dir).ok()?;
+    let appender = tracing_appender::rolling::never(dir, "vigil.log");
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init()
+        .ok()?;
+    Some(guard)
+}
+
+fn tuning(_config: Option<&Path>) -> Result<Tuning> {
+    Ok(Tuning::default())
+}
+
+fn ingest(dir: &Path, files: &[PathBuf], config: Option<&Path>) -> Result<i32> {
+    let tuning = tuning(config)?;
+    let store = Store::open(dir)?;
+    let mut pipeline = Pipeline::new(store, &tuning)?;
+    let mut unreadable = 0;
+    for path in files {
+        let name = path.display().to_string();
+        let result = if name == "-" {
+            pipeline.ingest_reader("-", std::io::stdin().lock())
+        } else {
+            match File::open(path) {
+                Ok(f) => pipeline.ingest_reader(&name, f),
+                Err(e) => {
+                    eprintln!("vigil: cannot read {name}: {e}");
+                    unreadable += 1;
+                    continue;
+                }
+            }
+        };
+        if let Err(e) = result {
+            match e {
+                vigil::engine::PipelineError::Read { .. } => {
+                    eprintln!("vigil: {e}");
+                    unreadable += 1;
+                }
+                other => return Err(other.into()),
+            }
+        }
+    }
+    let stats = pipeline.finish()?;
+    if stats.late > 0 {
+        eprintln!(
+            "vigil: {} events arrived more than 5 minutes late: stored, not detected",
+            stats.late
+        );
+    }
+    if stats.quarantined > 0 {
+        eprintln!(
+            "vigil: {} records quarantined; see `vigil quarantine list`",
+            stats.quarantined
+        );
+    }
+    println!("{stats}");
+    Ok(if unreadable > 0 { 1 } else { 0 })
+}
+
+fn export(
+    dir: &Path,
+    format: Format,
+    filter: &AlertFilter,
+    output: Option<&Path>,
+    force: bool,
+) -> Result<i32> {
+    let store = Store::open(dir)?;
+    let format = match format {
+        Format::Csv => ExportFormat::Csv,
+        Format::Json => ExportFormat::Json,
+    };
+    let out: Box<dyn Write> = match output {
+        Some(p) if p != Path::new("-") => {
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true);
+            if force {
+                opts.create(true).truncate(true);
+            } else {
+                opts.create_new(true);
+            }
+            let f = opts.open(p).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    eyre!("{} exists; use --force to overwrite it", p.display())
+                } else {
+                    eyre!("cannot write {}: {e}", p.display())
+                }
+            })?;
+            Box::new(BufWriter::new(f))
+        }
+        _ => Box::new(BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut exporter = Exporter::new(out, format).wrap_err("cannot write the export")?;
+    let mut cursor = None;
+    loop {
+        let page = store.alerts_page(filter, cursor, 1000)?;
+        for a in &page.alerts {
+            exporter.write(a).wrap_err("cannot write the export")?;
+        }
+        match page.next {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+    }
+    let rows = exporter.rows();
+    exporter.finish().wrap_err("cannot write the export")?;
+    if let Some(p) = output {
+        eprintln!("vigil: wrote {rows} alerts to {}", p.display());
+    }
+    Ok(0)
+}
+
+fn quarantine_list(dir: &Path, format: ListFormat, limit: usize) -> Result<i32> {
+    let store = Store::open(dir)?;
+    let records = store.quarantine_list(0, limit)?;
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    match format {
+        ListFormat::Json => {
+            for r in &records {
+                let mut v = serde_json::to_value(r)?;
+                v["raw"] = serde_json::Value::String(String::from_utf8_lossy(&r.raw).into_owned());
+                serde_json::to_writer(&mut out, &v)?;
+                writeln!(out)?;
+            }
+        }
+        ListFormat::Text => {
+            let clean = vigil::model::text::sanitize;
+            for r in &records {
+                writeln!(out, "{}: {}", clean(&r.source), clean(&r.reason))?;
+            }
+            if std::io::stdout().is_terminal() || records.is_empty() {
+                writeln!(out, "{} quarantined in all", store.quarantined_count())?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+fn generate(events: u64, seed: u64, incidents: u32) -> Result<i32> {
+    let _ = (events, seed, incidents);
+    bail!("generate: WIRE")
+}
+
+fn scan(_format: Format, _paths: &[PathBuf], _config: Option<&Path>) -> Result<i32> {
+    bail!("scan: WIRE")
+}
+
+fn check(_config: Option<&Path>) -> Result<i32> {
+    bail!("check: WIRE")
+}

@@ -1,0 +1,10 @@
+//! Wiring: parse → store → detect → group into alerts. The synchronous [`Pipeline`] is what `vigil ingest`
+//! runs and what the engine's tasks will drive; it owns the one [`Detector`] and its persisted state.
+//!
+//! May use every module but `tui`.
+//!
+//! [`Detector`]: crate::detect::Detector
+
+mod pipeline;
+
+pub use pipeline::{IngestStats, Pipeline, PipelineError};

@@ -1,0 +1,1 @@
+//! Synthetic organization generator (placeholder until written).

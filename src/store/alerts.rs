@@ -1,0 +1,423 @@
+//! Alerts by ULID plus one index tree holding every secondary order, so a page is always a bounded range scan:
+//!
+//! | prefix | key                                   | serves                          |
+//! |--------|---------------------------------------|---------------------------------|
+//! | `S`    | status, severity, ULID                | `status:` and `sev:` filters    |
+//! | `A`    | hash(actor id / e-mail / name), ULID  | `actor:`                        |
+//! | `D`    | hash(detection), ULID                 | `det:`                          |
+//! | `G`    | hash(group key) → ULID of newest      | grouping a continuing burst     |
+//!
+//! ULIDs carry the alert's `created` time, so every index is also time-ordered and `since`/`until` bound
+//! the ULID part of the range.
+
+use chrono::{DateTime, Utc};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use ulid::Ulid;
+
+use super::keys::hash64;
+use super::{Store, StoreError};
+use crate::model::{Alert, AlertStatus, Severity};
+
+/// Which alerts to page through. Empty fields match everything.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlertFilter {
+    pub statuses: Vec<AlertStatus>,
+    pub min_severity: Option<Severity>,
+    pub detection: Option<String>,
+    /// Exact actor id, e-mail or full name (case-insensitive).
+    pub actor: Option<String>,
+    /// `created` at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// `created` before.
+    pub until: Option<DateTime<Utc>>,
+    /// Case-insensitive substring of title, subject, actor name/e-mail, or detection.
+    pub text: Option<String>,
+    /// Oldest first (exports) instead of newest first (the queue).
+    pub ascending: bool,
+}
+
+impl AlertFilter {
+    /// Whether an alert passes every field (the index already narrowed; this decides).
+    pub fn matches(&self, a: &Alert) -> bool {
+        (self.statuses.is_empty() || self.statuses.contains(&a.status))
+            && self.min_severity.is_none_or(|s| a.severity >= s)
+            && self
+                .detection
+                .as_deref()
+                .is_none_or(|d| a.detection.as_str() == d)
+            && self
+                .actor
+                .as_deref()
+                .is_none_or(|who| actor_matches(a, who))
+            && self.since.is_none_or(|t| a.created >= t)
+            && self.until.is_none_or(|t| a.created < t)
+            && self.text.as_deref().is_none_or(|t| text_matches(a, t))
+    }
+}
+
+fn actor_matches(a: &Alert, who: &str) -> bool {
+    a.actor.id == who
+        || a.actor
+            .email
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case(who))
+        || a.actor
+            .name
+            .as_deref()
+            .is_some_and(|n| n.to_lowercase() == who.to_lowercase())
+}
+
+fn text_matches(a: &Alert, t: &str) -> bool {
+    let t = t.to_lowercase();
+    [
+        Some(a.title.as_str()),
+        a.subject.as_deref(),
+        a.actor.name.as_deref(),
+        a.actor.email.as_deref(),
+        Some(a.detection.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|f| f.to_lowercase().contains(&t))
+}
+
+/// One page of alerts and the cursor for the next (`None` at the end).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlertPage {
+    pub alerts: Vec<Alert>,
+    pub next: Option<Ulid>,
+}
+
+/// Alerts per status, kept as counters so the header never counts a million rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StatusCounts {
+    pub open: u64,
+    pub acknowledged: u64,
+    pub expected: u64,
+    pub true_positive: u64,
+}
+
+impl StatusCounts {
+    /// All alerts.
+    pub fn total(&self) -> u64 {
+        self.open + self.acknowledged + self.expected + self.true_positive
+    }
+
+    /// The counter for one status.
+    pub fn get(&self, s: AlertStatus) -> u64 {
+        match s {
+            AlertStatus::Open => self.open,
+            AlertStatus::Acknowledged => self.acknowledged,
+            AlertStatus::Expected => self.expected,
+            AlertStatus::TruePositive => self.true_positive,
+        }
+    }
+}
+
+fn counter_key(s: AlertStatus) -> String {
+    format!("alerts.{}", s.as_str())
+}
+
+fn status_key(status: AlertStatus, sev: Severity, id: Ulid) -> Vec<u8> {
+    let mut k = Vec::with_capacity(19);
+    k.push(b'S');
+    k.push(status.code());
+    k.push(sev.code());
+    k.extend_from_slice(&id.to_bytes());
+    k
+}
+
+fn hashed_key(tag: u8, h: u64, id: Ulid) -> Vec<u8> {
+    let mut k = Vec::with_capacity(25);
+    k.push(tag);
+    k.extend_from_slice(&h.to_be_bytes());
+    k.extend_from_slice(&id.to_bytes());
+    k
+}
+
+fn group_key(group: &str) -> Vec<u8> {
+    let mut k = vec![b'G'];
+    k.extend_from_slice(&hash64(group).to_be_bytes());
+    k
+}
+
+/// Every index key an alert occupies (the `G` entry is handled apart: it points at the newest of a group).
+fn index_keys(a: &Alert) -> Vec<Vec<u8>> {
+    let mut keys = vec![
+        status_key(a.status, a.severity, a.id),
+        hashed_key(b'D', hash64(a.detection.as_str()), a.id),
+    ];
+    let mut who = vec![a.actor.id.to_lowercase()];
+    who.extend(a.actor.email.iter().map(|e| e.to_lowercase()));
+    who.extend(a.actor.name.iter().map(|n| n.to_lowercase()));
+    who.sort();
+    who.dedup();
+    keys.extend(who.iter().map(|w| hashed_key(b'A', hash64(w), a.id)));
+    keys
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+impl Store {
+    /// Write alerts (new or changed) with their index entries and status counters in one transaction, so an
+    /// index never points at a missing alert and counters never drift.
+    pub fn save_alerts(&self, alerts: &[Alert]) -> Result<(), StoreError> {
+        if alerts.is_empty() {
+            return Ok(());
+        }
+        let encoded: Vec<(Alert, Vec<u8>)> = alerts
+            .iter()
+            .map(|a| serde_json::to_vec(a).map(|v| (a.clone(), v)))
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.corrupt("alerts", format!("cannot encode alert: {e}")))?;
+        let res = (&self.alerts, &self.alert_idx, &self.meta).transaction(
+            |(at, it, mt)| -> TxResult<()> {
+                for (a, bytes) in &encoded {
+                    let id = a.id.to_bytes();
+                    let old = match at.insert(&id[..], bytes.as_slice())? {
+                        Some(v) => serde_json::from_slice::<Alert>(&v).ok(),
+                        None => None,
+                    };
+                    if let Some(old) = &old {
+                        for k in index_keys(old) {
+                            it.remove(k)?;
+                        }
+                    }
+                    for k in index_keys(a) {
+                        it.insert(k, &[][..])?;
+                    }
+                    it.insert(group_key(&a.group_key), &id[..])?;
+                    let old_status = old.as_ref().map(|o| o.status);
+                    if old_status != Some(a.status) {
+                        if let Some(s) = old_status {
+                            add(mt, &counter_key(s), -1)?;
+                        }
+                        add(mt, &counter_key(a.status), 1)?;
+                    }
+                }
+                Ok(())
+            },
+        );
+        res.map_err(|e| match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => self.sled(e),
+        })
+    }
+
+    /// One alert by id.
+    pub fn alert(&self, id: Ulid) -> Result<Option<Alert>, StoreError> {
+        match self.alerts.get(id.to_bytes()).map_err(|e| self.sled(e))? {
+            Some(v) => serde_json::from_slice(&v)
+                .map(Some)
+                .map_err(|e| self.corrupt("alerts", e.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    /// The newest alert of a group, if any: the candidate a continuing burst grows.
+    pub fn latest_in_group(&self, group: &str) -> Result<Option<Alert>, StoreError> {
+        let Some(v) = self
+            .alert_idx
+            .get(group_key(group))
+            .map_err(|e| self.sled(e))?
+        else {
+            return Ok(None);
+        };
+        let Ok(bytes): Result<[u8; 16], _> = v.as_ref().try_into() else {
+            return Ok(None);
+        };
+        let alert = self.alert(Ulid::from_bytes(bytes))?;
+        Ok(alert.filter(|a| a.group_key == group))
+    }
+
+    /// Change one alert under optimistic concurrency: `expected_version` must match what is stored, else
+    /// [`StoreError::Conflict`] (another analyst changed it first). The change bumps `version`.
+    pub fn update_alert(
+        &self,
+        id: Ulid,
+        expected_version: Option<u64>,
+        change: impl FnOnce(&mut Alert),
+    ) -> Result<Alert, StoreError> {
+        let mut alert = self
+            .alert(id)?
+            .ok_or_else(|| StoreError::NoSuchAlert(id.to_string()))?;
+        if let Some(v) = expected_version
+            && v != alert.version
+        {
+            return Err(StoreError::Conflict {
+                id: id.to_string(),
+                found: alert.version,
+                expected: v,
+            });
+        }
+        change(&mut alert);
+        alert.version += 1;
+        self.save_alerts(std::slice::from_ref(&alert))?;
+        Ok(alert)
+    }
+
+    /// Alerts per status.
+    pub fn status_counts(&self) -> StatusCounts {
+        let c = |s| self.counter(&counter_key(s));
+        StatusCounts {
+            open: c(AlertStatus::Open),
+            acknowledged: c(AlertStatus::Acknowledged),
+            expected: c(AlertStatus::Expected),
+            true_positive: c(AlertStatus::TruePositive),
+        }
+    }
+
+    /// A page of alerts matching `filter`, newest first (or oldest first with `filter.ascending`), starting
+    /// after `cursor`. Served from the most selective index the filter allows; never a full scan unless the
+    /// filter has nothing an index can use.
+    pub fn alerts_page(
+        &self,
+        filter: &AlertFilter,
+        cursor: Option<Ulid>,
+        limit: usize,
+    ) -> Result<AlertPage, StoreError> {
+        let lo_id = filter.since.map_or(0u128, |t| {
+            u128::from(Ulid::from_parts(t.timestamp_millis().max(0) as u64, 0))
+        });
+        let hi_id = filter.until.map_or(u128::MAX, |t| {
+            u128::from(Ulid::from_parts(t.timestamp_millis().max(0) as u64, 0)).saturating_sub(1)
+        });
+        let (lo_id, hi_id) = match (cursor, filter.ascending) {
+            (Some(c), false) => (lo_id, hi_id.min(u128::from(c).saturating_sub(1))),
+            (Some(c), true) => (lo_id.max(u128::from(c).saturating_add(1)), hi_id),
+            (None, _) => (lo_id, hi_id),
+        };
+        if lo_id > hi_id || limit == 0 {
+            return Ok(AlertPage::default());
+        }
+        let prefixes = self.scan_prefixes(filter);
+        let mut scans: Vec<Scan> = prefixes
+            .into_iter()
+            .map(|p| {
+                let tree = if p.is_empty() {
+                    &self.alerts
+                } else {
+                    &self.alert_idx
+                };
+                let mut lo = p.clone();
+                lo.extend_from_slice(&lo_id.to_be_bytes());
+                let mut hi = p.clone();
+                hi.extend_from_slice(&hi_id.to_be_bytes());
+                let iter = tree.range(lo..=hi);
+                let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
+                    if filter.ascending {
+                        Box::new(iter)
+                    } else {
+                        Box::new(iter.rev())
+                    };
+                Scan {
+                    iter,
+                    head: None,
+                    prefix_len: p.len(),
+                }
+            })
+            .collect();
+        for s in &mut scans {
+            s.advance().map_err(|e| self.sled(e))?;
+        }
+
+        let mut page = AlertPage::default();
+        loop {
+            // Merge the scans by ULID (max for newest first, min for oldest first).
+            let pick = scans
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.head.map(|h| (i, h)))
+                .reduce(|a, b| {
+                    if (b.1 > a.1) != filter.ascending {
+                        b
+                    } else {
+                        a
+                    }
+                });
+            let Some((i, id)) = pick else {
+                page.next = None;
+                return Ok(page);
+            };
+            scans[i].advance().map_err(|e| self.sled(e))?;
+            let Some(alert) = self.alert(Ulid(id))? else {
+                continue;
+            };
+            if filter.matches(&alert) {
+                page.alerts.push(alert);
+                if page.alerts.len() == limit {
+                    page.next = Some(Ulid(id));
+                    return Ok(page);
+                }
+            }
+        }
+    }
+
+    /// Key prefixes to merge for a filter, most selective first choice: actor, detection, status/severity,
+    /// else the alerts tree itself (empty prefix).
+    fn scan_prefixes(&self, f: &AlertFilter) -> Vec<Vec<u8>> {
+        if let Some(who) = &f.actor {
+            let mut p = vec![b'A'];
+            p.extend_from_slice(&hash64(&who.to_lowercase()).to_be_bytes());
+            return vec![p];
+        }
+        if let Some(d) = &f.detection {
+            let mut p = vec![b'D'];
+            p.extend_from_slice(&hash64(d).to_be_bytes());
+            return vec![p];
+        }
+        if !f.statuses.is_empty() || f.min_severity.is_some() {
+            let statuses: Vec<AlertStatus> = if f.statuses.is_empty() {
+                AlertStatus::ALL.to_vec()
+            } else {
+                f.statuses.clone()
+            };
+            let min = f.min_severity.unwrap_or(Severity::Low);
+            let mut out = Vec::new();
+            for s in statuses {
+                for sev in Severity::ALL.into_iter().filter(|v| *v >= min) {
+                    out.push(vec![b'S', s.code(), sev.code()]);
+                }
+            }
+            return out;
+        }
+        vec![Vec::new()]
+    }
+}
+
+struct Scan<'a> {
+    iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + 'a>,
+    head: Option<u128>,
+    prefix_len: usize,
+}
+
+impl Scan<'_> {
+    fn advance(&mut self) -> sled::Result<()> {
+        self.head = None;
+        for kv in self.iter.by_ref() {
+            let (k, _) = kv?;
+            if let Some(b) = k.get(self.prefix_len..self.prefix_len + 16)
+                && let Ok(arr) = <[u8; 16]>::try_from(b)
+            {
+                self.head = Some(u128::from_be_bytes(arr));
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}
+
+fn add(mt: &sled::transaction::TransactionalTree, key: &str, delta: i64) -> TxResult<()> {
+    let cur = mt
+        .get(key.as_bytes())?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map_or(0, u64::from_be_bytes);
+    let next = if delta < 0 {
+        cur.saturating_sub(delta.unsigned_abs())
+    } else {
+        cur.saturating_add(delta as u64)
+    };
+    mt.insert(key.as_bytes(), &next.to_be_bytes())?;
+    Ok(())
+}

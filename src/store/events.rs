@@ -1,0 +1,246 @@
+//! Events: the time-keyed primary tree (which also dedupes: the key holds a hash of the event id) and the
+//! actor index. Two tree writes per new event, the fewest that serve both paging orders.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+
+use super::keys::{actor_key, event_key, event_key_of_actor_key, hash64, time_bytes};
+use super::{Store, StoreError};
+use crate::model::AuditEvent;
+
+/// What a batch insert did with each event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InsertOutcome {
+    /// `true` where the event was new and stored, `false` where its id was already there.
+    pub stored: Vec<bool>,
+    pub new: u64,
+    pub duplicates: u64,
+}
+
+/// How many hash probes to try when two different ids share a time and a hash.
+const PROBES: u64 = 4;
+
+/// Value layout: `[u16 id length][id][JSON of the event]`, so a duplicate check reads the id without parsing.
+fn encode(ev: &AuditEvent) -> Vec<u8> {
+    let json = serde_json::to_vec(ev).unwrap_or_default();
+    let id = ev.id.as_bytes();
+    let mut v = Vec::with_capacity(2 + id.len() + json.len());
+    v.extend_from_slice(&(id.len() as u16).to_be_bytes());
+    v.extend_from_slice(id);
+    v.extend_from_slice(&json);
+    v
+}
+
+fn stored_id(v: &[u8]) -> Option<&[u8]> {
+    let n = u16::from_be_bytes(v.get(..2)?.try_into().ok()?) as usize;
+    v.get(2..2 + n)
+}
+
+fn decode(v: &[u8]) -> Option<AuditEvent> {
+    let n = u16::from_be_bytes(v.get(..2)?.try_into().ok()?) as usize;
+    serde_json::from_slice(v.get(2 + n..)?).ok()
+}
+
+impl Store {
+    /// Store a batch of events, skipping ids already stored (in the store or earlier in the batch). Returns which
+    /// were new. Not durable until [`Store::flush`].
+    pub fn insert_events(&self, events: &[AuditEvent]) -> Result<InsertOutcome, StoreError> {
+        let mut out = InsertOutcome {
+            stored: Vec::with_capacity(events.len()),
+            ..Default::default()
+        };
+        let mut ev_batch = sled::Batch::default();
+        let mut actor_batch = sled::Batch::default();
+        let mut seen: HashSet<[u8; 16]> = HashSet::with_capacity(events.len());
+        for ev in events {
+            match self.free_key(ev, &seen)? {
+                Some(key) => {
+                    seen.insert(key);
+                    ev_batch.insert(&key[..], encode(ev));
+                    actor_batch.insert(&actor_key(hash64(&ev.actor.id), &key)[..], &[][..]);
+                    out.stored.push(true);
+                    out.new += 1;
+                }
+                None => {
+                    out.stored.push(false);
+                    out.duplicates += 1;
+                }
+            }
+        }
+        self.events
+            .apply_batch(ev_batch)
+            .map_err(|e| self.sled(e))?;
+        self.by_actor
+            .apply_batch(actor_batch)
+            .map_err(|e| self.sled(e))?;
+        self.bump("events", out.new)?;
+        Ok(out)
+    }
+
+    /// The key this event would take, or `None` when the same id is already stored under it.
+    fn free_key(
+        &self,
+        ev: &AuditEvent,
+        seen: &HashSet<[u8; 16]>,
+    ) -> Result<Option<[u8; 16]>, StoreError> {
+        let h = hash64(&ev.id);
+        let t = ev.time_ms();
+        for probe in 0..PROBES {
+            let key = event_key(t, h.wrapping_add(probe));
+            if seen.contains(&key) {
+                // Same key earlier in this batch: same id (duplicate) unless the hash collided.
+                return Ok(None);
+            }
+            match self.events.get(key).map_err(|e| self.sled(e))? {
+                None => return Ok(Some(key)),
+                Some(v) if stored_id(&v) == Some(ev.id.as_bytes()) => return Ok(None),
+                Some(_) => continue,
+            }
+        }
+        Ok(None)
+    }
+
+    /// Number of events stored.
+    pub fn event_count(&self) -> u64 {
+        self.counter("events")
+    }
+
+    /// Events in time order within `[from, to)`, at most `limit`; used to replay windows and by retention.
+    pub fn events_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let lo = time_bytes(from.timestamp_millis());
+        let hi = time_bytes(to.timestamp_millis());
+        let mut out = Vec::new();
+        for kv in self.events.range(lo..hi).take(limit) {
+            let (_, v) = kv.map_err(|e| self.sled(e))?;
+            out.push(decode(&v).ok_or_else(|| self.corrupt("events", "undecodable event"))?);
+        }
+        Ok(out)
+    }
+
+    /// The newest stored event time, if any.
+    pub fn last_event_time(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let last = self.events.last().map_err(|e| self.sled(e))?;
+        Ok(last
+            .and_then(|(k, _)| DateTime::from_timestamp_millis(super::keys::time_from_bytes(&k))))
+    }
+
+    /// An actor's events around a moment: up to `before` events before `around` (inclusive) and up to `after`
+    /// events after it, oldest first. Served from the actor index; cost grows with `before + after` only.
+    pub fn actor_timeline(
+        &self,
+        actor_id: &str,
+        around: DateTime<Utc>,
+        before: usize,
+        after: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let ah = hash64(actor_id).to_be_bytes();
+        let mut pivot = [0u8; 24];
+        pivot[..8].copy_from_slice(&ah);
+        pivot[8..16].copy_from_slice(&time_bytes(around.timestamp_millis().saturating_add(1)));
+        let mut lo = [0u8; 24];
+        lo[..8].copy_from_slice(&ah);
+        let mut hi = [0xffu8; 24];
+        hi[..8].copy_from_slice(&ah);
+
+        let mut older =
+            self.load_actor_events(self.by_actor.range(lo..pivot).rev(), actor_id, before)?;
+        older.reverse();
+        let newer = self.load_actor_events(self.by_actor.range(pivot..=hi), actor_id, after)?;
+        older.extend(newer);
+        Ok(older)
+    }
+
+    /// An actor's events with time in `[from, to]`, oldest first, at most `limit`.
+    pub fn actor_events_between(
+        &self,
+        actor_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let ah = hash64(actor_id).to_be_bytes();
+        let mut lo = [0u8; 24];
+        lo[..8].copy_from_slice(&ah);
+        lo[8..16].copy_from_slice(&time_bytes(from.timestamp_millis()));
+        let mut hi = [0xffu8; 24];
+        hi[..8].copy_from_slice(&ah);
+        hi[8..16].copy_from_slice(&time_bytes(to.timestamp_millis()));
+        self.load_actor_events(self.by_actor.range(lo..=hi), actor_id, limit)
+    }
+
+    fn load_actor_events(
+        &self,
+        iter: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+        actor_id: &str,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let mut out = Vec::new();
+        for kv in iter {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, _) = kv.map_err(|e| self.sled(e))?;
+            let Some(ek) = event_key_of_actor_key(&k) else {
+                continue;
+            };
+            let Some(v) = self.events.get(ek).map_err(|e| self.sled(e))? else {
+                continue;
+            };
+            let ev = decode(&v).ok_or_else(|| self.corrupt("events", "undecodable event"))?;
+            // Two actors may share a hash; the index only narrows, the id decides.
+            if ev.actor.id == actor_id {
+                out.push(ev);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Delete events older than `before` and their actor index entries; returns how many went. Retention.
+    pub fn delete_events_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let hi = time_bytes(before.timestamp_millis());
+        let mut n = 0u64;
+        loop {
+            let mut ev_batch = sled::Batch::default();
+            let mut actor_batch = sled::Batch::default();
+            let mut k_in_batch = 0;
+            for kv in self.events.range(..hi).take(10_000) {
+                let (k, v) = kv.map_err(|e| self.sled(e))?;
+                let Ok(key): Result<[u8; 16], _> = k.as_ref().try_into() else {
+                    continue;
+                };
+                if let Some(ev) = decode(&v) {
+                    actor_batch.remove(&actor_key(hash64(&ev.actor.id), &key)[..]);
+                }
+                ev_batch.remove(k);
+                k_in_batch += 1;
+            }
+            if k_in_batch == 0 {
+                break;
+            }
+            self.by_actor
+                .apply_batch(actor_batch)
+                .map_err(|e| self.sled(e))?;
+            self.events
+                .apply_batch(ev_batch)
+                .map_err(|e| self.sled(e))?;
+            n += k_in_batch;
+        }
+        if n > 0 {
+            self.meta
+                .fetch_and_update(b"events", |old| {
+                    let c = old
+                        .and_then(|v| v.try_into().ok().map(u64::from_be_bytes))
+                        .unwrap_or(0);
+                    Some(c.saturating_sub(n).to_be_bytes().to_vec())
+                })
+                .map_err(|e| self.sled(e))?;
+        }
+        Ok(n)
+    }
+}

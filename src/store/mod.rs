@@ -1,0 +1,301 @@
+//! The embedded store: every sled tree, key encodings, indexes, schema version and migration.
+//!
+//! The only module that touches sled (guarded by `tests/layering.rs`), so the engine under it could change
+//! without touching anything else. Writes are batched; callers report success only after [`Store::flush`].
+
+mod alerts;
+mod events;
+pub mod keys;
+mod quarantine;
+
+pub use alerts::{AlertFilter, AlertPage, StatusCounts};
+pub use events::InsertOutcome;
+pub use quarantine::QuarantineRecord;
+
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+/// Schema this build writes. Older stores are migrated on open; newer ones are refused.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What can go wrong with the store, each naming the directory so the operator knows which one.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store at {dir} is in use by another vigil process (pid {pid})")]
+    InUse { dir: PathBuf, pid: String },
+    #[error(
+        "store at {dir} has schema version {found}, newer than this vigil understands ({supported}); upgrade vigil"
+    )]
+    TooNew {
+        dir: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("cannot open store at {dir}: {source}")]
+    Io {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("store at {dir}: {source}")]
+    Sled { dir: PathBuf, source: sled::Error },
+    #[error("store at {dir}: corrupt record in {tree}: {detail}")]
+    Corrupt {
+        dir: PathBuf,
+        tree: &'static str,
+        detail: String,
+    },
+    #[error("alert {id} changed since it was read (version {found}, expected {expected})")]
+    Conflict {
+        id: String,
+        found: u64,
+        expected: u64,
+    },
+    #[error("no alert {0}")]
+    NoSuchAlert(String),
+}
+
+/// Tuning of the store's resources.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreOptions {
+    /// sled page cache in bytes. sled's default (1 GiB) costs ~700 MB RSS; 64 MiB keeps ingest under 256 MB.
+    pub cache_bytes: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            cache_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// An open store. Cheap to clone: every clone shares the one sled handle (sled allows one per process).
+#[derive(Clone)]
+pub struct Store {
+    dir: PathBuf,
+    db: sled::Db,
+    events: sled::Tree,
+    by_actor: sled::Tree,
+    alerts: sled::Tree,
+    alert_idx: sled::Tree,
+    quarantine: sled::Tree,
+    quarantine_seen: sled::Tree,
+    meta: sled::Tree,
+    _lock: std::sync::Arc<File>,
+}
+
+const META_SCHEMA: &[u8] = b"schema_version";
+
+impl Store {
+    /// Open (or create) the store in `dir` with default options.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(dir, StoreOptions::default())
+    }
+
+    /// Open (or create) the store in `dir`. Takes an exclusive lock first so that a second vigil process gets a
+    /// message naming the holder's pid instead of sled's raw lock error.
+    pub fn open_with(dir: &Path, opts: StoreOptions) -> Result<Self, StoreError> {
+        let io = |source| StoreError::Io {
+            dir: dir.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let lock = take_lock(dir)?;
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .cache_capacity(opts.cache_bytes)
+            .mode(sled::Mode::HighThroughput)
+            .flush_every_ms(Some(1000))
+            .open()
+            .map_err(|source| StoreError::Sled {
+                dir: dir.to_path_buf(),
+                source,
+            })?;
+        let tree = |name: &str| {
+            db.open_tree(name).map_err(|source| StoreError::Sled {
+                dir: dir.to_path_buf(),
+                source,
+            })
+        };
+        let store = Self {
+            dir: dir.to_path_buf(),
+            events: tree("events")?,
+            by_actor: tree("events_by_actor")?,
+            alerts: tree("alerts")?,
+            alert_idx: tree("alert_index")?,
+            quarantine: tree("quarantine")?,
+            quarantine_seen: tree("quarantine_seen")?,
+            meta: tree("meta")?,
+            db,
+            _lock: std::sync::Arc::new(lock),
+        };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    /// The directory the store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Make every write so far durable. sled's `Ok` from an insert is not on disk until this returns.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(|e| self.sled(e))
+    }
+
+    /// Bytes the store occupies on disk (sled's own estimate).
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+
+    fn sled(&self, source: sled::Error) -> StoreError {
+        StoreError::Sled {
+            dir: self.dir.clone(),
+            source,
+        }
+    }
+
+    fn corrupt(&self, tree: &'static str, detail: impl Into<String>) -> StoreError {
+        StoreError::Corrupt {
+            dir: self.dir.clone(),
+            tree,
+            detail: detail.into(),
+        }
+    }
+
+    fn check_schema(&self) -> Result<(), StoreError> {
+        let found = match self.meta.get(META_SCHEMA).map_err(|e| self.sled(e))? {
+            Some(v) => {
+                let b: [u8; 4] = v
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| self.corrupt("meta", "schema_version"))?;
+                u32::from_be_bytes(b)
+            }
+            // A store with data but no version predates versioning: schema 0.
+            None if !self.events.is_empty() || !self.alerts.is_empty() => 0,
+            None => SCHEMA_VERSION,
+        };
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                dir: self.dir.clone(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        for from in found..SCHEMA_VERSION {
+            self.migrate(from)?;
+        }
+        self.meta
+            .insert(META_SCHEMA, &SCHEMA_VERSION.to_be_bytes())
+            .map_err(|e| self.sled(e))?;
+        Ok(())
+    }
+
+    /// One migration step `from` → `from + 1`. Schema 0 (no version key) has the same layout as 1.
+    fn migrate(&self, from: u32) -> Result<(), StoreError> {
+        tracing::info!(dir = %self.dir.display(), from, to = from + 1, "migrating store schema");
+        Ok(())
+    }
+
+    /// Write the schema version (tests use it to simulate a store from a newer vigil).
+    #[doc(hidden)]
+    pub fn force_schema_version(&self, v: u32) -> Result<(), StoreError> {
+        self.meta
+            .insert(META_SCHEMA, &v.to_be_bytes())
+            .map_err(|e| self.sled(e))?;
+        self.flush()
+    }
+
+    /// A small named blob in the meta tree (detector state, tuning, fingerprint key…).
+    pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .meta
+            .get(key.as_bytes())
+            .map_err(|e| self.sled(e))?
+            .map(|v| v.to_vec()))
+    }
+
+    /// Store a named blob in the meta tree.
+    pub fn meta_put(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.meta
+            .insert(key.as_bytes(), value)
+            .map_err(|e| self.sled(e))?;
+        Ok(())
+    }
+
+    /// The key behind content fingerprints: random per store, made on first use, never shown.
+    pub fn fingerprint_key(&self) -> Result<Vec<u8>, StoreError> {
+        if let Some(k) = self.meta_get("fingerprint_key")? {
+            return Ok(k);
+        }
+        let key: [u8; 32] = rand::random();
+        self.meta_put("fingerprint_key", &key)?;
+        Ok(key.to_vec())
+    }
+
+    fn counter(&self, key: &str) -> u64 {
+        self.meta
+            .get(key.as_bytes())
+            .ok()
+            .flatten()
+            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0)
+    }
+
+    fn bump(&self, key: &str, by: u64) -> Result<(), StoreError> {
+        if by == 0 {
+            return Ok(());
+        }
+        self.meta
+            .fetch_and_update(key.as_bytes(), |old| {
+                let n = old
+                    .and_then(|v| v.try_into().ok().map(u64::from_be_bytes))
+                    .unwrap_or(0);
+                Some(n.saturating_add(by).to_be_bytes().to_vec())
+            })
+            .map_err(|e| self.sled(e))?;
+        Ok(())
+    }
+}
+
+/// Take `<dir>/vigil.lock` exclusively and write our pid into it.
+fn take_lock(dir: &Path) -> Result<File, StoreError> {
+    let path = dir.join("vigil.lock");
+    let io = |source| StoreError::Io {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io)?;
+    match f.try_lock() {
+        Ok(()) => {
+            f.set_len(0).map_err(io)?;
+            f.rewind().map_err(io)?;
+            write!(f, "{}", std::process::id()).map_err(io)?;
+            f.flush().map_err(io)?;
+            Ok(f)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = f.read_to_string(&mut pid);
+            let pid = pid.trim();
+            let pid = if pid.is_empty() {
+                "unknown".to_string()
+            } else {
+                pid.chars().take(20).collect()
+            };
+            Err(StoreError::InUse {
+                dir: dir.to_path_buf(),
+                pid,
+            })
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+    }
+}

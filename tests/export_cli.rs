@@ -1,0 +1,154 @@
+//! `vigil export`: the contract's columns, RFC 4180 quoting, formula neutralising, filters and `-o` safety.
+
+mod common;
+
+use chrono::{DateTime, Utc};
+use common::{stderr, stdout, vigil};
+use ulid::Ulid;
+use vigil::model::{Alert, AlertActor, AlertStatus, DetectionId, Severity};
+use vigil::store::Store;
+
+fn hostile_alert(i: u64, status: AlertStatus) -> Alert {
+    let created: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-02T09:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+        + chrono::TimeDelta::minutes(i as i64);
+    Alert {
+        id: Ulid::from_parts(created.timestamp_millis() as u64, u128::from(i)),
+        detection: DetectionId("sensitive-content".into()),
+        title: "Sensitive content".into(),
+        severity: Severity::High,
+        status,
+        assignee: Some("-ana".into()),
+        created,
+        time_start: created,
+        time_end: None,
+        product: Some("confluence".into()),
+        site: Some("acme".into()),
+        actor: AlertActor {
+            id: format!("a{i}"),
+            name: Some("=HYPERLINK(\"http://evil\",\"x\")".into()),
+            email: Some("@evil.example".into()),
+            ip: Some("+1".into()),
+            country: Some("Australia".into()),
+        },
+        subject: Some("Deploy, \"notes\"\nline two".into()),
+        count: 3,
+        description: "d".into(),
+        investigation_steps: vec![],
+        remediation: vec![],
+        evidence: vec![],
+        matches: vec![],
+        notes: vec![],
+        history: vec![],
+        version: 1,
+        external: Default::default(),
+        window_secs: None,
+        threshold: None,
+        group_key: format!("g{i}"),
+    }
+}
+
+fn seeded(dir: &std::path::Path) {
+    let s = Store::open(dir).unwrap();
+    s.save_alerts(&[
+        hostile_alert(1, AlertStatus::Open),
+        hostile_alert(2, AlertStatus::Expected),
+    ])
+    .unwrap();
+    s.flush().unwrap();
+}
+
+#[test]
+fn csv_has_contract_columns_quoting_and_no_formulas() {
+    let dir = tempfile::tempdir().unwrap();
+    seeded(dir.path());
+    let out = vigil(dir.path(), &["export", "--format", "csv"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let headers: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(headers.join(","), vigil::export::CSV_COLUMNS.join(","));
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    let r = &rows[0];
+    assert_eq!(&r[8], "'-ana");
+    assert_eq!(&r[12], "'=HYPERLINK(\"http://evil\",\"x\")");
+    assert_eq!(&r[13], "'@evil.example");
+    assert_eq!(&r[14], "'+1");
+    assert_eq!(
+        &r[16], "Deploy, \"notes\"\nline two",
+        "RFC 4180 quoting keeps commas, quotes and newlines"
+    );
+    assert_eq!(&r[1], "2026-11-02T09:01:00.000Z");
+    assert!(text.contains("\"Deploy, \"\"notes\"\"\nline two\""));
+}
+
+#[test]
+fn filters_and_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    seeded(dir.path());
+    let out = vigil(
+        dir.path(),
+        &["export", "--format", "json", "--status", "expected"],
+    );
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["status"], "expected");
+    assert_eq!(
+        lines[0]["actor"]["name"], "=HYPERLINK(\"http://evil\",\"x\")",
+        "JSON keeps values exact"
+    );
+    let out = vigil(
+        dir.path(),
+        &[
+            "export",
+            "--format",
+            "json",
+            "--since",
+            "2026-11-02T09:01:30Z",
+        ],
+    );
+    assert_eq!(stdout(&out).lines().count(), 1);
+    let out = vigil(
+        dir.path(),
+        &["export", "--format", "json", "--status", "nonsense"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("'nonsense' is not a status"));
+}
+
+#[test]
+fn output_file_is_not_overwritten_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    seeded(dir.path());
+    let target = dir.path().join("q.csv");
+    std::fs::write(&target, "keep me").unwrap();
+    let out = vigil(
+        dir.path(),
+        &["export", "--format", "csv", "-o", target.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("exists; use --force"));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+    let out = vigil(
+        dir.path(),
+        &[
+            "export",
+            "--format",
+            "csv",
+            "-o",
+            target.to_str().unwrap(),
+            "--force",
+        ],
+    );
+    assert!(out.status.success());
+    assert!(
+        std::fs::read_to_string(&target)
+            .unwrap()
+            .starts_with("id,created,")
+    );
+}

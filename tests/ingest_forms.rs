@@ -1,0 +1,267 @@
+//! Every input form of DESIGN §3 and every bad-input case of the foundation issue, through the real binary.
+
+mod common;
+
+use std::io::Write;
+
+use common::{event, last_line, stderr, stdout, vigil};
+
+fn t(i: u32) -> String {
+    format!("2026-11-02T09:{:02}:{:02}.000Z", i / 60, i % 60)
+}
+
+#[test]
+fn single_object_array_page_and_ndjson_all_parse() {
+    let dir = tempfile::tempdir().unwrap();
+    let single = dir.path().join("single.json");
+    std::fs::write(&single, event("s1", &t(1), "user_login", "a")).unwrap();
+    let array = dir.path().join("array.json");
+    std::fs::write(
+        &array,
+        format!(
+            "[\n  {},\n  {}\n]\n",
+            event("r1", &t(2), "page_viewed", "a"),
+            event("r2", &t(3), "page_viewed", "b")
+        ),
+    )
+    .unwrap();
+    let page = dir.path().join("page.json");
+    std::fs::write(
+        &page,
+        format!(
+            r#"{{"data":[{},{}],"links":{{"next":null}},"meta":{{"pageSize":2}}}}"#,
+            event("p1", &t(4), "x", "a"),
+            event("p2", &t(5), "x", "b")
+        ),
+    )
+    .unwrap();
+    let nd = dir.path().join("mixed.jsonl");
+    // NDJSON of any of the forms: an event, an array, a page.
+    std::fs::write(
+        &nd,
+        format!(
+            "{}\n[{}]\n{{\"data\":[{}]}}\n",
+            event("n1", &t(6), "x", "a"),
+            event("n2", &t(7), "x", "a"),
+            event("n3", &t(8), "x", "a")
+        ),
+    )
+    .unwrap();
+    let pretty = dir.path().join("pretty.json");
+    let v: serde_json::Value = serde_json::from_str(&event("pp1", &t(9), "x", "c")).unwrap();
+    let v2: serde_json::Value = serde_json::from_str(&event("pp2", &t(10), "x", "c")).unwrap();
+    std::fs::write(
+        &pretty,
+        format!(
+            "{}\n{}\n",
+            serde_json::to_string_pretty(&v).unwrap(),
+            serde_json::to_string_pretty(&v2).unwrap()
+        ),
+    )
+    .unwrap();
+
+    let data = dir.path().join("data");
+    let files: Vec<String> = [&single, &array, &page, &nd, &pretty]
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let mut args = vec!["ingest"];
+    args.extend(files.iter().map(String::as_str));
+    let out = vigil(&data, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        last_line(&out),
+        "ingested=10 duplicates=0 quarantined=0 alerts=0"
+    );
+}
+
+#[test]
+fn stdin_is_read_with_dash() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["--data-dir", dir.path().to_str().unwrap(), "ingest", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(
+        stdin,
+        "{}\n{}",
+        event("i1", &t(1), "x", "a"),
+        event("i2", &t(2), "x", "a")
+    )
+    .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        last_line(&out),
+        "ingested=2 duplicates=0 quarantined=0 alerts=0"
+    );
+}
+
+#[test]
+fn bad_records_are_quarantined_with_line_and_reason_and_neighbours_survive() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.jsonl");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let mut good = 0;
+    let mut line = |f: &mut std::fs::File, bytes: &[u8]| {
+        f.write_all(bytes).unwrap();
+        f.write_all(b"\n").unwrap();
+    };
+    let mut g = |f: &mut std::fs::File, i: u32| {
+        good += 1;
+        line(
+            f,
+            event(&format!("g{i}"), &t(i), "page_viewed", "ana").as_bytes(),
+        );
+    };
+    g(&mut f, 1); // line 1
+    // line 2: invalid UTF-8 inside a string
+    let mut bad = event("u1", &t(2), "x", "a").into_bytes();
+    let at = bad.iter().position(|b| *b == b'U').unwrap();
+    bad[at] = 0xff;
+    line(&mut f, &bad);
+    g(&mut f, 3); // line 3
+    // line 4: a 10 MB line
+    line(
+        &mut f,
+        format!(
+            "{{\"id\":\"big\",\"pad\":\"{}\"}}",
+            "x".repeat(10 * 1024 * 1024)
+        )
+        .as_bytes(),
+    );
+    g(&mut f, 5); // line 5
+    // line 6: nested 5,000 deep
+    line(
+        &mut f,
+        format!("{}{}", "[".repeat(5000), "]".repeat(5000)).as_bytes(),
+    );
+    g(&mut f, 7); // line 7
+    // line 8: wrong type
+    line(
+        &mut f,
+        event("w1", &t(8), "x", "a")
+            .replace("\"action\":\"x\"", "\"action\":42")
+            .as_bytes(),
+    );
+    // line 9: missing required field
+    line(
+        &mut f,
+        br#"{"id":"m1","attributes":{"time":"2026-11-02T09:00:00Z","actor":{"id":"a"}}}"#,
+    );
+    // line 10: time that is not RFC 3339
+    line(&mut f, event("y1", "yesterday", "x", "a").as_bytes());
+    // line 11: truncated record
+    line(&mut f, br#"{"id":"tr","attributes":{"time":"2026-11-02"#);
+    g(&mut f, 12); // line 12
+    // line 13: not JSON
+    line(&mut f, b"hello world");
+    // line 14: deep object nesting
+    line(
+        &mut f,
+        format!("{}1{}", "{\"a\":".repeat(5000), "}".repeat(5000)).as_bytes(),
+    );
+    g(&mut f, 15);
+    drop(f);
+
+    let data = dir.path().join("data");
+    let out = vigil(&data, &["ingest", path.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "quarantine alone is not a failure: {}",
+        stderr(&out)
+    );
+    assert_eq!(
+        last_line(&out),
+        format!("ingested={good} duplicates=0 quarantined=9 alerts=0")
+    );
+
+    let list = vigil(&data, &["quarantine", "list"]);
+    let text = stdout(&list);
+    let expect = [
+        ("line 2:", "invalid UTF-8"),
+        ("line 4:", "the limit is"),
+        ("line 6:", "nested more than 128 levels"),
+        (
+            "line 8:",
+            "attributes.action: expected a string, found a number",
+        ),
+        ("line 9:", "attributes.action: required field is missing"),
+        (
+            "line 10:",
+            "attributes.time: 'yesterday' is not an RFC 3339 time",
+        ),
+        ("line 11:", "unterminated"),
+        ("line 13:", "invalid JSON at column 1"),
+        ("line 14:", "nested more than 128 levels"),
+    ];
+    for (l, reason) in expect {
+        assert!(
+            text.lines().any(|x| x.contains(l) && x.contains(reason)),
+            "no quarantine line with {l} {reason} in:\n{text}"
+        );
+    }
+    // JSON listing carries the raw bytes, capped at 64 KiB.
+    let json = stdout(&vigil(&data, &["quarantine", "list", "--format", "json"]));
+    let rows: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 9);
+    let big = rows.iter().find(|r| r["line"] == 4).unwrap();
+    assert!(big["raw"].as_str().unwrap().len() <= 64 * 1024);
+    assert!(big["size"].as_u64().unwrap() > 10 * 1024 * 1024);
+    assert!(
+        rows.iter()
+            .all(|r| r["source"].as_str().unwrap().ends_with("bad.jsonl"))
+    );
+
+    // Ingesting the same file again stores nothing new and quarantines nothing twice.
+    let again = vigil(&data, &["ingest", path.to_str().unwrap()]);
+    assert_eq!(
+        last_line(&again),
+        format!("ingested=0 duplicates={good} quarantined=9 alerts=0")
+    );
+    let json = stdout(&vigil(&data, &["quarantine", "list", "--format", "json"]));
+    assert_eq!(json.lines().count(), 9);
+}
+
+#[test]
+fn unreadable_file_exits_1_but_others_are_ingested() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = dir.path().join("ok.jsonl");
+    std::fs::write(&ok, event("o1", &t(1), "x", "a")).unwrap();
+    let out = vigil(
+        &dir.path().join("d"),
+        &["ingest", "/nonexistent/file.jsonl", ok.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("cannot read /nonexistent/file.jsonl"));
+    assert_eq!(
+        last_line(&out),
+        "ingested=1 duplicates=0 quarantined=0 alerts=0"
+    );
+}
+
+#[test]
+fn second_process_gets_a_clear_in_use_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let _held = vigil::store::Store::open(dir.path()).unwrap();
+    let f = dir.path().join("e.jsonl");
+    std::fs::write(&f, event("x1", &t(1), "x", "a")).unwrap();
+    let out = vigil(dir.path(), &["ingest", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "store at {} is in use by another vigil process (pid {})",
+            dir.path().display(),
+            std::process::id()
+        )),
+        "{err}"
+    );
+}

@@ -1,0 +1,308 @@
+//! The store: persistence, dedupe, schema versions, alert paging through indexes, actor timelines.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use ulid::Ulid;
+use vigil::model::{Actor, Alert, AlertActor, AlertStatus, AuditEvent, DetectionId, Severity};
+use vigil::store::{AlertFilter, Store, StoreError};
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-02T09:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn ev(id: &str, secs: i64, actor: &str) -> AuditEvent {
+    AuditEvent {
+        id: id.to_string(),
+        time: t0() + TimeDelta::seconds(secs),
+        action: "page_viewed".to_string(),
+        actor: Actor {
+            id: actor.to_string(),
+            ..Default::default()
+        },
+        context: vec![],
+        container: vec![],
+        location: None,
+        content: None,
+        message: None,
+        extra: Default::default(),
+    }
+}
+
+fn alert(i: u64, status: AlertStatus, severity: Severity, det: &str, actor: &str) -> Alert {
+    let created = t0() + TimeDelta::seconds(i as i64);
+    Alert {
+        id: Ulid::from_parts(created.timestamp_millis() as u64, u128::from(i)),
+        detection: DetectionId(det.to_string()),
+        title: format!("alert {i}"),
+        severity,
+        status,
+        assignee: None,
+        created,
+        time_start: created,
+        time_end: None,
+        product: None,
+        site: None,
+        actor: AlertActor {
+            id: actor.to_string(),
+            name: Some(format!("Name {actor}")),
+            ..Default::default()
+        },
+        subject: None,
+        count: 1,
+        description: String::new(),
+        investigation_steps: vec![],
+        remediation: vec![],
+        evidence: vec![],
+        matches: vec![],
+        notes: vec![],
+        history: vec![],
+        version: 1,
+        external: Default::default(),
+        window_secs: None,
+        threshold: None,
+        group_key: format!("{det}|{actor}|{i}"),
+    }
+}
+
+#[test]
+fn events_persist_across_restart_and_dedupe() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(dir.path()).unwrap();
+        let out = s
+            .insert_events(&[ev("a", 1, "u1"), ev("b", 2, "u1"), ev("a", 1, "u1")])
+            .unwrap();
+        assert_eq!((out.new, out.duplicates), (2, 1));
+        assert_eq!(out.stored, vec![true, true, false]);
+        s.flush().unwrap();
+    }
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.event_count(), 2);
+    let out = s
+        .insert_events(&[ev("b", 2, "u1"), ev("c", 3, "u2")])
+        .unwrap();
+    assert_eq!((out.new, out.duplicates), (1, 1));
+    let all = s
+        .events_between(t0(), t0() + TimeDelta::hours(1), 100)
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["a", "b", "c"]
+    );
+}
+
+#[test]
+fn same_id_different_time_is_a_different_key_but_same_time_same_id_dedupes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    // Two distinct ids at the same millisecond both survive.
+    let out = s
+        .insert_events(&[ev("x", 5, "u"), ev("y", 5, "u")])
+        .unwrap();
+    assert_eq!(out.new, 2);
+}
+
+#[test]
+fn newer_schema_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(dir.path()).unwrap();
+        s.force_schema_version(99).unwrap();
+    }
+    let err = Store::open(dir.path()).err().expect("must refuse");
+    assert!(matches!(err, StoreError::TooNew { found: 99, .. }));
+    assert!(
+        err.to_string()
+            .contains("schema version 99, newer than this vigil understands (1); upgrade vigil")
+    );
+}
+
+#[test]
+fn older_schema_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(dir.path()).unwrap();
+        s.insert_events(&[ev("a", 1, "u")]).unwrap();
+        s.force_schema_version(0).unwrap();
+    }
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.event_count(), 1);
+}
+
+#[test]
+fn same_process_second_open_is_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let _a = Store::open(dir.path()).unwrap();
+    let err = Store::open(dir.path()).err().expect("locked");
+    assert!(
+        err.to_string()
+            .contains("is in use by another vigil process (pid"),
+        "{err}"
+    );
+}
+
+#[test]
+fn actor_timeline_pages_around_a_moment() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let mut evs = Vec::new();
+    for i in 0..100 {
+        evs.push(ev(&format!("a{i}"), i * 10, "ana"));
+        evs.push(ev(&format!("b{i}"), i * 10 + 1, "bob"));
+    }
+    s.insert_events(&evs).unwrap();
+    let tl = s
+        .actor_timeline("ana", t0() + TimeDelta::seconds(500), 3, 2)
+        .unwrap();
+    assert_eq!(
+        tl.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["a48", "a49", "a50", "a51", "a52"]
+    );
+    assert!(tl.windows(2).all(|w| w[0].time <= w[1].time));
+    let span = s
+        .actor_events_between("bob", t0(), t0() + TimeDelta::seconds(30), 100)
+        .unwrap();
+    assert_eq!(span.len(), 3);
+    assert!(s.actor_timeline("nobody", t0(), 10, 10).unwrap().is_empty());
+}
+
+#[test]
+fn alerts_page_uses_filters_cursor_and_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let mut alerts = Vec::new();
+    for i in 0..200u64 {
+        let status = AlertStatus::ALL[(i % 4) as usize];
+        let sev = Severity::ALL[((i / 4) % 4) as usize];
+        let det = if i % 3 == 0 {
+            "page-crawling"
+        } else {
+            "bulk-export"
+        };
+        alerts.push(alert(
+            i,
+            status,
+            sev,
+            det,
+            if i % 5 == 0 { "ana" } else { "bob" },
+        ));
+    }
+    s.save_alerts(&alerts).unwrap();
+    let counts = s.status_counts();
+    assert_eq!((counts.open, counts.total()), (50, 200));
+
+    // Newest first, paged with a cursor, no duplicates, nothing missed.
+    let filter = AlertFilter {
+        statuses: vec![AlertStatus::Open],
+        min_severity: Some(Severity::High),
+        ..Default::default()
+    };
+    let expected: Vec<Ulid> = {
+        let mut v: Vec<&Alert> = alerts.iter().filter(|a| filter.matches(a)).collect();
+        v.sort_by_key(|a| std::cmp::Reverse(a.id));
+        v.iter().map(|a| a.id).collect()
+    };
+    assert!(!expected.is_empty());
+    let mut got = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = s.alerts_page(&filter, cursor, 7).unwrap();
+        got.extend(page.alerts.iter().map(|a| a.id));
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(got, expected);
+
+    for f in [
+        AlertFilter {
+            actor: Some("ana".into()),
+            ..Default::default()
+        },
+        AlertFilter {
+            actor: Some("NAME ANA".into()),
+            ..Default::default()
+        },
+        AlertFilter {
+            detection: Some("page-crawling".into()),
+            statuses: vec![AlertStatus::Expected],
+            ..Default::default()
+        },
+        AlertFilter {
+            since: Some(t0() + TimeDelta::seconds(50)),
+            until: Some(t0() + TimeDelta::seconds(60)),
+            ..Default::default()
+        },
+        AlertFilter {
+            text: Some("alert 19".into()),
+            ..Default::default()
+        },
+        AlertFilter {
+            ascending: true,
+            min_severity: Some(Severity::Critical),
+            ..Default::default()
+        },
+    ] {
+        let page = s.alerts_page(&f, None, 1000).unwrap();
+        let mut want: Vec<&Alert> = alerts.iter().filter(|a| f.matches(a)).collect();
+        want.sort_by_key(|a| a.id);
+        if !f.ascending {
+            want.reverse();
+        }
+        assert!(!want.is_empty(), "{f:?}");
+        assert_eq!(
+            page.alerts.iter().map(|a| a.id).collect::<Vec<_>>(),
+            want.iter().map(|a| a.id).collect::<Vec<_>>(),
+            "{f:?}"
+        );
+    }
+}
+
+#[test]
+fn status_change_moves_the_index_and_counters_and_checks_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let a = alert(1, AlertStatus::Open, Severity::High, "d", "ana");
+    s.save_alerts(std::slice::from_ref(&a)).unwrap();
+    let changed = s
+        .update_alert(a.id, Some(1), |x| x.status = AlertStatus::Acknowledged)
+        .unwrap();
+    assert_eq!(changed.version, 2);
+    assert_eq!(s.status_counts().open, 0);
+    assert_eq!(s.status_counts().acknowledged, 1);
+    let open = AlertFilter {
+        statuses: vec![AlertStatus::Open],
+        ..Default::default()
+    };
+    assert!(s.alerts_page(&open, None, 10).unwrap().alerts.is_empty());
+    let stale = s.update_alert(a.id, Some(1), |x| x.status = AlertStatus::Expected);
+    assert!(matches!(
+        stale,
+        Err(StoreError::Conflict {
+            found: 2,
+            expected: 1,
+            ..
+        })
+    ));
+    assert_eq!(s.latest_in_group(&a.group_key).unwrap().unwrap().id, a.id);
+}
+
+#[test]
+fn retention_deletes_old_events_and_their_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    s.insert_events(&[ev("old", 1, "ana"), ev("new", 100_000, "ana")])
+        .unwrap();
+    assert_eq!(
+        s.delete_events_before(t0() + TimeDelta::seconds(10))
+            .unwrap(),
+        1
+    );
+    assert_eq!(s.event_count(), 1);
+    let tl = s
+        .actor_timeline("ana", t0() + TimeDelta::days(10), 10, 10)
+        .unwrap();
+    assert_eq!(tl.len(), 1);
+}
