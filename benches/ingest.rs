@@ -1,1 +1,142 @@
-fn main() {}
+//! Ingest bench: 1M generated events — end-to-end (parse → store → detect → flush), parse-only, and bare sled
+//! inserting the very same keys and values with nothing else to do, in events/s; bytes on disk; peak RSS.
+//!
+//! `cargo bench --bench ingest` (set `VIGIL_BENCH_EVENTS` for another size). Each phase runs in a child process
+//! so its peak RSS (VmHWM) is its own.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use vigil::detect::tuning::Tuning;
+use vigil::engine::Pipeline;
+use vigil::ingest::generate::{GenerateOptions, write_jsonl};
+use vigil::ingest::{Reader, Record};
+use vigil::store::{Store, StoreOptions, event_entries};
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn dir_size(p: &Path) -> u64 {
+    let mut n = 0;
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd.flatten() {
+            let m = e.metadata().unwrap();
+            n += if m.is_dir() { dir_size(&e.path()) } else { m.len() };
+        }
+    }
+    n
+}
+
+fn phase(name: &str, file: &Path, work: &Path) -> (f64, u64) {
+    let n_events;
+    let start = Instant::now();
+    match name {
+        "parse" => {
+            let mut r = Reader::new(std::fs::File::open(file).unwrap());
+            let mut n = 0u64;
+            while let Some(rec) = r.next_record().unwrap() {
+                if let Record::Event(_) = rec {
+                    n += 1;
+                }
+            }
+            n_events = n;
+        }
+        "e2e" => {
+            let store = Store::open_with(work, StoreOptions::default()).unwrap();
+            let mut p = Pipeline::new(store, &Tuning::default()).unwrap();
+            p.ingest_reader("bench", std::fs::File::open(file).unwrap()).unwrap();
+            let stats = p.finish().unwrap();
+            n_events = stats.ingested;
+            eprintln!("  e2e summary: {stats}");
+        }
+        "sled" => {
+            // Prepare the same entries first (not timed), then time sled alone.
+            let mut r = Reader::new(std::fs::File::open(file).unwrap());
+            let mut entries = Vec::new();
+            while let Some(rec) = r.next_record().unwrap() {
+                if let Record::Event(ev) = rec {
+                    entries.push(event_entries(&ev));
+                }
+            }
+            n_events = entries.len() as u64;
+            let db = sled::Config::new()
+                .path(work.join("db"))
+                .cache_capacity(StoreOptions::default().cache_bytes)
+                .mode(sled::Mode::HighThroughput)
+                .flush_every_ms(Some(1000))
+                .open()
+                .unwrap();
+            let events = db.open_tree("events").unwrap();
+            let by_actor = db.open_tree("events_by_actor").unwrap();
+            let start = Instant::now();
+            for chunk in entries.chunks(1000) {
+                let mut b1 = sled::Batch::default();
+                let mut b2 = sled::Batch::default();
+                for (k, v, ak, body) in chunk {
+                    b1.insert(&k[..], v.as_slice());
+                    b2.insert(&ak[..], body.as_slice());
+                }
+                events.apply_batch(b1).unwrap();
+                by_actor.apply_batch(b2).unwrap();
+            }
+            db.flush().unwrap();
+            let secs = start.elapsed().as_secs_f64();
+            return (secs, n_events);
+        }
+        _ => panic!("unknown phase {name}"),
+    }
+    (start.elapsed().as_secs_f64(), n_events)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--phase") {
+        let (name, file, work) = (&args[i + 1], PathBuf::from(&args[i + 2]), PathBuf::from(&args[i + 3]));
+        let (secs, n) = phase(name, &file, &work);
+        println!("{secs} {n} {} {}", peak_rss_mb(), dir_size(&work));
+        return;
+    }
+    if args.iter().any(|a| a == "--list") {
+        return;
+    }
+    let n: u64 = std::env::var("VIGIL_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("events.jsonl");
+    let t = Instant::now();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+    let opts = GenerateOptions { events: n, seed: 1, incidents: 50, ..GenerateOptions::default() };
+    write_jsonl(&opts, &mut out).unwrap();
+    drop(out);
+    let bytes = std::fs::metadata(&file).unwrap().len();
+    println!("generated {n} events ({:.0} MB, {:.0} B/event) in {:.1?}", bytes as f64 / 1e6, bytes as f64 / n as f64, t.elapsed());
+
+    let exe = std::env::current_exe().unwrap();
+    let mut results = std::collections::BTreeMap::new();
+    for name in ["parse", "sled", "e2e"] {
+        let work = tmp.path().join(name);
+        std::fs::create_dir_all(&work).unwrap();
+        let out = Command::new(&exe).args(["--phase", name]).arg(&file).arg(&work).output().unwrap();
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        let line = String::from_utf8_lossy(&out.stdout);
+        let f: Vec<f64> = line.split_whitespace().map(|x| x.parse().unwrap()).collect();
+        let (secs, events, rss, disk) = (f[0], f[1], f[2], f[3]);
+        println!(
+            "{name:<6} {events:>9} events in {secs:>7.2} s = {:>9.0} events/s   peak RSS {rss:>6.1} MB   on disk {:>6.0} MB ({:.0} MB per million)",
+            events / secs,
+            disk / 1e6,
+            disk / 1e6 / (events / 1e6)
+        );
+        results.insert(name, secs);
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    println!("end-to-end / bare sled time ratio: {:.2} (bar: <= 1.5)", results["e2e"] / results["sled"]);
+}

@@ -10,10 +10,15 @@ use crate::model::Severity;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DetectionCategory {
+    /// Behaviour unusual for one actor: crawling, sensitive searches, mass deletion.
     UnusualActivity,
+    /// Data leaving the organization or its protections being lowered.
     Exfiltration,
+    /// Logins, admin rights, authentication and API credentials.
     Access,
+    /// Apps, AI agents and the audit stream itself.
     Integration,
+    /// Secrets and personal data written into content.
     Content,
 }
 
@@ -85,6 +90,7 @@ impl DetectionKind {
 pub struct DetectionSpec {
     /// Stable id, the key of tuning, filters and indexes (`page-crawling`).
     pub id: &'static str,
+    /// Where the detections pane files it.
     pub category: DetectionCategory,
     /// Alert title.
     pub title: &'static str,
@@ -96,6 +102,7 @@ pub struct DetectionSpec {
     pub remediation: &'static [&'static str],
     /// Default catalogue action keys; `[actions]` aliases add the organization's real keys.
     pub actions: &'static [&'static str],
+    /// How it decides to fire.
     pub kind: DetectionKind,
     /// Severity of the alerts it raises (content: the nominal severity; each alert takes its findings').
     pub severity: Severity,
@@ -645,26 +652,10 @@ pub fn is_catalogue_action(key: &str) -> bool {
     CATALOGUE.iter().any(|s| s.actions.contains(&key))
 }
 
-/// The detection id of a custom detection: `custom:` and its name in lower-case kebab form, so tuning and
-/// filters can refer to it without quoting.
+/// The detection id of a custom detection: `custom:` and its name in lower-case kebab form (the id its
+/// content findings carry, so tuning, filters and findings agree). `"custom:"` alone means the name is unusable.
 pub fn custom_detection_id(name: &str) -> String {
-    format!("custom:{}", slug(name))
-}
-
-/// Letters and digits lower-cased, every other run of characters collapsed to one `-`.
-pub fn slug(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if c.is_alphanumeric() {
-            out.extend(c.to_lowercase());
-        } else if !out.is_empty() && !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    while out.ends_with('-') {
-        out.pop();
-    }
-    out
+    crate::detect::content::custom_scanner_id(name.trim())
 }
 
 #[cfg(test)]
@@ -709,6 +700,6 @@ mod tests {
             custom_detection_id("Project Falcon leak"),
             "custom:project-falcon-leak"
         );
-        assert_eq!(slug("  Ünïcode -- name! "), "ünïcode-name");
+        assert_eq!(custom_detection_id(" !! "), "custom:");
     }
 }

@@ -22,6 +22,8 @@
 //!   Login history: at most [`MAX_COUNTRIES`] countries per actor (least recent evicted), forgotten after 90
 //!   days without a login; impossible-travel keeps one last position per actor, forgotten after 24 h (no
 //!   two logins further apart than that can exceed 900 km/h on Earth).
+//! - **Content.** Every event carrying `content` text is scanned (title and body) except reads
+//!   (`*_viewed`), which would re-raise a page's secret once per reader.
 //! - **Determinism.** Hash maps are only looked up, never iterated into output; saved state is sorted.
 
 use std::collections::HashMap;
@@ -339,7 +341,9 @@ impl Detector {
                 }
             }
         }
-        if event.content.is_some() {
+        // Reads do not write text: scanning every view of a page would re-raise its author's secret once per
+        // reader. What is written (created, updated, commented, prompted…) is scanned.
+        if event.content.is_some() && !event.action.ends_with("_viewed") {
             content(compiled, event, &mut out);
         }
         self.stats.drafts += out.len() as u64;
@@ -743,6 +747,9 @@ fn travel(det: &Det, state: &mut State, e: &AuditEvent, out: &mut Vec<AlertDraft
     );
 }
 
+/// Findings of one (detection id, fingerprint), each with the field it was found in.
+type FindingGroup<'a> = (String, String, Vec<&'a (&'static str, Finding)>);
+
 fn content(compiled: &Compiled, e: &AuditEvent, out: &mut Vec<AlertDraft>) {
     let (Some(scanner), Some(c)) = (&compiled.scanner, &e.content) else {
         return;
@@ -759,7 +766,7 @@ fn content(compiled: &Compiled, e: &AuditEvent, out: &mut Vec<AlertDraft>) {
     let title_hit = hits.iter().any(|(field, _)| *field == "title");
     let object = e.object_id().unwrap_or("-");
     // Group by (detection, fingerprint) in order of first appearance: deterministic, one draft each.
-    let mut groups: Vec<(String, String, Vec<&(&'static str, Finding)>)> = Vec::new();
+    let mut groups: Vec<FindingGroup<'_>> = Vec::new();
     for hit in &hits {
         let det_id = if hit.1.scanner.starts_with("custom:") {
             hit.1.scanner.clone()

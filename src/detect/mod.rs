@@ -11,7 +11,7 @@ mod group;
 pub mod tuning;
 mod window;
 
-pub use engine::{Detector, DetectorStats};
+pub use engine::{Detector, DetectorError, DetectorState, DetectorStats};
 pub use group::{absorb, alert_from_draft, can_absorb};
 
 use chrono::{DateTime, Utc};

@@ -102,18 +102,18 @@ impl SlidingWindow {
         if off & REPORTED != 0 {
             return false;
         }
-        if self.distinct {
-            if let Some(i) = self.items.iter().position(|&h| h == item) {
-                let old = self.times[i];
-                if old & OFFSET < off {
-                    self.times.remove(i);
-                    self.items.remove(i);
-                    let pos = self.position(off);
-                    self.times.insert(pos, off | (old & REPORTED));
-                    self.items.insert(pos, item);
-                }
-                return false;
+        if self.distinct
+            && let Some(i) = self.items.iter().position(|&h| h == item)
+        {
+            let old = self.times[i];
+            if old & OFFSET < off {
+                self.times.remove(i);
+                self.items.remove(i);
+                let pos = self.position(off);
+                self.times.insert(pos, off | (old & REPORTED));
+                self.items.insert(pos, item);
             }
+            return false;
         }
         let cap = cap.max(1);
         self.trim(cap);

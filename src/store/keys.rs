@@ -40,11 +40,6 @@ pub fn actor_key(actor_hash: u64, event_key: &[u8; 16]) -> [u8; 24] {
     k
 }
 
-/// The primary key inside an actor index key.
-pub fn event_key_of_actor_key(k: &[u8]) -> Option<[u8; 16]> {
-    k.get(8..24).and_then(|s| s.try_into().ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ pub mod keys;
 mod quarantine;
 
 pub use alerts::{AlertFilter, AlertPage, StatusCounts};
-pub use events::InsertOutcome;
+pub use events::{InsertOutcome, event_entries};
 pub use quarantine::QuarantineRecord;
 
 use std::fs::File;

@@ -5,14 +5,21 @@
 use super::rng::Rng;
 
 /// The kinds a planted incident rotates through, in order.
-pub(crate) const KINDS: &[&str] = &["aws-access-key-id", "github-token", "private-key", "payment-card", "iban", "ssn"];
+pub(crate) const KINDS: &[&str] = &[
+    "aws-access-key-id",
+    "github-token",
+    "private-key",
+    "payment-card",
+    "iban",
+    "ssn",
+];
 
 const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const BASE32: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 const BASE64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 fn chars(rng: &mut Rng, alphabet: &[u8], n: usize) -> String {
-    (0..n).map(|_| *rng.pick(alphabet) as char).collect()
+    (0..n).map(|_| rng.pick(alphabet) as char).collect()
 }
 
 /// Luhn check digit for `digits` (without the check digit).
@@ -35,8 +42,13 @@ pub(crate) fn luhn_digit(digits: &[u8]) -> u8 {
 }
 
 /// True when a digit string passes the Luhn check; tests use it to prove decoys fail and plants pass.
-pub fn luhn_valid(s: &str) -> bool {
-    let d: Vec<u8> = s.bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').collect();
+#[cfg(test)]
+pub(crate) fn luhn_valid(s: &str) -> bool {
+    let d: Vec<u8> = s
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| b - b'0')
+        .collect();
     match d.split_last() {
         Some((&last, rest)) if !rest.is_empty() => luhn_digit(rest) == last,
         _ => false,
@@ -49,7 +61,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -68,8 +84,11 @@ pub(crate) fn github_token(rng: &mut Rng) -> String {
 }
 
 /// True when a `ghp_` token's last six characters are the checksum of the thirty before them.
-pub fn github_checksum_valid(token: &str) -> bool {
-    let Some(body) = token.strip_prefix("ghp_") else { return false };
+#[cfg(test)]
+pub(crate) fn github_checksum_valid(token: &str) -> bool {
+    let Some(body) = token.strip_prefix("ghp_") else {
+        return false;
+    };
     if body.len() != 36 || !body.is_ascii() {
         return false;
     }
@@ -104,7 +123,8 @@ fn iban_mod97(s: &str) -> u32 {
 }
 
 /// mod-97 validation of an IBAN, for tests.
-pub fn iban_valid(iban: &str) -> bool {
+#[cfg(test)]
+pub(crate) fn iban_valid(iban: &str) -> bool {
     iban.len() > 4 && iban_mod97(&format!("{}{}", &iban[4..], &iban[..4])) == 1
 }
 
@@ -112,11 +132,19 @@ pub fn iban_valid(iban: &str) -> bool {
 pub(crate) fn sentence(kind: &str, rng: &mut Rng) -> String {
     match kind {
         "aws-access-key-id" => {
-            format!("Temporary key for the migration job: {} (remove after the cut-over).", format_args!("AKIA{}", chars(rng, BASE32, 16)))
+            format!(
+                "Temporary AWS access key for the migration job: {} (remove after the cut-over).",
+                format_args!("AKIA{}", chars(rng, BASE32, 16))
+            )
         }
-        "github-token" => format!("Deploy bot token until the app is approved: {}", github_token(rng)),
+        "github-token" => format!(
+            "Deploy bot token until the app is approved: {}",
+            github_token(rng)
+        ),
         "private-key" => {
-            let mut block = String::from("Here is the deploy key for the build box:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA");
+            let mut block = String::from(
+                "Here is the deploy key for the build box:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA",
+            );
             block.push_str(&chars(rng, BASE64, 48));
             for _ in 0..6 {
                 block.push('\n');
@@ -126,7 +154,11 @@ pub(crate) fn sentence(kind: &str, rng: &mut Rng) -> String {
             block
         }
         "payment-card" => {
-            let mut d: Vec<u8> = if rng.chance(0.5) { vec![4] } else { vec![5, 1 + rng.below(5) as u8] };
+            let mut d: Vec<u8> = if rng.chance(0.5) {
+                vec![4]
+            } else {
+                vec![5, 1 + rng.below(5) as u8]
+            };
             while d.len() < 15 {
                 d.push(rng.below(10) as u8);
             }
@@ -139,7 +171,10 @@ pub(crate) fn sentence(kind: &str, rng: &mut Rng) -> String {
             };
             format!("Corporate card for the vendor payment: {shown}, expiry 09/28.")
         }
-        "iban" => format!("Please wire the deposit to IBAN {} before the end of the month.", iban(rng)),
+        "iban" => format!(
+            "Please wire the deposit to IBAN {} before the end of the month.",
+            iban(rng)
+        ),
         _ => {
             let area = loop {
                 let a = 1 + rng.below(899);
@@ -149,7 +184,9 @@ pub(crate) fn sentence(kind: &str, rng: &mut Rng) -> String {
             };
             let group = 1 + rng.below(99);
             let serial = 1 + rng.below(9999);
-            format!("Employee SSN: {area:03}-{group:02}-{serial:04} for the benefits enrolment form.")
+            format!(
+                "Employee SSN: {area:03}-{group:02}-{serial:04} for the benefits enrolment form."
+            )
         }
     }
 }
@@ -169,7 +206,14 @@ mod tests {
         assert!(luhn_valid("4111 1111 1111 1111"));
         assert!(!luhn_valid("4111 1111 1111 1112"));
         let card = sentence("payment-card", &mut rng);
-        let digits: String = card.split(':').nth(1).unwrap_or("").split(',').next().unwrap_or("").to_string();
+        let digits: String = card
+            .split(':')
+            .nth(1)
+            .unwrap_or("")
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .to_string();
         assert!(luhn_valid(&digits), "{card}");
     }
 }
