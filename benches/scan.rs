@@ -200,11 +200,24 @@ fn time_rg(dirs: &[PathBuf], threads: usize) -> Option<(f64, u64)> {
     Some((secs, lines))
 }
 
+/// CPU seconds (user + system) of this process so far, from /proc: on a shared machine wall time measures the
+/// neighbours too, CPU time measures the scanner.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn time_vigil(dirs: &[PathBuf]) -> (f64, vigil::scan::ScanSummary, Vec<u8>) {
     let mut out = Vec::new();
+    let cpu = cpu_secs();
     let start = Instant::now();
     let summary = run(dirs, ScanFormat::Csv, &mut out, &Tuning::default()).expect("scan runs");
-    (start.elapsed().as_secs_f64(), summary, out)
+    let wall = start.elapsed().as_secs_f64();
+    println!("  run: wall {:.3} s, cpu {:.2} s", wall, cpu_secs() - cpu);
+    (wall, summary, out)
 }
 
 fn mb(bytes: u64) -> f64 {

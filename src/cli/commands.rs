@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use color_eyre::eyre::{Context, Result, bail, eyre};
+use vigil::config::Config;
 use vigil::detect::tuning::Tuning;
 use vigil::engine::Pipeline;
 use vigil::export::{ExportFormat, Exporter};
@@ -105,13 +106,32 @@ fn init_logging(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuar
     Some(guard)
 }
 
-fn tuning(_config: Option<&Path>) -> Result<Tuning> {
-    Ok(Tuning::default())
+/// `--config`, else `vigil.toml` in the XDG config dir when it exists, else no file (defaults).
+fn config_path(given: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = given {
+        return Some(p.to_path_buf());
+    }
+    let p = directories::ProjectDirs::from("", "", "vigil")?.config_dir().join("vigil.toml");
+    p.exists().then_some(p)
+}
+
+/// The configuration in force; a file with errors stops the command with every error listed.
+fn load_config(given: Option<&Path>) -> Result<Config> {
+    match config_path(given) {
+        Some(p) => vigil::config::load(&p).map_err(|errs| eyre!("{errs}")),
+        None => Ok(Config::default()),
+    }
+}
+
+/// The file's tuning with the store's UI changes laid over it.
+fn tuning(config: &Config, store: &Store) -> Result<Tuning> {
+    Ok(config.tuning().overlay(&store.detection_overrides()?))
 }
 
 fn ingest(dir: &Path, files: &[PathBuf], config: Option<&Path>) -> Result<i32> {
-    let tuning = tuning(config)?;
+    let config = load_config(config)?;
     let store = Store::open(dir)?;
+    let tuning = tuning(&config, &store)?;
     let mut pipeline = Pipeline::new(store, &tuning)?;
     let mut unreadable = 0;
     for path in files {
@@ -243,6 +263,22 @@ fn scan(_format: Format, _paths: &[PathBuf], _config: Option<&Path>) -> Result<i
     bail!("scan: WIRE")
 }
 
-fn check(_config: Option<&Path>) -> Result<i32> {
-    bail!("check: WIRE")
+fn check(config: Option<&Path>) -> Result<i32> {
+    let Some(path) = config_path(config) else {
+        println!("no configuration file (looked for vigil.toml in the config dir); defaults are valid");
+        return Ok(0);
+    };
+    match vigil::config::load(&path) {
+        Ok(_) => {
+            println!("{}: ok", path.display());
+            Ok(0)
+        }
+        Err(errs) => {
+            for e in &errs.0 {
+                eprintln!("{}", vigil::model::text::sanitize(&e.to_string()));
+            }
+            eprintln!("{}: {} error(s)", path.display(), errs.0.len());
+            Ok(1)
+        }
+    }
 }

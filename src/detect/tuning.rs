@@ -118,6 +118,16 @@ pub struct Tuning {
 }
 
 impl Tuning {
+    /// The file's tuning with the changes made from the UI (kept in the store) laid over it: a detection's
+    /// stored settings replace the file's for that detection, so the last deliberate change wins.
+    pub fn overlay(&self, overrides: &BTreeMap<String, DetectionSettings>) -> Tuning {
+        let mut out = self.clone();
+        for (id, settings) in overrides {
+            out.detections.insert(id.clone(), settings.clone());
+        }
+        out
+    }
+
     /// Settings for a detection, defaults when none were given.
     pub fn settings(&self, detection: &str) -> DetectionSettings {
         self.detections.get(detection).cloned().unwrap_or_default()

@@ -8,7 +8,7 @@ use chrono::Utc;
 use ulid::Ulid;
 
 use crate::detect::tuning::Tuning;
-use crate::detect::{AlertDraft, Detector, absorb, alert_from_draft, can_absorb};
+use crate::detect::{AlertDraft, Detector, DetectorState, absorb, alert_from_draft, can_absorb};
 use crate::ingest::{Reader, Record, RejectedRecord};
 use crate::model::{Alert, AuditEvent};
 use crate::store::{QuarantineRecord, Store, StoreError};
@@ -78,8 +78,10 @@ impl Pipeline {
         let mut detector =
             Detector::new(tuning, &key).map_err(|e| PipelineError::Tuning(e.to_string()))?;
         if let Some(state) = store.meta_get(DETECTOR_STATE)? {
-            // WIRE-STATE: detector.restore_state once the detector exposes it.
-            let _ = (&mut detector, state);
+            match serde_json::from_slice::<DetectorState>(&state) {
+                Ok(state) => detector.restore_state(state),
+                Err(e) => tracing::warn!(error = %e, "detector state unreadable; windows start empty"),
+            }
         }
         let late_at_start = detector.stats().late_events;
         Ok(Self {
@@ -181,8 +183,9 @@ impl Pipeline {
         let id = Ulid::from_parts(ms, rand::random::<u128>());
         let mut alert = alert_from_draft(&draft, id);
         self.backfill_evidence(&mut alert, &draft)?;
+        // Event time, like `created`: the same input gives the same alert, history included.
         alert.history.push(crate::model::HistoryEntry {
-            time: Utc::now(),
+            time: draft.created,
             who: "vigil".to_string(),
             what: format!("raised by {} ({} activities)", draft.detection, draft.count),
         });
@@ -213,7 +216,7 @@ impl Pipeline {
             .map(|e| e.id)
             .collect();
         let mut merged = ids;
-        merged.extend(alert.evidence.drain(..));
+        merged.append(&mut alert.evidence);
         alert.add_evidence(merged);
         Ok(())
     }
@@ -229,8 +232,9 @@ impl Pipeline {
     /// sources call this before acknowledging a batch).
     pub fn checkpoint(&mut self) -> Result<(), PipelineError> {
         self.process_batch()?;
-        // WIRE-STATE: persist self.detector.save_state() under DETECTOR_STATE.
-        let _ = DETECTOR_STATE;
+        let state = serde_json::to_vec(&self.detector.save_state())
+            .map_err(|e| PipelineError::Tuning(format!("cannot save detector state: {e}")))?;
+        self.store.meta_put(DETECTOR_STATE, &state)?;
         self.store.flush()?;
         self.stats.late = self
             .detector

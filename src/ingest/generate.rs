@@ -65,6 +65,7 @@ pub const CATALOGUE: &[&str] = &[
 pub struct GenerateOptions {
     /// Exact number of lines written, planted events included.
     pub events: u64,
+    /// Everything random (people, homes, times, secrets) derives from it; the CLI's `--seed`.
     pub seed: u64,
     /// Incidents to plant, round-robin over [`CATALOGUE`].
     pub incidents: u32,
@@ -97,7 +98,9 @@ impl Default for GenerateOptions {
 /// `actor_id` is expected for it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PlantedIncident {
+    /// Catalogue id (DESIGN §5), as the alert's `detection` will read.
     pub detection: String,
+    /// Account id of the actor the alert will be about.
     pub actor_id: String,
     /// Event time at which the alert should fire: the event that crosses the default threshold, or the
     /// single activity itself.
@@ -107,14 +110,18 @@ pub struct PlantedIncident {
 /// What [`write_jsonl`] produced: the line count and the expected alerts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GenerateSummary {
+    /// Lines written: always `GenerateOptions::events`.
     pub events: u64,
+    /// The alerts a default-sensitivity run must raise, one per entry, in planting order.
     pub planted: Vec<PlantedIncident>,
 }
 
 /// Settings for [`Generator::live_with`]: an endless stream for the demo, paced in event time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveOptions {
+    /// Same meaning as [`GenerateOptions::seed`]: the same seed gives the same people as a batch.
     pub seed: u64,
+    /// Event time of the first event.
     pub start: DateTime<Utc>,
     /// Mean event-time gap between benign events, in ms (at least 1).
     pub step_ms: u64,
@@ -546,7 +553,7 @@ impl Generator {
         let mut org_rng = Rng::new(opts.seed, 1);
         let org = Org::build(user_count, &mut org_rng);
 
-        let mut g = Generator::with_org(org, opts.seed, plan_rng.next_u64());
+        let mut g = Generator::with_org(org, opts.seed);
         g.plan_rng = plan_rng;
         g.mode = Mode::Batch {
             schedule,
@@ -604,7 +611,7 @@ impl Generator {
     pub fn live_with(opts: &LiveOptions) -> Generator {
         let mut org_rng = Rng::new(opts.seed, 1);
         let org = Org::build(64, &mut org_rng);
-        let mut g = Generator::with_org(org, opts.seed, 0);
+        let mut g = Generator::with_org(org, opts.seed);
         let start = opts.start.timestamp_millis();
         let every = i64::try_from(opts.incident_every_ms.max(1_000)).unwrap_or(20_000);
         g.mode = Mode::Live {
@@ -638,7 +645,7 @@ impl Generator {
         self
     }
 
-    fn with_org(org: Org, seed: u64, _salt: u64) -> Generator {
+    fn with_org(org: Org, seed: u64) -> Generator {
         let geo = CITIES
             .iter()
             .map(|c| format!("{:.4},{:.4}", c.lat, c.lon))

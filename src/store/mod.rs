@@ -225,6 +225,30 @@ impl Store {
         Ok(())
     }
 
+    /// Detection settings changed from the UI, laid over the config file's by [`Tuning::overlay`].
+    ///
+    /// [`Tuning::overlay`]: crate::detect::tuning::Tuning::overlay
+    pub fn detection_overrides(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, crate::detect::tuning::DetectionSettings>, StoreError> {
+        match self.meta_get("detection_overrides")? {
+            Some(v) => serde_json::from_slice(&v).map_err(|e| self.corrupt("meta", format!("detection_overrides: {e}"))),
+            None => Ok(Default::default()),
+        }
+    }
+
+    /// Keep one detection's settings as changed from the UI.
+    pub fn set_detection_override(
+        &self,
+        id: &str,
+        settings: &crate::detect::tuning::DetectionSettings,
+    ) -> Result<(), StoreError> {
+        let mut all = self.detection_overrides()?;
+        all.insert(id.to_string(), settings.clone());
+        let bytes = serde_json::to_vec(&all).map_err(|e| self.corrupt("meta", e.to_string()))?;
+        self.meta_put("detection_overrides", &bytes)
+    }
+
     /// The key behind content fingerprints: random per store, made on first use, never shown.
     pub fn fingerprint_key(&self) -> Result<Vec<u8>, StoreError> {
         if let Some(k) = self.meta_get("fingerprint_key")? {

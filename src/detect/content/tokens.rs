@@ -109,6 +109,7 @@ const KEYWORDS: &[(&str, &[Rule])] = &[
     ("SSN", &[Rule::Ssn]),
     ("Ssn", &[Rule::Ssn]),
     ("ocial security", &[Rule::Ssn]),
+    ("ocial Security", &[Rule::Ssn]),
     ("OCIAL SECURITY", &[Rule::Ssn]),
 ];
 
@@ -248,8 +249,8 @@ impl TokenScanner {
                 entropy(&t[6..]) >= 3.0 && !contains(t, b"xxxx")
             }),
             Rule::SlackToken => anchored(k, b, s, 280, &p.slack_token, word_dash, word_dash, |t| {
-                let tail = t.iter().skip(5).skip_while(|c| **c != b'-').collect::<Vec<_>>();
-                tail.len() >= 8 && distinct(t) >= 12 && !contains(t, b"xxxx") && !contains(t, b"XXXX")
+                let tail = t.iter().skip(5).skip_while(|c| **c != b'-').count();
+                tail >= 8 && distinct(t) >= 12 && !contains(t, b"xxxx") && !contains(t, b"XXXX")
             }),
             Rule::SlackWebhook => {
                 let win = window(b, s, 120);
@@ -407,6 +408,9 @@ fn assignment(b: &[u8], s: usize, e: usize, re: &Regex, kind: Kind, ok: fn(&[u8]
     if e - s <= 3 && s > 0 && b[s - 1].is_ascii_alphanumeric() {
         return None;
     }
+    if !has_operator(b, e) {
+        return None; // prose: "reset your password in settings" — no regex needed to say no
+    }
     let caps = re.captures(window(b, e, 330))?;
     let (v, quoted) = match (caps.get(1), caps.get(2), caps.get(3)) {
         (Some(v), _, _) | (_, Some(v), _) => (v, true),
@@ -418,6 +422,23 @@ fn assignment(b: &[u8], s: usize, e: usize, re: &Regex, kind: Kind, ok: fn(&[u8]
         return None; // longer than any value we take: not an assignment we understand
     }
     ok(v.as_bytes(), quoted).then(|| Hit::new(kind, vs, ve))
+}
+
+/// The cheap half of the assignment pattern, by hand: identifier rest, optional quote, blanks, then `:` or `=`.
+fn has_operator(b: &[u8], e: usize) -> bool {
+    let mut i = e;
+    let end = e.saturating_add(30).min(b.len());
+    while i < end && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'-') {
+        i += 1;
+    }
+    if matches!(b.get(i), Some(b'"' | b'\'')) {
+        i += 1;
+    }
+    let end = i.saturating_add(8).min(b.len());
+    while i < end && matches!(b[i], b' ' | b'\t') {
+        i += 1;
+    }
+    matches!(b.get(i), Some(b':' | b'='))
 }
 
 /// Values that stand in for a password in templates, docs and examples.
@@ -542,6 +563,9 @@ fn ssn(b: &[u8], s: usize, e: usize, re: &Regex, hits: &mut Vec<Hit>) {
     let ws = s.saturating_sub(100);
     let we = e.saturating_add(100).min(b.len());
     let glued = |c: u8| c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'/';
+    if b[ws..we].iter().filter(|c| c.is_ascii_digit()).count() < 9 {
+        return;
+    }
     for m in re.find_iter(&b[ws..we]) {
         let (ms, me) = (ws + m.start(), ws + m.end());
         if ms > 0 && glued(b[ms - 1]) || b.get(me).copied().is_some_and(glued) {
