@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use vigil::detect::tuning::Tuning;
-use vigil::scan::{ScanFormat, run};
+use vigil::scan::{ScanFormat, ScanOptions, run_with};
 
 /// xorshift64*: deterministic across platforms and versions, which `rand`'s small RNG does not promise.
 struct Rng(u64);
@@ -32,17 +32,173 @@ impl Rng {
         xs[self.below(xs.len())]
     }
     fn chars(&mut self, alphabet: &[u8], n: usize) -> String {
-        (0..n).map(|_| char::from(alphabet[self.below(alphabet.len())])).collect()
+        (0..n)
+            .map(|_| char::from(alphabet[self.below(alphabet.len())]))
+            .collect()
     }
 }
 
+/// Prose vocabulary: mostly neutral words, with the security vocabulary (password, token, secret, key, ssn,
+/// AKIA, Asia…) at about one word in twenty — far denser than real pages, so keyword handling is exercised.
 const WORDS: &[&str] = &[
-    "the", "deploy", "notes", "for", "release", "service", "account", "customer", "report", "quarterly", "review",
-    "please", "reset", "your", "password", "in", "settings", "token", "budget", "roadmap", "incident", "runbook",
-    "database", "migration", "rollback", "owner", "team", "meeting", "agenda", "action", "items", "security",
-    "secret", "sharing", "policy", "access", "request", "approved", "pending", "with", "and", "to", "of", "a",
-    "ssn", "AKIA", "card", "number", "invoice", "payment", "bank", "transfer", "key", "rotation", "schedule",
-    "Asia", "Pacific", "region", "latency", "dashboard", "alert", "on-call", "handover", "summary", "draft",
+    "the",
+    "deploy",
+    "notes",
+    "for",
+    "release",
+    "service",
+    "account",
+    "customer",
+    "report",
+    "quarterly",
+    "review",
+    "please",
+    "reset",
+    "your",
+    "password",
+    "in",
+    "settings",
+    "token",
+    "budget",
+    "roadmap",
+    "incident",
+    "runbook",
+    "database",
+    "migration",
+    "rollback",
+    "owner",
+    "team",
+    "meeting",
+    "agenda",
+    "action",
+    "items",
+    "security",
+    "secret",
+    "sharing",
+    "policy",
+    "access",
+    "request",
+    "approved",
+    "pending",
+    "with",
+    "and",
+    "to",
+    "of",
+    "a",
+    "ssn",
+    "AKIA",
+    "card",
+    "number",
+    "invoice",
+    "payment",
+    "bank",
+    "transfer",
+    "key",
+    "rotation",
+    "schedule",
+    "Asia",
+    "Pacific",
+    "region",
+    "latency",
+    "dashboard",
+    "alert",
+    "on-call",
+    "handover",
+    "summary",
+    "draft",
+    "we",
+    "will",
+    "should",
+    "could",
+    "after",
+    "before",
+    "during",
+    "week",
+    "month",
+    "year",
+    "today",
+    "tomorrow",
+    "product",
+    "design",
+    "feedback",
+    "customer",
+    "support",
+    "ticket",
+    "priority",
+    "milestone",
+    "sprint",
+    "goal",
+    "engineering",
+    "platform",
+    "cluster",
+    "node",
+    "pipeline",
+    "build",
+    "test",
+    "staging",
+    "production",
+    "traffic",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "been",
+    "has",
+    "have",
+    "had",
+    "not",
+    "but",
+    "or",
+    "if",
+    "then",
+    "when",
+    "this",
+    "that",
+    "these",
+    "those",
+    "it",
+    "its",
+    "our",
+    "their",
+    "from",
+    "into",
+    "over",
+    "under",
+    "about",
+    "between",
+    "metrics",
+    "error",
+    "rate",
+    "budget",
+    "capacity",
+    "forecast",
+    "hiring",
+    "onboarding",
+    "documentation",
+    "page",
+    "space",
+    "project",
+    "issue",
+    "comment",
+    "status",
+    "update",
+    "owner",
+    "decision",
+    "risk",
+    "mitigation",
+    "plan",
+    "users",
+    "login",
+    "audit",
+    "log",
+    "event",
+    "export",
+    "import",
+    "backup",
+    "restore",
+    "archive",
+    "retention",
 ];
 
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -59,10 +215,14 @@ fn luhn_complete(prefix: &str) -> String {
             .enumerate()
             .map(|(i, c)| {
                 let v = u32::from(c - b'0');
-                if i % 2 == 1 { if v * 2 > 9 { v * 2 - 9 } else { v * 2 } } else { v }
+                if i % 2 == 1 {
+                    if v * 2 > 9 { v * 2 - 9 } else { v * 2 }
+                } else {
+                    v
+                }
             })
             .sum();
-        if sum % 10 == 0 {
+        if sum.is_multiple_of(10) {
             return s;
         }
     }
@@ -79,8 +239,17 @@ fn planted(rng: &mut Rng, kind: usize) -> String {
             p.push_str(&rng.chars(b"0123456789", 14));
             format!("card on file {}", luhn_complete(&p))
         }
-        3 => format!("slack: xoxb-{}-{}-{}", rng.chars(b"0123456789", 12), rng.chars(b"0123456789", 13), rng.chars(ALNUM, 24)),
-        4 => format!("db_password = \"{}!{}\"", rng.chars(ALNUM, 10), rng.chars(ALNUM, 4)),
+        3 => format!(
+            "slack: xoxb-{}-{}-{}",
+            rng.chars(b"0123456789", 12),
+            rng.chars(b"0123456789", 13),
+            rng.chars(ALNUM, 24)
+        ),
+        4 => format!(
+            "db_password = \"{}!{}\"",
+            rng.chars(ALNUM, 10),
+            rng.chars(ALNUM, 4)
+        ),
         5 => format!("stripe = sk_live_{}", rng.chars(ALNUM, 24)),
         6 => format!("google AIza{}", rng.chars(ALNUM, 35)),
         _ => format!("glpat-{}", rng.chars(ALNUM, 20)),
@@ -91,35 +260,87 @@ fn planted(rng: &mut Rng, kind: usize) -> String {
 fn decoy(rng: &mut Rng) -> String {
     match rng.below(10) {
         0 => "Please reset your password in settings.".to_string(),
-        1 => "The AKIA prefix marks long-term keys; see AKIAIOSFODNN7EXAMPLE in the docs.".to_string(),
+        1 => "The AKIA prefix marks long-term keys; see AKIAIOSFODNN7EXAMPLE in the docs."
+            .to_string(),
         2 => format!("test key sk_test_{}", rng.chars(ALNUM, 24)),
-        3 => format!("id {}-{}-4{}-a{}-{}", rng.chars(HEX, 8), rng.chars(HEX, 4), rng.chars(HEX, 3), rng.chars(HEX, 3), rng.chars(HEX, 12)),
+        3 => format!(
+            "id {}-{}-4{}-a{}-{}",
+            rng.chars(HEX, 8),
+            rng.chars(HEX, 4),
+            rng.chars(HEX, 3),
+            rng.chars(HEX, 3),
+            rng.chars(HEX, 12)
+        ),
         4 => format!("commit {}", rng.chars(HEX, 40)),
-        5 => format!("version {}.{}.{}", rng.below(20), rng.below(100), rng.below(1000)),
-        6 => format!("call +1 555-{:03}-{:04}", rng.below(1000), rng.below(10_000)),
-        7 => format!("order {}", 40_000_000_000_000_000u64 + rng.next() % 1_000_000_000_000),
+        5 => format!(
+            "version {}.{}.{}",
+            rng.below(20),
+            rng.below(100),
+            rng.below(1000)
+        ),
+        6 => format!(
+            "call +1 555-{:03}-{:04}",
+            rng.below(1000),
+            rng.below(10_000)
+        ),
+        7 => format!(
+            "order {}",
+            40_000_000_000_000_000u64 + rng.next() % 1_000_000_000_000
+        ),
         8 => "SSN format is xxx-xx-xxxx, e.g. 000-12-3456 is invalid".to_string(),
         _ => format!("blob {}", rng.chars(B64, 24)),
     }
 }
 
 fn source_line(rng: &mut Rng, out: &mut String) {
-    let id = rng.pick(&["count", "total", "offset", "buffer", "config", "handler", "request", "session"]);
+    let id = rng.pick(&[
+        "count", "total", "offset", "buffer", "config", "handler", "request", "session",
+    ]);
     match rng.below(6) {
-        0 => writeln!(out, "    let {id} = compute_{id}(&input, {});", rng.below(10_000)),
-        1 => writeln!(out, "    if {id}.len() > {} {{ return Err(Error::TooLong({id}.len())); }}", rng.below(4096)),
+        0 => writeln!(
+            out,
+            "    let {id} = compute_{id}(&input, {});",
+            rng.below(10_000)
+        ),
+        1 => writeln!(
+            out,
+            "    if {id}.len() > {} {{ return Err(Error::TooLong({id}.len())); }}",
+            rng.below(4096)
+        ),
         2 => writeln!(out, "{id}_timeout_ms = {}", rng.below(60_000)),
-        3 => writeln!(out, "    // TODO: {} {} {}", rng.pick(WORDS), rng.pick(WORDS), rng.pick(WORDS)),
-        4 => writeln!(out, "    \"{id}\": {{ \"enabled\": true, \"limit\": {} }},", rng.below(1000)),
-        _ => writeln!(out, "fn {id}_{}(x: u64) -> u64 {{ x.wrapping_mul(0x{}) }}", rng.below(100), rng.chars(HEX, 16)),
+        3 => writeln!(
+            out,
+            "    // TODO: {} {} {}",
+            rng.pick(WORDS),
+            rng.pick(WORDS),
+            rng.pick(WORDS)
+        ),
+        4 => writeln!(
+            out,
+            "    \"{id}\": {{ \"enabled\": true, \"limit\": {} }},",
+            rng.below(1000)
+        ),
+        _ => writeln!(
+            out,
+            "fn {id}_{}(x: u64) -> u64 {{ x.wrapping_mul(0x{}) }}",
+            rng.below(100),
+            rng.chars(HEX, 16)
+        ),
     }
     .ok();
 }
 
-static PLANTED_BY_KIND: [std::sync::atomic::AtomicU64; 8] = [const { std::sync::atomic::AtomicU64::new(0) }; 8];
+static PLANTED_BY_KIND: [std::sync::atomic::AtomicU64; 8] =
+    [const { std::sync::atomic::AtomicU64::new(0) }; 8];
 const PLANTED_KINDS: [&str; 8] = [
-    "aws-access-key-id", "github-token", "payment-card", "slack-token", "password-assignment", "stripe-live-key",
-    "google-api-key", "gitlab-token",
+    "aws-access-key-id",
+    "github-token",
+    "payment-card",
+    "slack-token",
+    "password-assignment",
+    "stripe-live-key",
+    "google-api-key",
+    "gitlab-token",
 ];
 
 /// Writes the corpus; returns (bytes, planted secrets).
@@ -187,8 +408,15 @@ const RG_PATTERNS: &[&str] = &[
 
 fn time_rg(dirs: &[PathBuf], threads: usize) -> Option<(f64, u64)> {
     let mut cmd = Command::new("rg");
-    cmd.args(["--no-config", "--no-unicode", "-uuu", "--count-matches", "--no-filename", "-j"])
-        .arg(threads.to_string());
+    cmd.args([
+        "--no-config",
+        "--no-unicode",
+        "-uuu",
+        "--count-matches",
+        "--no-filename",
+        "-j",
+    ])
+    .arg(threads.to_string());
     for p in RG_PATTERNS {
         cmd.arg("-e").arg(p);
     }
@@ -196,7 +424,10 @@ fn time_rg(dirs: &[PathBuf], threads: usize) -> Option<(f64, u64)> {
     let start = Instant::now();
     let out = cmd.output().ok()?;
     let secs = start.elapsed().as_secs_f64();
-    let lines: u64 = String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().parse::<u64>().ok()).sum();
+    let lines: u64 = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse::<u64>().ok())
+        .sum();
     Some((secs, lines))
 }
 
@@ -214,7 +445,16 @@ fn time_vigil(dirs: &[PathBuf]) -> (f64, vigil::scan::ScanSummary, Vec<u8>) {
     let mut out = Vec::new();
     let cpu = cpu_secs();
     let start = Instant::now();
-    let summary = run(dirs, ScanFormat::Csv, &mut out, &Tuning::default()).expect("scan runs");
+    let threads = std::env::var("VIGIL_BENCH_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let opts = ScanOptions {
+        threads,
+        ..ScanOptions::default()
+    };
+    let summary =
+        run_with(dirs, ScanFormat::Csv, &mut out, &Tuning::default(), &opts).expect("scan runs");
     let wall = start.elapsed().as_secs_f64();
     println!("  run: wall {:.3} s, cpu {:.2} s", wall, cpu_secs() - cpu);
     (wall, summary, out)
@@ -225,32 +465,61 @@ fn mb(bytes: u64) -> f64 {
 }
 
 fn docs() {
-    let sysroot = Command::new("rustc").args(["--print", "sysroot"]).output().expect("rustc on PATH");
-    let root = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim()).join("share/doc/rust/html");
-    let dirs: Vec<PathBuf> = ["book", "reference", "std"].iter().map(|d| root.join(d)).collect();
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .expect("rustc on PATH");
+    let root =
+        PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim()).join("share/doc/rust/html");
+    let dirs: Vec<PathBuf> = ["book", "reference", "std"]
+        .iter()
+        .map(|d| root.join(d))
+        .collect();
     let _warm = time_vigil(&dirs);
     let (secs, summary, out) = time_vigil(&dirs);
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     lock.write_all(&out).ok();
     writeln!(lock, "rust docs: {summary}").ok();
-    writeln!(lock, "vigil: {:.2} s, {:.0} MB/s, {} findings", secs, mb(summary.bytes_scanned) / secs, summary.findings).ok();
+    writeln!(
+        lock,
+        "vigil: {:.2} s, {:.0} MB/s, {} findings",
+        secs,
+        mb(summary.bytes_scanned) / secs,
+        summary.findings
+    )
+    .ok();
     if let Some((rs, hits)) = time_rg(&dirs, 1) {
-        writeln!(lock, "rg -j1 (patterns only, no validation): {:.2} s, {:.0} MB/s, {hits} raw matches", rs, mb(summary.bytes_scanned) / rs).ok();
+        writeln!(
+            lock,
+            "rg -j1 (patterns only, no validation): {:.2} s, {:.0} MB/s, {hits} raw matches",
+            rs,
+            mb(summary.bytes_scanned) / rs
+        )
+        .ok();
     }
 }
 
 fn main() {
-    let want_docs = std::env::args().any(|a| a == "docs") || std::env::var_os("VIGIL_BENCH_DOCS").is_some();
+    let want_docs =
+        std::env::args().any(|a| a == "docs") || std::env::var_os("VIGIL_BENCH_DOCS").is_some();
     if want_docs {
         docs();
         return;
     }
-    let total_mb: usize = std::env::var("VIGIL_BENCH_MB").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
+    let total_mb: usize = std::env::var("VIGIL_BENCH_MB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
     let dir = tempfile::tempdir().expect("tempdir");
     let t = Instant::now();
     let (bytes, planted) = build_corpus(dir.path(), total_mb);
-    println!("corpus: {:.0} MB in {} files, {planted} planted secrets, built in {:.1} s", mb(bytes), total_mb, t.elapsed().as_secs_f64());
+    println!(
+        "corpus: {:.0} MB in {} files, {planted} planted secrets, built in {:.1} s",
+        mb(bytes),
+        total_mb,
+        t.elapsed().as_secs_f64()
+    );
     let dirs = vec![dir.path().to_path_buf()];
     let (_, _, warm_out) = time_vigil(&dirs);
     if std::env::var_os("VIGIL_BENCH_PRINT").is_some() {
@@ -264,22 +533,37 @@ fn main() {
         last = Some(summary);
     }
     if let Some(s) = last {
-        println!("vigil::scan::run: best of 3 {:.3} s = {:.0} MB/s ({s})", best, mb(s.bytes_scanned) / best);
+        println!(
+            "vigil::scan::run: best of 3 {:.3} s = {:.0} MB/s ({s})",
+            best,
+            mb(s.bytes_scanned) / best
+        );
         println!("planted {planted}, found {}", s.findings);
         let csv = String::from_utf8_lossy(&warm_out);
         for (i, kind) in PLANTED_KINDS.iter().enumerate() {
-            let found = csv.lines().filter(|l| l.contains(&format!(",{kind},"))).count();
+            let found = csv
+                .lines()
+                .filter(|l| l.contains(&format!(",{kind},")))
+                .count();
             let want = PLANTED_BY_KIND[i].load(std::sync::atomic::Ordering::Relaxed);
             println!("  {kind}: planted {want}, found {found}");
         }
-        let others = csv.lines().skip(1).filter(|l| !PLANTED_KINDS.iter().any(|k| l.contains(&format!(",{k},")))).count();
+        let others = csv
+            .lines()
+            .skip(1)
+            .filter(|l| !PLANTED_KINDS.iter().any(|k| l.contains(&format!(",{k},"))))
+            .count();
         println!("  other scanners: found {others}");
     }
     for threads in [1, 2] {
         match (time_rg(&dirs, threads), time_rg(&dirs, threads)) {
             (Some((a, hits)), Some((b, _))) => {
                 let secs = a.min(b);
-                println!("rg -j{threads} (same patterns, no validation): {:.3} s = {:.0} MB/s, {hits} raw matches", secs, mb(bytes) / secs);
+                println!(
+                    "rg -j{threads} (same patterns, no validation): {:.3} s = {:.0} MB/s, {hits} raw matches",
+                    secs,
+                    mb(bytes) / secs
+                );
             }
             _ => {
                 println!("rg not on PATH: no comparison");

@@ -21,14 +21,19 @@
 //! - **Fingerprints**: at-rest scans use the fixed key [`AT_REST_FINGERPRINT_KEY`] and do not print
 //!   fingerprints by default: with a public key, the fingerprint of a short secret (an SSN, a card number)
 //!   could be reversed by brute force. [`run_with`] takes a private key and can include them.
+//! - **Threads**: files are scanned in parallel, one worker per core by default ([`ScanOptions::threads`]);
+//!   rows are still written in walk order.
 //! - **Errors**: an unreadable path is recorded in [`ScanSummary::unreadable`] and the scan goes on; only a
 //!   failure to write the output ends it.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use serde::Serialize;
 
@@ -64,11 +69,18 @@ pub struct ScanOptions {
     pub include_fingerprint: bool,
     /// Read size per chunk; files up to this size are scanned in one piece.
     pub chunk_bytes: usize,
+    /// Worker threads; 0 = one per available core.
+    pub threads: usize,
 }
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        Self { fingerprint_key: AT_REST_FINGERPRINT_KEY.to_vec(), include_fingerprint: false, chunk_bytes: CHUNK_BYTES }
+        Self {
+            fingerprint_key: AT_REST_FINGERPRINT_KEY.to_vec(),
+            include_fingerprint: false,
+            chunk_bytes: CHUNK_BYTES,
+            threads: 0,
+        }
     }
 }
 
@@ -78,6 +90,7 @@ impl fmt::Debug for ScanOptions {
             .field("fingerprint_key", &"<hidden>")
             .field("include_fingerprint", &self.include_fingerprint)
             .field("chunk_bytes", &self.chunk_bytes)
+            .field("threads", &self.threads)
             .finish()
     }
 }
@@ -137,11 +150,17 @@ pub enum ScanError {
 
 /// Scan `paths` (files or directories) and write one row per finding to `out`; see the module docs for what
 /// is walked, skipped and reported. Uses [`AT_REST_FINGERPRINT_KEY`] and prints no fingerprints.
-pub fn run(paths: &[PathBuf], format: ScanFormat, out: &mut dyn Write, tuning: &Tuning) -> Result<ScanSummary, ScanError> {
+pub fn run(
+    paths: &[PathBuf],
+    format: ScanFormat,
+    out: &mut dyn Write,
+    tuning: &Tuning,
+) -> Result<ScanSummary, ScanError> {
     run_with(paths, format, out, tuning, &ScanOptions::default())
 }
 
-/// [`run`] with explicit options.
+/// [`run`] with explicit options. Files are scanned on [`ScanOptions::threads`] worker threads; rows are
+/// written by the calling thread in walk order, so the output does not depend on the thread count.
 pub fn run_with(
     paths: &[PathBuf],
     format: ScanFormat,
@@ -150,129 +169,230 @@ pub fn run_with(
     opts: &ScanOptions,
 ) -> Result<ScanSummary, ScanError> {
     let scanner = ContentScanner::new(tuning, &opts.fingerprint_key).map_err(ScanError::Config)?;
-    let mut sink = Sink::new(format, out, opts.include_fingerprint)?;
     let mut summary = ScanSummary::default();
-    let mut job = Job { scanner: &scanner, opts, summary: &mut summary, sink: &mut sink };
+    let mut files: Vec<PathBuf> = Vec::new();
     for root in paths {
         match fs::metadata(root) {
-            Err(e) => job.unreadable(root, &e),
-            Ok(md) if md.is_dir() => job.walk(root)?,
-            Ok(md) if md.is_file() => job.file(root)?,
-            Ok(_) => job.summary.files_skipped += 1,
+            Err(e) => summary.unreadable(root, &e),
+            Ok(md) if md.is_dir() => walk(root, &mut files, &mut summary),
+            Ok(md) if md.is_file() => files.push(root.clone()),
+            Ok(_) => summary.files_skipped += 1,
         }
     }
+    let mut sink = Sink::new(format, out, opts.include_fingerprint)?;
+    let threads = match opts.threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    }
+    .clamp(1, 64)
+    .min(files.len().max(1));
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
+    let written = std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (next, stop, files, scanner) = (&next, &stop, &files, &scanner);
+            scope.spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = files.get(i) else { break };
+                    if tx.send((i, scan_file(scanner, path, opts))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Results arrive in any order; hold the early ones until their turn.
+        let mut pending: BTreeMap<usize, Outcome> = BTreeMap::new();
+        let mut turn = 0usize;
+        let mut result = Ok(());
+        for (i, outcome) in rx.iter() {
+            pending.insert(i, outcome);
+            while let Some(outcome) = pending.remove(&turn) {
+                if result.is_ok() {
+                    result = summary.record(&files[turn], outcome, &mut sink);
+                    if result.is_err() {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                }
+                turn += 1;
+            }
+        }
+        result
+    });
+    written?;
     sink.finish()?;
     Ok(summary)
 }
 
-struct Job<'a, 'w> {
-    scanner: &'a ContentScanner,
-    opts: &'a ScanOptions,
-    summary: &'a mut ScanSummary,
-    sink: &'a mut Sink<'w>,
+impl ScanSummary {
+    fn unreadable(&mut self, path: &Path, e: &io::Error) {
+        self.unreadable.push(Unreadable {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        });
+    }
+
+    fn record(
+        &mut self,
+        path: &Path,
+        outcome: Outcome,
+        sink: &mut Sink<'_>,
+    ) -> Result<(), ScanError> {
+        match outcome {
+            Outcome::Skipped => self.files_skipped += 1,
+            Outcome::Unreadable(e) => self.unreadable(path, &e),
+            Outcome::Scanned { bytes, rows } => {
+                self.files_scanned += 1;
+                self.bytes_scanned += bytes;
+                if !rows.is_empty() {
+                    sink.write(&sanitize(&path.to_string_lossy()), &rows)?;
+                    self.findings += rows.len() as u64;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
-impl Job<'_, '_> {
-    fn unreadable(&mut self, path: &Path, e: &io::Error) {
-        self.summary.unreadable.push(Unreadable { path: path.to_path_buf(), reason: e.to_string() });
+/// Depth-first, names sorted, with an explicit stack so deep trees cannot overflow the call stack. Symlinks
+/// met here are not followed.
+fn walk(root: &Path, files: &mut Vec<PathBuf>, summary: &mut ScanSummary) {
+    let mut stack: Vec<std::vec::IntoIter<(PathBuf, fs::FileType)>> = Vec::new();
+    if let Some(entries) = list(root, summary) {
+        stack.push(entries.into_iter());
     }
-
-    /// Depth-first, names sorted, with an explicit stack so deep trees cannot overflow the call stack.
-    fn walk(&mut self, root: &Path) -> Result<(), ScanError> {
-        let mut stack: Vec<std::vec::IntoIter<(PathBuf, fs::FileType)>> = Vec::new();
-        if let Some(entries) = self.list(root) {
-            stack.push(entries.into_iter());
-        }
-        while let Some(top) = stack.last_mut() {
-            let Some((path, ft)) = top.next() else {
-                stack.pop();
-                continue;
-            };
-            if ft.is_dir() {
-                if let Some(entries) = self.list(&path) {
-                    stack.push(entries.into_iter());
-                }
-            } else if ft.is_file() {
-                self.file(&path)?;
-            } else {
-                self.summary.files_skipped += 1;
-            }
-        }
-        Ok(())
-    }
-
-    fn list(&mut self, dir: &Path) -> Option<Vec<(PathBuf, fs::FileType)>> {
-        let rd = match fs::read_dir(dir) {
-            Ok(rd) => rd,
-            Err(e) => {
-                self.unreadable(dir, &e);
-                return None;
-            }
+    while let Some(top) = stack.last_mut() {
+        let Some((path, ft)) = top.next() else {
+            stack.pop();
+            continue;
         };
-        let mut entries = Vec::new();
-        for entry in rd {
-            match entry.and_then(|e| Ok((e.path(), e.file_type()?))) {
-                Ok(pair) => entries.push(pair),
-                Err(e) => self.unreadable(dir, &e),
+        if ft.is_dir() {
+            if let Some(entries) = list(&path, summary) {
+                stack.push(entries.into_iter());
             }
+        } else if ft.is_file() {
+            files.push(path);
+        } else {
+            summary.files_skipped += 1;
         }
-        entries.sort_by(|a, b| a.0.file_name().cmp(&b.0.file_name()));
-        Some(entries)
     }
+}
 
-    fn file(&mut self, path: &Path) -> Result<(), ScanError> {
-        let mut file = match File::open(path) {
-            Ok(f) => f,
-            Err(e) => {
-                self.unreadable(path, &e);
-                return Ok(());
-            }
+fn list(dir: &Path, summary: &mut ScanSummary) -> Option<Vec<(PathBuf, fs::FileType)>> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            summary.unreadable(dir, &e);
+            return None;
+        }
+    };
+    let mut entries = Vec::new();
+    for entry in rd {
+        match entry.and_then(|e| Ok((e.path(), e.file_type()?))) {
+            Ok(pair) => entries.push(pair),
+            Err(e) => summary.unreadable(dir, &e),
+        }
+    }
+    entries.sort_by(|a, b| a.0.file_name().cmp(&b.0.file_name()));
+    Some(entries)
+}
+
+/// One finding located in its file.
+struct Row {
+    line: u64,
+    column: u64,
+    finding: Finding,
+}
+
+/// What scanning one file gave.
+enum Outcome {
+    Scanned { bytes: u64, rows: Vec<Row> },
+    Skipped,
+    Unreadable(io::Error),
+}
+
+fn scan_file(scanner: &ContentScanner, path: &Path, opts: &ScanOptions) -> Outcome {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => return Outcome::Unreadable(e),
+    };
+    let chunk_bytes = opts.chunk_bytes.max(BINARY_SNIFF);
+    let size = file.metadata().map_or(0, |m| m.len());
+    let mut carry: Vec<u8> = Vec::new();
+    let mut pos = Position {
+        line: 1,
+        col_base: 0,
+    };
+    let mut first = true;
+    let mut bytes = 0u64;
+    let mut rows = Vec::new();
+    loop {
+        let mut chunk = std::mem::take(&mut carry);
+        chunk.reserve(
+            chunk_bytes
+                .min(usize::try_from(size).unwrap_or(usize::MAX))
+                .saturating_sub(chunk.len())
+                + 1,
+        );
+        let eof = match fill(&mut file, &mut chunk, chunk_bytes) {
+            Ok(eof) => eof,
+            Err(e) => return Outcome::Unreadable(e),
         };
-        let chunk_bytes = self.opts.chunk_bytes.max(BINARY_SNIFF);
-        let display = sanitize(&path.to_string_lossy());
-        let size = file.metadata().map_or(0, |m| m.len());
-        let mut carry: Vec<u8> = Vec::with_capacity(size.min(chunk_bytes as u64) as usize + 1);
-        let mut pos = Position { line: 1, col_base: 0 };
-        let mut first = true;
-        let mut bytes = 0u64;
-        loop {
-            let mut chunk = std::mem::take(&mut carry);
-            chunk.reserve(chunk_bytes.min(size as usize).saturating_sub(chunk.len()) + 1);
-            let eof = match fill(&mut file, &mut chunk, chunk_bytes) {
-                Ok(eof) => eof,
-                Err(e) => {
-                    self.unreadable(path, &e);
-                    return Ok(());
-                }
-            };
-            if first {
-                first = false;
-                if memchr::memchr(0, &chunk[..chunk.len().min(BINARY_SNIFF)]).is_some() {
-                    self.summary.files_skipped += 1;
-                    return Ok(());
-                }
-            }
-            if chunk.is_empty() {
-                break;
-            }
-            let cut = if eof { chunk.len() } else { cut_point(&chunk) };
-            carry = chunk.split_off(cut);
-            bytes += chunk.len() as u64;
-            // The strict check is SIMD-fast on valid text; only invalid text pays for the lossy decode.
-            let text = match std::str::from_utf8(&chunk) {
-                Ok(t) => Cow::Borrowed(t),
-                Err(_) => String::from_utf8_lossy(&chunk),
-            };
-            let findings = self.scanner.scan(&text);
-            self.summary.findings += self.sink.write(&display, &text, &findings, &pos)? as u64;
-            pos.advance(&text);
-            if eof && carry.is_empty() {
-                break;
+        if first {
+            first = false;
+            if memchr::memchr(0, &chunk[..chunk.len().min(BINARY_SNIFF)]).is_some() {
+                return Outcome::Skipped;
             }
         }
-        self.summary.files_scanned += 1;
-        self.summary.bytes_scanned += bytes;
-        Ok(())
+        if chunk.is_empty() {
+            break;
+        }
+        let cut = if eof { chunk.len() } else { cut_point(&chunk) };
+        carry = chunk.split_off(cut);
+        bytes += chunk.len() as u64;
+        // The strict check is SIMD-fast on valid text; only invalid text pays for the lossy decode.
+        let text = match std::str::from_utf8(&chunk) {
+            Ok(t) => Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(&chunk),
+        };
+        locate(&text, scanner.scan(&text), &pos, &mut rows);
+        if eof && carry.is_empty() {
+            break;
+        }
+        pos.advance(&text);
+    }
+    Outcome::Scanned { bytes, rows }
+}
+
+/// Line and column of each finding, walking the text once (findings come sorted by start).
+fn locate(text: &str, findings: Vec<Finding>, pos: &Position, rows: &mut Vec<Row>) {
+    let b = text.as_bytes();
+    let (mut line, mut line_start, mut at) = (pos.line, 0usize, 0usize);
+    for finding in findings {
+        let start = finding.start.min(b.len());
+        if start < at {
+            line = pos.line;
+            line_start = 0;
+            at = 0;
+        }
+        let between = &b[at..start];
+        if let Some(nl) = memchr::memrchr(b'\n', between) {
+            line += count_newlines(between);
+            line_start = at + nl + 1;
+        }
+        at = start;
+        let mut column = text.get(line_start..start).map_or(0, |s| s.chars().count()) as u64 + 1;
+        if line == pos.line {
+            column += pos.col_base;
+        }
+        rows.push(Row {
+            line,
+            column,
+            finding,
+        });
     }
 }
 
@@ -293,14 +413,20 @@ fn cut_point(chunk: &[u8]) -> usize {
     while start > 0 && chunk.len() - start < 4 && (chunk[start - 1] & 0xC0) == 0x80 {
         start -= 1;
     }
-    let Some(&lead) = start.checked_sub(1).and_then(|i| chunk.get(i)) else { return chunk.len() };
+    let Some(&lead) = start.checked_sub(1).and_then(|i| chunk.get(i)) else {
+        return chunk.len();
+    };
     let width = match lead {
         0xF0.. => 4,
         0xE0.. => 3,
         0xC0.. => 2,
         _ => 1,
     };
-    if start - 1 + width > chunk.len() && start > 1 { start - 1 } else { chunk.len() }
+    if start - 1 + width > chunk.len() && start > 1 {
+        start - 1
+    } else {
+        chunk.len()
+    }
 }
 
 /// A plain counting loop: the compiler vectorises it, and it beats stopping at every short line.
@@ -342,49 +468,50 @@ struct JsonRow<'a> {
 }
 
 enum Sink<'w> {
-    Csv(csv::Writer<&'w mut dyn Write>),
-    Json { out: BufWriter<&'w mut dyn Write>, fingerprints: bool },
+    Csv(Box<csv::Writer<&'w mut dyn Write>>),
+    Json {
+        out: BufWriter<&'w mut dyn Write>,
+        fingerprints: bool,
+    },
 }
 
 /// Prefix cells a spreadsheet would evaluate as a formula (DESIGN §4's export rule).
 fn neutralise(cell: &str) -> Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) { Cow::Owned(format!("'{cell}")) } else { Cow::Borrowed(cell) }
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
 }
 
 impl<'w> Sink<'w> {
-    fn new(format: ScanFormat, out: &'w mut dyn Write, fingerprints: bool) -> Result<Self, ScanError> {
+    fn new(
+        format: ScanFormat,
+        out: &'w mut dyn Write,
+        fingerprints: bool,
+    ) -> Result<Self, ScanError> {
         Ok(match format {
             ScanFormat::Csv => {
-                let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(out);
+                let mut w = csv::WriterBuilder::new()
+                    .terminator(csv::Terminator::CRLF)
+                    .from_writer(out);
                 w.write_record(["path", "line", "column", "scanner", "redacted"])?;
-                Sink::Csv(w)
+                Sink::Csv(Box::new(w))
             }
-            ScanFormat::Json => Sink::Json { out: BufWriter::new(out), fingerprints },
+            ScanFormat::Json => Sink::Json {
+                out: BufWriter::new(out),
+                fingerprints,
+            },
         })
     }
 
-    /// Write the findings of one chunk; line and column are computed here, walking the text once.
-    fn write(&mut self, path: &str, text: &str, findings: &[Finding], pos: &Position) -> Result<usize, ScanError> {
-        let b = text.as_bytes();
-        let (mut line, mut line_start, mut at) = (pos.line, 0usize, 0usize);
-        for f in findings {
-            let start = f.start.min(b.len());
-            if start < at {
-                // Findings come sorted; an earlier start only happens for overlapping custom matches.
-                line = pos.line;
-                line_start = 0;
-                at = 0;
-            }
-            let between = &b[at..start];
-            if let Some(nl) = memchr::memrchr(b'\n', between) {
-                line += count_newlines(between);
-                line_start = at + nl + 1;
-            }
-            at = start;
-            let mut column = text.get(line_start..start).map_or(0, |s| s.chars().count()) as u64 + 1;
-            if line == pos.line {
-                column += pos.col_base;
-            }
+    fn write(&mut self, path: &str, rows: &[Row]) -> Result<(), ScanError> {
+        for Row {
+            line,
+            column,
+            finding: f,
+        } in rows
+        {
             match self {
                 Sink::Csv(w) => {
                     let (l, c) = (line.to_string(), column.to_string());
@@ -399,8 +526,8 @@ impl<'w> Sink<'w> {
                 Sink::Json { out, fingerprints } => {
                     let row = JsonRow {
                         path,
-                        line,
-                        column,
+                        line: *line,
+                        column: *column,
                         scanner: &f.scanner,
                         redacted: &f.redacted,
                         category: f.category.as_str(),
@@ -412,7 +539,7 @@ impl<'w> Sink<'w> {
                 }
             }
         }
-        Ok(findings.len())
+        Ok(())
     }
 
     fn finish(self) -> Result<(), ScanError> {
@@ -430,15 +557,25 @@ mod tests {
 
     fn scan_dir(dir: &Path, format: ScanFormat, opts: &ScanOptions) -> (String, ScanSummary) {
         let mut out = Vec::new();
-        let summary =
-            run_with(&[dir.to_path_buf()], format, &mut out, &Tuning::default(), opts).expect("scan runs");
+        let summary = run_with(
+            &[dir.to_path_buf()],
+            format,
+            &mut out,
+            &Tuning::default(),
+            opts,
+        )
+        .expect("scan runs");
         (String::from_utf8(out).expect("utf-8 output"), summary)
     }
 
     #[test]
     fn csv_rows_positions_and_skips() {
         let dir = tempfile::tempdir().expect("tempdir");
-        fs::write(dir.path().join("a.txt"), "first line\n  é key AKIAZ3MSJV4WWNKWW5FP\n").expect("write");
+        fs::write(
+            dir.path().join("a.txt"),
+            "first line\n  é key AKIAZ3MSJV4WWNKWW5FP\n",
+        )
+        .expect("write");
         fs::write(dir.path().join("bin.dat"), b"AKIAZ3MSJV4WWNKWW5FP\0\0").expect("write");
         fs::create_dir(dir.path().join("sub")).expect("mkdir");
         fs::write(dir.path().join("sub/=evil.txt"), "ssn: 536-22-8417").expect("write");
@@ -447,8 +584,15 @@ mod tests {
         let (out, s) = scan_dir(dir.path(), ScanFormat::Csv, &ScanOptions::default());
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "path,line,column,scanner,redacted");
-        assert!(lines[1].ends_with("a.txt,2,9,aws-access-key-id,\"AKIA…[aws-access-key-id, 20 chars]\""), "{out}");
-        assert!(lines[2].contains("sub/=evil.txt,1,6,us-ssn,\"[us-ssn, 9 chars]\""), "{out}");
+        assert!(
+            lines[1]
+                .ends_with("a.txt,2,9,aws-access-key-id,\"AKIA…[aws-access-key-id, 20 chars]\""),
+            "{out}"
+        );
+        assert!(
+            lines[2].contains("sub/=evil.txt,1,6,us-ssn,\"[us-ssn, 9 chars]\""),
+            "{out}"
+        );
         assert_eq!(lines.len(), 3);
         assert_eq!((s.files_scanned, s.findings), (2, 2));
         assert_eq!(s.files_skipped, if cfg!(unix) { 2 } else { 1 });
@@ -471,7 +615,11 @@ mod tests {
         }
         text.push_str("xx ghp_aB3dE5gH7jK9mN1pQ3sT5vX7zA9cE1gI3kM5\n");
         fs::write(dir.path().join("big.txt"), &text).expect("write");
-        let opts = ScanOptions { chunk_bytes: 8 << 10, include_fingerprint: true, ..ScanOptions::default() };
+        let opts = ScanOptions {
+            chunk_bytes: 8 << 10,
+            include_fingerprint: true,
+            ..ScanOptions::default()
+        };
         let (out, s) = scan_dir(dir.path(), ScanFormat::Json, &opts);
         let row: serde_json::Value = serde_json::from_str(out.trim()).expect("one json row");
         assert_eq!(row["line"], 501);

@@ -7,33 +7,41 @@ use vigil::detect::tuning::{CustomDetection, Tuning};
 use vigil::model::Severity;
 
 fn scanner() -> ContentScanner {
-    ContentScanner::new(&Tuning::default(), b"test-fingerprint-key").expect("default tuning compiles")
+    ContentScanner::new(&Tuning::default(), b"test-fingerprint-key")
+        .expect("default tuning compiles")
 }
 
 fn scan(text: &str) -> Vec<Finding> {
     scanner().scan(text)
 }
 
-fn ids(text: &str) -> Vec<String> {
-    scan(text).into_iter().map(|f| f.scanner).collect()
-}
-
 /// Exactly one finding, of `id`, covering exactly `secret` inside `text`.
 #[track_caller]
 fn fires(id: &str, text: &str, secret: &str) {
     let found = scan(text);
-    assert_eq!(found.len(), 1, "{id}: expected one finding in {text:?}, got {found:?}");
+    assert_eq!(
+        found.len(),
+        1,
+        "{id}: expected one finding in {text:?}, got {found:?}"
+    );
     let f = &found[0];
     assert_eq!(f.scanner, id, "in {text:?}");
     assert_eq!(&text[f.start..f.end], secret, "{id}: span");
     assert_eq!(f.fingerprint.len(), 32);
-    assert!(!f.redacted.contains(secret), "redacted form leaks the secret: {}", f.redacted);
+    assert!(
+        !f.redacted.contains(secret),
+        "redacted form leaks the secret: {}",
+        f.redacted
+    );
 }
 
 #[track_caller]
 fn quiet(text: &str) {
     let found = scan(text);
-    assert!(found.is_empty(), "expected no finding in {text:?}, got {found:?}");
+    assert!(
+        found.is_empty(),
+        "expected no finding in {text:?}, got {found:?}"
+    );
 }
 
 /// Deterministic pseudo-random characters from `alphabet`.
@@ -61,10 +69,14 @@ fn luhn_complete(prefix: &str) -> String {
                 .enumerate()
                 .map(|(i, c)| {
                     let v = u32::from(c - b'0');
-                    if i % 2 == 1 { (v * 2) / 10 + (v * 2) % 10 } else { v }
+                    if i % 2 == 1 {
+                        (v * 2) / 10 + (v * 2) % 10
+                    } else {
+                        v
+                    }
                 })
                 .sum();
-            sum % 10 == 0
+            sum.is_multiple_of(10)
         })
         .unwrap_or_default()
 }
@@ -76,7 +88,11 @@ fn make_iban(country: &str, bban: &str) -> String {
             let moved = format!("{}{}", &s[4..], &s[..4]);
             moved.chars().fold(0u32, |r, c| {
                 let v = c.to_digit(36).unwrap_or(0);
-                if v >= 10 { (r * 100 + v) % 97 } else { (r * 10 + v) % 97 }
+                if v >= 10 {
+                    (r * 100 + v) % 97
+                } else {
+                    (r * 10 + v) % 97
+                }
             }) == 1
         })
         .unwrap_or_default()
@@ -93,20 +109,43 @@ fn every_scanner_has_a_true_positive_here() {
 
 #[test]
 fn aws_access_key_id() {
-    fires("aws-access-key-id", "key AKIAZ3MSJV4WWNKWW5FP in env", "AKIAZ3MSJV4WWNKWW5FP");
-    fires("aws-access-key-id", "\"AccessKeyId\": \"ASIAQ7XK2LMN4PRS6TUV\"", "ASIAQ7XK2LMN4PRS6TUV");
+    fires(
+        "aws-access-key-id",
+        "key AKIAZ3MSJV4WWNKWW5FP in env",
+        "AKIAZ3MSJV4WWNKWW5FP",
+    );
+    fires(
+        "aws-access-key-id",
+        "\"AccessKeyId\": \"ASIAQ7XK2LMN4PRS6TUV\"",
+        "ASIAQ7XK2LMN4PRS6TUV",
+    );
     let f = &scan("AKIAZ3MSJV4WWNKWW5FP")[0];
     assert_eq!(f.redacted, "AKIA…[aws-access-key-id, 20 chars]");
-    assert_eq!((f.category, f.severity), (Category::Credentials, Severity::High));
+    assert_eq!(
+        (f.category, f.severity),
+        (Category::Credentials, Severity::High)
+    );
 }
 
 #[test]
 fn aws_secret_access_key() {
     let secret = "q8Zr3Lk0Vb+T1mWn5Yx/Ha7Jd2Pc9Fs4Ge6Ru0Kt";
     assert_eq!(secret.len(), 40);
-    fires("aws-secret-access-key", &format!("aws_secret_access_key = {secret}\n"), secret);
-    fires("aws-secret-access-key", &format!("AWS_SECRET_ACCESS_KEY=\"{secret}\""), secret);
-    fires("aws-secret-access-key", &format!("Secret access key: {secret}"), secret);
+    fires(
+        "aws-secret-access-key",
+        &format!("aws_secret_access_key = {secret}\n"),
+        secret,
+    );
+    fires(
+        "aws-secret-access-key",
+        &format!("AWS_SECRET_ACCESS_KEY=\"{secret}\""),
+        secret,
+    );
+    fires(
+        "aws-secret-access-key",
+        &format!("Secret access key: {secret}"),
+        secret,
+    );
     let f = &scan(&format!("aws {secret}"))[0];
     assert_eq!(f.severity, Severity::Critical);
 }
@@ -133,14 +172,33 @@ fn slack_tokens_and_webhooks() {
         let tok = format!("{kind}-123456789012-1234567890123-{}", chars(4, ALNUM, 24));
         fires("slack-token", &format!("SLACK={tok}"), &tok);
     }
-    let hook = format!("hooks.slack.com/services/T01ABCDEF/B02GHIJKL/{}", chars(5, ALNUM, 24));
-    fires("slack-webhook", &format!("post to https://{hook} now"), &hook);
+    let hook = format!(
+        "hooks.slack.com/services/T01ABCDEF/B02GHIJKL/{}",
+        chars(5, ALNUM, 24)
+    );
+    fires(
+        "slack-webhook",
+        &format!("post to https://{hook} now"),
+        &hook,
+    );
 }
 
 #[test]
 fn atlassian_api_token() {
-    let tok = format!("ATATT3xFfGF0{}={}", chars(6, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", 180), chars(8, b"0123456789ABCDEF", 8));
-    fires("atlassian-api-token", &format!("curl -u ana@acme.io:{tok} https://acme.atlassian.net"), &tok);
+    let tok = format!(
+        "ATATT3xFfGF0{}={}",
+        chars(
+            6,
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+            180
+        ),
+        chars(8, b"0123456789ABCDEF", 8)
+    );
+    fires(
+        "atlassian-api-token",
+        &format!("curl -u ana@acme.io:{tok} https://acme.atlassian.net"),
+        &tok,
+    );
 }
 
 #[test]
@@ -162,8 +220,16 @@ fn stripe_live_keys_but_not_test_keys() {
 
 #[test]
 fn openai_keys_need_the_marker() {
-    let proj = format!("sk-proj-{}T3BlbkFJ{}", chars(12, ALNUM, 40), chars(13, ALNUM, 40));
-    let legacy = format!("sk-{}T3BlbkFJ{}", chars(14, ALNUM, 20), chars(15, ALNUM, 20));
+    let proj = format!(
+        "sk-proj-{}T3BlbkFJ{}",
+        chars(12, ALNUM, 40),
+        chars(13, ALNUM, 40)
+    );
+    let legacy = format!(
+        "sk-{}T3BlbkFJ{}",
+        chars(14, ALNUM, 20),
+        chars(15, ALNUM, 20)
+    );
     fires("openai-api-key", &format!("OPENAI_API_KEY={proj}"), &proj);
     fires("openai-api-key", &format!("key: {legacy} "), &legacy);
     quiet("the risk-assessment and sk-learn packages");
@@ -172,42 +238,101 @@ fn openai_keys_need_the_marker() {
 
 #[test]
 fn private_key_blocks() {
-    let body: Vec<String> = (0..12).map(|i| chars(100 + i, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 64)).collect();
+    let body: Vec<String> = (0..12)
+        .map(|i| {
+            chars(
+                100 + i,
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+                64,
+            )
+        })
+        .collect();
     for kind in ["RSA ", "EC ", "OPENSSH ", "ENCRYPTED ", ""] {
-        let block = format!("-----BEGIN {kind}PRIVATE KEY-----\n{}\n-----END {kind}PRIVATE KEY-----", body.join("\n"));
+        let block = format!(
+            "-----BEGIN {kind}PRIVATE KEY-----\n{}\n-----END {kind}PRIVATE KEY-----",
+            body.join("\n")
+        );
         fires("private-key", &format!("key:\n{block}\nthanks"), &block);
     }
     // Embedded in JSON with literal \n escapes, as in a service-account file.
-    let json_block = format!("-----BEGIN PRIVATE KEY-----\\n{}\\n-----END PRIVATE KEY-----", body.join("\\n"));
-    fires("private-key", &format!("{{\"private_key\": \"{json_block}\\n\"}}"), &json_block);
-    let f = &scan(&format!("-----BEGIN PRIVATE KEY-----\n{}\n", body.join("\n")))[0];
+    let json_block = format!(
+        "-----BEGIN PRIVATE KEY-----\\n{}\\n-----END PRIVATE KEY-----",
+        body.join("\\n")
+    );
+    fires(
+        "private-key",
+        &format!("{{\"private_key\": \"{json_block}\\n\"}}"),
+        &json_block,
+    );
+    let f = &scan(&format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n",
+        body.join("\n")
+    ))[0];
     assert_eq!(f.severity, Severity::Critical);
 }
 
 #[test]
 fn jwt() {
     let head = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI1YjEwYWM4ZCIsIm5hbWUiOiJBbmEgQWRtaW4iLCJpYXQiOjE3ODAwMDAwMDB9";
-    let tok = format!("{head}.{}", chars(17, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", 43));
+    let tok = format!(
+        "{head}.{}",
+        chars(
+            17,
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+            43
+        )
+    );
     fires("jwt", &format!("Authorization: Bearer {tok}"), &tok);
 }
 
 #[test]
 fn password_assignments() {
-    fires("password-assignment", "password = \"Xk9#mP2$vLq\"", "Xk9#mP2$vLq");
-    fires("password-assignment", "  \"db_password\": \"tR7&kQ2@zW9\",", "tR7&kQ2@zW9");
-    fires("password-assignment", "DB_PASSWORD=Vz8!rT4wQp1", "Vz8!rT4wQp1");
+    fires(
+        "password-assignment",
+        "password = \"Xk9#mP2$vLq\"",
+        "Xk9#mP2$vLq",
+    );
+    fires(
+        "password-assignment",
+        "  \"db_password\": \"tR7&kQ2@zW9\",",
+        "tR7&kQ2@zW9",
+    );
+    fires(
+        "password-assignment",
+        "DB_PASSWORD=Vz8!rT4wQp1",
+        "Vz8!rT4wQp1",
+    );
     fires("password-assignment", "pwd: S3cure!Tiger9", "S3cure!Tiger9");
     fires("password-assignment", "Password: 7hj#Kq29xZ", "7hj#Kq29xZ");
-    fires("password-assignment", "passphrase := 'Gl4cier-Moon-77'", "Gl4cier-Moon-77");
+    fires(
+        "password-assignment",
+        "passphrase := 'Gl4cier-Moon-77'",
+        "Gl4cier-Moon-77",
+    );
     let f = &scan("password = \"Xk9#mP2$vLq\"")[0];
-    assert_eq!(f.redacted, "[password-assignment, 11 chars]", "no character of a password is shown");
+    assert_eq!(
+        f.redacted, "[password-assignment, 11 chars]",
+        "no character of a password is shown"
+    );
 }
 
 #[test]
 fn generic_secrets() {
-    fires("generic-secret", "api_key = \"a8Kd92jLm3Qz7Xw1Vb5N\"", "a8Kd92jLm3Qz7Xw1Vb5N");
-    fires("generic-secret", "client_secret: 9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c", "9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c");
-    fires("generic-secret", "\"accessToken\": \"Qm93ZXJfc2VjcmV0XzEyMzQ1Njc4OTBhYmNk\"", "Qm93ZXJfc2VjcmV0XzEyMzQ1Njc4OTBhYmNk");
+    fires(
+        "generic-secret",
+        "api_key = \"a8Kd92jLm3Qz7Xw1Vb5N\"",
+        "a8Kd92jLm3Qz7Xw1Vb5N",
+    );
+    fires(
+        "generic-secret",
+        "client_secret: 9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c",
+        "9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c",
+    );
+    fires(
+        "generic-secret",
+        "\"accessToken\": \"Qm93ZXJfc2VjcmV0XzEyMzQ1Njc4OTBhYmNk\"",
+        "Qm93ZXJfc2VjcmV0XzEyMzQ1Njc4OTBhYmNk",
+    );
 }
 
 #[test]
@@ -226,10 +351,20 @@ fn payment_cards_of_every_issuer() {
     for (name, pan) in cases {
         fires("payment-card", &format!("card: {pan}."), &pan);
         let f = &scan(&format!("card: {pan}."))[0];
-        assert_eq!((f.category, f.severity), (Category::Financial, Severity::High), "{name}");
+        assert_eq!(
+            (f.category, f.severity),
+            (Category::Financial, Severity::High),
+            "{name}"
+        );
     }
     let pan = luhn_complete("453914880343646");
-    let spaced = format!("{} {} {} {}", &pan[0..4], &pan[4..8], &pan[8..12], &pan[12..16]);
+    let spaced = format!(
+        "{} {} {} {}",
+        &pan[0..4],
+        &pan[4..8],
+        &pan[8..12],
+        &pan[12..16]
+    );
     let dashed = spaced.replace(' ', "-");
     fires("payment-card", &format!("Card {spaced} exp 12/29"), &spaced);
     fires("payment-card", &format!("Card {dashed}"), &dashed);
@@ -248,19 +383,32 @@ fn ibans() {
     fires("iban", &format!("IBAN: {de}"), &de);
     fires("iban", &format!("pay to {gb}."), &gb);
     fires("iban", &format!("{fr}\n"), &fr);
-    let printed: String = de.chars().collect::<Vec<_>>().chunks(4).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join(" ");
+    let printed: String = de
+        .chars()
+        .collect::<Vec<_>>()
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ");
     fires("iban", &format!("IBAN {printed} BIC X"), &printed);
 }
 
 #[test]
 fn us_ssn_needs_a_keyword() {
     fires("us-ssn", "SSN: 536-22-8417", "536-22-8417");
-    fires("us-ssn", "Social Security number 536 22 8417", "536 22 8417");
+    fires(
+        "us-ssn",
+        "Social Security number 536 22 8417",
+        "536 22 8417",
+    );
     fires("us-ssn", "employee_ssn=536228417;", "536228417");
     fires("us-ssn", "536-22-8417 (SSN)", "536-22-8417");
     let f = &scan("SSN: 536-22-8417")[0];
     assert_eq!(f.redacted, "[us-ssn, 9 chars]");
-    assert_eq!((f.category, f.severity), (Category::Identity, Severity::High));
+    assert_eq!(
+        (f.category, f.severity),
+        (Category::Identity, Severity::High)
+    );
 }
 
 #[test]
@@ -354,10 +502,16 @@ fn decoy_tokens() {
     quiet("SLACK_TOKEN=xoxb-your-token-here");
     quiet("https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX");
     quiet("-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----");
-    quiet("-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0\n-----END PUBLIC KEY-----");
+    quiet(
+        "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0\n-----END PUBLIC KEY-----",
+    );
     // The jwt.io sample token, and an unsigned token.
-    quiet("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c");
-    quiet("eyJhbGciOiJub25lIn0.eyJzdWIiOiI1YjEwYWM4ZCIsIm5hbWUiOiJBbmEgQWRtaW4iLCJpYXQiOjE3ODAwMDAwMDB9.");
+    quiet(
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    );
+    quiet(
+        "eyJhbGciOiJub25lIn0.eyJzdWIiOiI1YjEwYWM4ZCIsIm5hbWUiOiJBbmEgQWRtaW4iLCJpYXQiOjE3ODAwMDAwMDB9.",
+    );
     quiet("eyJub3QiOiJhIGp3dCJ9.eyJzdWIiOiI1YjEwYWM4ZCJ9.c2lnbmF0dXJlc2lnbmF0dXJl"); // header without alg
 }
 
@@ -399,23 +553,44 @@ fn disabled_scanners_stay_quiet() {
 fn custom_terms_and_regex() {
     let tuning = Tuning {
         custom: vec![
-            custom("Project Falcon leak", &["falcon roadmap", "Falcon Pricing"], None),
-            CustomDetection { severity: Severity::Low, ..custom("Ticket ids", &[], Some(r"\bSEC-[0-9]{4,}\b")) },
+            custom(
+                "Project Falcon leak",
+                &["falcon roadmap", "Falcon Pricing"],
+                None,
+            ),
+            CustomDetection {
+                severity: Severity::Low,
+                ..custom("Ticket ids", &[], Some(r"\bSEC-[0-9]{4,}\b"))
+            },
         ],
         ..Tuning::default()
     };
     let s = ContentScanner::new(&tuning, b"k").expect("valid");
     let found = s.scan("See the FALCON ROADMAP and falcon pricing; ticket SEC-12345.");
-    let got: Vec<(&str, Severity, Category)> = found.iter().map(|f| (f.scanner.as_str(), f.severity, f.category)).collect();
+    let got: Vec<(&str, Severity, Category)> = found
+        .iter()
+        .map(|f| (f.scanner.as_str(), f.severity, f.category))
+        .collect();
     assert_eq!(
         got,
         vec![
-            ("custom:project-falcon-leak", Severity::High, Category::Custom),
-            ("custom:project-falcon-leak", Severity::High, Category::Custom),
+            (
+                "custom:project-falcon-leak",
+                Severity::High,
+                Category::Custom
+            ),
+            (
+                "custom:project-falcon-leak",
+                Severity::High,
+                Category::Custom
+            ),
             ("custom:ticket-ids", Severity::Low, Category::Custom),
         ]
     );
-    assert_eq!(found[0].redacted, "FA…[custom:project-falcon-leak, 14 chars]");
+    assert_eq!(
+        found[0].redacted,
+        "FA…[custom:project-falcon-leak, 14 chars]"
+    );
 
     // Switched off by id.
     let mut off = tuning.clone();
@@ -427,26 +602,63 @@ fn custom_terms_and_regex() {
 #[test]
 fn custom_limits_name_the_detection() {
     let err = |c: Vec<CustomDetection>| {
-        ContentScanner::new(&Tuning { custom: c, ..Tuning::default() }, b"k").expect_err("must be rejected")
+        ContentScanner::new(
+            &Tuning {
+                custom: c,
+                ..Tuning::default()
+            },
+            b"k",
+        )
+        .expect_err("must be rejected")
     };
     let many: Vec<String> = (0..51).map(|i| format!("term{i}")).collect();
     let many: Vec<&str> = many.iter().map(String::as_str).collect();
     assert!(err(vec![custom("Big", &many, None)]).contains("'Big' has 51 terms"));
-    assert!(err(vec![custom("Short", &["abc"], None)]).contains("'Short': term 'abc' has 3 characters"));
+    assert!(
+        err(vec![custom("Short", &["abc"], None)]).contains("'Short': term 'abc' has 3 characters")
+    );
     let long = "x".repeat(256);
     assert!(err(vec![custom("Long", &[&long], None)]).contains("'Long'"));
     assert!(err(vec![custom("Both", &["abcd"], Some("x+"))]).contains("'Both' has both"));
     assert!(err(vec![custom("None", &[], None)]).contains("'None' has neither"));
     assert!(err(vec![custom("Bad", &[], Some("(unclosed"))]).contains("'Bad': invalid regex"));
     assert!(err(vec![custom("Empty", &[], Some("a*"))]).contains("'Empty'"));
-    assert!(err(vec![custom("Dup", &["abcd"], None), custom("dup", &["efgh"], None)]).contains("'custom:dup'"));
-    let hundred_one: Vec<CustomDetection> = (0..101).map(|i| custom(&format!("d{i}"), &["abcd"], None)).collect();
+    assert!(
+        err(vec![
+            custom("Dup", &["abcd"], None),
+            custom("dup", &["efgh"], None)
+        ])
+        .contains("'custom:dup'")
+    );
+    let hundred_one: Vec<CustomDetection> = (0..101)
+        .map(|i| custom(&format!("d{i}"), &["abcd"], None))
+        .collect();
     assert!(err(hundred_one).contains("at most 100"));
     // Exactly at the limits is fine; 4 and 255 characters count characters, not bytes.
-    let ok: Vec<CustomDetection> = (0..100).map(|i| custom(&format!("d{i}"), &["abcd"], None)).collect();
-    assert!(ContentScanner::new(&Tuning { custom: ok, ..Tuning::default() }, b"k").is_ok());
+    let ok: Vec<CustomDetection> = (0..100)
+        .map(|i| custom(&format!("d{i}"), &["abcd"], None))
+        .collect();
+    assert!(
+        ContentScanner::new(
+            &Tuning {
+                custom: ok,
+                ..Tuning::default()
+            },
+            b"k"
+        )
+        .is_ok()
+    );
     let t255 = "é".repeat(255);
-    assert!(ContentScanner::new(&Tuning { custom: vec![custom("Wide", &["éééé", &t255], None)], ..Tuning::default() }, b"k").is_ok());
+    assert!(
+        ContentScanner::new(
+            &Tuning {
+                custom: vec![custom("Wide", &["éééé", &t255], None)],
+                ..Tuning::default()
+            },
+            b"k"
+        )
+        .is_ok()
+    );
 }
 
 #[test]
@@ -458,7 +670,10 @@ fn fingerprints_are_keyed_and_dedupe() {
     assert_eq!(fa.len(), 2);
     assert_eq!(fa[0].fingerprint, fa[1].fingerprint);
     assert_ne!(fa[0].fingerprint, b.scan(text)[0].fingerprint);
-    assert_eq!(fa[0].fingerprint, vigil::detect::content::fingerprint(b"key-a", b"AKIAZ3MSJV4WWNKWW5FP"));
+    assert_eq!(
+        fa[0].fingerprint,
+        vigil::detect::content::fingerprint(b"key-a", b"AKIAZ3MSJV4WWNKWW5FP")
+    );
 }
 
 #[test]
@@ -490,7 +705,11 @@ fn hostile_inputs_stay_linear_and_bounded() {
         let start = std::time::Instant::now();
         let found = s.scan(text);
         assert!(found.len() <= vigil::detect::content::MAX_FINDINGS);
-        assert!(start.elapsed().as_secs() < 5, "too slow on {:?}…", &text[..20]);
+        assert!(
+            start.elapsed().as_secs() < 5,
+            "too slow on {:?}…",
+            &text[..20]
+        );
     }
 }
 

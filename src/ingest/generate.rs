@@ -518,7 +518,7 @@ impl Generator {
         let days = opts.days.max(1);
         let start = opts.start.timestamp_millis();
         let span = i64::from(days) * DAY;
-        let mut plan_rng = Rng::new(opts.seed, 2);
+        let plan_rng = Rng::new(opts.seed, 2);
 
         // Decide what is planted first: the benign budget is what is left.
         let n = opts.incidents as usize;

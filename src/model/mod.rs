@@ -4,10 +4,12 @@
 
 mod alert;
 mod event;
+mod filter;
 pub mod text;
 
 pub use alert::{
     Alert, AlertActor, AlertStatus, ContentMatch, DetectionId, HistoryEntry, Note, ParseEnumError,
     Severity,
 };
+pub use filter::AlertFilter;
 pub use event::{Actor, AuditEvent, Content, Entity, Location, Message, Party};

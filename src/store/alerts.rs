@@ -10,77 +10,13 @@
 //! ULIDs carry the alert's `created` time, so every index is also time-ordered and `since`/`until` bound
 //! the ULID part of the range.
 
-use chrono::{DateTime, Utc};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use ulid::Ulid;
 
 use super::keys::hash64;
 use super::{Store, StoreError};
-use crate::model::{Alert, AlertStatus, Severity};
-
-/// Which alerts to page through. Empty fields match everything.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AlertFilter {
-    pub statuses: Vec<AlertStatus>,
-    pub min_severity: Option<Severity>,
-    pub detection: Option<String>,
-    /// Exact actor id, e-mail or full name (case-insensitive).
-    pub actor: Option<String>,
-    /// `created` at or after.
-    pub since: Option<DateTime<Utc>>,
-    /// `created` before.
-    pub until: Option<DateTime<Utc>>,
-    /// Case-insensitive substring of title, subject, actor name/e-mail, or detection.
-    pub text: Option<String>,
-    /// Oldest first (exports) instead of newest first (the queue).
-    pub ascending: bool,
-}
-
-impl AlertFilter {
-    /// Whether an alert passes every field (the index already narrowed; this decides).
-    pub fn matches(&self, a: &Alert) -> bool {
-        (self.statuses.is_empty() || self.statuses.contains(&a.status))
-            && self.min_severity.is_none_or(|s| a.severity >= s)
-            && self
-                .detection
-                .as_deref()
-                .is_none_or(|d| a.detection.as_str() == d)
-            && self
-                .actor
-                .as_deref()
-                .is_none_or(|who| actor_matches(a, who))
-            && self.since.is_none_or(|t| a.created >= t)
-            && self.until.is_none_or(|t| a.created < t)
-            && self.text.as_deref().is_none_or(|t| text_matches(a, t))
-    }
-}
-
-fn actor_matches(a: &Alert, who: &str) -> bool {
-    a.actor.id == who
-        || a.actor
-            .email
-            .as_deref()
-            .is_some_and(|e| e.eq_ignore_ascii_case(who))
-        || a.actor
-            .name
-            .as_deref()
-            .is_some_and(|n| n.to_lowercase() == who.to_lowercase())
-}
-
-fn text_matches(a: &Alert, t: &str) -> bool {
-    let t = t.to_lowercase();
-    [
-        Some(a.title.as_str()),
-        a.subject.as_deref(),
-        a.actor.name.as_deref(),
-        a.actor.email.as_deref(),
-        Some(a.detection.as_str()),
-    ]
-    .into_iter()
-    .flatten()
-    .any(|f| f.to_lowercase().contains(&t))
-}
+use crate::model::{Alert, AlertFilter, AlertStatus, Severity};
 
 /// One page of alerts and the cursor for the next (`None` at the end).
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -8,7 +8,9 @@ mod events;
 pub mod keys;
 mod quarantine;
 
-pub use alerts::{AlertFilter, AlertPage, StatusCounts};
+pub use alerts::{AlertPage, StatusCounts};
+/// Re-exported where callers page alerts.
+pub use crate::model::AlertFilter;
 pub use events::{InsertOutcome, event_entries};
 pub use quarantine::QuarantineRecord;
 

@@ -57,7 +57,10 @@ pub(super) struct CustomScanner {
 impl CustomScanner {
     /// Validate every detection (enabled or not: a disabled one must still be valid to be switched on) and
     /// compile the enabled ones not listed in `disabled` by id.
-    pub(super) fn new(custom: &[CustomDetection], disabled: &BTreeSet<String>) -> Result<Self, String> {
+    pub(super) fn new(
+        custom: &[CustomDetection],
+        disabled: &BTreeSet<String>,
+    ) -> Result<Self, String> {
         if custom.len() > MAX_CUSTOM_DETECTIONS {
             return Err(format!(
                 "{} custom detections configured; at most {MAX_CUSTOM_DETECTIONS} are allowed",
@@ -79,13 +82,21 @@ impl CustomScanner {
                 ));
             }
             if let Some(other) = ids.insert(id.clone(), &det.name) {
-                return Err(format!("custom detections '{other}' and '{name}' both get the id '{id}'; rename one"));
+                return Err(format!(
+                    "custom detections '{other}' and '{name}' both get the id '{id}'; rename one"
+                ));
             }
             let regex = match (&det.regex, det.terms.is_empty()) {
                 (Some(_), false) => {
-                    return Err(format!("custom detection '{name}' has both terms and a regex; use one of them"));
+                    return Err(format!(
+                        "custom detection '{name}' has both terms and a regex; use one of them"
+                    ));
                 }
-                (None, true) => return Err(format!("custom detection '{name}' has neither terms nor a regex")),
+                (None, true) => {
+                    return Err(format!(
+                        "custom detection '{name}' has neither terms nor a regex"
+                    ));
+                }
                 (Some(r), true) => Some(compile(name, r)?),
                 (None, false) => None,
             };
@@ -110,7 +121,10 @@ impl CustomScanner {
                 continue;
             }
             let idx = out.meta.len();
-            out.meta.push(Meta { id, severity: det.severity });
+            out.meta.push(Meta {
+                id,
+                severity: det.severity,
+            });
             match regex {
                 Some(re) => out.regexes.push((idx, re)),
                 None => {
@@ -179,7 +193,10 @@ mod tests {
 
     #[test]
     fn slugs() {
-        assert_eq!(custom_scanner_id("Project Falcon leak"), "custom:project-falcon-leak");
+        assert_eq!(
+            custom_scanner_id("Project Falcon leak"),
+            "custom:project-falcon-leak"
+        );
         assert_eq!(custom_scanner_id("  --Über  Plan!! "), "custom:ber-plan");
         assert_eq!(custom_scanner_id("!!!"), "custom:");
     }

@@ -23,8 +23,12 @@ fn domain_char(c: u8) -> bool {
 /// RFC 2606 / 6761 reserved names: addresses there are examples by definition.
 fn example_domain(d: &[u8]) -> bool {
     let d = d.to_ascii_lowercase();
-    ["example.com", "example.org", "example.net"].iter().any(|e| d == e.as_bytes() || d.ends_with(format!(".{e}").as_bytes()))
-        || [".example", ".test", ".invalid", ".localhost", ".local"].iter().any(|t| d.ends_with(t.as_bytes()))
+    ["example.com", "example.org", "example.net"]
+        .iter()
+        .any(|e| d == e.as_bytes() || d.ends_with(format!(".{e}").as_bytes()))
+        || [".example", ".test", ".invalid", ".localhost", ".local"]
+            .iter()
+            .any(|t| d.ends_with(t.as_bytes()))
 }
 
 /// The address around the `@` at `at`, as (start, end), when it is well formed.
@@ -47,7 +51,9 @@ fn address_at(b: &[u8], at: usize) -> Option<(usize, usize)> {
     let labels: Vec<&[u8]> = domain.split(|&c| c == b'.').collect();
     let tld = labels.last()?;
     if labels.len() < 2
-        || labels.iter().any(|l| l.is_empty() || l.len() > 63 || l.starts_with(b"-"))
+        || labels
+            .iter()
+            .any(|l| l.is_empty() || l.len() > 63 || l.starts_with(b"-"))
         || tld.len() < 2
         || !tld.iter().all(u8::is_ascii_alphabetic)
         || example_domain(domain)
@@ -68,7 +74,9 @@ pub(super) fn scan(b: &[u8], hits: &mut Vec<Hit>) {
         if at == 0 {
             continue;
         }
-        let Some((s, e)) = address_at(b, at) else { continue };
+        let Some((s, e)) = address_at(b, at) else {
+            continue;
+        };
         seen.insert(b[s..e].to_ascii_lowercase());
         first.get_or_insert(s);
         last = e;
@@ -77,8 +85,12 @@ pub(super) fn scan(b: &[u8], hits: &mut Vec<Hit>) {
         return;
     }
     let Some(start) = first else { return };
-    let joined: Vec<u8> = seen.iter().flat_map(|a| a.iter().copied().chain([b'\n'])).collect();
-    let mut hit = Hit::new(Kind::EmailAddresses, start, last).with_norm(String::from_utf8_lossy(&joined).into_owned());
+    let joined: Vec<u8> = seen
+        .iter()
+        .flat_map(|a| a.iter().copied().chain([b'\n']))
+        .collect();
+    let mut hit = Hit::new(Kind::EmailAddresses, start, last)
+        .with_norm(String::from_utf8_lossy(&joined).into_owned());
     hit.distinct = seen.len();
     hits.push(hit);
 }
@@ -94,6 +106,9 @@ mod tests {
             .filter_map(|at| address_at(b, at))
             .map(|(s, e)| &b[s..e])
             .collect();
-        assert_eq!(found, vec![&b"ana.b+x@acme-corp.io"[..], b"bob@mail.acme.co.uk"]);
+        assert_eq!(
+            found,
+            vec![&b"ana.b+x@acme-corp.io"[..], b"bob@mail.acme.co.uk"]
+        );
     }
 }

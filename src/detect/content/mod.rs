@@ -91,41 +91,128 @@ pub struct ScannerInfo {
 
 /// The built-in scanners, in [`Kind`] order.
 pub const SCANNERS: &[ScannerInfo] = &[
-    info("aws-access-key-id", Category::Credentials, Severity::High,
-        "AWS access key id: AKIA/ASIA/ABIA/ACCA + 16 upper-case characters; AWS's EXAMPLE ids excluded"),
-    info("aws-secret-access-key", Category::Credentials, Severity::Critical,
-        "AWS secret access key: 40 mixed-case base64 characters within 200 bytes after an AWS keyword, entropy ≥ 4"),
-    info("github-token", Category::Credentials, Severity::High,
-        "GitHub token: ghp_/gho_/ghu_/ghs_/ghr_ + 36, or github_pat_ fine-grained token"),
-    info("gitlab-token", Category::Credentials, Severity::High, "GitLab personal access token: glpat-…"),
-    info("slack-token", Category::Credentials, Severity::High, "Slack token: xoxa-/xoxb-/xoxe-/xoxp-/xoxr-/xoxs- + numeric team id + secret"),
-    info("slack-webhook", Category::Credentials, Severity::Medium,
-        "Slack incoming-webhook URL: hooks.slack.com/services/T…/B…/…"),
-    info("atlassian-api-token", Category::Credentials, Severity::Critical, "Atlassian API token: ATATT3…"),
-    info("google-api-key", Category::Credentials, Severity::High, "Google API key: AIza + 35 characters"),
-    info("stripe-live-key", Category::Credentials, Severity::Critical,
-        "Stripe live secret or restricted key: sk_live_/rk_live_ (test keys are not reported)"),
-    info("openai-api-key", Category::Credentials, Severity::High,
-        "OpenAI API key: sk-… (incl. sk-proj-, sk-svcacct-) carrying the T3BlbkFJ marker"),
-    info("private-key", Category::Credentials, Severity::Critical,
-        "Private-key block: -----BEGIN … PRIVATE KEY----- with a real base64 body"),
-    info("jwt", Category::Credentials, Severity::Medium,
-        "Signed JSON Web Token: header decodes to JSON with \"alg\", payload to a JSON object"),
-    info("password-assignment", Category::Credentials, Severity::High,
-        "password = \"…\", pwd: … and the like, with a value that is not a placeholder and has entropy"),
-    info("generic-secret", Category::Credentials, Severity::Medium,
-        "secret/token/api_key = high-entropy value of 16+ characters mixing letters and digits"),
-    info("payment-card", Category::Financial, Severity::High,
-        "Payment card number: issuer prefix and length (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay) and Luhn"),
-    info("iban", Category::Financial, Severity::Medium, "IBAN: registered country length and mod-97 check"),
-    info("us-ssn", Category::Identity, Severity::High,
-        "US SSN next to an 'SSN'/'social security' keyword, passing area/group/serial rules"),
-    info("email-addresses", Category::Identity, Severity::Medium,
-        "Ten or more distinct e-mail addresses in one body (reserved example domains not counted)"),
+    info(
+        "aws-access-key-id",
+        Category::Credentials,
+        Severity::High,
+        "AWS access key id: AKIA/ASIA/ABIA/ACCA + 16 upper-case characters; AWS's EXAMPLE ids excluded",
+    ),
+    info(
+        "aws-secret-access-key",
+        Category::Credentials,
+        Severity::Critical,
+        "AWS secret access key: 40 mixed-case base64 characters within 200 bytes after an AWS keyword, entropy ≥ 4",
+    ),
+    info(
+        "github-token",
+        Category::Credentials,
+        Severity::High,
+        "GitHub token: ghp_/gho_/ghu_/ghs_/ghr_ + 36, or github_pat_ fine-grained token",
+    ),
+    info(
+        "gitlab-token",
+        Category::Credentials,
+        Severity::High,
+        "GitLab personal access token: glpat-…",
+    ),
+    info(
+        "slack-token",
+        Category::Credentials,
+        Severity::High,
+        "Slack token: xoxa-/xoxb-/xoxe-/xoxp-/xoxr-/xoxs- + numeric team id + secret",
+    ),
+    info(
+        "slack-webhook",
+        Category::Credentials,
+        Severity::Medium,
+        "Slack incoming-webhook URL: hooks.slack.com/services/T…/B…/…",
+    ),
+    info(
+        "atlassian-api-token",
+        Category::Credentials,
+        Severity::Critical,
+        "Atlassian API token: ATATT3…",
+    ),
+    info(
+        "google-api-key",
+        Category::Credentials,
+        Severity::High,
+        "Google API key: AIza + 35 characters",
+    ),
+    info(
+        "stripe-live-key",
+        Category::Credentials,
+        Severity::Critical,
+        "Stripe live secret or restricted key: sk_live_/rk_live_ (test keys are not reported)",
+    ),
+    info(
+        "openai-api-key",
+        Category::Credentials,
+        Severity::High,
+        "OpenAI API key: sk-… (incl. sk-proj-, sk-svcacct-) carrying the T3BlbkFJ marker",
+    ),
+    info(
+        "private-key",
+        Category::Credentials,
+        Severity::Critical,
+        "Private-key block: -----BEGIN … PRIVATE KEY----- with a real base64 body",
+    ),
+    info(
+        "jwt",
+        Category::Credentials,
+        Severity::Medium,
+        "Signed JSON Web Token: header decodes to JSON with \"alg\", payload to a JSON object",
+    ),
+    info(
+        "password-assignment",
+        Category::Credentials,
+        Severity::High,
+        "password = \"…\", pwd: … and the like, with a value that is not a placeholder and has entropy",
+    ),
+    info(
+        "generic-secret",
+        Category::Credentials,
+        Severity::Medium,
+        "secret/token/api_key = high-entropy value of 16+ characters mixing letters and digits",
+    ),
+    info(
+        "payment-card",
+        Category::Financial,
+        Severity::High,
+        "Payment card number: issuer prefix and length (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay) and Luhn",
+    ),
+    info(
+        "iban",
+        Category::Financial,
+        Severity::Medium,
+        "IBAN: registered country length and mod-97 check",
+    ),
+    info(
+        "us-ssn",
+        Category::Identity,
+        Severity::High,
+        "US SSN next to an 'SSN'/'social security' keyword, passing area/group/serial rules",
+    ),
+    info(
+        "email-addresses",
+        Category::Identity,
+        Severity::Medium,
+        "Ten or more distinct e-mail addresses in one body (reserved example domains not counted)",
+    ),
 ];
 
-const fn info(id: &'static str, category: Category, severity: Severity, description: &'static str) -> ScannerInfo {
-    ScannerInfo { id, category, severity, description }
+const fn info(
+    id: &'static str,
+    category: Category,
+    severity: Severity,
+    description: &'static str,
+) -> ScannerInfo {
+    ScannerInfo {
+        id,
+        category,
+        severity,
+        description,
+    }
 }
 
 /// Ids of the built-in scanners, for `disabled_scanners` validation and the UI.
@@ -188,7 +275,10 @@ impl Kind {
     /// How many leading characters the redacted form may show. None for values whose every character is
     /// secret (passwords, generic values, SSNs); for tokens with a public prefix the prefix shows what it is.
     fn shows_lead(self) -> bool {
-        !matches!(self, Kind::PasswordAssignment | Kind::GenericSecret | Kind::UsSsn | Kind::EmailAddresses)
+        !matches!(
+            self,
+            Kind::PasswordAssignment | Kind::GenericSecret | Kind::UsSsn | Kind::EmailAddresses
+        )
     }
 }
 
@@ -207,11 +297,25 @@ pub(crate) struct Hit {
 
 impl Hit {
     fn new(kind: Kind, start: usize, end: usize) -> Self {
-        Self { kind, custom: None, start, end, norm: None, distinct: 0 }
+        Self {
+            kind,
+            custom: None,
+            start,
+            end,
+            norm: None,
+            distinct: 0,
+        }
     }
 
     fn custom(idx: usize, start: usize, end: usize) -> Self {
-        Self { kind: Kind::GenericSecret, custom: Some(idx), start, end, norm: None, distinct: 0 }
+        Self {
+            kind: Kind::GenericSecret,
+            custom: Some(idx),
+            start,
+            end,
+            norm: None,
+            distinct: 0,
+        }
     }
 
     fn with_norm(mut self, norm: String) -> Self {
@@ -260,9 +364,16 @@ pub struct ContentScanner {
 impl fmt::Debug for ContentScanner {
     /// Lists what is enabled; never prints the fingerprint key.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let on: Vec<&str> = Kind::ALL.iter().filter(|k| self.enabled[**k as usize]).map(|k| k.info().id).collect();
+        let on: Vec<&str> = Kind::ALL
+            .iter()
+            .filter(|k| self.enabled[**k as usize])
+            .map(|k| k.info().id)
+            .collect();
         let custom: Vec<&str> = self.custom.ids().collect();
-        f.debug_struct("ContentScanner").field("scanners", &on).field("custom", &custom).finish_non_exhaustive()
+        f.debug_struct("ContentScanner")
+            .field("scanners", &on)
+            .field("custom", &custom)
+            .finish_non_exhaustive()
     }
 }
 
@@ -271,7 +382,11 @@ impl ContentScanner {
     /// unknown id in `disabled_scanners` (built-in ids, or `custom:<slug>` to switch off a custom detection).
     pub fn new(tuning: &Tuning, fingerprint_key: &[u8]) -> Result<Self, String> {
         let custom = custom::CustomScanner::new(&tuning.custom, &tuning.disabled_scanners)?;
-        let custom_ids: Vec<String> = tuning.custom.iter().map(|c| custom_scanner_id(&c.name)).collect();
+        let custom_ids: Vec<String> = tuning
+            .custom
+            .iter()
+            .map(|c| custom_scanner_id(&c.name))
+            .collect();
         for id in &tuning.disabled_scanners {
             if !scanner_ids().any(|k| k == id) && !custom_ids.contains(id) {
                 return Err(format!(
@@ -287,7 +402,12 @@ impl ContentScanner {
         let tokens = tokens::TokenScanner::new(|k| enabled[k as usize])?;
         let mac = <Hmac<Sha256> as Mac>::new_from_slice(fingerprint_key)
             .map_err(|e| format!("fingerprint key: {e}"))?;
-        Ok(Self { enabled, tokens, custom, mac })
+        Ok(Self {
+            enabled,
+            tokens,
+            custom,
+            mac,
+        })
     }
 
     fn on(&self, k: Kind) -> bool {
@@ -313,7 +433,12 @@ impl ContentScanner {
         self.custom.scan(text, &mut other, MAX_FINDINGS);
 
         // Overlap resolution among built-in hits: earlier first, then longer, then more specific.
-        hits.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)).then(a.kind.cmp(&b.kind)));
+        hits.sort_by(|a, b| {
+            a.start
+                .cmp(&b.start)
+                .then(b.end.cmp(&a.end))
+                .then(a.kind.cmp(&b.kind))
+        });
         let mut kept: Vec<Hit> = Vec::with_capacity(hits.len());
         let mut reach = 0usize;
         for h in hits {
@@ -326,7 +451,9 @@ impl ContentScanner {
         kept.extend(other);
         kept.sort_by_key(|h| (h.start, h.end));
         kept.truncate(MAX_FINDINGS);
-        kept.into_iter().filter_map(|h| self.finding(text, h)).collect()
+        kept.into_iter()
+            .filter_map(|h| self.finding(text, h))
+            .collect()
     }
 
     fn finding(&self, text: &str, h: Hit) -> Option<Finding> {
@@ -356,7 +483,15 @@ impl ContentScanner {
                 (info.id.to_string(), info.category, info.severity, redacted)
             }
         };
-        Some(Finding { scanner, category, severity, start, end, redacted, fingerprint })
+        Some(Finding {
+            scanner,
+            category,
+            severity,
+            start,
+            end,
+            redacted,
+            fingerprint,
+        })
     }
 }
 
@@ -369,7 +504,11 @@ mod tests {
     }
 
     fn ids(text: &str) -> Vec<String> {
-        scanner().scan(text).into_iter().map(|f| f.scanner).collect()
+        scanner()
+            .scan(text)
+            .into_iter()
+            .map(|f| f.scanner)
+            .collect()
     }
 
     #[test]
@@ -382,8 +521,14 @@ mod tests {
 
     #[test]
     fn redaction_shape() {
-        assert_eq!(redact("AKIAZ3MSJV4WWNKWW5FP", "aws-access-key-id", true), "AKIA…[aws-access-key-id, 20 chars]");
-        assert_eq!(redact("hunter2hunter", "password-assignment", false), "[password-assignment, 13 chars]");
+        assert_eq!(
+            redact("AKIAZ3MSJV4WWNKWW5FP", "aws-access-key-id", true),
+            "AKIA…[aws-access-key-id, 20 chars]"
+        );
+        assert_eq!(
+            redact("hunter2hunter", "password-assignment", false),
+            "[password-assignment, 13 chars]"
+        );
         assert_eq!(redact("abcdefgh", "x", true), "a…[x, 8 chars]");
     }
 
@@ -406,7 +551,10 @@ mod tests {
 
     #[test]
     fn debug_hides_the_key() {
-        let s = format!("{:?}", ContentScanner::new(&Tuning::default(), b"topsecretkey").expect("compiles"));
+        let s = format!(
+            "{:?}",
+            ContentScanner::new(&Tuning::default(), b"topsecretkey").expect("compiles")
+        );
         assert!(!s.contains("topsecretkey"));
         assert!(s.contains("payment-card"));
     }

@@ -28,7 +28,11 @@ fn next_digit(b: &[u8], mut i: usize) -> usize {
 /// Bytes that, right before a digit run, mean the run is part of something else: a word, a version, a path,
 /// a decimal fraction, a signed number, an anchor or a hash.
 fn glued_before(p: u8) -> bool {
-    p.is_ascii_alphanumeric() || matches!(p, b'_' | b'.' | b'/' | b'#' | b'\\' | b'$' | b'%' | b'-' | b'+' | b'&')
+    p.is_ascii_alphanumeric()
+        || matches!(
+            p,
+            b'_' | b'.' | b'/' | b'#' | b'\\' | b'$' | b'%' | b'-' | b'+' | b'&'
+        )
 }
 
 /// Bytes that, right after a digit run, mean the same.
@@ -100,18 +104,25 @@ pub(super) fn scan(b: &[u8], cards: bool, iban: bool, hits: &mut Vec<Hit>, max_h
         }
         let shape = &groups[..ngroups];
         let shape_ok = ngroups == 1
-            || (shape[..ngroups - 1].iter().all(|&g| g == 4) && (1..=4).contains(&shape[ngroups - 1]))
+            || (shape[..ngroups - 1].iter().all(|&g| g == 4)
+                && (1..=4).contains(&shape[ngroups - 1]))
             || shape == [4, 6, 5]
             || shape == [4, 6, 4];
         if !shape_ok {
             continue;
         }
         let pan: Vec<u8> = b[d..i].iter().copied().filter(u8::is_ascii_digit).collect();
-        if card_brand(&pan).is_none() || !luhn(&pan) || is_test_card(&pan) || pan.iter().all(|&c| c == pan[0]) {
+        if card_brand(&pan).is_none()
+            || !luhn(&pan)
+            || is_test_card(&pan)
+            || pan.iter().all(|&c| c == pan[0])
+        {
             continue;
         }
         found += 1;
-        hits.push(Hit::new(Kind::PaymentCard, d, i).with_norm(String::from_utf8_lossy(&pan).into_owned()));
+        hits.push(
+            Hit::new(Kind::PaymentCard, d, i).with_norm(String::from_utf8_lossy(&pan).into_owned()),
+        );
     }
 }
 
@@ -127,8 +138,9 @@ fn try_iban(b: &[u8], s: usize, hits: &mut Vec<Hit>) -> Option<usize> {
             compact.push(c);
             j += 1;
         } else if c == b' '
-            && compact.len() % 4 == 0
-            && b.get(j + 1).is_some_and(|&c| c.is_ascii_digit() || c.is_ascii_uppercase())
+            && compact.len().is_multiple_of(4)
+            && b.get(j + 1)
+                .is_some_and(|&c| c.is_ascii_digit() || c.is_ascii_uppercase())
         {
             j += 1;
         } else {
@@ -138,7 +150,10 @@ fn try_iban(b: &[u8], s: usize, hits: &mut Vec<Hit>) -> Option<usize> {
     if compact.len() != want || b.get(j).is_some_and(u8::is_ascii_alphanumeric) {
         return None;
     }
-    if !compact[2..4].iter().all(u8::is_ascii_digit) || !iban_mod97(&compact) || is_example_iban(&compact) {
+    if !compact[2..4].iter().all(u8::is_ascii_digit)
+        || !iban_mod97(&compact)
+        || is_example_iban(&compact)
+    {
         return None;
     }
     hits.push(Hit::new(Kind::Iban, s, j).with_norm(String::from_utf8_lossy(&compact).into_owned()));
@@ -165,11 +180,17 @@ mod tests {
 
     #[test]
     fn cards_in_their_usual_shapes() {
-        assert_eq!(run("card 4539148803436467 ok"), vec![(Kind::PaymentCard, 5, 21)]);
+        assert_eq!(
+            run("card 4539148803436467 ok"),
+            vec![(Kind::PaymentCard, 5, 21)]
+        );
         assert_eq!(run("4539 1488 0343 6467").len(), 1);
         assert_eq!(run("4539-1488-0343-6467").len(), 1);
         assert!(run("4539-1488 0343-6467").is_empty(), "mixed separators");
-        assert!(run("45391488034364671").is_empty(), "17 digits: no issuer uses it for visa");
+        assert!(
+            run("45391488034364671").is_empty(),
+            "17 digits: no issuer uses it for visa"
+        );
         assert!(run("v1.4539148803436467").is_empty());
         assert!(run("4539148803436468").is_empty(), "Luhn");
         assert!(run("4111111111111111").is_empty(), "published test card");
@@ -179,7 +200,10 @@ mod tests {
     fn ibans() {
         assert_eq!(run("IBAN DE44500105175407324931 x").len(), 1);
         assert_eq!(run("DE44 5001 0517 5407 3249 31").len(), 1);
-        assert!(run("DE89 3704 0044 0532 0130 00").is_empty(), "the Wikipedia example");
+        assert!(
+            run("DE89 3704 0044 0532 0130 00").is_empty(),
+            "the Wikipedia example"
+        );
         assert!(run("DE44500105175407324932").is_empty(), "mod 97");
     }
 }

@@ -135,7 +135,8 @@ struct Patterns {
 
 impl Patterns {
     fn new() -> Result<Self, String> {
-        let re = |p: &str| Regex::new(p).map_err(|e| format!("internal scanner pattern {p:?}: {e}"));
+        let re =
+            |p: &str| Regex::new(p).map_err(|e| format!("internal scanner pattern {p:?}: {e}"));
         Ok(Self {
             aws_id: re(r"(?-u)\A(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}")?,
             github: re(r"(?-u)\Agh[pousr]_[A-Za-z0-9]{36}")?,
@@ -150,7 +151,9 @@ impl Patterns {
             stripe: re(r"(?-u)\A[sr]k_live_[0-9A-Za-z]{24,247}")?,
             openai: re(r"(?-u)sk-[A-Za-z0-9_\-]{10,250}T3BlbkFJ[A-Za-z0-9_\-]{10,250}")?,
             pk_header: re(r"(?-u)\A-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----")?,
-            jwt: re(r"(?-u)\AeyJ[A-Za-z0-9_\-]{10,4096}\.[A-Za-z0-9_\-]{4,8192}\.[A-Za-z0-9_\-]{16,1024}")?,
+            jwt: re(
+                r"(?-u)\AeyJ[A-Za-z0-9_\-]{10,4096}\.[A-Za-z0-9_\-]{4,8192}\.[A-Za-z0-9_\-]{16,1024}",
+            )?,
             // After the keyword: the rest of an identifier (`_hash`, `Confirm`), a closing quote, an assignment
             // operator, then a quoted value or a bare one.
             assignment: re(
@@ -176,7 +179,11 @@ impl TokenScanner {
         let mut literals: Vec<String> = Vec::new();
         let mut pattern_rules: Vec<Vec<Rule>> = Vec::new();
         let mut add = |lit: String, rules: &[Rule]| {
-            let rules: Vec<Rule> = rules.iter().copied().filter(|r| enabled(r.kind())).collect();
+            let rules: Vec<Rule> = rules
+                .iter()
+                .copied()
+                .filter(|r| enabled(r.kind()))
+                .collect();
             if rules.is_empty() || literals.contains(&lit) {
                 return;
             }
@@ -199,12 +206,22 @@ impl TokenScanner {
                     .map_err(|e| format!("internal scanner automaton: {e}"))?,
             )
         };
-        Ok(Self { ac, pattern_rules, pats: Patterns::new()? })
+        Ok(Self {
+            ac,
+            pattern_rules,
+            pats: Patterns::new()?,
+        })
     }
 
     /// Append validated hits in `b`. At most `max_candidates` literal occurrences are examined, which bounds
     /// the work on hostile text made of nothing but keywords.
-    pub(super) fn scan(&self, b: &[u8], hits: &mut Vec<Hit>, max_candidates: usize, max_hits: usize) {
+    pub(super) fn scan(
+        &self,
+        b: &[u8],
+        hits: &mut Vec<Hit>,
+        max_candidates: usize,
+        max_hits: usize,
+    ) {
         let Some(ac) = &self.ac else { return };
         let mut skip_until = 0usize;
         let mut found = 0usize;
@@ -215,7 +232,9 @@ impl TokenScanner {
             if m.start() < skip_until {
                 continue;
             }
-            let Some(rules) = self.pattern_rules.get(m.pattern().as_usize()) else { continue };
+            let Some(rules) = self.pattern_rules.get(m.pattern().as_usize()) else {
+                continue;
+            };
             for &rule in rules {
                 let before = hits.len();
                 self.try_rule(rule, b, m.start(), m.end(), hits);
@@ -243,8 +262,12 @@ impl TokenScanner {
             Rule::AwsId => anchored(k, b, s, 20, &p.aws_id, alnum, alnum, |t| {
                 distinct(&t[4..]) >= 8 && !contains(t, b"EXAMPLE")
             }),
-            Rule::Github => anchored(k, b, s, 40, &p.github, word, word, |t| entropy(&t[4..]) >= 3.5),
-            Rule::GithubPat => anchored(k, b, s, 93, &p.github_pat, word, word, |t| entropy(&t[11..]) >= 3.5),
+            Rule::Github => anchored(k, b, s, 40, &p.github, word, word, |t| {
+                entropy(&t[4..]) >= 3.5
+            }),
+            Rule::GithubPat => anchored(k, b, s, 93, &p.github_pat, word, word, |t| {
+                entropy(&t[11..]) >= 3.5
+            }),
             Rule::Gitlab => anchored(k, b, s, 90, &p.gitlab, word_dash, word_dash, |t| {
                 entropy(&t[6..]) >= 3.0 && !contains(t, b"xxxx")
             }),
@@ -264,15 +287,33 @@ impl TokenScanner {
                     ok.then(|| Hit::new(Kind::SlackWebhook, s, end))
                 })
             }
-            Rule::Atlassian => anchored(k, b, s, 410, &p.atlassian, alnum, |c| word_dash(c) || c == b'=', |t| {
-                entropy(t) >= 4.0
+            Rule::Atlassian => anchored(
+                k,
+                b,
+                s,
+                410,
+                &p.atlassian,
+                alnum,
+                |c| word_dash(c) || c == b'=',
+                |t| entropy(t) >= 4.0,
+            ),
+            Rule::Google => anchored(k, b, s, 39, &p.google, word_dash, word_dash, |t| {
+                entropy(&t[4..]) >= 3.5
             }),
-            Rule::Google => anchored(k, b, s, 39, &p.google, word_dash, word_dash, |t| entropy(&t[4..]) >= 3.5),
-            Rule::Stripe => anchored(k, b, s, 260, &p.stripe, word, alnum, |t| entropy(&t[8..]) >= 3.5),
+            Rule::Stripe => anchored(k, b, s, 260, &p.stripe, word, alnum, |t| {
+                entropy(&t[8..]) >= 3.5
+            }),
             Rule::OpenAi => openai(b, s, e, &p.openai),
             Rule::PrivateKey => private_key(b, s, &p.pk_header),
             Rule::Jwt => anchored(k, b, s, 13_400, &p.jwt, word_dash, word_dash, jwt_valid),
-            Rule::Password => assignment(b, s, e, &p.assignment, Kind::PasswordAssignment, password_ok),
+            Rule::Password => assignment(
+                b,
+                s,
+                e,
+                &p.assignment,
+                Kind::PasswordAssignment,
+                password_ok,
+            ),
             Rule::Generic => assignment(b, s, e, &p.assignment, Kind::GenericSecret, generic_ok),
             Rule::AwsSecret => aws_secret(b, s, e, &p.aws_secret),
             Rule::Ssn => {
@@ -361,7 +402,10 @@ fn private_key(b: &[u8], s: usize, header: &Regex) -> Option<Hit> {
     i = skip_space(i);
     // RFC 1421 / PGP armour headers ("Proc-Type: 4,ENCRYPTED", "Version: …") before the base64 body.
     for _ in 0..8 {
-        let line_end = b[i..limit].iter().position(|&c| c == b'\n' || c == b'\\').map_or(limit, |p| i + p);
+        let line_end = b[i..limit]
+            .iter()
+            .position(|&c| c == b'\n' || c == b'\\')
+            .map_or(limit, |p| i + p);
         let line = &b[i..line_end];
         if line.len() < 200 && line.contains(&b':') && !line.starts_with(b"-----") {
             i = skip_space(line_end);
@@ -403,7 +447,14 @@ fn private_key(b: &[u8], s: usize, header: &Regex) -> Option<Hit> {
 }
 
 /// `keyword[suffix] [=|:|:=|=>] value`, the value checked by `ok`; the hit covers the value only.
-fn assignment(b: &[u8], s: usize, e: usize, re: &Regex, kind: Kind, ok: fn(&[u8], bool) -> bool) -> Option<Hit> {
+fn assignment(
+    b: &[u8],
+    s: usize,
+    e: usize,
+    re: &Regex,
+    kind: Kind,
+    ok: fn(&[u8], bool) -> bool,
+) -> Option<Hit> {
     // Short keywords (`pwd`) must start a word; long ones may end an identifier (`db_password`, `userToken`).
     if e - s <= 3 && s > 0 && b[s - 1].is_ascii_alphanumeric() {
         return None;
@@ -418,7 +469,12 @@ fn assignment(b: &[u8], s: usize, e: usize, re: &Regex, kind: Kind, ok: fn(&[u8]
         _ => return None,
     };
     let (vs, ve) = (e + v.start(), e + v.end());
-    if !quoted && b.get(ve).is_some_and(|&c| !c.is_ascii_whitespace() && !matches!(c, b'"' | b'\'' | b',' | b';' | b'<' | b'>' | b'`')) {
+    if !quoted
+        && b.get(ve).is_some_and(|&c| {
+            !c.is_ascii_whitespace()
+                && !matches!(c, b'"' | b'\'' | b',' | b';' | b'<' | b'>' | b'`')
+        })
+    {
         return None; // longer than any value we take: not an assignment we understand
     }
     ok(v.as_bytes(), quoted).then(|| Hit::new(kind, vs, ve))
@@ -443,15 +499,60 @@ fn has_operator(b: &[u8], e: usize) -> bool {
 
 /// Values that stand in for a password in templates, docs and examples.
 const PLACEHOLDERS: &[&[u8]] = &[
-    b"changeme", b"change_me", b"change-me", b"changeit", b"example", b"placeholder", b"redacted", b"your_",
-    b"your-", b"yourpass", b"mypass", b"my_pass", b"xxxx", b"****", b"....", b"dummy", b"sample", b"secret",
-    b"password", b"passwd", b"p@ssw0rd", b"passw0rd", b"enter", b"insert", b"replace", b"todo", b"fixme",
-    b"hunter2", b"letmein", b"qwerty", b"123456", b"abcdef", b"foobar", b"test", b"fake", b"default",
-    b"not_set", b"notset", b"undefined", b"null", b"none",
+    b"changeme",
+    b"change_me",
+    b"change-me",
+    b"changeit",
+    b"example",
+    b"placeholder",
+    b"redacted",
+    b"your_",
+    b"your-",
+    b"yourpass",
+    b"mypass",
+    b"my_pass",
+    b"xxxx",
+    b"****",
+    b"....",
+    b"dummy",
+    b"sample",
+    b"secret",
+    b"password",
+    b"passwd",
+    b"p@ssw0rd",
+    b"passw0rd",
+    b"enter",
+    b"insert",
+    b"replace",
+    b"todo",
+    b"fixme",
+    b"hunter2",
+    b"letmein",
+    b"qwerty",
+    b"123456",
+    b"abcdef",
+    b"foobar",
+    b"test",
+    b"fake",
+    b"default",
+    b"not_set",
+    b"notset",
+    b"undefined",
+    b"null",
+    b"none",
 ];
 
 /// Exact values that are code, booleans or types, never a password.
-const NON_VALUES: &[&[u8]] = &[b"true", b"false", b"string", b"str", b"bool", b"required", b"optional", b"env"];
+const NON_VALUES: &[&[u8]] = &[
+    b"true",
+    b"false",
+    b"string",
+    b"str",
+    b"bool",
+    b"required",
+    b"optional",
+    b"env",
+];
 
 fn is_placeholder(v: &[u8]) -> bool {
     let lower = v.to_ascii_lowercase();
@@ -459,8 +560,10 @@ fn is_placeholder(v: &[u8]) -> bool {
         return true;
     }
     // Templating and references: <password>, ${PASSWORD}, {{ pw }}, %(pw)s, $PW, @Value, %s.
-    matches!(v.first(), Some(b'$' | b'%' | b'@' | b'{' | b'<' | b'&' | b'*' | b'#' | b'/' | b'.' | b'!' | b'?'))
-        || contains(v, b"${")
+    matches!(
+        v.first(),
+        Some(b'$' | b'%' | b'@' | b'{' | b'<' | b'&' | b'*' | b'#' | b'/' | b'.' | b'!' | b'?')
+    ) || contains(v, b"${")
         || contains(v, b"{{")
         || contains(v, b"%(")
         || contains(v, b"://")
@@ -475,8 +578,13 @@ fn is_code_path(v: &[u8]) -> bool {
             && !seg[0].is_ascii_digit()
             && seg.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_')
     };
-    let norm: Vec<u8> = v.iter().map(|&c| if c == b':' { b'.' } else { c }).collect();
-    norm.split(|&c| c == b'.').filter(|s| !s.is_empty()).all(ident)
+    let norm: Vec<u8> = v
+        .iter()
+        .map(|&c| if c == b':' { b'.' } else { c })
+        .collect();
+    norm.split(|&c| c == b'.')
+        .filter(|s| !s.is_empty())
+        .all(ident)
         && (contains(v, b".") || contains(v, b"::"))
 }
 
@@ -493,7 +601,10 @@ fn password_ok(v: &[u8], quoted: bool) -> bool {
     if entropy(v) < 2.75 || distinct(v) < 5 {
         return false;
     }
-    if !quoted && v.iter().all(|c| c.is_ascii_alphabetic() || *c == b'_' || *c == b'-') {
+    if !quoted
+        && v.iter()
+            .all(|c| c.is_ascii_alphabetic() || *c == b'_' || *c == b'-')
+    {
         return false;
     }
     if !quoted && !v.iter().any(u8::is_ascii_alphabetic) {
@@ -507,7 +618,9 @@ fn password_ok(v: &[u8], quoted: bool) -> bool {
 /// and words stay below); UUIDs, code paths and placeholders are not secrets.
 fn generic_ok(v: &[u8], _quoted: bool) -> bool {
     if !(16..=256).contains(&v.len())
-        || !v.iter().all(|&c| c.is_ascii_alphanumeric() || b"+/=_-.~".contains(&c))
+        || !v
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || b"+/=_-.~".contains(&c))
         || !v.iter().any(u8::is_ascii_digit)
         || !v.iter().any(u8::is_ascii_alphabetic)
     {
@@ -525,7 +638,11 @@ fn aws_secret(b: &[u8], s: usize, e: usize, re: &Regex) -> Option<Hit> {
     }
     // Reached through `secret`: only as part of `secret_access_key`, `SecretAccessKey`, `secret access key`.
     if e - s > 3 {
-        let rest: Vec<u8> = window(b, e, 12).iter().filter(|c| !matches!(c, b'_' | b' ' | b'-')).map(u8::to_ascii_lowercase).collect();
+        let rest: Vec<u8> = window(b, e, 12)
+            .iter()
+            .filter(|c| !matches!(c, b'_' | b' ' | b'-'))
+            .map(u8::to_ascii_lowercase)
+            .collect();
         if !rest.starts_with(b"accesskey") {
             return None;
         }
@@ -556,7 +673,9 @@ fn aws_secret(b: &[u8], s: usize, e: usize, re: &Regex) -> Option<Hit> {
 fn ssn(b: &[u8], s: usize, e: usize, re: &Regex, hits: &mut Vec<Hit>) {
     // `ssn` must be a word of its own (not `classname`); `ocial security` is matched mid-word by design.
     if e - s <= 3
-        && (s > 0 && b[s - 1].is_ascii_alphanumeric() || b.get(e).is_some_and(|c| c.is_ascii_alphabetic() && *c != b's'))
+        && (s > 0 && b[s - 1].is_ascii_alphanumeric()
+            || b.get(e)
+                .is_some_and(|c| c.is_ascii_alphabetic() && *c != b's'))
     {
         return;
     }
@@ -580,7 +699,11 @@ fn ssn(b: &[u8], s: usize, e: usize, re: &Regex, hits: &mut Vec<Hit>) {
         if seps.0 != seps.1 || !ssn_valid(area, group, serial) {
             continue;
         }
-        let digits: String = t.iter().filter(|c| c.is_ascii_digit()).map(|&c| char::from(c)).collect();
+        let digits: String = t
+            .iter()
+            .filter(|c| c.is_ascii_digit())
+            .map(|&c| char::from(c))
+            .collect();
         hits.push(Hit::new(Kind::UsSsn, ms, me).with_norm(digits));
     }
 }

@@ -38,7 +38,7 @@ pub(crate) fn luhn(digits: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// The card brand a PAN's prefix and length belong to, or `None` when no issuer uses that combination.
@@ -190,7 +190,10 @@ const IBAN_LENGTHS: &[(&[u8; 2], usize)] = &[
 
 /// The registered IBAN length of a country code.
 pub(crate) fn iban_length(country: &[u8]) -> Option<usize> {
-    IBAN_LENGTHS.iter().find(|(c, _)| c.as_slice() == country).map(|&(_, n)| n)
+    IBAN_LENGTHS
+        .iter()
+        .find(|(c, _)| c.as_slice() == country)
+        .map(|&(_, n)| n)
 }
 
 /// IBANs printed in standards, bank documentation and Wikipedia: examples, not accounts.
@@ -239,7 +242,10 @@ pub(crate) fn ssn_valid(area: &[u8], group: &[u8], serial: &[u8]) -> bool {
         if d.is_empty() || !d.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        Some(d.iter().fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0')))
+        Some(
+            d.iter()
+                .fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0')),
+        )
     };
     let (Some(a), Some(g), Some(s)) = (num(area), num(group), num(serial)) else {
         return false;
@@ -254,13 +260,19 @@ pub(crate) fn ssn_valid(area: &[u8], group: &[u8], serial: &[u8]) -> bool {
     if all.iter().all(|&c| c == all[0]) {
         return false;
     }
-    !matches!(&all[..], b"078051120" | b"219099999" | b"123456789" | b"987654320")
+    !matches!(
+        &all[..],
+        b"078051120" | b"219099999" | b"123456789" | b"987654320"
+    )
 }
 
 /// Decode unpadded (or padded) base64url; `None` on any other byte. Used only on JWT segments, which are
 /// bounded in length by the scanner's pattern.
 pub(crate) fn base64url_decode(s: &[u8]) -> Option<Vec<u8>> {
-    let s = s.strip_suffix(b"==").or_else(|| s.strip_suffix(b"=")).unwrap_or(s);
+    let s = s
+        .strip_suffix(b"==")
+        .or_else(|| s.strip_suffix(b"="))
+        .unwrap_or(s);
     let mut out = Vec::with_capacity(s.len() * 3 / 4);
     let mut acc: u32 = 0;
     let mut bits = 0u32;
@@ -291,7 +303,8 @@ const JWT_IO_SAMPLE_SIG: &[u8] = b"SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
 /// JSON object, signed (an unsigned `alg: none` token is no credential), and not the jwt.io sample.
 pub(crate) fn jwt_valid(token: &[u8]) -> bool {
     let mut parts = token.split(|&b| b == b'.');
-    let (Some(h), Some(p), Some(sig), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(sig), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return false;
     };
@@ -301,7 +314,8 @@ pub(crate) fn jwt_valid(token: &[u8]) -> bool {
     let Some(header) = base64url_decode(h) else {
         return false;
     };
-    let Ok(serde_json::Value::Object(hdr)) = serde_json::from_slice::<serde_json::Value>(&header) else {
+    let Ok(serde_json::Value::Object(hdr)) = serde_json::from_slice::<serde_json::Value>(&header)
+    else {
         return false;
     };
     match hdr.get("alg") {
@@ -311,7 +325,10 @@ pub(crate) fn jwt_valid(token: &[u8]) -> bool {
     let Some(payload) = base64url_decode(p) else {
         return false;
     };
-    matches!(serde_json::from_slice::<serde_json::Value>(&payload), Ok(serde_json::Value::Object(_)))
+    matches!(
+        serde_json::from_slice::<serde_json::Value>(&payload),
+        Ok(serde_json::Value::Object(_))
+    )
 }
 
 /// True for the canonical 8-4-4-4-12 hex UUID form: an identifier, not a secret, wherever it appears.
@@ -326,7 +343,9 @@ pub(crate) fn is_uuid(s: &[u8]) -> bool {
 /// Number of distinct bytes: a cheap guard against `XXXXXXXX` and `00000000` fillers.
 pub(crate) fn distinct(s: &[u8]) -> usize {
     let mut seen = [false; 256];
-    s.iter().filter(|&&b| !std::mem::replace(&mut seen[b as usize], true)).count()
+    s.iter()
+        .filter(|&&b| !std::mem::replace(&mut seen[b as usize], true))
+        .count()
 }
 
 #[cfg(test)]
@@ -374,7 +393,10 @@ mod tests {
 
     #[test]
     fn base64url_and_jwt() {
-        assert_eq!(base64url_decode(b"eyJhbGciOiJIUzI1NiJ9").as_deref(), Some(&b"{\"alg\":\"HS256\"}"[..]));
+        assert_eq!(
+            base64url_decode(b"eyJhbGciOiJIUzI1NiJ9").as_deref(),
+            Some(&b"{\"alg\":\"HS256\"}"[..])
+        );
         assert!(base64url_decode(b"e*").is_none());
         assert!(!jwt_valid(b"a.b"));
         assert!(!jwt_valid(b"eyJhbGciOiJIUzI1NiJ9.eyJ4IjoxfQ"));
