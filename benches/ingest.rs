@@ -29,7 +29,11 @@ fn dir_size(p: &Path) -> u64 {
     if let Ok(rd) = std::fs::read_dir(p) {
         for e in rd.flatten() {
             let m = e.metadata().unwrap();
-            n += if m.is_dir() { dir_size(&e.path()) } else { m.len() };
+            n += if m.is_dir() {
+                dir_size(&e.path())
+            } else {
+                m.len()
+            };
         }
     }
     n
@@ -51,8 +55,9 @@ fn phase(name: &str, file: &Path, work: &Path) -> (f64, u64) {
         }
         "e2e" => {
             let store = Store::open_with(work, StoreOptions::default()).unwrap();
-            let mut p = Pipeline::new(store, &Tuning::default()).unwrap();
-            p.ingest_reader("bench", std::fs::File::open(file).unwrap()).unwrap();
+            let mut p = Pipeline::new(store, &Tuning::default(), None).unwrap();
+            p.ingest_reader("bench", std::fs::File::open(file).unwrap())
+                .unwrap();
             let stats = p.finish().unwrap();
             n_events = stats.ingested;
             eprintln!("  e2e summary: {stats}");
@@ -99,7 +104,11 @@ fn phase(name: &str, file: &Path, work: &Path) -> (f64, u64) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--phase") {
-        let (name, file, work) = (&args[i + 1], PathBuf::from(&args[i + 2]), PathBuf::from(&args[i + 3]));
+        let (name, file, work) = (
+            &args[i + 1],
+            PathBuf::from(&args[i + 2]),
+            PathBuf::from(&args[i + 3]),
+        );
         let (secs, n) = phase(name, &file, &work);
         println!("{secs} {n} {} {}", peak_rss_mb(), dir_size(&work));
         return;
@@ -107,27 +116,52 @@ fn main() {
     if args.iter().any(|a| a == "--list") {
         return;
     }
-    let n: u64 = std::env::var("VIGIL_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let n: u64 = std::env::var("VIGIL_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("events.jsonl");
     let t = Instant::now();
     let mut out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
-    let opts = GenerateOptions { events: n, seed: 1, incidents: 50, ..GenerateOptions::default() };
+    let opts = GenerateOptions {
+        events: n,
+        seed: 1,
+        incidents: 50,
+        ..GenerateOptions::default()
+    };
     write_jsonl(&opts, &mut out).unwrap();
     drop(out);
     let bytes = std::fs::metadata(&file).unwrap().len();
-    println!("generated {n} events ({:.0} MB, {:.0} B/event) in {:.1?}", bytes as f64 / 1e6, bytes as f64 / n as f64, t.elapsed());
+    println!(
+        "generated {n} events ({:.0} MB, {:.0} B/event) in {:.1?}",
+        bytes as f64 / 1e6,
+        bytes as f64 / n as f64,
+        t.elapsed()
+    );
 
     let exe = std::env::current_exe().unwrap();
     let mut results = std::collections::BTreeMap::new();
     for name in ["parse", "sled", "e2e"] {
         let work = tmp.path().join(name);
         std::fs::create_dir_all(&work).unwrap();
-        let out = Command::new(&exe).args(["--phase", name]).arg(&file).arg(&work).output().unwrap();
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(&exe)
+            .args(["--phase", name])
+            .arg(&file)
+            .arg(&work)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         eprint!("{}", String::from_utf8_lossy(&out.stderr));
         let line = String::from_utf8_lossy(&out.stdout);
-        let f: Vec<f64> = line.split_whitespace().map(|x| x.parse().unwrap()).collect();
+        let f: Vec<f64> = line
+            .split_whitespace()
+            .map(|x| x.parse().unwrap())
+            .collect();
         let (secs, events, rss, disk) = (f[0], f[1], f[2], f[3]);
         println!(
             "{name:<6} {events:>9} events in {secs:>7.2} s = {:>9.0} events/s   peak RSS {rss:>6.1} MB   on disk {:>6.0} MB ({:.0} MB per million)",
@@ -138,5 +172,8 @@ fn main() {
         results.insert(name, secs);
         let _ = std::fs::remove_dir_all(&work);
     }
-    println!("end-to-end / bare sled time ratio: {:.2} (bar: <= 1.5)", results["e2e"] / results["sled"]);
+    println!(
+        "end-to-end / bare sled time ratio: {:.2} (bar: <= 1.5)",
+        results["e2e"] / results["sled"]
+    );
 }

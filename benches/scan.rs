@@ -4,7 +4,7 @@
 //! `cargo bench --bench scan` — the synthetic corpus (`VIGIL_BENCH_MB` sets its size).
 //! `cargo bench --bench scan -- docs` (or `VIGIL_BENCH_DOCS=1`) — scan the Rust docs under
 //! `$(rustc --print sysroot)/share/doc/rust/html/{book,reference,std}` and print every finding: the
-//! false-positive check (the target is zero).
+//! false-positive check (the target is zero). `VIGIL_BENCH_PATHS=dir:dir` scans other trees the same way.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -471,10 +471,13 @@ fn docs() {
         .expect("rustc on PATH");
     let root =
         PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim()).join("share/doc/rust/html");
-    let dirs: Vec<PathBuf> = ["book", "reference", "std"]
-        .iter()
-        .map(|d| root.join(d))
-        .collect();
+    let dirs: Vec<PathBuf> = match std::env::var_os("VIGIL_BENCH_PATHS") {
+        Some(paths) => std::env::split_paths(&paths).collect(),
+        None => ["book", "reference", "std"]
+            .iter()
+            .map(|d| root.join(d))
+            .collect(),
+    };
     let _warm = time_vigil(&dirs);
     let (secs, summary, out) = time_vigil(&dirs);
     let stdout = std::io::stdout();

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use ulid::Ulid;
-use vigil::model::{Actor, Alert, AlertActor, AlertStatus, AuditEvent, DetectionId, Location, Severity};
+use vigil::model::{
+    Actor, Alert, AlertActor, AlertStatus, AuditEvent, DetectionId, Location, Severity,
+};
 use vigil::store::{AlertFilter, Store};
 
 const EVENTS: u64 = 2_000_000;
@@ -15,7 +17,9 @@ const ALERTS: u64 = 1_000_000;
 const ACTORS: u64 = 500;
 
 fn t0() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 fn event(i: u64) -> AuditEvent {
@@ -23,11 +27,21 @@ fn event(i: u64) -> AuditEvent {
     AuditEvent {
         id: format!("ev-{i:012}-2508d209-3336-4763-89a0"),
         time: t0() + TimeDelta::milliseconds((i * 7_000) as i64),
-        action: ["page_viewed", "issue_viewed", "user_login", "page_updated"][(i % 4) as usize].to_string(),
-        actor: Actor { id: actor.clone(), name: Some(format!("User {}", i % ACTORS)), email: Some(format!("{actor}@example.com")), ..Default::default() },
+        action: ["page_viewed", "issue_viewed", "user_login", "page_updated"][(i % 4) as usize]
+            .to_string(),
+        actor: Actor {
+            id: actor.clone(),
+            name: Some(format!("User {}", i % ACTORS)),
+            email: Some(format!("{actor}@example.com")),
+            ..Default::default()
+        },
         context: vec![],
         container: vec![],
-        location: Some(Location { ip: Some("203.0.113.7".into()), country_name: Some("Australia".into()), ..Default::default() }),
+        location: Some(Location {
+            ip: Some("203.0.113.7".into()),
+            country_name: Some("Australia".into()),
+            ..Default::default()
+        }),
         content: None,
         message: None,
         extra: Default::default(),
@@ -39,7 +53,15 @@ fn alert(i: u64) -> Alert {
     let actor = i % ACTORS;
     Alert {
         id: Ulid::from_parts(created.timestamp_millis() as u64, u128::from(i)),
-        detection: DetectionId(["page-crawling", "bulk-export", "login-new-country", "sensitive-content"][(i % 4) as usize].into()),
+        detection: DetectionId(
+            [
+                "page-crawling",
+                "bulk-export",
+                "login-new-country",
+                "sensitive-content",
+            ][(i % 4) as usize]
+                .into(),
+        ),
         title: "Bench alert".into(),
         severity: Severity::ALL[(i % 4) as usize],
         status: AlertStatus::ALL[((i / 4) % 4) as usize],
@@ -49,10 +71,15 @@ fn alert(i: u64) -> Alert {
         time_end: None,
         product: Some("confluence".into()),
         site: Some("acme".into()),
-        actor: AlertActor { id: format!("5b10ac8d82e05b22cc7d{actor:04}"), name: Some(format!("User {actor}")), ..Default::default() },
+        actor: AlertActor {
+            id: format!("5b10ac8d82e05b22cc7d{actor:04}"),
+            name: Some(format!("User {actor}")),
+            ..Default::default()
+        },
         subject: Some("Q3 roadmap".into()),
         count: 1,
-        description: "A bench alert with a description of typical length for an analyst to read.".into(),
+        description: "A bench alert with a description of typical length for an analyst to read."
+            .into(),
         investigation_steps: vec!["Check the actor's recent activity.".into()],
         remediation: vec!["Revoke the token.".into()],
         evidence: vec![format!("ev-{i}")],
@@ -96,7 +123,11 @@ fn report(name: &str, mut times: Vec<Duration>) {
     times.sort();
     let med = times[times.len() / 2];
     let p99 = times[times.len() * 99 / 100];
-    println!("{name:<48} median {:>8.3} ms   p99 {:>8.3} ms", med.as_secs_f64() * 1e3, p99.as_secs_f64() * 1e3);
+    println!(
+        "{name:<48} median {:>8.3} ms   p99 {:>8.3} ms",
+        med.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3
+    );
 }
 
 fn main() {
@@ -109,13 +140,37 @@ fn main() {
     }
     let open_start = Instant::now();
     let s = Store::open(&dir).unwrap();
-    println!("open: {:.1?}; events={} alerts={}", open_start.elapsed(), s.event_count(), s.status_counts().total());
+    println!(
+        "open: {:.1?}; events={} alerts={}",
+        open_start.elapsed(),
+        s.event_count(),
+        s.status_counts().total()
+    );
 
     let filters: Vec<(&str, AlertFilter)> = vec![
         ("alerts_page newest 50 (no filter)", AlertFilter::default()),
-        ("alerts_page status:open sev:>=high 50", AlertFilter { statuses: vec![AlertStatus::Open], min_severity: Some(Severity::High), ..Default::default() }),
-        ("alerts_page actor:<id> 50", AlertFilter { actor: Some("5b10ac8d82e05b22cc7d0042".into()), ..Default::default() }),
-        ("alerts_page det:bulk-export 50", AlertFilter { detection: Some("bulk-export".into()), ..Default::default() }),
+        (
+            "alerts_page status:open sev:>=high 50",
+            AlertFilter {
+                statuses: vec![AlertStatus::Open],
+                min_severity: Some(Severity::High),
+                ..Default::default()
+            },
+        ),
+        (
+            "alerts_page actor:<id> 50",
+            AlertFilter {
+                actor: Some("5b10ac8d82e05b22cc7d0042".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "alerts_page det:bulk-export 50",
+            AlertFilter {
+                detection: Some("bulk-export".into()),
+                ..Default::default()
+            },
+        ),
     ];
     for (name, f) in &filters {
         let mut times = Vec::new();
@@ -124,7 +179,10 @@ fn main() {
             let t = Instant::now();
             let page = s.alerts_page(f, cursor, 50).unwrap();
             times.push(t.elapsed());
-            assert!(cursor.is_some() || page.alerts.len() == 50, "{name}: a first page must be full");
+            assert!(
+                cursor.is_some() || page.alerts.len() == 50,
+                "{name}: a first page must be full"
+            );
             // At the end of the list start again from the newest.
             cursor = page.next;
         }

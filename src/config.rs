@@ -166,6 +166,9 @@ impl fmt::Display for SecretRef {
 pub struct EngineConfig {
     /// Data directory; `VIGIL_DATA_DIR` and `--data-dir` win over it.
     pub data_dir: Option<PathBuf>,
+    /// Key of the content fingerprints. Unset, each store makes a random one (fingerprints then only compare
+    /// within one store); set it (`env:NAME` or `file:PATH`) so that several stores give equal fingerprints.
+    pub fingerprint_key: Option<SecretRef>,
 }
 
 /// `[retention]`: how long events and alerts are kept, in days; 0 keeps them forever.
@@ -679,9 +682,12 @@ fn parse_inner(src: &str, path: &Path) -> (Config, Vec<ConfigError>, Option<(Str
     if let Some(v) = root.get("engine")
         && let Some(t) = w.table(v, "engine")
     {
-        w.unknown(t, "engine", &["data_dir"], "[engine]");
+        w.unknown(t, "engine", &["data_dir", "fingerprint_key"], "[engine]");
         if let Some(v) = t.get("data_dir") {
             config.engine.data_dir = w.string(v, "engine.data_dir").map(PathBuf::from);
+        }
+        if let Some(v) = t.get("fingerprint_key") {
+            config.engine.fingerprint_key = w.secret(v, "engine.fingerprint_key");
         }
     }
     if let Some(v) = root.get("retention")

@@ -98,7 +98,9 @@ impl fmt::Debug for ScanOptions {
 /// A path the scan could not read, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Unreadable {
+    /// As given or as found while walking.
     pub path: PathBuf,
+    /// The operating system's message.
     pub reason: String,
 }
 

@@ -369,7 +369,10 @@ fn payment_cards_of_every_issuer() {
     fires("payment-card", &format!("Card {spaced} exp 12/29"), &spaced);
     fires("payment-card", &format!("Card {dashed}"), &dashed);
     // Same number, any formatting: same fingerprint, so alerts dedupe.
-    assert_eq!(scan(&spaced)[0].fingerprint, scan(&pan)[0].fingerprint);
+    assert_eq!(
+        scan(&spaced)[0].fingerprint,
+        scan(&format!("visa {pan}"))[0].fingerprint
+    );
     let amex = luhn_complete("34123456789012");
     let amex_spaced = format!("{} {} {}", &amex[0..4], &amex[4..10], &amex[10..]);
     fires("payment-card", &amex_spaced, &amex_spaced);
@@ -435,6 +438,15 @@ fn decoy_cards() {
     quiet("pi = 3.1415926535897932384626");
     quiet("version 4539.1488.0343.6467");
     quiet(&format!("id={}x", luhn_complete("453914880343646")));
+    // Bare digit runs without a card word: constants and ids in code (these pass Luhn and have issuer prefixes).
+    quiet(&format!(
+        "    ({}, 2037035976334486086),",
+        luhn_complete("495194891177857746")
+    ));
+    quiet(&format!(
+        "check_normalize({}, 446, 11);",
+        luhn_complete("550328410731895")
+    ));
 }
 
 #[test]
@@ -455,6 +467,11 @@ fn decoy_passwords() {
     quiet("passwordless: true");
     quiet("password = \"your_password_here\"");
     quiet("cd $(pwd)/build");
+    // Code, not configuration: typed constants and type annotations.
+    quiet("pub const ERROR_INVALID_PASSWORD: WIN32_ERROR = 86u32;");
+    quiet("pub const MsV1_0ChangePassword: MSV1_0_PROTOCOL_MESSAGE_TYPE = 5i32;");
+    quiet("    pub PresentHistoryToken: D3DKMT_PRESENTHISTORYTOKEN,");
+    quiet("pub type LSA_TOKEN_INFORMATION_V2 = LSA_TOKEN_INFORMATION_V1;");
 }
 
 #[test]

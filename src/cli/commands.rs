@@ -27,7 +27,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             events,
             seed,
             incidents,
-        } => generate(events, seed, incidents),
+            manifest,
+        } => generate(events, seed, incidents, manifest.as_deref()),
         Command::Scan { format, paths } => scan(format, &paths, cli.config.as_deref()),
         Command::Check => check(cli.config.as_deref()),
         Command::Ingest { files } => {
@@ -111,7 +112,9 @@ fn config_path(given: Option<&Path>) -> Option<PathBuf> {
     if let Some(p) = given {
         return Some(p.to_path_buf());
     }
-    let p = directories::ProjectDirs::from("", "", "vigil")?.config_dir().join("vigil.toml");
+    let p = directories::ProjectDirs::from("", "", "vigil")?
+        .config_dir()
+        .join("vigil.toml");
     p.exists().then_some(p)
 }
 
@@ -132,7 +135,15 @@ fn ingest(dir: &Path, files: &[PathBuf], config: Option<&Path>) -> Result<i32> {
     let config = load_config(config)?;
     let store = Store::open(dir)?;
     let tuning = tuning(&config, &store)?;
-    let mut pipeline = Pipeline::new(store, &tuning)?;
+    let key = match &config.engine.fingerprint_key {
+        Some(r) => Some(
+            r.resolve()
+                .map_err(|e| eyre!("engine.fingerprint_key: {e}"))?
+                .into_bytes(),
+        ),
+        None => None,
+    };
+    let mut pipeline = Pipeline::new(store, &tuning, key.as_deref())?;
     let mut unreadable = 0;
     for path in files {
         let name = path.display().to_string();
@@ -254,9 +265,32 @@ fn quarantine_list(dir: &Path, format: ListFormat, limit: usize) -> Result<i32> 
     Ok(0)
 }
 
-fn generate(events: u64, seed: u64, incidents: u32) -> Result<i32> {
-    let _ = (events, seed, incidents);
-    bail!("generate: WIRE")
+fn generate(events: u64, seed: u64, incidents: u32, manifest: Option<&Path>) -> Result<i32> {
+    use vigil::ingest::generate::{GenerateOptions, write_jsonl};
+    let opts = GenerateOptions {
+        events,
+        seed,
+        incidents,
+        ..GenerateOptions::default()
+    };
+    let mut out = BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    let summary = match write_jsonl(&opts, &mut out).and_then(|s| out.flush().map(|_| s)) {
+        Ok(s) => s,
+        // A closed pipe (`| head`) is the reader's choice, not a failure.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(0),
+        Err(e) => return Err(e).wrap_err("cannot write events to stdout"),
+    };
+    if let Some(path) = manifest {
+        let mut f = BufWriter::new(
+            File::create(path).wrap_err_with(|| format!("cannot write {}", path.display()))?,
+        );
+        for p in &summary.planted {
+            serde_json::to_writer(&mut f, p)?;
+            writeln!(f)?;
+        }
+        f.flush()?;
+    }
+    Ok(0)
 }
 
 fn scan(_format: Format, _paths: &[PathBuf], _config: Option<&Path>) -> Result<i32> {
@@ -265,7 +299,9 @@ fn scan(_format: Format, _paths: &[PathBuf], _config: Option<&Path>) -> Result<i
 
 fn check(config: Option<&Path>) -> Result<i32> {
     let Some(path) = config_path(config) else {
-        println!("no configuration file (looked for vigil.toml in the config dir); defaults are valid");
+        println!(
+            "no configuration file (looked for vigil.toml in the config dir); defaults are valid"
+        );
         return Ok(0);
     };
     match vigil::config::load(&path) {

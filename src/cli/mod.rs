@@ -66,6 +66,9 @@ pub enum Command {
         /// Incidents to plant, spread over the detection catalogue.
         #[arg(long, default_value_t = 0, value_name = "N")]
         incidents: u32,
+        /// Also write the planted incidents (detection, actor, time) as JSON lines to FILE.
+        #[arg(long, value_name = "FILE")]
+        manifest: Option<PathBuf>,
     },
     /// Records refused at ingest, with their reasons.
     Quarantine {

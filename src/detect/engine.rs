@@ -271,6 +271,46 @@ impl Detector {
         Ok(())
     }
 
+    /// Replace every secret the content scanners find in the event's title and body by its redacted form,
+    /// so the stored copy never holds it in full. Custom terms and the e-mail-count finding are not secrets and
+    /// stay. Call after [`Detector::observe`], which needs the original text. Returns how many were replaced.
+    pub fn redact_event(&self, event: &mut AuditEvent) -> usize {
+        let (Some(scanner), Some(c)) = (&self.compiled.scanner, event.content.as_mut()) else {
+            return 0;
+        };
+        let mut n = 0;
+        for text in [c.title.as_mut(), c.body.as_mut()].into_iter().flatten() {
+            let mut findings: Vec<_> = scanner
+                .scan(text)
+                .into_iter()
+                .filter(|f| {
+                    matches!(
+                        f.category,
+                        crate::detect::content::Category::Credentials
+                            | crate::detect::content::Category::Financial
+                            | crate::detect::content::Category::Identity
+                    ) && f.scanner != "email-addresses"
+                })
+                .collect();
+            // Replace from the end so earlier offsets stay valid; skip overlaps.
+            findings.sort_by_key(|f| std::cmp::Reverse(f.start));
+            let mut floor = usize::MAX;
+            for f in findings {
+                if f.end <= floor
+                    && f.start < f.end
+                    && text.is_char_boundary(f.start)
+                    && text.is_char_boundary(f.end.min(text.len()))
+                    && f.end <= text.len()
+                {
+                    text.replace_range(f.start..f.end, &f.redacted);
+                    floor = f.start;
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> &DetectorStats {
         &self.stats

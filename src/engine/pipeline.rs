@@ -67,20 +67,32 @@ pub struct Pipeline {
     dirty: HashMap<Ulid, Alert>,
     /// Group key → alert id for groups touched in this batch (the store's `G` index answers the rest).
     groups: HashMap<String, Ulid>,
+    /// New alerts whose evidence is filled from the actor index once their batch is written.
+    backfill: Vec<(Ulid, AlertDraft)>,
     stats: IngestStats,
     late_at_start: u64,
 }
 
 impl Pipeline {
-    /// A pipeline over `store` with `tuning`, resuming the detector state the last run left.
-    pub fn new(store: Store, tuning: &Tuning) -> Result<Self, PipelineError> {
-        let key = store.fingerprint_key()?;
+    /// A pipeline over `store` with `tuning`, resuming the detector state the last run left. Content
+    /// fingerprints use `fingerprint_key` when the operator configured one, else the store's own random key.
+    pub fn new(
+        store: Store,
+        tuning: &Tuning,
+        fingerprint_key: Option<&[u8]>,
+    ) -> Result<Self, PipelineError> {
+        let key = match fingerprint_key {
+            Some(k) => k.to_vec(),
+            None => store.fingerprint_key()?,
+        };
         let mut detector =
             Detector::new(tuning, &key).map_err(|e| PipelineError::Tuning(e.to_string()))?;
         if let Some(state) = store.meta_get(DETECTOR_STATE)? {
             match serde_json::from_slice::<DetectorState>(&state) {
                 Ok(state) => detector.restore_state(state),
-                Err(e) => tracing::warn!(error = %e, "detector state unreadable; windows start empty"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "detector state unreadable; windows start empty")
+                }
             }
         }
         let late_at_start = detector.stats().late_events;
@@ -91,6 +103,7 @@ impl Pipeline {
             rejected: Vec::new(),
             dirty: HashMap::new(),
             groups: HashMap::new(),
+            backfill: Vec::new(),
             stats: IngestStats::default(),
             late_at_start,
         })
@@ -145,32 +158,49 @@ impl Pipeline {
         self.store.quarantine_records(&rejected)?;
         self.stats.quarantined += rejected.len() as u64;
 
-        let events = std::mem::take(&mut self.events);
-        let outcome = self.store.insert_events(&events)?;
-        self.stats.ingested += outcome.new;
-        self.stats.duplicates += outcome.duplicates;
-        for (ev, stored) in events.iter().zip(&outcome.stored) {
-            if !stored {
+        let mut events = std::mem::take(&mut self.events);
+        // Plan (dedupe) → detect on the original text → redact found secrets → write. Detection sees each new
+        // event once, in arrival order; the store never sees a found secret in full.
+        let plan = self.store.plan_events(&events)?;
+        for (i, ev) in events.iter_mut().enumerate() {
+            if !plan.is_new(i) {
                 continue;
             }
             for draft in self.detector.observe(ev) {
                 self.apply_draft(draft)?;
             }
+            self.detector.redact_event(ev);
+        }
+        self.store.write_planned(&events, &plan)?;
+        let outcome = plan.outcome();
+        self.stats.ingested += outcome.new;
+        self.stats.duplicates += outcome.duplicates;
+
+        // Evidence comes from the actor index, which now holds this batch too.
+        for (id, draft) in std::mem::take(&mut self.backfill) {
+            if let Some(mut alert) = self.dirty.remove(&id) {
+                self.backfill_evidence(&mut alert, &draft)?;
+                self.dirty.insert(id, alert);
+            }
         }
         let dirty: Vec<Alert> = self.dirty.drain().map(|(_, a)| a).collect();
         self.store.save_alerts(&dirty)?;
         self.groups.clear();
+        events.clear();
         self.events = events;
-        self.events.clear();
         Ok(())
     }
 
     fn apply_draft(&mut self, draft: AlertDraft) -> Result<(), PipelineError> {
-        let existing = match self.groups.get(&draft.group_key) {
-            Some(id) => self.dirty.get(id).cloned(),
-            None => self.store.latest_in_group(&draft.group_key)?,
-        };
-        if let Some(mut alert) = existing
+        if let Some(id) = self.groups.get(&draft.group_key).copied() {
+            if let Some(alert) = self.dirty.get_mut(&id)
+                && can_absorb(alert, &draft)
+            {
+                absorb(alert, &draft);
+                self.stats.alerts_grown += 1;
+                return Ok(());
+            }
+        } else if let Some(mut alert) = self.store.latest_in_group(&draft.group_key)?
             && can_absorb(&alert, &draft)
         {
             absorb(&mut alert, &draft);
@@ -182,7 +212,6 @@ impl Pipeline {
         let ms = draft.created.timestamp_millis().max(0) as u64;
         let id = Ulid::from_parts(ms, rand::random::<u128>());
         let mut alert = alert_from_draft(&draft, id);
-        self.backfill_evidence(&mut alert, &draft)?;
         // Event time, like `created`: the same input gives the same alert, history included.
         alert.history.push(crate::model::HistoryEntry {
             time: draft.created,
@@ -192,6 +221,9 @@ impl Pipeline {
         self.stats.alerts += 1;
         self.groups.insert(draft.group_key.clone(), id);
         self.dirty.insert(id, alert);
+        if !draft.evidence_actions.is_empty() && draft.count > 1 {
+            self.backfill.push((id, draft));
+        }
         Ok(())
     }
 
@@ -201,23 +233,19 @@ impl Pipeline {
         alert: &mut Alert,
         draft: &AlertDraft,
     ) -> Result<(), PipelineError> {
-        if draft.evidence_actions.is_empty() || draft.count <= 1 {
-            return Ok(());
-        }
         let events = self.store.actor_events_between(
             &draft.actor.id,
             draft.time_start,
             draft.created,
-            20_000,
+            Alert::EVIDENCE_CAP * 4,
         )?;
-        let ids: Vec<String> = events
+        let mut ids: Vec<String> = events
             .into_iter()
             .filter(|e| draft.evidence_actions.contains(&e.action))
             .map(|e| e.id)
             .collect();
-        let mut merged = ids;
-        merged.append(&mut alert.evidence);
-        alert.add_evidence(merged);
+        ids.append(&mut alert.evidence);
+        alert.add_evidence(ids);
         Ok(())
     }
 

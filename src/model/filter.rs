@@ -66,4 +66,3 @@ fn text_matches(a: &Alert, t: &str) -> bool {
     .flatten()
     .any(|f| f.to_lowercase().contains(&t))
 }
-

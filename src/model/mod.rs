@@ -11,5 +11,5 @@ pub use alert::{
     Alert, AlertActor, AlertStatus, ContentMatch, DetectionId, HistoryEntry, Note, ParseEnumError,
     Severity,
 };
-pub use filter::AlertFilter;
 pub use event::{Actor, AuditEvent, Content, Entity, Location, Message, Party};
+pub use filter::AlertFilter;

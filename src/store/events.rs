@@ -14,6 +14,30 @@ use super::keys::{actor_key, event_key, hash64, time_bytes};
 use super::{Store, StoreError};
 use crate::model::AuditEvent;
 
+/// Where each event of a batch will go: a key when it is new, `None` when its id is already stored.
+#[derive(Debug, Clone, Default)]
+pub struct EventPlan {
+    slots: Vec<Option<[u8; 16]>>,
+}
+
+impl EventPlan {
+    /// Whether event `i` of the planned batch is new.
+    pub fn is_new(&self, i: usize) -> bool {
+        self.slots.get(i).is_some_and(Option::is_some)
+    }
+
+    /// Counts and flags, as an [`InsertOutcome`].
+    pub fn outcome(&self) -> InsertOutcome {
+        let stored: Vec<bool> = self.slots.iter().map(Option::is_some).collect();
+        let new = stored.iter().filter(|s| **s).count() as u64;
+        InsertOutcome {
+            duplicates: stored.len() as u64 - new,
+            new,
+            stored,
+        }
+    }
+}
+
 /// What a batch insert did with each event.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InsertOutcome {
@@ -50,7 +74,12 @@ fn actor_hash_of(primary: &[u8]) -> Option<u64> {
 pub fn event_entries(ev: &AuditEvent) -> ([u8; 16], Vec<u8>, [u8; 24], Vec<u8>) {
     let key = event_key(ev.time_ms(), hash64(&ev.id));
     let ah = hash64(&ev.actor.id);
-    (key, primary_value(ah, &ev.id), actor_key(ah, &key), encode(ev))
+    (
+        key,
+        primary_value(ah, &ev.id),
+        actor_key(ah, &key),
+        encode(ev),
+    )
 }
 
 fn stored_id(v: &[u8]) -> Option<&[u8]> {
@@ -66,27 +95,42 @@ impl Store {
     /// Store a batch of events, skipping ids already stored (in the store or earlier in the batch). Returns which
     /// were new. Not durable until [`Store::flush`].
     pub fn insert_events(&self, events: &[AuditEvent]) -> Result<InsertOutcome, StoreError> {
-        let mut out = InsertOutcome {
-            stored: Vec::with_capacity(events.len()),
-            ..Default::default()
-        };
-        let mut ev_batch = sled::Batch::default();
-        let mut actor_batch = sled::Batch::default();
+        let plan = self.plan_events(events)?;
+        self.write_planned(events, &plan)?;
+        Ok(plan.outcome())
+    }
+
+    /// First half of an insert: decide, without writing, which events are new and where they go. The pipeline
+    /// detects (and redacts) between planning and writing, so a found secret never reaches the store in full.
+    pub fn plan_events(&self, events: &[AuditEvent]) -> Result<EventPlan, StoreError> {
+        let mut slots = Vec::with_capacity(events.len());
         let mut seen: HashSet<[u8; 16]> = HashSet::with_capacity(events.len());
         for ev in events {
-            match self.free_key(ev, &seen)? {
-                Some(key) => {
-                    seen.insert(key);
-                    let ah = hash64(&ev.actor.id);
-                    ev_batch.insert(&key[..], primary_value(ah, &ev.id));
-                    actor_batch.insert(&actor_key(ah, &key)[..], encode(ev));
-                    out.stored.push(true);
-                    out.new += 1;
-                }
-                None => {
-                    out.stored.push(false);
-                    out.duplicates += 1;
-                }
+            let slot = self.free_key(ev, &seen)?;
+            if let Some(key) = slot {
+                seen.insert(key);
+            }
+            slots.push(slot);
+        }
+        Ok(EventPlan { slots })
+    }
+
+    /// Second half of an insert: write the events a plan marked new. `events` must be the planned slice (the
+    /// same order and ids; contents may have been redacted since).
+    pub fn write_planned(
+        &self,
+        events: &[AuditEvent],
+        plan: &EventPlan,
+    ) -> Result<u64, StoreError> {
+        let mut ev_batch = sled::Batch::default();
+        let mut actor_batch = sled::Batch::default();
+        let mut new = 0;
+        for (ev, slot) in events.iter().zip(&plan.slots) {
+            if let Some(key) = slot {
+                let ah = hash64(&ev.actor.id);
+                ev_batch.insert(&key[..], primary_value(ah, &ev.id));
+                actor_batch.insert(&actor_key(ah, key)[..], encode(ev));
+                new += 1;
             }
         }
         self.events
@@ -95,8 +139,8 @@ impl Store {
         self.by_actor
             .apply_batch(actor_batch)
             .map_err(|e| self.sled(e))?;
-        self.bump("events", out.new)?;
-        Ok(out)
+        self.bump("events", new)?;
+        Ok(new)
     }
 
     /// The key this event would take, or `None` when the same id is already stored under it.
@@ -142,9 +186,16 @@ impl Store {
             let (Ok(key), Some(ah)) = (<[u8; 16]>::try_from(k.as_ref()), actor_hash_of(&v)) else {
                 return Err(self.corrupt("events", "malformed primary entry"));
             };
-            let body = self.by_actor.get(actor_key(ah, &key)).map_err(|e| self.sled(e))?;
-            let body = body.ok_or_else(|| self.corrupt("events_by_actor", "primary entry without a body"))?;
-            out.push(decode(&body).ok_or_else(|| self.corrupt("events_by_actor", "undecodable event"))?);
+            let body = self
+                .by_actor
+                .get(actor_key(ah, &key))
+                .map_err(|e| self.sled(e))?;
+            let body = body
+                .ok_or_else(|| self.corrupt("events_by_actor", "primary entry without a body"))?;
+            out.push(
+                decode(&body)
+                    .ok_or_else(|| self.corrupt("events_by_actor", "undecodable event"))?,
+            );
         }
         Ok(out)
     }
@@ -212,7 +263,8 @@ impl Store {
                 break;
             }
             let (_, v) = kv.map_err(|e| self.sled(e))?;
-            let ev = decode(&v).ok_or_else(|| self.corrupt("events_by_actor", "undecodable event"))?;
+            let ev =
+                decode(&v).ok_or_else(|| self.corrupt("events_by_actor", "undecodable event"))?;
             // Two actors may share a hash; the index only narrows, the id decides.
             if ev.actor.id == actor_id {
                 out.push(ev);

@@ -8,10 +8,10 @@ mod events;
 pub mod keys;
 mod quarantine;
 
-pub use alerts::{AlertPage, StatusCounts};
 /// Re-exported where callers page alerts.
 pub use crate::model::AlertFilter;
-pub use events::{InsertOutcome, event_entries};
+pub use alerts::{AlertPage, StatusCounts};
+pub use events::{EventPlan, InsertOutcome, event_entries};
 pub use quarantine::QuarantineRecord;
 
 use std::fs::File;
@@ -232,9 +232,13 @@ impl Store {
     /// [`Tuning::overlay`]: crate::detect::tuning::Tuning::overlay
     pub fn detection_overrides(
         &self,
-    ) -> Result<std::collections::BTreeMap<String, crate::detect::tuning::DetectionSettings>, StoreError> {
+    ) -> Result<
+        std::collections::BTreeMap<String, crate::detect::tuning::DetectionSettings>,
+        StoreError,
+    > {
         match self.meta_get("detection_overrides")? {
-            Some(v) => serde_json::from_slice(&v).map_err(|e| self.corrupt("meta", format!("detection_overrides: {e}"))),
+            Some(v) => serde_json::from_slice(&v)
+                .map_err(|e| self.corrupt("meta", format!("detection_overrides: {e}"))),
             None => Ok(Default::default()),
         }
     }

@@ -40,9 +40,13 @@ pub use email::EMAIL_THRESHOLD;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
+    /// Keys, tokens, passwords: something that grants access.
     Credentials,
+    /// Card numbers and bank accounts.
     Financial,
+    /// Data that identifies people (SSNs, lists of addresses).
     Identity,
+    /// The organization's own detections.
     Custom,
 }
 
@@ -65,7 +69,9 @@ impl Category {
 pub struct Finding {
     /// Scanner id: `aws-access-key-id`, `payment-card`, … or `custom:<slug>` for custom detections.
     pub scanner: String,
+    /// The scanner's group, for filtering and the UI.
     pub category: Category,
+    /// The scanner's severity (a custom detection's own), which the alert takes.
     pub severity: Severity,
     /// Byte offset of the first byte of the secret (for `email-addresses`: of the first address counted).
     pub start: usize,
@@ -83,7 +89,9 @@ pub struct Finding {
 pub struct ScannerInfo {
     /// The id findings carry and `disabled_scanners` names.
     pub id: &'static str,
+    /// Guard's group.
     pub category: Category,
+    /// Severity of its findings.
     pub severity: Severity,
     /// One line: what it finds and what validates it.
     pub description: &'static str,
@@ -179,7 +187,7 @@ pub const SCANNERS: &[ScannerInfo] = &[
         "payment-card",
         Category::Financial,
         Severity::High,
-        "Payment card number: issuer prefix and length (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay) and Luhn",
+        "Payment card number: issuer prefix and length (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay) and Luhn; grouped 4-4-4-4 / 4-6-5, or bare next to a card word",
     ),
     info(
         "iban",
@@ -273,11 +281,16 @@ impl Kind {
     }
 
     /// How many leading characters the redacted form may show. None for values whose every character is
-    /// secret (passwords, generic values, SSNs); for tokens with a public prefix the prefix shows what it is.
+    /// secret (passwords, generic values, SSNs) and for private keys (whose first characters are the dashes of
+    /// the header); for tokens with a public prefix the prefix shows what it is.
     fn shows_lead(self) -> bool {
         !matches!(
             self,
-            Kind::PasswordAssignment | Kind::GenericSecret | Kind::UsSsn | Kind::EmailAddresses
+            Kind::PrivateKey
+                | Kind::PasswordAssignment
+                | Kind::GenericSecret
+                | Kind::UsSsn
+                | Kind::EmailAddresses
         )
     }
 }

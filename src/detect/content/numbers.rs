@@ -1,5 +1,9 @@
-//! The numeric pass: payment card numbers and IBANs. Neither has a literal to prefilter on, so one linear
-//! walk jumps from digit to digit (eight bytes at a time through text without digits) and validates the
+//! The numeric pass: payment card numbers and IBANs. A card is 13–19 digits with an issuer's prefix and length
+//! and a valid Luhn digit, written either in the usual groups (4-4-4-4, 4-6-5…, one separator kind) or as a
+//! bare run next to a card word ("card", "visa", "cvv"…): bare 16–19 digit runs in code and data are mostly
+//! constants and ids, one in ten of which passes Luhn by chance.
+//!
+//! Neither cards nor IBANs have a literal to prefilter on, so one linear walk jumps from digit to digit (eight bytes at a time through text without digits) and validates the
 //! few numeric runs shaped like a PAN or an IBAN. Every byte is visited a bounded number of times.
 
 use super::validate::{card_brand, iban_length, iban_mod97, is_example_iban, is_test_card, luhn};
@@ -119,11 +123,55 @@ pub(super) fn scan(b: &[u8], cards: bool, iban: bool, hits: &mut Vec<Hit>, max_h
         {
             continue;
         }
+        // A bare digit run is as often a u64 constant or an id as a card: it needs a card word nearby.
+        // Formatted numbers (4-4-4-4, 4-6-5) are how people write cards and need no keyword.
+        if ngroups == 1 && !card_context(b, d, i) {
+            continue;
+        }
         found += 1;
         hits.push(
             Hit::new(Kind::PaymentCard, d, i).with_norm(String::from_utf8_lossy(&pan).into_owned()),
         );
     }
+}
+
+/// Words that say a number is a card, in the 64 bytes before it or the 32 after it.
+const CARD_WORDS: &[&[u8]] = &[
+    b"card",
+    b"visa",
+    b"amex",
+    b"american express",
+    b"discover",
+    b"jcb",
+    b"diners",
+    b"unionpay",
+    b"credit",
+    b"debit",
+    b"cc#",
+    b"ccn",
+    b"cc:",
+    b"cc no",
+    b"pan:",
+    b"payment",
+    b"cvv",
+    b"cvc",
+    b"expir",
+    b"exp:",
+    b"karte",
+    b"carte",
+    b"tarjeta",
+    b"carta",
+];
+
+fn card_context(b: &[u8], start: usize, end: usize) -> bool {
+    let before = &b[start.saturating_sub(64)..start];
+    let after = &b[end..end.saturating_add(32).min(b.len())];
+    [before, after].iter().any(|w| {
+        let lower = w.to_ascii_lowercase();
+        CARD_WORDS
+            .iter()
+            .any(|k| memchr::memmem::find(&lower, k).is_some())
+    })
 }
 
 /// An IBAN starting at `s` (two upper-case letters), in electronic form or printed in groups of four; on

@@ -477,6 +477,10 @@ fn assignment(
     {
         return None; // longer than any value we take: not an assignment we understand
     }
+    // `NAME: Type = value` is a typed declaration in code, not a value after a colon.
+    if !quoted && followed_by_assignment(b, ve) {
+        return None;
+    }
     ok(v.as_bytes(), quoted).then(|| Hit::new(kind, vs, ve))
 }
 
@@ -588,9 +592,27 @@ fn is_code_path(v: &[u8]) -> bool {
         && (contains(v, b".") || contains(v, b"::"))
 }
 
+/// Blanks then `=` (not `==`) after `i`.
+fn followed_by_assignment(b: &[u8], mut i: usize) -> bool {
+    while matches!(b.get(i), Some(b' ' | b'\t')) {
+        i += 1;
+    }
+    b.get(i) == Some(&b'=') && b.get(i + 1) != Some(&b'=')
+}
+
+/// An identifier as code writes it (`WIN32_ERROR`, `token_type`, `MSV1_0_PROTOCOL`): word characters whose
+/// `_`-separated parts are each in one case. Generated secrets mix cases within their parts.
+fn is_identifier(v: &[u8]) -> bool {
+    v.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_')
+        && v.split(|&c| c == b'_').all(|part| {
+            !(part.iter().any(u8::is_ascii_uppercase) && part.iter().any(u8::is_ascii_lowercase))
+        })
+}
+
 /// A password value: 8..=128 bytes, no spaces, not a placeholder or a code reference, entropy ≥ 2.75 bits per
-/// character with ≥ 5 distinct characters; a bare (unquoted) value must also mix in a digit or a symbol,
-/// since bare words after `password:` are far more often prose or YAML keys than passwords.
+/// character with ≥ 5 distinct characters. A bare (unquoted) value must also contain a letter and a digit or
+/// symbol and not be an identifier, since bare words after `password:` are far more often prose, YAML keys or
+/// code (`ERROR_INVALID_PASSWORD: WIN32_ERROR = 86`) than passwords.
 fn password_ok(v: &[u8], quoted: bool) -> bool {
     if !(8..=128).contains(&v.len()) || v.iter().any(|c| c.is_ascii_whitespace()) {
         return false;
@@ -607,7 +629,8 @@ fn password_ok(v: &[u8], quoted: bool) -> bool {
     {
         return false;
     }
-    if !quoted && !v.iter().any(u8::is_ascii_alphabetic) {
+    if !quoted && (!v.iter().any(u8::is_ascii_alphabetic) || is_identifier(v) || contains(v, b"::"))
+    {
         return false;
     }
     true
@@ -615,7 +638,8 @@ fn password_ok(v: &[u8], quoted: bool) -> bool {
 
 /// A generic secret value (after `secret`, `token`, `api_key`…): 16..=256 bytes of token characters with
 /// letters and digits mixed and ≥ 3.5 bits per character of entropy (random strings reach 4–6, identifiers
-/// and words stay below); UUIDs, code paths and placeholders are not secrets.
+/// and words stay below); UUIDs, code paths, `CONSTANT_CASE` / `snake_case` identifiers and placeholders are
+/// not secrets. Hex strings of 32+ characters are (API keys are often hex).
 fn generic_ok(v: &[u8], _quoted: bool) -> bool {
     if !(16..=256).contains(&v.len())
         || !v
@@ -626,7 +650,13 @@ fn generic_ok(v: &[u8], _quoted: bool) -> bool {
     {
         return false;
     }
-    !is_uuid(v) && !is_placeholder(v) && !is_code_path(v) && entropy(v) >= 3.5 && distinct(v) >= 10
+    let hex = v.len() >= 32 && v.iter().all(u8::is_ascii_hexdigit);
+    !is_uuid(v)
+        && !is_placeholder(v)
+        && !is_code_path(v)
+        && (hex || !is_identifier(v))
+        && entropy(v) >= 3.5
+        && distinct(v) >= 10
 }
 
 /// An AWS secret access key near an AWS keyword: 40 characters of base64 alphabet with upper, lower and
