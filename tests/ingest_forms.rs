@@ -106,7 +106,7 @@ fn bad_records_are_quarantined_with_line_and_reason_and_neighbours_survive() {
     let path = dir.path().join("bad.jsonl");
     let mut f = std::fs::File::create(&path).unwrap();
     let mut good = 0;
-    let mut line = |f: &mut std::fs::File, bytes: &[u8]| {
+    let line = |f: &mut std::fs::File, bytes: &[u8]| {
         f.write_all(bytes).unwrap();
         f.write_all(b"\n").unwrap();
     };

@@ -472,6 +472,8 @@ fn decoy_passwords() {
     quiet("pub const MsV1_0ChangePassword: MSV1_0_PROTOCOL_MESSAGE_TYPE = 5i32;");
     quiet("    pub PresentHistoryToken: D3DKMT_PRESENTHISTORYTOKEN,");
     quiet("pub type LSA_TOKEN_INFORMATION_V2 = LSA_TOKEN_INFORMATION_V1;");
+    quiet("pub data: [super::System::PasswordManagement::CYPHER_BLOCK; 2],");
+    quiet("if password == \"Xk9#mP2$vLq\" {"); // a comparison: flagged by code review, not by us
 }
 
 #[test]

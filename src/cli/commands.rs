@@ -148,7 +148,7 @@ fn ingest(dir: &Path, files: &[PathBuf], config: Option<&Path>) -> Result<i32> {
     for path in files {
         let name = path.display().to_string();
         let result = if name == "-" {
-            pipeline.ingest_reader("-", std::io::stdin().lock())
+            pipeline.ingest_reader("-", std::io::stdin())
         } else {
             match File::open(path) {
                 Ok(f) => pipeline.ingest_reader(&name, f),

@@ -249,6 +249,23 @@ pub struct Detector {
     state: State,
     stats: DetectorStats,
     key: Vec<u8>,
+    /// Secrets found in the last event `observe` scanned, kept for [`Detector::redact_event`] so a content
+    /// event is scanned once, not twice: (event id, [(in body?, start, end, redacted)]).
+    last_scan: Option<(String, Vec<Redaction>)>,
+}
+
+/// One span to replace when redacting: (found in the body rather than the title, start, end, redacted form).
+type Redaction = (bool, usize, usize, String);
+
+/// Which findings are secrets to redact from stored text: credentials, financial and identity numbers. The
+/// e-mail count and custom terms are not secrets and stay readable.
+fn is_secret(f: &Finding) -> bool {
+    matches!(
+        f.category,
+        crate::detect::content::Category::Credentials
+            | crate::detect::content::Category::Financial
+            | crate::detect::content::Category::Identity
+    ) && f.scanner != "email-addresses"
 }
 
 impl Detector {
@@ -260,6 +277,7 @@ impl Detector {
             state: State::default(),
             stats: DetectorStats::default(),
             key: fingerprint_key.to_vec(),
+            last_scan: None,
         })
     }
 
@@ -278,32 +296,39 @@ impl Detector {
         let (Some(scanner), Some(c)) = (&self.compiled.scanner, event.content.as_mut()) else {
             return 0;
         };
+        let cached = self
+            .last_scan
+            .as_ref()
+            .filter(|(id, _)| *id == event.id)
+            .map(|(_, r)| r);
         let mut n = 0;
-        for text in [c.title.as_mut(), c.body.as_mut()].into_iter().flatten() {
-            let mut findings: Vec<_> = scanner
-                .scan(text)
-                .into_iter()
-                .filter(|f| {
-                    matches!(
-                        f.category,
-                        crate::detect::content::Category::Credentials
-                            | crate::detect::content::Category::Financial
-                            | crate::detect::content::Category::Identity
-                    ) && f.scanner != "email-addresses"
-                })
-                .collect();
+        for (is_body, text) in [(false, c.title.as_mut()), (true, c.body.as_mut())] {
+            let Some(text) = text else { continue };
+            let mut findings: Vec<(usize, usize, String)> = match cached {
+                Some(spans) => spans
+                    .iter()
+                    .filter(|r| r.0 == is_body)
+                    .map(|r| (r.1, r.2, r.3.clone()))
+                    .collect(),
+                None => scanner
+                    .scan(text)
+                    .into_iter()
+                    .filter(is_secret)
+                    .map(|f| (f.start, f.end, f.redacted))
+                    .collect(),
+            };
             // Replace from the end so earlier offsets stay valid; skip overlaps.
-            findings.sort_by_key(|f| std::cmp::Reverse(f.start));
+            findings.sort_by_key(|f| std::cmp::Reverse(f.0));
             let mut floor = usize::MAX;
-            for f in findings {
-                if f.end <= floor
-                    && f.start < f.end
-                    && text.is_char_boundary(f.start)
-                    && text.is_char_boundary(f.end.min(text.len()))
-                    && f.end <= text.len()
+            for (start, end, redacted) in findings {
+                if end <= floor
+                    && start < end
+                    && end <= text.len()
+                    && text.is_char_boundary(start)
+                    && text.is_char_boundary(end)
                 {
-                    text.replace_range(f.start..f.end, &f.redacted);
-                    floor = f.start;
+                    text.replace_range(start..end, &redacted);
+                    floor = start;
                     n += 1;
                 }
             }
@@ -349,8 +374,12 @@ impl Detector {
         }
 
         let mut out = Vec::new();
+        self.last_scan = None;
         let Self {
-            compiled, state, ..
+            compiled,
+            state,
+            last_scan,
+            ..
         } = self;
         if let Some(list) = compiled.by_action.get(event.action.as_str()) {
             for &(idx, filter) in list {
@@ -384,7 +413,7 @@ impl Detector {
         // Reads do not write text: scanning every view of a page would re-raise its author's secret once per
         // reader. What is written (created, updated, commented, prompted…) is scanned.
         if event.content.is_some() && !event.action.ends_with("_viewed") {
-            content(compiled, event, &mut out);
+            *last_scan = Some((event.id.clone(), content(compiled, event, &mut out)));
         }
         self.stats.drafts += out.len() as u64;
         out
@@ -790,9 +819,10 @@ fn travel(det: &Det, state: &mut State, e: &AuditEvent, out: &mut Vec<AlertDraft
 /// Findings of one (detection id, fingerprint), each with the field it was found in.
 type FindingGroup<'a> = (String, String, Vec<&'a (&'static str, Finding)>);
 
-fn content(compiled: &Compiled, e: &AuditEvent, out: &mut Vec<AlertDraft>) {
+/// Raise drafts for what the scanners find in a content event; returns the secret spans to redact.
+fn content(compiled: &Compiled, e: &AuditEvent, out: &mut Vec<AlertDraft>) -> Vec<Redaction> {
     let (Some(scanner), Some(c)) = (&compiled.scanner, &e.content) else {
-        return;
+        return Vec::new();
     };
     let mut hits: Vec<(&'static str, Finding)> = Vec::new();
     for (field, text) in [("title", c.title.as_deref()), ("body", c.body.as_deref())] {
@@ -800,8 +830,13 @@ fn content(compiled: &Compiled, e: &AuditEvent, out: &mut Vec<AlertDraft>) {
             hits.extend(scanner.scan(text).into_iter().map(|f| (field, f)));
         }
     }
+    let redactions: Vec<Redaction> = hits
+        .iter()
+        .filter(|(_, f)| is_secret(f))
+        .map(|(field, f)| (*field == "body", f.start, f.end, f.redacted.clone()))
+        .collect();
     if hits.is_empty() {
-        return;
+        return redactions;
     }
     let title_hit = hits.iter().any(|(field, _)| *field == "title");
     let object = e.object_id().unwrap_or("-");
@@ -891,6 +926,7 @@ fn content(compiled: &Compiled, e: &AuditEvent, out: &mut Vec<AlertDraft>) {
         };
         out.push(d);
     }
+    redactions
 }
 
 fn base_draft(det: &Det, e: &AuditEvent) -> AlertDraft {

@@ -1,8 +1,15 @@
-//! The ingest pipeline: batches of records are stored (deduplicated), then detected in arrival order, then
-//! grouped into alerts, and only then reported. Alerts are written once per batch, not once per event.
+//! The ingest pipeline. Two stages on two threads when reading a stream:
+//!
+//! 1. *prepare* (reader thread): frame and parse records, plan which events are new ([`Planner`]: no store
+//!    read for a time-ordered stream), encode their bodies;
+//! 2. *commit* (caller's thread): detect on new events in arrival order, redact found secrets (re-encoding
+//!    only what changed), write the batch, fill evidence from the actor index, write the alerts it touched.
+//!
+//! Success is reported only after [`Pipeline::finish`] (or [`Pipeline::checkpoint`]) has flushed.
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::sync::mpsc;
 
 use chrono::Utc;
 use ulid::Ulid;
@@ -11,10 +18,14 @@ use crate::detect::tuning::Tuning;
 use crate::detect::{AlertDraft, Detector, DetectorState, absorb, alert_from_draft, can_absorb};
 use crate::ingest::{Reader, Record, RejectedRecord};
 use crate::model::{Alert, AuditEvent};
-use crate::store::{QuarantineRecord, Store, StoreError};
+use crate::store::{EventPlan, Planner, QuarantineRecord, Store, StoreError, encode_event};
 
 /// Events per store batch: large enough to amortise sled's per-batch cost, small enough to bound memory.
 const BATCH: usize = 1000;
+
+/// Prepared batches waiting for the commit stage; with the batch being prepared and the one being committed,
+/// at most four are in memory.
+const IN_FLIGHT: usize = 2;
 
 /// Meta key of the persisted detector state.
 const DETECTOR_STATE: &str = "detector_state";
@@ -57,10 +68,23 @@ impl std::fmt::Display for IngestStats {
     }
 }
 
-/// Parse → store → detect → alerts, synchronously, in batches.
+/// One batch after the prepare stage.
+struct Prepared {
+    events: Vec<AuditEvent>,
+    bodies: Vec<Vec<u8>>,
+    plan: EventPlan,
+    rejected: Vec<QuarantineRecord>,
+}
+
+/// A committed batch's buffers, handed back to the thread that allocated them to be freed there.
+type Spent = (Vec<AuditEvent>, Vec<Vec<u8>>);
+
+/// Parse → store → detect → alerts, in batches.
 pub struct Pipeline {
     store: Store,
     detector: Detector,
+    /// `None` only while a reader thread holds it.
+    planner: Option<Planner>,
     events: Vec<AuditEvent>,
     rejected: Vec<QuarantineRecord>,
     /// Alerts touched in the current batch, written together at its end.
@@ -97,6 +121,7 @@ impl Pipeline {
         }
         let late_at_start = detector.stats().late_events;
         Ok(Self {
+            planner: Some(store.planner()?),
             store,
             detector,
             events: Vec::with_capacity(BATCH),
@@ -109,23 +134,44 @@ impl Pipeline {
         })
     }
 
-    /// Read every record of `input`, naming it `source` in quarantine. An I/O error stops this input only.
-    pub fn ingest_reader(&mut self, source: &str, input: impl Read) -> Result<(), PipelineError> {
-        let mut reader = Reader::new(input);
-        loop {
-            let rec = reader.next_record().map_err(|error| PipelineError::Read {
-                source_name: source.to_string(),
-                error,
-            })?;
-            match rec {
-                None => return Ok(()),
-                Some(Record::Event(ev)) => self.push_event(*ev)?,
-                Some(Record::Rejected(r)) => self.push_rejected(source, r)?,
+    /// Read every record of `input`, naming it `source` in quarantine. Parsing and planning run on a second
+    /// thread while this one detects and writes. An I/O error stops this input only; what was read before it
+    /// is kept.
+    pub fn ingest_reader(
+        &mut self,
+        source: &str,
+        input: impl Read + Send,
+    ) -> Result<(), PipelineError> {
+        self.process_batch()?;
+        let (tx, rx) = mpsc::sync_channel::<Prepared>(IN_FLIGHT);
+        let (back_tx, back_rx) = mpsc::channel::<Spent>();
+        let mut planner = match self.planner.take() {
+            Some(p) => p,
+            None => self.store.planner()?,
+        };
+        let result = std::thread::scope(|scope| {
+            let reader = scope.spawn(|| prepare_stream(source, input, &mut planner, tx, back_rx));
+            let mut committed = Ok(());
+            for batch in rx.iter() {
+                if committed.is_ok() {
+                    committed = self.commit(batch).map(|done| {
+                        // Freeing a batch costs as much as a third of writing it; the reader thread has the
+                        // spare time, so it frees what it allocated.
+                        let _ = back_tx.send(done);
+                    });
+                }
+                // After a failure keep draining so the reader thread can finish and be joined.
             }
-        }
+            let read = reader
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            committed.and(read)
+        });
+        self.planner = Some(planner);
+        result
     }
 
-    /// Queue one parsed event; a full batch is processed at once.
+    /// Queue one parsed event (sources that deliver events one by one); a full batch is processed at once.
     pub fn push_event(&mut self, ev: AuditEvent) -> Result<(), PipelineError> {
         self.events.push(ev);
         if self.events.len() >= BATCH {
@@ -136,32 +182,48 @@ impl Pipeline {
 
     /// Queue one rejected record for quarantine.
     pub fn push_rejected(&mut self, source: &str, r: RejectedRecord) -> Result<(), PipelineError> {
-        tracing::debug!(source, line = r.line, reason = %r.reason, "record quarantined");
-        self.rejected.push(QuarantineRecord {
-            source: source.to_string(),
-            line: r.line,
-            offset: r.offset,
-            reason: r.reason,
-            size: r.size,
-            at: Utc::now(),
-            raw: r.raw,
-        });
+        self.rejected.push(quarantine_record(source, r));
         if self.rejected.len() >= BATCH {
             self.process_batch()?;
         }
         Ok(())
     }
 
-    /// Store, detect and group what is queued.
+    /// Prepare and commit what is queued, on this thread.
     pub fn process_batch(&mut self) -> Result<(), PipelineError> {
+        if self.events.is_empty() && self.rejected.is_empty() {
+            return Ok(());
+        }
+        let events = std::mem::take(&mut self.events);
+        let planner = match &mut self.planner {
+            Some(p) => p,
+            None => self.planner.insert(self.store.planner()?),
+        };
+        let plan = planner.plan(&events)?;
+        let bodies = events.iter().map(encode_event).collect();
         let rejected = std::mem::take(&mut self.rejected);
+        self.commit(Prepared {
+            events,
+            bodies,
+            plan,
+            rejected,
+        })
+        .map(drop)
+    }
+
+    /// Detect, redact, write, fill evidence, save alerts: one prepared batch. Hands the events back for freeing.
+    fn commit(&mut self, batch: Prepared) -> Result<Spent, PipelineError> {
+        let Prepared {
+            mut events,
+            mut bodies,
+            plan,
+            rejected,
+        } = batch;
         self.store.quarantine_records(&rejected)?;
         self.stats.quarantined += rejected.len() as u64;
 
-        let mut events = std::mem::take(&mut self.events);
-        // Plan (dedupe) → detect on the original text → redact found secrets → write. Detection sees each new
-        // event once, in arrival order; the store never sees a found secret in full.
-        let plan = self.store.plan_events(&events)?;
+        // Detection sees each new event once, in arrival order, with its original text; the store gets the
+        // redacted text.
         for (i, ev) in events.iter_mut().enumerate() {
             if !plan.is_new(i) {
                 continue;
@@ -169,9 +231,11 @@ impl Pipeline {
             for draft in self.detector.observe(ev) {
                 self.apply_draft(draft)?;
             }
-            self.detector.redact_event(ev);
+            if self.detector.redact_event(ev) > 0 {
+                bodies[i] = encode_event(ev);
+            }
         }
-        self.store.write_planned(&events, &plan)?;
+        self.store.write_planned(&events, &bodies, &plan)?;
         let outcome = plan.outcome();
         self.stats.ingested += outcome.new;
         self.stats.duplicates += outcome.duplicates;
@@ -186,9 +250,7 @@ impl Pipeline {
         let dirty: Vec<Alert> = self.dirty.drain().map(|(_, a)| a).collect();
         self.store.save_alerts(&dirty)?;
         self.groups.clear();
-        events.clear();
-        self.events = events;
-        Ok(())
+        Ok((events, bodies))
     }
 
     fn apply_draft(&mut self, draft: AlertDraft) -> Result<(), PipelineError> {
@@ -281,4 +343,72 @@ impl Pipeline {
     pub fn store(&self) -> &Store {
         &self.store
     }
+}
+
+fn quarantine_record(source: &str, r: RejectedRecord) -> QuarantineRecord {
+    tracing::debug!(source, line = r.line, reason = %r.reason, "record quarantined");
+    QuarantineRecord {
+        source: source.to_string(),
+        line: r.line,
+        offset: r.offset,
+        reason: r.reason,
+        size: r.size,
+        at: Utc::now(),
+        raw: r.raw,
+    }
+}
+
+/// The prepare stage: read, parse, plan and encode batches until the input ends or the commit stage hangs up.
+fn prepare_stream(
+    source: &str,
+    input: impl Read,
+    planner: &mut Planner,
+    tx: mpsc::SyncSender<Prepared>,
+    freed: mpsc::Receiver<Spent>,
+) -> Result<(), PipelineError> {
+    let mut reader = Reader::new(input);
+    let mut events = Vec::with_capacity(BATCH);
+    let mut rejected = Vec::new();
+    let mut send = |events: &mut Vec<AuditEvent>, rejected: &mut Vec<QuarantineRecord>| {
+        while let Ok(done) = freed.try_recv() {
+            drop(done);
+        }
+        let events = std::mem::replace(events, Vec::with_capacity(BATCH));
+        let plan = planner.plan(&events)?;
+        let bodies = events.iter().map(encode_event).collect();
+        let batch = Prepared {
+            events,
+            bodies,
+            plan,
+            rejected: std::mem::take(rejected),
+        };
+        // A closed channel means the commit stage failed; it reports why.
+        Ok::<bool, PipelineError>(tx.send(batch).is_ok())
+    };
+    loop {
+        let rec = reader.next_record();
+        let rec = match rec {
+            Ok(r) => r,
+            Err(error) => {
+                send(&mut events, &mut rejected)?;
+                return Err(PipelineError::Read {
+                    source_name: source.to_string(),
+                    error,
+                });
+            }
+        };
+        match rec {
+            None => break,
+            Some(Record::Event(ev)) => events.push(*ev),
+            Some(Record::Rejected(r)) => rejected.push(quarantine_record(source, r)),
+        }
+        if (events.len() >= BATCH || rejected.len() >= BATCH) && !send(&mut events, &mut rejected)?
+        {
+            return Ok(());
+        }
+    }
+    if !events.is_empty() || !rejected.is_empty() {
+        send(&mut events, &mut rejected)?;
+    }
+    Ok(())
 }

@@ -70,6 +70,8 @@ struct Current {
     scalar: bool,
     in_array: bool,
     error: Option<FrameError>,
+    /// Taken whole up to the next newline (newline-delimited input): serde, not the framer, judges it.
+    line_record: bool,
 }
 
 #[derive(Default)]
@@ -137,6 +139,12 @@ impl<R: Read> Framer<R> {
 impl State {
     /// Consume bytes until a frame completes or the slice ends; returns bytes used and the frame, if any.
     fn feed(&mut self, buf: &[u8], limits: &FramerLimits) -> (usize, Option<Frame>) {
+        if self.ndjson == Some(true)
+            && !self.in_array
+            && self.cur.as_ref().is_none_or(|c| c.line_record)
+        {
+            return self.feed_lines(buf, limits);
+        }
         let mut i = 0;
         while i < buf.len() {
             // Fast path: inside a string, jump to the next byte that matters.
@@ -159,6 +167,63 @@ impl State {
             i += 1;
             if let Some(frame) = out {
                 return (i, Some(frame));
+            }
+        }
+        (i, None)
+    }
+
+    /// Newline-delimited input, once recognised: a record is a line, found with `memchr` instead of a
+    /// byte-by-byte walk. Broken lines stay broken lines; the JSON parser names what is wrong with them.
+    fn feed_lines(&mut self, buf: &[u8], limits: &FramerLimits) -> (usize, Option<Frame>) {
+        let mut i = 0;
+        while i < buf.len() {
+            if self.cur.is_none() {
+                match buf[i] {
+                    b'\n' => {
+                        self.line += 1;
+                        self.offset += 1;
+                        i += 1;
+                        continue;
+                    }
+                    b' ' | b'\t' | b'\r' => {
+                        self.offset += 1;
+                        i += 1;
+                        continue;
+                    }
+                    _ => {
+                        self.cur = Some(Current {
+                            bytes: Vec::with_capacity(1024),
+                            line: self.line,
+                            offset: self.offset,
+                            size: 0,
+                            depth: 0,
+                            in_string: false,
+                            escape: false,
+                            scalar: false,
+                            in_array: false,
+                            error: None,
+                            line_record: true,
+                        });
+                    }
+                }
+            }
+            let Some(cur) = self.cur.as_mut() else {
+                continue;
+            };
+            let rest = &buf[i..];
+            match memchr::memchr(b'\n', rest) {
+                Some(n) => {
+                    push_bytes(cur, &rest[..n], limits);
+                    self.offset += n as u64 + 1;
+                    self.line += 1;
+                    self.at_line_start = true;
+                    return (i + n + 1, self.take(None));
+                }
+                None => {
+                    push_bytes(cur, rest, limits);
+                    self.offset += rest.len() as u64;
+                    i = buf.len();
+                }
             }
         }
         (i, None)
@@ -279,6 +344,7 @@ impl State {
             scalar,
             in_array: self.in_array,
             error: None,
+            line_record: false,
         };
         push_bytes(&mut cur, &[b], limits);
         self.cur = Some(cur);
@@ -297,8 +363,9 @@ impl State {
     }
 
     fn finish(&mut self) -> Option<Frame> {
-        let scalar = self.cur.as_ref()?.scalar;
-        let err = (!scalar).then_some(FrameError::Unterminated("the input ended inside the value"));
+        let cur = self.cur.as_ref()?;
+        let whole = cur.scalar || cur.line_record;
+        let err = (!whole).then_some(FrameError::Unterminated("the input ended inside the value"));
         self.take(err)
     }
 }
@@ -371,10 +438,16 @@ mod tests {
 
     #[test]
     fn broken_ndjson_line_does_not_swallow_the_next() {
+        // Newline-delimited input: a broken line is one record (the parser names its fault), the next is intact.
         let got = frames("{\"a\":1}\n{\"b\":{\"x\":1}\n{\"c\":3}\n");
         assert_eq!(got.len(), 3);
-        assert!(matches!(got[1].2, Some(FrameError::Unterminated(_))));
+        assert_eq!((got[1].0, got[1].1.as_str()), (2, "{\"b\":{\"x\":1}"));
         assert_eq!(got[2].1, "{\"c\":3}");
+        // Pretty-printed input: a record that never closes is cut where the next top-level object starts.
+        let got = frames("{\n  \"a\": 1\n}\n{\n  \"b\": {\n{\n  \"c\": 3\n}\n");
+        assert_eq!(got.len(), 3);
+        assert!(matches!(got[1].2, Some(FrameError::Unterminated(_))));
+        assert_eq!(got[2].0, 6);
         let got = frames("{\"a\":1}\n{\"b\":\"open\n{\"c\":3}\n");
         assert_eq!(got.len(), 3);
         assert_eq!(got[2].0, 3);

@@ -157,7 +157,11 @@ fn json_error_reason(e: &serde_json::Error, bytes: &[u8], start_line: u64) -> St
     }
     let msg = e.to_string();
     if msg.contains("recursion limit") {
-        return "JSON nested too deeply (more than 128 levels)".to_string();
+        return "JSON nested more than 128 levels deep".to_string();
+    }
+    if let Some(what) = msg.strip_prefix("EOF while parsing ") {
+        let what = what.split(" at line ").next().unwrap_or(what);
+        return format!("unterminated JSON value: the record ended inside {what}");
     }
     // serde_json ends its message with " at line L column C", relative to the record.
     let text = match msg.rfind(" at line ") {

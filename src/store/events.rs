@@ -6,7 +6,7 @@
 //! - `events_by_actor`: key = actor hash + the primary key; value = the encoded event. An actor's timeline is
 //!   one contiguous range scan, which is the read the UI makes most often.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 
@@ -38,6 +38,72 @@ impl EventPlan {
     }
 }
 
+/// Batches whose keys a [`Planner`] remembers: enough to cover every batch planned but not yet written while
+/// planning runs ahead of writing (the pipeline's channel holds two).
+const RECENT_BATCHES: usize = 8;
+
+/// Decides which events of a stream are new, batch after batch, reading the store as little as possible:
+/// an event newer than everything stored or planned so far cannot be a duplicate, so the common case — a
+/// time-ordered stream — costs no read at all. Keys of recently planned batches are remembered, so planning
+/// may run ahead of writing (on another thread) without letting a duplicate through.
+pub struct Planner {
+    store: Store,
+    /// Newest event time stored before this planner started or planned since.
+    max_ms: i64,
+    recent: VecDeque<Vec<[u8; 16]>>,
+    recent_ids: HashMap<[u8; 16], Box<str>>,
+}
+
+impl Planner {
+    /// Plan one batch: a key per new event, `None` per duplicate (in the store, in a recent batch or earlier in
+    /// this one).
+    pub fn plan(&mut self, events: &[AuditEvent]) -> Result<EventPlan, StoreError> {
+        let mut slots = Vec::with_capacity(events.len());
+        let mut keys = Vec::with_capacity(events.len());
+        let max_before = self.max_ms;
+        for ev in events {
+            let slot = self.free_key(ev, max_before)?;
+            if let Some(key) = slot {
+                keys.push(key);
+                self.recent_ids.insert(key, ev.id.as_str().into());
+                self.max_ms = self.max_ms.max(ev.time_ms());
+            }
+            slots.push(slot);
+        }
+        self.recent.push_back(keys);
+        while self.recent.len() > RECENT_BATCHES {
+            for k in self.recent.pop_front().unwrap_or_default() {
+                self.recent_ids.remove(&k);
+            }
+        }
+        Ok(EventPlan { slots })
+    }
+
+    fn free_key(&self, ev: &AuditEvent, max_before: i64) -> Result<Option<[u8; 16]>, StoreError> {
+        let h = hash64(&ev.id);
+        let t = ev.time_ms();
+        for probe in 0..PROBES {
+            let key = event_key(t, h.wrapping_add(probe));
+            if let Some(id) = self.recent_ids.get(&key) {
+                if **id == *ev.id {
+                    return Ok(None);
+                }
+                continue;
+            }
+            // Newer than anything stored or planned before this batch: nothing can sit at this key.
+            if t > max_before {
+                return Ok(Some(key));
+            }
+            match self.store.events.get(key).map_err(|e| self.store.sled(e))? {
+                None => return Ok(Some(key)),
+                Some(v) if stored_id(&v) == Some(ev.id.as_bytes()) => return Ok(None),
+                Some(_) => continue,
+            }
+        }
+        Ok(None)
+    }
+}
+
 /// What a batch insert did with each event.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InsertOutcome {
@@ -50,8 +116,9 @@ pub struct InsertOutcome {
 /// How many hash probes to try when two different ids share a time and a hash.
 const PROBES: u64 = 4;
 
-/// Body layout in the actor index: the JSON of the event.
-fn encode(ev: &AuditEvent) -> Vec<u8> {
+/// Body layout in the actor index: the JSON of the event. Public so the pipeline can encode on its parsing
+/// thread, off the path that writes.
+pub fn encode_event(ev: &AuditEvent) -> Vec<u8> {
     serde_json::to_vec(ev).unwrap_or_default()
 }
 
@@ -78,7 +145,7 @@ pub fn event_entries(ev: &AuditEvent) -> ([u8; 16], Vec<u8>, [u8; 24], Vec<u8>) 
         key,
         primary_value(ah, &ev.id),
         actor_key(ah, &key),
-        encode(ev),
+        encode_event(ev),
     )
 }
 
@@ -95,41 +162,43 @@ impl Store {
     /// Store a batch of events, skipping ids already stored (in the store or earlier in the batch). Returns which
     /// were new. Not durable until [`Store::flush`].
     pub fn insert_events(&self, events: &[AuditEvent]) -> Result<InsertOutcome, StoreError> {
-        let plan = self.plan_events(events)?;
-        self.write_planned(events, &plan)?;
+        let mut planner = self.planner()?;
+        let plan = planner.plan(events)?;
+        let bodies: Vec<Vec<u8>> = events.iter().map(encode_event).collect();
+        self.write_planned(events, &bodies, &plan)?;
         Ok(plan.outcome())
     }
 
-    /// First half of an insert: decide, without writing, which events are new and where they go. The pipeline
-    /// detects (and redacts) between planning and writing, so a found secret never reaches the store in full.
-    pub fn plan_events(&self, events: &[AuditEvent]) -> Result<EventPlan, StoreError> {
-        let mut slots = Vec::with_capacity(events.len());
-        let mut seen: HashSet<[u8; 16]> = HashSet::with_capacity(events.len());
-        for ev in events {
-            let slot = self.free_key(ev, &seen)?;
-            if let Some(key) = slot {
-                seen.insert(key);
-            }
-            slots.push(slot);
-        }
-        Ok(EventPlan { slots })
+    /// A [`Planner`] for inserts that follow, starting from what the store holds now.
+    pub fn planner(&self) -> Result<Planner, StoreError> {
+        let max_ms = self
+            .last_event_time()?
+            .map_or(i64::MIN, |t| t.timestamp_millis());
+        Ok(Planner {
+            store: self.clone(),
+            max_ms,
+            recent: VecDeque::new(),
+            recent_ids: HashMap::new(),
+        })
     }
 
-    /// Second half of an insert: write the events a plan marked new. `events` must be the planned slice (the
-    /// same order and ids; contents may have been redacted since).
+    /// Second half of an insert: write the events a plan marked new, with their encoded bodies
+    /// ([`encode_event`]). `events` must be the planned slice (same order and ids; the bodies may have been
+    /// redacted since planning).
     pub fn write_planned(
         &self,
         events: &[AuditEvent],
+        bodies: &[Vec<u8>],
         plan: &EventPlan,
     ) -> Result<u64, StoreError> {
         let mut ev_batch = sled::Batch::default();
         let mut actor_batch = sled::Batch::default();
         let mut new = 0;
-        for (ev, slot) in events.iter().zip(&plan.slots) {
+        for ((ev, body), slot) in events.iter().zip(bodies).zip(&plan.slots) {
             if let Some(key) = slot {
                 let ah = hash64(&ev.actor.id);
                 ev_batch.insert(&key[..], primary_value(ah, &ev.id));
-                actor_batch.insert(&actor_key(ah, key)[..], encode(ev));
+                actor_batch.insert(&actor_key(ah, key)[..], body.as_slice());
                 new += 1;
             }
         }
@@ -141,29 +210,6 @@ impl Store {
             .map_err(|e| self.sled(e))?;
         self.bump("events", new)?;
         Ok(new)
-    }
-
-    /// The key this event would take, or `None` when the same id is already stored under it.
-    fn free_key(
-        &self,
-        ev: &AuditEvent,
-        seen: &HashSet<[u8; 16]>,
-    ) -> Result<Option<[u8; 16]>, StoreError> {
-        let h = hash64(&ev.id);
-        let t = ev.time_ms();
-        for probe in 0..PROBES {
-            let key = event_key(t, h.wrapping_add(probe));
-            if seen.contains(&key) {
-                // Same key earlier in this batch: same id (duplicate) unless the hash collided.
-                return Ok(None);
-            }
-            match self.events.get(key).map_err(|e| self.sled(e))? {
-                None => return Ok(Some(key)),
-                Some(v) if stored_id(&v) == Some(ev.id.as_bytes()) => return Ok(None),
-                Some(_) => continue,
-            }
-        }
-        Ok(None)
     }
 
     /// Number of events stored.

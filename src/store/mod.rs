@@ -11,7 +11,7 @@ mod quarantine;
 /// Re-exported where callers page alerts.
 pub use crate::model::AlertFilter;
 pub use alerts::{AlertPage, StatusCounts};
-pub use events::{EventPlan, InsertOutcome, event_entries};
+pub use events::{EventPlan, InsertOutcome, Planner, encode_event, event_entries};
 pub use quarantine::QuarantineRecord;
 
 use std::fs::File;

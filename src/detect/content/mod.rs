@@ -584,6 +584,19 @@ mod tests {
     }
 
     #[test]
+    fn private_key_scan_stops_at_its_window_edge() {
+        // The body search is capped at 64 KiB; an escaped newline straddling the cap must not overrun it.
+        for pad in [65_534, 65_535, 65_536] {
+            let text = format!(
+                "-----BEGIN PRIVATE KEY-----{}\\n{}",
+                " ".repeat(pad),
+                "A".repeat(100)
+            );
+            let _ = scanner().scan(&text);
+        }
+    }
+
+    #[test]
     fn weird_offsets_stay_on_char_boundaries() {
         let text = "password=é€𝄞é€𝄞é€𝄞1 ssn 536-22-8417 ééé";
         for f in scanner().scan(text) {

@@ -394,7 +394,7 @@ fn private_key(b: &[u8], s: usize, header: &Regex) -> Option<Hit> {
         loop {
             match b.get(i) {
                 Some(b' ' | b'\t' | b'\r' | b'\n') if i < limit => i += 1,
-                Some(b'\\') if b.get(i + 1) == Some(&b'n') && i < limit => i += 2,
+                Some(b'\\') if b.get(i + 1) == Some(&b'n') && i + 2 <= limit => i += 2,
                 _ => return i,
             }
         }
@@ -498,7 +498,12 @@ fn has_operator(b: &[u8], e: usize) -> bool {
     while i < end && matches!(b[i], b' ' | b'\t') {
         i += 1;
     }
-    matches!(b.get(i), Some(b':' | b'='))
+    // `::` is a Rust / C++ path separator, `==` a comparison.
+    match b.get(i) {
+        Some(b':') => b.get(i + 1) != Some(&b':'),
+        Some(b'=') => b.get(i + 1) != Some(&b'='),
+        _ => false,
+    }
 }
 
 /// Values that stand in for a password in templates, docs and examples.
