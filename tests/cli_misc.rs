@@ -1,0 +1,65 @@
+//! `vigil scan`, `vigil check` and `vigil generate` through the real binary.
+
+mod common;
+
+use common::{stderr, stdout, vigil};
+
+#[test]
+fn scan_finds_planted_secrets_and_skips_binaries_and_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tree");
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    std::fs::write(root.join("notes.md"), "deploy notes\nkey: AKIAQWERTYUIOPASDF23\n").unwrap();
+    std::fs::write(root.join("sub/pay.txt"), "Customer card 4539 1488 0343 6467 exp 09/29\n").unwrap();
+    std::fs::write(root.join("sub/blob.bin"), b"\0\0AKIAQWERTYUIOPASDF23\0").unwrap();
+    std::fs::write(root.join("prose.txt"), "Please reset your password. AKIA is a prefix. sk_test_4eC39HqLyjWDarjtT1zdp7dc\n").unwrap();
+    let outside = dir.path().join("outside.txt");
+    std::fs::write(&outside, "AKIAZXCVBNMASDFGHJ45\n").unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("link.txt")).unwrap();
+
+    let out = vigil(dir.path(), &["scan", root.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let mut rows: Vec<&str> = text.lines().skip(1).collect();
+    rows.sort();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(rows[0].ends_with("notes.md,2,6,aws-access-key-id,\"AKIA…[aws-access-key-id, 20 chars]\""), "{}", rows[0]);
+    assert!(rows[1].contains("pay.txt,1,15,payment-card,"), "{}", rows[1]);
+    assert!(!text.contains("AKIAQWERTYUIOPASDF23") && !text.contains("4539 1488 0343 6467"), "secrets never printed");
+    assert!(!text.contains("outside"), "symlinks inside the tree are not followed");
+}
+
+#[test]
+fn check_names_every_error_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("vigil.toml");
+    std::fs::write(&bad, "[detections.page-crawling]\nsensitivity = \"loud\"\n\n[detections.no-such-detection]\nenabled = true\n").unwrap();
+    let out = vigil(dir.path(), &["--config", bad.to_str().unwrap(), "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("line 2: detections.page-crawling.sensitivity: 'loud' is not a sensitivity"), "{err}");
+    assert!(err.contains("line 4") && err.contains("no-such-detection"), "{err}");
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "[detections.page-crawling]\nsensitivity = \"fewer\"\n").unwrap();
+    let out = vigil(dir.path(), &["--config", good.to_str().unwrap(), "check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn generate_is_deterministic_and_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = vigil(dir.path(), &["generate", "--events", "2000", "--seed", "5", "--incidents", "3"]);
+    let b = vigil(dir.path(), &["generate", "--events", "2000", "--seed", "5", "--incidents", "3"]);
+    assert!(a.status.success());
+    assert_eq!(a.stdout, b.stdout);
+    assert_eq!(stdout(&a).lines().count(), 2000);
+    let c = vigil(dir.path(), &["generate", "--events", "2000", "--seed", "6"]);
+    assert_ne!(a.stdout, c.stdout);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(vigil(dir.path(), &["export"]).status.code(), Some(2));
+    assert_eq!(vigil(dir.path(), &["frobnicate"]).status.code(), Some(2));
+}
