@@ -9,10 +9,22 @@ fn scan_finds_planted_secrets_and_skips_binaries_and_links() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("tree");
     std::fs::create_dir_all(root.join("sub")).unwrap();
-    std::fs::write(root.join("notes.md"), "deploy notes\nkey: AKIAQWERTYUIOPASDF23\n").unwrap();
-    std::fs::write(root.join("sub/pay.txt"), "Customer card 4539 1488 0343 6467 exp 09/29\n").unwrap();
+    std::fs::write(
+        root.join("notes.md"),
+        "deploy notes\nkey: AKIAQWERTYUIOPASDF23\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("sub/pay.txt"),
+        "Customer card 4539 1488 0343 6467 exp 09/29\n",
+    )
+    .unwrap();
     std::fs::write(root.join("sub/blob.bin"), b"\0\0AKIAQWERTYUIOPASDF23\0").unwrap();
-    std::fs::write(root.join("prose.txt"), "Please reset your password. AKIA is a prefix. sk_test_4eC39HqLyjWDarjtT1zdp7dc\n").unwrap();
+    std::fs::write(
+        root.join("prose.txt"),
+        "Please reset your password. AKIA is a prefix. sk_test_4eC39HqLyjWDarjtT1zdp7dc\n",
+    )
+    .unwrap();
     let outside = dir.path().join("outside.txt");
     std::fs::write(&outside, "AKIAZXCVBNMASDFGHJ45\n").unwrap();
     std::os::unix::fs::symlink(&outside, root.join("link.txt")).unwrap();
@@ -23,10 +35,24 @@ fn scan_finds_planted_secrets_and_skips_binaries_and_links() {
     let mut rows: Vec<&str> = text.lines().skip(1).collect();
     rows.sort();
     assert_eq!(rows.len(), 2, "{text}");
-    assert!(rows[0].ends_with("notes.md,2,6,aws-access-key-id,\"AKIA…[aws-access-key-id, 20 chars]\""), "{}", rows[0]);
-    assert!(rows[1].contains("pay.txt,1,15,payment-card,"), "{}", rows[1]);
-    assert!(!text.contains("AKIAQWERTYUIOPASDF23") && !text.contains("4539 1488 0343 6467"), "secrets never printed");
-    assert!(!text.contains("outside"), "symlinks inside the tree are not followed");
+    assert!(
+        rows[0].ends_with("notes.md,2,6,aws-access-key-id,\"AKIA…[aws-access-key-id, 20 chars]\""),
+        "{}",
+        rows[0]
+    );
+    assert!(
+        rows[1].contains("pay.txt,1,15,payment-card,"),
+        "{}",
+        rows[1]
+    );
+    assert!(
+        !text.contains("AKIAQWERTYUIOPASDF23") && !text.contains("4539 1488 0343 6467"),
+        "secrets never printed"
+    );
+    assert!(
+        !text.contains("outside"),
+        "symlinks inside the tree are not followed"
+    );
 }
 
 #[test]
@@ -37,10 +63,20 @@ fn check_names_every_error_with_its_line() {
     let out = vigil(dir.path(), &["--config", bad.to_str().unwrap(), "check"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("line 2: detections.page-crawling.sensitivity: 'loud' is not a sensitivity"), "{err}");
-    assert!(err.contains("line 4") && err.contains("no-such-detection"), "{err}");
+    assert!(
+        err.contains("line 2: detections.page-crawling.sensitivity: 'loud' is not a sensitivity"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 4") && err.contains("no-such-detection"),
+        "{err}"
+    );
     let good = dir.path().join("good.toml");
-    std::fs::write(&good, "[detections.page-crawling]\nsensitivity = \"fewer\"\n").unwrap();
+    std::fs::write(
+        &good,
+        "[detections.page-crawling]\nsensitivity = \"fewer\"\n",
+    )
+    .unwrap();
     let out = vigil(dir.path(), &["--config", good.to_str().unwrap(), "check"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
@@ -48,8 +84,30 @@ fn check_names_every_error_with_its_line() {
 #[test]
 fn generate_is_deterministic_and_exact() {
     let dir = tempfile::tempdir().unwrap();
-    let a = vigil(dir.path(), &["generate", "--events", "2000", "--seed", "5", "--incidents", "3"]);
-    let b = vigil(dir.path(), &["generate", "--events", "2000", "--seed", "5", "--incidents", "3"]);
+    let a = vigil(
+        dir.path(),
+        &[
+            "generate",
+            "--events",
+            "2000",
+            "--seed",
+            "5",
+            "--incidents",
+            "3",
+        ],
+    );
+    let b = vigil(
+        dir.path(),
+        &[
+            "generate",
+            "--events",
+            "2000",
+            "--seed",
+            "5",
+            "--incidents",
+            "3",
+        ],
+    );
     assert!(a.status.success());
     assert_eq!(a.stdout, b.stdout);
     assert_eq!(stdout(&a).lines().count(), 2000);

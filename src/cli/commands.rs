@@ -302,13 +302,19 @@ fn scan(format: Format, paths: &[PathBuf], config: Option<&Path>) -> Result<i32>
     let mut out = BufWriter::new(std::io::stdout().lock());
     let summary = match vigil::scan::run(paths, format, &mut out, &tuning) {
         Ok(s) => s,
-        Err(vigil::scan::ScanError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(0),
+        Err(vigil::scan::ScanError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            return Ok(0);
+        }
         Err(e) => return Err(e.into()),
     };
     out.flush().ok();
     let clean = vigil::model::text::sanitize;
     for u in &summary.unreadable {
-        eprintln!("vigil: cannot read {}: {}", clean(&u.path.display().to_string()), clean(&u.reason));
+        eprintln!(
+            "vigil: cannot read {}: {}",
+            clean(&u.path.display().to_string()),
+            clean(&u.reason)
+        );
     }
     eprintln!("vigil: {summary}");
     // Findings are the answer, not a failure: exit 0 whether or not there were any.

@@ -1,11 +1,13 @@
-//! The ingest pipeline. Two stages on two threads when reading a stream:
+//! The ingest pipeline, in two stages that run on two threads when reading a stream:
 //!
 //! 1. *prepare* (reader thread): frame and parse records, plan which events are new ([`Planner`]: no store
-//!    read for a time-ordered stream), encode their bodies;
-//! 2. *commit* (caller's thread): detect on new events in arrival order, redact found secrets (re-encoding
-//!    only what changed), write the batch, fill evidence from the actor index, write the alerts it touched.
+//!    read for a time-ordered stream), run the detector on the new ones in arrival order, redact the secrets
+//!    it found, encode the bodies;
+//! 2. *commit* (caller's thread): write the batch, group its drafts into alerts, fill evidence from the actor
+//!    index, write the alerts it touched.
 //!
-//! Success is reported only after [`Pipeline::finish`] (or [`Pipeline::checkpoint`]) has flushed.
+//! The commit stage is then little more than the store's own writes, which bound ingest. Success is reported
+//! only after [`Pipeline::finish`] (or [`Pipeline::checkpoint`]) has flushed.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -68,25 +70,56 @@ impl std::fmt::Display for IngestStats {
     }
 }
 
-/// One batch after the prepare stage.
+/// One batch after the prepare stage: events (redacted), their encoded bodies, which are new, the drafts
+/// detection raised on them in order, and the records refused.
 struct Prepared {
     events: Vec<AuditEvent>,
     bodies: Vec<Vec<u8>>,
     plan: EventPlan,
+    drafts: Vec<AlertDraft>,
     rejected: Vec<QuarantineRecord>,
 }
 
-/// A committed batch's buffers, handed back to the thread that allocated them to be freed there.
+/// A committed batch's buffers, handed back to the thread that allocated them to be freed there: freeing a
+/// batch on the writing thread cost as much as a third of writing it.
 type Spent = (Vec<AuditEvent>, Vec<Vec<u8>>);
 
-/// Parse → store → detect → alerts, in batches.
-pub struct Pipeline {
-    store: Store,
+/// The prepare stage's state: the planner and the detector.
+struct Preparer {
+    planner: Planner,
     detector: Detector,
-    /// `None` only while a reader thread holds it.
-    planner: Option<Planner>,
-    events: Vec<AuditEvent>,
-    rejected: Vec<QuarantineRecord>,
+}
+
+impl Preparer {
+    fn prepare(
+        &mut self,
+        mut events: Vec<AuditEvent>,
+        rejected: Vec<QuarantineRecord>,
+    ) -> Result<Prepared, PipelineError> {
+        let plan = self.planner.plan(&events)?;
+        let mut drafts = Vec::new();
+        // Detection sees each new event once, in arrival order, with its original text; the store gets the
+        // redacted text.
+        for (i, ev) in events.iter_mut().enumerate() {
+            if plan.is_new(i) {
+                drafts.extend(self.detector.observe(ev));
+                self.detector.redact_event(ev);
+            }
+        }
+        let bodies = events.iter().map(encode_event).collect();
+        Ok(Prepared {
+            events,
+            bodies,
+            plan,
+            drafts,
+            rejected,
+        })
+    }
+}
+
+/// The commit stage's state: writes, grouping, counters.
+struct Committer {
+    store: Store,
     /// Alerts touched in the current batch, written together at its end.
     dirty: HashMap<Ulid, Alert>,
     /// Group key → alert id for groups touched in this batch (the store's `G` index answers the rest).
@@ -94,152 +127,27 @@ pub struct Pipeline {
     /// New alerts whose evidence is filled from the actor index once their batch is written.
     backfill: Vec<(Ulid, AlertDraft)>,
     stats: IngestStats,
-    late_at_start: u64,
 }
 
-impl Pipeline {
-    /// A pipeline over `store` with `tuning`, resuming the detector state the last run left. Content
-    /// fingerprints use `fingerprint_key` when the operator configured one, else the store's own random key.
-    pub fn new(
-        store: Store,
-        tuning: &Tuning,
-        fingerprint_key: Option<&[u8]>,
-    ) -> Result<Self, PipelineError> {
-        let key = match fingerprint_key {
-            Some(k) => k.to_vec(),
-            None => store.fingerprint_key()?,
-        };
-        let mut detector =
-            Detector::new(tuning, &key).map_err(|e| PipelineError::Tuning(e.to_string()))?;
-        if let Some(state) = store.meta_get(DETECTOR_STATE)? {
-            match serde_json::from_slice::<DetectorState>(&state) {
-                Ok(state) => detector.restore_state(state),
-                Err(e) => {
-                    tracing::warn!(error = %e, "detector state unreadable; windows start empty")
-                }
-            }
-        }
-        let late_at_start = detector.stats().late_events;
-        Ok(Self {
-            planner: Some(store.planner()?),
-            store,
-            detector,
-            events: Vec::with_capacity(BATCH),
-            rejected: Vec::new(),
-            dirty: HashMap::new(),
-            groups: HashMap::new(),
-            backfill: Vec::new(),
-            stats: IngestStats::default(),
-            late_at_start,
-        })
-    }
-
-    /// Read every record of `input`, naming it `source` in quarantine. Parsing and planning run on a second
-    /// thread while this one detects and writes. An I/O error stops this input only; what was read before it
-    /// is kept.
-    pub fn ingest_reader(
-        &mut self,
-        source: &str,
-        input: impl Read + Send,
-    ) -> Result<(), PipelineError> {
-        self.process_batch()?;
-        let (tx, rx) = mpsc::sync_channel::<Prepared>(IN_FLIGHT);
-        let (back_tx, back_rx) = mpsc::channel::<Spent>();
-        let mut planner = match self.planner.take() {
-            Some(p) => p,
-            None => self.store.planner()?,
-        };
-        let result = std::thread::scope(|scope| {
-            let reader = scope.spawn(|| prepare_stream(source, input, &mut planner, tx, back_rx));
-            let mut committed = Ok(());
-            for batch in rx.iter() {
-                if committed.is_ok() {
-                    committed = self.commit(batch).map(|done| {
-                        // Freeing a batch costs as much as a third of writing it; the reader thread has the
-                        // spare time, so it frees what it allocated.
-                        let _ = back_tx.send(done);
-                    });
-                }
-                // After a failure keep draining so the reader thread can finish and be joined.
-            }
-            let read = reader
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p));
-            committed.and(read)
-        });
-        self.planner = Some(planner);
-        result
-    }
-
-    /// Queue one parsed event (sources that deliver events one by one); a full batch is processed at once.
-    pub fn push_event(&mut self, ev: AuditEvent) -> Result<(), PipelineError> {
-        self.events.push(ev);
-        if self.events.len() >= BATCH {
-            self.process_batch()?;
-        }
-        Ok(())
-    }
-
-    /// Queue one rejected record for quarantine.
-    pub fn push_rejected(&mut self, source: &str, r: RejectedRecord) -> Result<(), PipelineError> {
-        self.rejected.push(quarantine_record(source, r));
-        if self.rejected.len() >= BATCH {
-            self.process_batch()?;
-        }
-        Ok(())
-    }
-
-    /// Prepare and commit what is queued, on this thread.
-    pub fn process_batch(&mut self) -> Result<(), PipelineError> {
-        if self.events.is_empty() && self.rejected.is_empty() {
-            return Ok(());
-        }
-        let events = std::mem::take(&mut self.events);
-        let planner = match &mut self.planner {
-            Some(p) => p,
-            None => self.planner.insert(self.store.planner()?),
-        };
-        let plan = planner.plan(&events)?;
-        let bodies = events.iter().map(encode_event).collect();
-        let rejected = std::mem::take(&mut self.rejected);
-        self.commit(Prepared {
+impl Committer {
+    /// Write, group, fill evidence, save alerts: one prepared batch. Hands the buffers back for freeing.
+    fn commit(&mut self, batch: Prepared) -> Result<Spent, PipelineError> {
+        let Prepared {
             events,
             bodies,
             plan,
-            rejected,
-        })
-        .map(drop)
-    }
-
-    /// Detect, redact, write, fill evidence, save alerts: one prepared batch. Hands the events back for freeing.
-    fn commit(&mut self, batch: Prepared) -> Result<Spent, PipelineError> {
-        let Prepared {
-            mut events,
-            mut bodies,
-            plan,
+            drafts,
             rejected,
         } = batch;
         self.store.quarantine_records(&rejected)?;
         self.stats.quarantined += rejected.len() as u64;
-
-        // Detection sees each new event once, in arrival order, with its original text; the store gets the
-        // redacted text.
-        for (i, ev) in events.iter_mut().enumerate() {
-            if !plan.is_new(i) {
-                continue;
-            }
-            for draft in self.detector.observe(ev) {
-                self.apply_draft(draft)?;
-            }
-            if self.detector.redact_event(ev) > 0 {
-                bodies[i] = encode_event(ev);
-            }
-        }
         self.store.write_planned(&events, &bodies, &plan)?;
         let outcome = plan.outcome();
         self.stats.ingested += outcome.new;
         self.stats.duplicates += outcome.duplicates;
-
+        for draft in drafts {
+            self.apply_draft(draft)?;
+        }
         // Evidence comes from the actor index, which now holds this batch too.
         for (id, draft) in std::mem::take(&mut self.backfill) {
             if let Some(mut alert) = self.dirty.remove(&id) {
@@ -310,23 +218,134 @@ impl Pipeline {
         alert.add_evidence(ids);
         Ok(())
     }
+}
+
+/// Parse → store → detect → alerts, in batches.
+pub struct Pipeline {
+    prep: Preparer,
+    commit: Committer,
+    events: Vec<AuditEvent>,
+    rejected: Vec<QuarantineRecord>,
+    late_at_start: u64,
+}
+
+impl Pipeline {
+    /// A pipeline over `store` with `tuning`, resuming the detector state the last run left. Content
+    /// fingerprints use `fingerprint_key` when the operator configured one, else the store's own random key.
+    pub fn new(
+        store: Store,
+        tuning: &Tuning,
+        fingerprint_key: Option<&[u8]>,
+    ) -> Result<Self, PipelineError> {
+        let key = match fingerprint_key {
+            Some(k) => k.to_vec(),
+            None => store.fingerprint_key()?,
+        };
+        let mut detector =
+            Detector::new(tuning, &key).map_err(|e| PipelineError::Tuning(e.to_string()))?;
+        if let Some(state) = store.meta_get(DETECTOR_STATE)? {
+            match serde_json::from_slice::<DetectorState>(&state) {
+                Ok(state) => detector.restore_state(state),
+                Err(e) => {
+                    tracing::warn!(error = %e, "detector state unreadable; windows start empty")
+                }
+            }
+        }
+        let late_at_start = detector.stats().late_events;
+        Ok(Self {
+            prep: Preparer {
+                planner: store.planner()?,
+                detector,
+            },
+            commit: Committer {
+                store,
+                dirty: HashMap::new(),
+                groups: HashMap::new(),
+                backfill: Vec::new(),
+                stats: IngestStats::default(),
+            },
+            events: Vec::with_capacity(BATCH),
+            rejected: Vec::new(),
+            late_at_start,
+        })
+    }
+
+    /// Read every record of `input`, naming it `source` in quarantine. Parsing, planning and detection run on
+    /// a second thread while this one writes. An I/O error stops this input only; what was read before it is
+    /// kept.
+    pub fn ingest_reader(
+        &mut self,
+        source: &str,
+        input: impl Read + Send,
+    ) -> Result<(), PipelineError> {
+        self.process_batch()?;
+        let (tx, rx) = mpsc::sync_channel::<Prepared>(IN_FLIGHT);
+        let (back_tx, back_rx) = mpsc::channel::<Spent>();
+        let Self { prep, commit, .. } = self;
+        std::thread::scope(|scope| {
+            let reader = scope.spawn(|| prepare_stream(source, input, prep, tx, back_rx));
+            let mut committed = Ok(());
+            for batch in rx.iter() {
+                // After a failure keep draining so the reader thread can finish and be joined.
+                if committed.is_ok() {
+                    committed = commit.commit(batch).map(|spent| {
+                        let _ = back_tx.send(spent);
+                    });
+                }
+            }
+            let read = reader
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            committed.and(read)
+        })
+    }
+
+    /// Queue one parsed event (sources that deliver events one by one); a full batch is processed at once.
+    pub fn push_event(&mut self, ev: AuditEvent) -> Result<(), PipelineError> {
+        self.events.push(ev);
+        if self.events.len() >= BATCH {
+            self.process_batch()?;
+        }
+        Ok(())
+    }
+
+    /// Queue one rejected record for quarantine.
+    pub fn push_rejected(&mut self, source: &str, r: RejectedRecord) -> Result<(), PipelineError> {
+        self.rejected.push(quarantine_record(source, r));
+        if self.rejected.len() >= BATCH {
+            self.process_batch()?;
+        }
+        Ok(())
+    }
+
+    /// Prepare and commit what is queued, on this thread.
+    pub fn process_batch(&mut self) -> Result<(), PipelineError> {
+        if self.events.is_empty() && self.rejected.is_empty() {
+            return Ok(());
+        }
+        let events = std::mem::take(&mut self.events);
+        let rejected = std::mem::take(&mut self.rejected);
+        let batch = self.prep.prepare(events, rejected)?;
+        self.commit.commit(batch).map(drop)
+    }
 
     /// Finish: process what is queued, persist the detector state, flush. Only after this returns are the
     /// counts true on disk.
     pub fn finish(mut self) -> Result<IngestStats, PipelineError> {
         self.checkpoint()?;
-        Ok(self.stats)
+        Ok(self.commit.stats)
     }
 
     /// Process what is queued, persist detector state and flush, keeping the pipeline open (long-running
     /// sources call this before acknowledging a batch).
     pub fn checkpoint(&mut self) -> Result<(), PipelineError> {
         self.process_batch()?;
-        let state = serde_json::to_vec(&self.detector.save_state())
+        let state = serde_json::to_vec(&self.prep.detector.save_state())
             .map_err(|e| PipelineError::Tuning(format!("cannot save detector state: {e}")))?;
-        self.store.meta_put(DETECTOR_STATE, &state)?;
-        self.store.flush()?;
-        self.stats.late = self
+        self.commit.store.meta_put(DETECTOR_STATE, &state)?;
+        self.commit.store.flush()?;
+        self.commit.stats.late = self
+            .prep
             .detector
             .stats()
             .late_events
@@ -336,12 +355,20 @@ impl Pipeline {
 
     /// Counters so far.
     pub fn stats(&self) -> IngestStats {
-        self.stats
+        self.commit.stats
     }
 
     /// The store this pipeline writes to.
     pub fn store(&self) -> &Store {
-        &self.store
+        &self.commit.store
+    }
+
+    /// Apply new tuning from the next event on (detections toggled, sensitivity, exclusions).
+    pub fn retune(&mut self, tuning: &Tuning) -> Result<(), PipelineError> {
+        self.prep
+            .detector
+            .retune(tuning)
+            .map_err(|e| PipelineError::Tuning(e.to_string()))
     }
 }
 
@@ -358,11 +385,12 @@ fn quarantine_record(source: &str, r: RejectedRecord) -> QuarantineRecord {
     }
 }
 
-/// The prepare stage: read, parse, plan and encode batches until the input ends or the commit stage hangs up.
+/// The prepare stage: read, parse, plan, detect and encode batches until the input ends or the commit stage
+/// hangs up.
 fn prepare_stream(
     source: &str,
     input: impl Read,
-    planner: &mut Planner,
+    prep: &mut Preparer,
     tx: mpsc::SyncSender<Prepared>,
     freed: mpsc::Receiver<Spent>,
 ) -> Result<(), PipelineError> {
@@ -370,24 +398,16 @@ fn prepare_stream(
     let mut events = Vec::with_capacity(BATCH);
     let mut rejected = Vec::new();
     let mut send = |events: &mut Vec<AuditEvent>, rejected: &mut Vec<QuarantineRecord>| {
-        while let Ok(done) = freed.try_recv() {
-            drop(done);
+        while let Ok(spent) = freed.try_recv() {
+            drop(spent);
         }
         let events = std::mem::replace(events, Vec::with_capacity(BATCH));
-        let plan = planner.plan(&events)?;
-        let bodies = events.iter().map(encode_event).collect();
-        let batch = Prepared {
-            events,
-            bodies,
-            plan,
-            rejected: std::mem::take(rejected),
-        };
+        let batch = prep.prepare(events, std::mem::take(rejected))?;
         // A closed channel means the commit stage failed; it reports why.
         Ok::<bool, PipelineError>(tx.send(batch).is_ok())
     };
     loop {
-        let rec = reader.next_record();
-        let rec = match rec {
+        let rec = match reader.next_record() {
             Ok(r) => r,
             Err(error) => {
                 send(&mut events, &mut rejected)?;
