@@ -104,16 +104,32 @@ impl Store {
         };
         std::fs::create_dir_all(dir).map_err(io)?;
         let lock = take_lock(dir)?;
-        let db = sled::Config::new()
+        // Our lock is held, so no other vigil process has the store; sled may still refuse for a moment while
+        // a handle this process just dropped finishes shutting down its threads. Retry briefly.
+        let config = sled::Config::new()
             .path(dir.join("db"))
             .cache_capacity(opts.cache_bytes)
             .mode(sled::Mode::HighThroughput)
-            .flush_every_ms(Some(1000))
-            .open()
-            .map_err(|source| StoreError::Sled {
-                dir: dir.to_path_buf(),
-                source,
-            })?;
+            .flush_every_ms(Some(1000));
+        let mut attempt = 0;
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                // sled reports its lock as ErrorKind::Other with this text.
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock") && attempt < 40 =>
+                {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(source) => {
+                    return Err(StoreError::Sled {
+                        dir: dir.to_path_buf(),
+                        source,
+                    });
+                }
+            }
+        };
         let tree = |name: &str| {
             db.open_tree(name).map_err(|source| StoreError::Sled {
                 dir: dir.to_path_buf(),
