@@ -11,3 +11,4 @@ pub mod ingest;
 pub mod model;
 pub mod scan;
 pub mod store;
+pub mod tui;

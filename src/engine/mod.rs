@@ -5,6 +5,11 @@
 //!
 //! [`Detector`]: crate::detect::Detector
 
+mod api;
 mod pipeline;
+
+pub use api::{
+    Change, Command, DetectionView, EngineError, EngineHandle, EngineStats, IntegrationView, with_exclusion,
+};
 
 pub use pipeline::{IngestStats, Pipeline, PipelineError};
