@@ -42,15 +42,33 @@ impl From<StoreError> for EngineError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Set the status of one or more alerts.
-    SetStatus { ids: Vec<Ulid>, status: AlertStatus, who: String },
+    SetStatus {
+        ids: Vec<Ulid>,
+        status: AlertStatus,
+        who: String,
+    },
     /// Assign (or unassign with `None`).
-    Assign { ids: Vec<Ulid>, assignee: Option<String>, who: String },
+    Assign {
+        ids: Vec<Ulid>,
+        assignee: Option<String>,
+        who: String,
+    },
     /// Append a note.
     AddNote { id: Ulid, text: String, who: String },
     /// Replace one detection's settings (enable, sensitivity, exclusions); takes effect on the next event.
-    SetDetection { id: String, settings: DetectionSettings, who: String },
+    SetDetection {
+        id: String,
+        settings: DetectionSettings,
+        who: String,
+    },
     /// Write alerts to a file: the given ids, or everything the filter matches.
-    Export { filter: AlertFilter, ids: Option<Vec<Ulid>>, format: ExportFormat, path: PathBuf, overwrite: bool },
+    Export {
+        filter: AlertFilter,
+        ids: Option<Vec<Ulid>>,
+        format: ExportFormat,
+        path: PathBuf,
+        overwrite: bool,
+    },
 }
 
 /// A fact the engine announces to every attached UI.
@@ -136,7 +154,10 @@ impl EngineHandle {
             tuning: Arc::new(Mutex::new(tuning)),
             file_tuning,
             integrations: Arc::new(integrations),
-            stats: Arc::new(Mutex::new(EngineStats { health: "ok".into(), ..Default::default() })),
+            stats: Arc::new(Mutex::new(EngineStats {
+                health: "ok".into(),
+                ..Default::default()
+            })),
             retune,
         };
         handle.refresh_stats(0.0, 0, None);
@@ -178,7 +199,12 @@ impl EngineHandle {
     }
 
     /// A page of alerts (index-served; see `Store::alerts_page`).
-    pub async fn alerts_page(&self, filter: AlertFilter, cursor: Option<Ulid>, limit: usize) -> Result<AlertPage, EngineError> {
+    pub async fn alerts_page(
+        &self,
+        filter: AlertFilter,
+        cursor: Option<Ulid>,
+        limit: usize,
+    ) -> Result<AlertPage, EngineError> {
         let store = self.store.clone();
         blocking(move || store.alerts_page(&filter, cursor, limit)).await
     }
@@ -190,14 +216,32 @@ impl EngineHandle {
     }
 
     /// An actor's events around a moment: `before` events up to it and `after` events after it.
-    pub async fn timeline(&self, actor: String, around: DateTime<Utc>, before: usize, after: usize) -> Result<Vec<AuditEvent>, EngineError> {
+    pub async fn timeline(
+        &self,
+        actor: String,
+        around: DateTime<Utc>,
+        before: usize,
+        after: usize,
+    ) -> Result<Vec<AuditEvent>, EngineError> {
         let store = self.store.clone();
         blocking(move || store.actor_timeline(&actor, around, before, after)).await
     }
 
     /// An actor's alerts created in `[from, to)`, oldest first (the timeline interleaves them).
-    pub async fn actor_alerts(&self, actor: String, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Result<Vec<Alert>, EngineError> {
-        let filter = AlertFilter { actor: Some(actor), since: Some(from), until: Some(to), ascending: true, ..Default::default() };
+    pub async fn actor_alerts(
+        &self,
+        actor: String,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Alert>, EngineError> {
+        let filter = AlertFilter {
+            actor: Some(actor),
+            since: Some(from),
+            until: Some(to),
+            ascending: true,
+            ..Default::default()
+        };
         Ok(self.alerts_page(filter, None, limit).await?.alerts)
     }
 
@@ -209,9 +253,10 @@ impl EngineHandle {
             .map(|spec| {
                 let settings = tuning.settings(spec.id);
                 let threshold = match spec.kind {
-                    DetectionKind::Threshold { .. } => {
-                        Some((spec.kind.window_secs().unwrap_or(0), u64::from(spec.kind.threshold(settings.sensitivity).unwrap_or(0))))
-                    }
+                    DetectionKind::Threshold { .. } => Some((
+                        spec.kind.window_secs().unwrap_or(0),
+                        u64::from(spec.kind.threshold(settings.sensitivity).unwrap_or(0)),
+                    )),
                     _ => None,
                 };
                 DetectionView {
@@ -276,7 +321,11 @@ impl EngineHandle {
                     if a.status == status {
                         return false;
                     }
-                    a.history.push(HistoryEntry { time: now, who: who.clone(), what: format!("status {} → {}", a.status, status) });
+                    a.history.push(HistoryEntry {
+                        time: now,
+                        who: who.clone(),
+                        what: format!("status {} → {}", a.status, status),
+                    });
                     a.status = status;
                     true
                 })?;
@@ -291,7 +340,11 @@ impl EngineHandle {
                         Some(x) => format!("assigned to {x}"),
                         None => "unassigned".to_string(),
                     };
-                    a.history.push(HistoryEntry { time: now, who: who.clone(), what });
+                    a.history.push(HistoryEntry {
+                        time: now,
+                        who: who.clone(),
+                        what,
+                    });
                     a.assignee = assignee.clone();
                     true
                 })?;
@@ -306,15 +359,27 @@ impl EngineHandle {
                     return Err(EngineError::Invalid("an empty note was not added".into()));
                 }
                 self.change_alerts(&[id], |a| {
-                    a.notes.push(Note { author: who.clone(), time: now, text: text.clone() });
-                    a.history.push(HistoryEntry { time: now, who: who.clone(), what: "note added".into() });
+                    a.notes.push(Note {
+                        author: who.clone(),
+                        time: now,
+                        text: text.clone(),
+                    });
+                    a.history.push(HistoryEntry {
+                        time: now,
+                        who: who.clone(),
+                        what: "note added".into(),
+                    });
                     true
                 })?;
                 Ok("note added".into())
             }
             Command::SetDetection { id, settings, who } => {
                 let known = catalogue::spec(&id).is_some()
-                    || self.current_tuning().custom.iter().any(|c| catalogue::custom_detection_id(&c.name) == id);
+                    || self
+                        .current_tuning()
+                        .custom
+                        .iter()
+                        .any(|c| catalogue::custom_detection_id(&c.name) == id);
                 if !known {
                     return Err(EngineError::Invalid(format!("no detection '{id}'")));
                 }
@@ -331,31 +396,58 @@ impl EngineHandle {
                 self.publish(Change::TuningChanged);
                 Ok(describe_settings(&id, &settings))
             }
-            Command::Export { filter, ids, format, path, overwrite } => self.export(filter, ids, format, path, overwrite),
+            Command::Export {
+                filter,
+                ids,
+                format,
+                path,
+                overwrite,
+            } => self.export(filter, ids, format, path, overwrite),
         }
     }
 
     /// Apply `change` to each alert (under its version); publish and flush once. Returns how many changed.
-    fn change_alerts(&self, ids: &[Ulid], mut change: impl FnMut(&mut Alert) -> bool) -> Result<usize, EngineError> {
+    fn change_alerts(
+        &self,
+        ids: &[Ulid],
+        mut change: impl FnMut(&mut Alert) -> bool,
+    ) -> Result<usize, EngineError> {
         let mut changed = Vec::new();
         for id in ids {
-            let Some(current) = self.store.alert(*id)? else { continue };
+            let Some(current) = self.store.alert(*id)? else {
+                continue;
+            };
             let mut next = current.clone();
             if !change(&mut next) {
                 continue;
             }
-            self.store.update_alert(*id, Some(current.version), |a| *a = Alert { version: a.version, ..next })?;
+            self.store.update_alert(*id, Some(current.version), |a| {
+                *a = Alert {
+                    version: a.version,
+                    ..next
+                }
+            })?;
             changed.push(*id);
         }
         if !changed.is_empty() {
             self.store.flush()?;
-            self.publish(Change::AlertsChanged { ids: changed.clone(), raised: 0 });
+            self.publish(Change::AlertsChanged {
+                ids: changed.clone(),
+                raised: 0,
+            });
             self.refresh_stats(self.stats().ingest_rate, self.stats().backlog, None);
         }
         Ok(changed.len())
     }
 
-    fn export(&self, filter: AlertFilter, ids: Option<Vec<Ulid>>, format: ExportFormat, path: PathBuf, overwrite: bool) -> Result<String, EngineError> {
+    fn export(
+        &self,
+        filter: AlertFilter,
+        ids: Option<Vec<Ulid>>,
+        format: ExportFormat,
+        path: PathBuf,
+        overwrite: bool,
+    ) -> Result<String, EngineError> {
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true);
         if overwrite {
@@ -370,7 +462,9 @@ impl EngineHandle {
                 EngineError::Invalid(format!("cannot write {}: {e}", path.display()))
             }
         })?;
-        let io = |e: std::io::Error| EngineError::Invalid(format!("cannot write {}: {e}", path.display()));
+        let io = |e: std::io::Error| {
+            EngineError::Invalid(format!("cannot write {}: {e}", path.display()))
+        };
         let mut exporter = Exporter::new(std::io::BufWriter::new(file), format).map_err(io)?;
         match ids {
             Some(ids) => {
@@ -407,13 +501,21 @@ fn describe_settings(id: &str, s: &DetectionSettings) -> String {
         Sensitivity::Default => String::new(),
         other => format!(", sensitivity {}", other.as_str()),
     };
-    let excl = if s.exclusions.is_empty() { String::new() } else { format!(", {} exclusion(s)", s.exclusions.len()) };
+    let excl = if s.exclusions.is_empty() {
+        String::new()
+    } else {
+        format!(", {} exclusion(s)", s.exclusions.len())
+    };
     format!("{id}: {state}{sens}{excl}")
 }
 
 /// A new exclusion of `value` from a detection's settings (the UI's "exclude this actor" path).
 pub fn with_exclusion(mut settings: DetectionSettings, exclusion: Exclusion) -> DetectionSettings {
-    if !settings.exclusions.iter().any(|e| e.kind == exclusion.kind && e.value == exclusion.value) {
+    if !settings
+        .exclusions
+        .iter()
+        .any(|e| e.kind == exclusion.kind && e.value == exclusion.value)
+    {
         settings.exclusions.push(exclusion);
     }
     settings

@@ -9,7 +9,8 @@ mod api;
 mod pipeline;
 
 pub use api::{
-    Change, Command, DetectionView, EngineError, EngineHandle, EngineStats, IntegrationView, with_exclusion,
+    Change, Command, DetectionView, EngineError, EngineHandle, EngineStats, IntegrationView,
+    with_exclusion,
 };
 
 pub use pipeline::{IngestStats, Pipeline, PipelineError};

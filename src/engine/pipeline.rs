@@ -127,6 +127,8 @@ struct Committer {
     /// New alerts whose evidence is filled from the actor index once their batch is written.
     backfill: Vec<(Ulid, AlertDraft)>,
     stats: IngestStats,
+    /// Alerts written since the last [`Pipeline::take_touched`]: (raised, grown).
+    touched: (Vec<Ulid>, Vec<Ulid>),
 }
 
 impl Committer {
@@ -157,6 +159,14 @@ impl Committer {
         }
         let dirty: Vec<Alert> = self.dirty.drain().map(|(_, a)| a).collect();
         self.store.save_alerts(&dirty)?;
+        for a in &dirty {
+            if a.version == 1 {
+                &mut self.touched.0
+            } else {
+                &mut self.touched.1
+            }
+            .push(a.id);
+        }
         self.groups.clear();
         Ok((events, bodies))
     }
@@ -263,6 +273,7 @@ impl Pipeline {
                 groups: HashMap::new(),
                 backfill: Vec::new(),
                 stats: IngestStats::default(),
+                touched: Default::default(),
             },
             events: Vec::with_capacity(BATCH),
             rejected: Vec::new(),
@@ -356,6 +367,12 @@ impl Pipeline {
     /// Counters so far.
     pub fn stats(&self) -> IngestStats {
         self.commit.stats
+    }
+
+    /// Alerts written since the last call: (newly raised, grown by continuing activity). The engine turns
+    /// them into change-feed events.
+    pub fn take_touched(&mut self) -> (Vec<Ulid>, Vec<Ulid>) {
+        std::mem::take(&mut self.commit.touched)
     }
 
     /// The store this pipeline writes to.
