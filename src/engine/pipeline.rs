@@ -199,6 +199,7 @@ impl Committer {
             what: format!("raised by {} ({} activities)", draft.detection, draft.count),
         });
         self.stats.alerts += 1;
+        self.touched.0.push(id);
         self.groups.insert(draft.group_key.clone(), id);
         self.dirty.insert(id, alert);
         if !draft.evidence_actions.is_empty() && draft.count > 1 {
