@@ -129,6 +129,8 @@ struct Committer {
     stats: IngestStats,
     /// Alerts written since the last [`Pipeline::take_touched`]: (raised, grown).
     touched: (Vec<Ulid>, Vec<Ulid>),
+    /// Off for one-shot ingests (nobody reads `touched`), on for the engine.
+    track_touched: bool,
 }
 
 impl Committer {
@@ -199,7 +201,9 @@ impl Committer {
             what: format!("raised by {} ({} activities)", draft.detection, draft.count),
         });
         self.stats.alerts += 1;
-        self.touched.0.push(id);
+        if self.track_touched {
+            self.touched.0.push(id);
+        }
         self.groups.insert(draft.group_key.clone(), id);
         self.dirty.insert(id, alert);
         if !draft.evidence_actions.is_empty() && draft.count > 1 {
@@ -275,6 +279,7 @@ impl Pipeline {
                 backfill: Vec::new(),
                 stats: IngestStats::default(),
                 touched: Default::default(),
+                track_touched: false,
             },
             events: Vec::with_capacity(BATCH),
             rejected: Vec::new(),
@@ -373,7 +378,12 @@ impl Pipeline {
     /// Alerts written since the last call: (newly raised, grown by continuing activity). The engine turns
     /// them into change-feed events.
     pub fn take_touched(&mut self) -> (Vec<Ulid>, Vec<Ulid>) {
-        std::mem::take(&mut self.commit.touched)
+        self.commit.track_touched = true;
+        let (raised, mut changed) = std::mem::take(&mut self.commit.touched);
+        changed.retain(|id| !raised.contains(id));
+        changed.sort();
+        changed.dedup();
+        (raised, changed)
     }
 
     /// The store this pipeline writes to.
