@@ -4,7 +4,6 @@ mod common;
 
 use chrono::{DateTime, Utc};
 use common::{stderr, stdout, vigil};
-use ulid::Ulid;
 use vigil::model::{Alert, AlertActor, AlertStatus, DetectionId, Severity};
 use vigil::store::Store;
 
@@ -13,40 +12,25 @@ fn hostile_alert(i: u64, status: AlertStatus) -> Alert {
         .unwrap()
         .with_timezone(&Utc)
         + chrono::TimeDelta::minutes(i as i64);
-    Alert {
-        id: Ulid::from_parts(created.timestamp_millis() as u64, u128::from(i)),
-        detection: DetectionId("sensitive-content".into()),
-        title: "Sensitive content".into(),
-        severity: Severity::High,
-        status,
-        assignee: Some("-ana".into()),
-        created,
-        time_start: created,
-        time_end: None,
-        product: Some("confluence".into()),
-        site: Some("acme".into()),
-        actor: AlertActor {
-            id: format!("a{i}"),
-            name: Some("=HYPERLINK(\"http://evil\",\"x\")".into()),
-            email: Some("@evil.example".into()),
-            ip: Some("+1".into()),
-            country: Some("Australia".into()),
-        },
-        subject: Some("Deploy, \"notes\"\nline two".into()),
-        count: 3,
-        description: "d".into(),
-        investigation_steps: vec![],
-        remediation: vec![],
-        evidence: vec![],
-        matches: vec![],
-        notes: vec![],
-        history: vec![],
-        version: 1,
-        external: Default::default(),
-        window_secs: None,
-        threshold: None,
-        group_key: format!("g{i}"),
-    }
+    let mut a = common::alert(i, created);
+    a.detection = DetectionId("sensitive-content".into());
+    a.title = "Sensitive content".into();
+    a.severity = Severity::High;
+    a.status = status;
+    a.assignee = Some("-ana".into());
+    a.product = Some("confluence".into());
+    a.site = Some("acme".into());
+    a.actor = AlertActor {
+        id: format!("a{i}"),
+        name: Some("=HYPERLINK(\"http://evil\",\"x\")".into()),
+        email: Some("@evil.example".into()),
+        ip: Some("+1".into()),
+        country: Some("Australia".into()),
+    };
+    a.subject = Some("Deploy, \"notes\"\nline two".into());
+    a.count = 3;
+    a.description = "d".into();
+    a
 }
 
 fn seeded(dir: &std::path::Path) {

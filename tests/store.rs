@@ -1,5 +1,7 @@
 //! The store: persistence, dedupe, schema versions, alert paging through indexes, actor timelines.
 
+mod common;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use ulid::Ulid;
 use vigil::model::{Actor, Alert, AlertActor, AlertStatus, AuditEvent, DetectionId, Severity};
@@ -30,39 +32,17 @@ fn ev(id: &str, secs: i64, actor: &str) -> AuditEvent {
 }
 
 fn alert(i: u64, status: AlertStatus, severity: Severity, det: &str, actor: &str) -> Alert {
-    let created = t0() + TimeDelta::seconds(i as i64);
-    Alert {
-        id: Ulid::from_parts(created.timestamp_millis() as u64, u128::from(i)),
-        detection: DetectionId(det.to_string()),
-        title: format!("alert {i}"),
-        severity,
-        status,
-        assignee: None,
-        created,
-        time_start: created,
-        time_end: None,
-        product: None,
-        site: None,
-        actor: AlertActor {
-            id: actor.to_string(),
-            name: Some(format!("Name {actor}")),
-            ..Default::default()
-        },
-        subject: None,
-        count: 1,
-        description: String::new(),
-        investigation_steps: vec![],
-        remediation: vec![],
-        evidence: vec![],
-        matches: vec![],
-        notes: vec![],
-        history: vec![],
-        version: 1,
-        external: Default::default(),
-        window_secs: None,
-        threshold: None,
-        group_key: format!("{det}|{actor}|{i}"),
-    }
+    let mut a = common::alert(i, t0() + TimeDelta::seconds(i as i64));
+    a.status = status;
+    a.severity = severity;
+    a.detection = DetectionId(det.to_string());
+    a.actor = AlertActor {
+        id: actor.to_string(),
+        name: Some(format!("Name {actor}")),
+        ..Default::default()
+    };
+    a.group_key = format!("{det}|{actor}|{i}");
+    a
 }
 
 #[test]

@@ -74,6 +74,19 @@ struct Current {
     line_record: bool,
 }
 
+impl Current {
+    /// Track escapes and the closing quote for a byte inside a string.
+    fn string_byte(&mut self, b: u8) {
+        if self.escape {
+            self.escape = false;
+        } else if b == b'\\' {
+            self.escape = true;
+        } else if b == b'"' {
+            self.in_string = false;
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
     line: u64,
@@ -271,13 +284,7 @@ impl State {
             }
             push_bytes(cur, &[b], limits);
             if cur.in_string {
-                if cur.escape {
-                    cur.escape = false;
-                } else if b == b'\\' {
-                    cur.escape = true;
-                } else if b == b'"' {
-                    cur.in_string = false;
-                }
+                cur.string_byte(b);
             } else if b == b'"' {
                 cur.in_string = true;
             }
@@ -291,13 +298,7 @@ impl State {
                 )));
             }
             push_bytes(cur, &[b], limits);
-            if cur.escape {
-                cur.escape = false;
-            } else if b == b'\\' {
-                cur.escape = true;
-            } else if b == b'"' {
-                cur.in_string = false;
-            }
+            cur.string_byte(b);
             return None;
         }
 

@@ -36,3 +36,40 @@ pub fn stderr(o: &Output) -> String {
 pub fn last_line(o: &Output) -> String {
     stdout(o).lines().last().unwrap_or_default().to_string()
 }
+
+/// A plain open alert created `minutes` after 2026-11-02T09:00:00Z, with a ULID carrying that time and
+/// `seq` as its random part; tests change the fields they care about.
+pub fn alert(seq: u64, created: chrono::DateTime<chrono::Utc>) -> vigil::model::Alert {
+    use vigil::model::{Alert, AlertActor, AlertStatus, DetectionId, Severity};
+    Alert {
+        id: ulid::Ulid::from_parts(created.timestamp_millis() as u64, u128::from(seq)),
+        detection: DetectionId("page-crawling".into()),
+        title: format!("alert {seq}"),
+        severity: Severity::Medium,
+        status: AlertStatus::Open,
+        assignee: None,
+        created,
+        time_start: created,
+        time_end: None,
+        product: None,
+        site: None,
+        actor: AlertActor {
+            id: format!("a{seq}"),
+            ..Default::default()
+        },
+        subject: None,
+        count: 1,
+        description: String::new(),
+        investigation_steps: vec![],
+        remediation: vec![],
+        evidence: vec![],
+        matches: vec![],
+        notes: vec![],
+        history: vec![],
+        version: 1,
+        external: Default::default(),
+        window_secs: None,
+        threshold: None,
+        group_key: format!("g{seq}"),
+    }
+}
