@@ -6,7 +6,7 @@ use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
-use color_eyre::eyre::{Context, Result, bail, eyre};
+use color_eyre::eyre::{Context, Result, eyre};
 use vigil::config::Config;
 use vigil::detect::tuning::Tuning;
 use vigil::engine::Pipeline;
@@ -14,13 +14,14 @@ use vigil::export::{ExportFormat, Exporter};
 use vigil::model::AlertStatus;
 use vigil::store::{AlertFilter, Store};
 
+use super::engine_cmds;
 use super::time_arg::parse_time;
 use super::{Cli, Command, Format, ListFormat, QuarantineCmd};
 
 /// Run the parsed command line.
 pub fn dispatch(cli: Cli) -> Result<i32> {
     let Some(command) = cli.command else {
-        bail!("the terminal UI is not built yet; use a subcommand (vigil --help lists them)");
+        return engine_cmds::ui(cli.data_dir, cli.config.as_deref());
     };
     match command {
         Command::Generate {
@@ -70,6 +71,17 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             };
             export(&dir, format, &filter, output.as_deref(), force)
         }
+        Command::Serve { stdin } => engine_cmds::serve(cli.data_dir, cli.config.as_deref(), stdin),
+        Command::Status { format } => {
+            engine_cmds::status(cli.data_dir, cli.config.as_deref(), format)
+        }
+        Command::Demo { seed } => {
+            // Only an explicit --data-dir: a VIGIL_DATA_DIR meant for real data must not get the demo's.
+            let explicit = std::env::args_os()
+                .any(|a| a == "--data-dir" || a.to_string_lossy().starts_with("--data-dir="));
+            let dir = if explicit { cli.data_dir } else { None };
+            engine_cmds::demo(dir, cli.config.as_deref(), seed)
+        }
         Command::Quarantine {
             action: QuarantineCmd::List { format, limit },
         } => {
@@ -80,7 +92,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
 }
 
 /// `--data-dir`, else `$VIGIL_DATA_DIR` (clap reads both), else the XDG data dir.
-fn data_dir(given: Option<PathBuf>) -> Result<PathBuf> {
+pub(super) fn data_dir(given: Option<PathBuf>) -> Result<PathBuf> {
     if let Some(d) = given {
         return Ok(d);
     }
@@ -92,7 +104,7 @@ fn data_dir(given: Option<PathBuf>) -> Result<PathBuf> {
 }
 
 /// Logs go to `<data-dir>/vigil.log`, never to the terminal; the filter comes from `VIGIL_LOG`.
-fn init_logging(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+pub(super) fn init_logging(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     std::fs::create_dir_all(dir).ok()?;
     let appender = tracing_appender::rolling::never(dir, "vigil.log");
     let (writer, guard) = tracing_appender::non_blocking(appender);
@@ -119,7 +131,7 @@ fn config_path(given: Option<&Path>) -> Option<PathBuf> {
 }
 
 /// The configuration in force; a file with errors stops the command with every error listed.
-fn load_config(given: Option<&Path>) -> Result<Config> {
+pub(super) fn load_config(given: Option<&Path>) -> Result<Config> {
     match config_path(given) {
         Some(p) => vigil::config::load(&p).map_err(|errs| eyre!("{errs}")),
         None => Ok(Config::default()),
@@ -127,7 +139,7 @@ fn load_config(given: Option<&Path>) -> Result<Config> {
 }
 
 /// The file's tuning with the store's UI changes laid over it.
-fn tuning(config: &Config, store: &Store) -> Result<Tuning> {
+pub(super) fn tuning(config: &Config, store: &Store) -> Result<Tuning> {
     Ok(config.tuning().overlay(&store.detection_overrides()?))
 }
 

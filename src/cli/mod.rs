@@ -2,6 +2,7 @@
 //! 2 usage (clap's own).
 
 mod commands;
+mod engine_cmds;
 mod time_arg;
 
 use std::path::PathBuf;
@@ -84,6 +85,26 @@ pub enum Command {
     },
     /// Validate the configuration; every error is named with its place.
     Check,
+    /// Headless engine: follow the configured sources, detect, keep retention, until SIGTERM or SIGINT.
+    Serve {
+        /// Also read events from standard input until it ends.
+        #[arg(long)]
+        stdin: bool,
+    },
+    /// Engine and store figures: events, alerts by status, quarantined, backlog, schema, size.
+    ///
+    /// JSON keys (stable): engine, data_dir, schema_version, store_bytes, events, quarantined, backlog,
+    /// alerts {open, acknowledged, expected, true_positive, total}.
+    Status {
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
+    /// The terminal UI over a synthetic organization with a month of history and a live event stream
+    /// (a temporary data dir, removed on exit, unless --data-dir is given).
+    Demo {
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        seed: u64,
+    },
 }
 
 /// `vigil quarantine …`

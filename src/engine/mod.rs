@@ -1,12 +1,18 @@
 //! Wiring: parse → store → detect → group into alerts. The synchronous [`Pipeline`] is what `vigil ingest`
-//! runs and what the engine's tasks will drive; it owns the one [`Detector`] and its persisted state.
+//! runs and what the engine's threads drive ([`Engine::start`]); it owns the one [`Detector`] and its
+//! persisted state. UIs talk to the engine only through an [`EngineHandle`].
 //!
 //! May use every module but `tui`.
 //!
 //! [`Detector`]: crate::detect::Detector
 
 mod api;
+pub mod demo;
 mod pipeline;
+mod retention;
+mod runtime;
+mod sources;
+pub mod status;
 
 pub use api::{
     Change, Command, DetectionView, EngineError, EngineHandle, EngineStats, IntegrationView,
@@ -14,3 +20,6 @@ pub use api::{
 };
 
 pub use pipeline::{IngestStats, Pipeline, PipelineError};
+pub use runtime::{CHECKPOINT_EVERY, Engine, EngineOptions, EngineTasks, LiveFeed, RuntimeError};
+pub use sources::position_key;
+pub use status::StatusReport;

@@ -9,9 +9,14 @@ use super::{Alert, AlertStatus, Severity};
 pub struct AlertFilter {
     pub statuses: Vec<AlertStatus>,
     pub min_severity: Option<Severity>,
+    /// At most this severity (`sev:<=medium`; with `min_severity` equal, `sev:high` means exactly high).
+    pub max_severity: Option<Severity>,
     pub detection: Option<String>,
     /// Exact actor id, e-mail or full name (case-insensitive).
     pub actor: Option<String>,
+    /// Case-insensitive substring of the actor's id, e-mail or name (`actor:ana` in a query), for when the
+    /// analyst knows only part of a name; unlike `actor` no index serves it.
+    pub actor_text: Option<String>,
     /// `created` at or after.
     pub since: Option<DateTime<Utc>>,
     /// `created` before.
@@ -27,6 +32,7 @@ impl AlertFilter {
     pub fn matches(&self, a: &Alert) -> bool {
         (self.statuses.is_empty() || self.statuses.contains(&a.status))
             && self.min_severity.is_none_or(|s| a.severity >= s)
+            && self.max_severity.is_none_or(|s| a.severity <= s)
             && self
                 .detection
                 .as_deref()
@@ -35,6 +41,10 @@ impl AlertFilter {
                 .actor
                 .as_deref()
                 .is_none_or(|who| actor_matches(a, who))
+            && self
+                .actor_text
+                .as_deref()
+                .is_none_or(|part| actor_contains(a, part))
             && self.since.is_none_or(|t| a.created >= t)
             && self.until.is_none_or(|t| a.created < t)
             && self.text.as_deref().is_none_or(|t| text_matches(a, t))
@@ -51,6 +61,18 @@ fn actor_matches(a: &Alert, who: &str) -> bool {
             .name
             .as_deref()
             .is_some_and(|n| n.to_lowercase() == who.to_lowercase())
+}
+
+fn actor_contains(a: &Alert, part: &str) -> bool {
+    let part = part.to_lowercase();
+    [
+        Some(a.actor.id.as_str()),
+        a.actor.email.as_deref(),
+        a.actor.name.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|f| f.to_lowercase().contains(&part))
 }
 
 fn text_matches(a: &Alert, t: &str) -> bool {

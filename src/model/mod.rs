@@ -5,6 +5,7 @@
 mod alert;
 mod event;
 mod filter;
+pub mod query;
 pub mod text;
 
 pub use alert::{

@@ -4,3 +4,13 @@
 //! The only module that touches ratatui and crossterm (guarded by `tests/layering.rs`).
 
 pub mod action;
+pub mod app;
+pub mod cmdline;
+pub mod keymap;
+pub mod panes;
+pub mod state;
+pub mod terminal;
+pub mod theme;
+pub mod widgets;
+
+pub use app::{App, UiOptions, run, run_async};

@@ -1,0 +1,94 @@
+//! The figures `vigil status` prints, gathered from an open store.
+
+use crate::store::{SCHEMA_VERSION, Store};
+
+/// Engine and store figures. The JSON keys are stable (scripts read them); new keys may be added:
+///
+/// | key | meaning |
+/// |---|---|
+/// | `engine` | `"running"` when these come from a running engine, `"stopped"` when read from the store |
+/// | `data_dir` | the store's directory |
+/// | `schema_version` | the store's schema version |
+/// | `store_bytes` | bytes on disk |
+/// | `events` | events stored |
+/// | `quarantined` | records refused at ingest |
+/// | `backlog` | events received and not yet stored (0 without a running engine) |
+/// | `alerts` | object: `open`, `acknowledged`, `expected`, `true_positive`, `total` |
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StatusReport {
+    pub engine: &'static str,
+    pub data_dir: String,
+    pub schema_version: u32,
+    pub store_bytes: u64,
+    pub events: u64,
+    pub quarantined: u64,
+    pub backlog: u64,
+    pub alerts: AlertCounts,
+}
+
+/// Alerts by status, with the total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct AlertCounts {
+    pub open: u64,
+    pub acknowledged: u64,
+    pub expected: u64,
+    pub true_positive: u64,
+    pub total: u64,
+}
+
+impl StatusReport {
+    /// Read the figures of a store no engine is running over (backlog 0).
+    pub fn of_store(store: &Store) -> Self {
+        let counts = store.status_counts();
+        Self {
+            engine: "stopped",
+            data_dir: store.dir().display().to_string(),
+            schema_version: SCHEMA_VERSION,
+            store_bytes: store.size_on_disk(),
+            events: store.event_count(),
+            quarantined: store.quarantined_count(),
+            backlog: 0,
+            alerts: AlertCounts {
+                open: counts.open,
+                acknowledged: counts.acknowledged,
+                expected: counts.expected,
+                true_positive: counts.true_positive,
+                total: counts.total(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for StatusReport {
+    /// Aligned `name  value` lines for people.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let a = &self.alerts;
+        writeln!(f, "engine          {}", self.engine)?;
+        writeln!(f, "data dir        {}", self.data_dir)?;
+        writeln!(f, "schema version  {}", self.schema_version)?;
+        writeln!(f, "store size      {}", human_bytes(self.store_bytes))?;
+        writeln!(f, "events          {}", self.events)?;
+        writeln!(f, "quarantined     {}", self.quarantined)?;
+        writeln!(f, "backlog         {}", self.backlog)?;
+        write!(
+            f,
+            "alerts          {} (open {}, acknowledged {}, expected {}, true positive {})",
+            a.total, a.open, a.acknowledged, a.expected, a.true_positive
+        )
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}

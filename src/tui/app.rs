@@ -1,0 +1,336 @@
+//! The app loop: keys → keymap → [`Msg`] → [`AppState::apply`] → [`Effect`]s, which this module performs
+//! against the [`EngineHandle`] and feeds back as messages. Tests use the same [`App`] with a `TestBackend`
+//! and [`App::settle`], so what they check is what the terminal runs.
+//!
+//! Entry points: [`run_async`] (await it inside the CLI's tokio runtime) and [`run`] (a blocking wrapper that
+//! borrows the current multi-thread runtime, or builds one when there is none).
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use color_eyre::eyre::eyre;
+use crossterm::event::{Event, EventStream, KeyEvent, KeyEventKind};
+use futures::StreamExt;
+use ratatui::Frame;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::{AbortHandle, JoinSet};
+
+use crate::engine::{Change, EngineHandle};
+use crate::tui::keymap::{Keymap, Resolved};
+use crate::tui::state::{AppState, EVENT_CAP, Effect, Msg, PageKind};
+use crate::tui::theme::Theme;
+use crate::tui::{panes, terminal};
+
+/// How the CLI configures the UI.
+#[derive(Debug, Clone, Default)]
+pub struct UiOptions {
+    /// `$USER`: "assign to me" and the "who" of every change.
+    pub user: String,
+    /// A user keymap laid over the defaults.
+    pub keymap_path: Option<PathBuf>,
+    /// `NO_COLOR` was set.
+    pub no_color: bool,
+    /// Header title, e.g. `vigil demo`.
+    pub title: String,
+}
+
+/// The UI without its terminal: state, keymap and the engine handle. Drive it with [`App::on_key`] /
+/// [`App::update`] and perform what they return with [`App::settle`] (tests) or the event loop (terminal).
+pub struct App {
+    pub state: AppState,
+    pub keymap: Keymap,
+    pub theme: Theme,
+    handle: EngineHandle,
+    feed: broadcast::Receiver<Change>,
+    /// Set by [`Effect::Quit`].
+    pub quit: bool,
+    /// Set by [`Effect::Fail`]: the engine hit something it cannot recover from.
+    pub failure: Option<String>,
+    /// Everything sent to the clipboard (tests read it; the terminal also gets OSC 52).
+    pub copied: Vec<String>,
+}
+
+impl App {
+    /// A new app over `handle`, with the effects that load its first screen. Keymap problems become a
+    /// footer error rather than a refusal to start.
+    pub fn new(handle: EngineHandle, opts: &UiOptions, now: DateTime<Utc>) -> (Self, Vec<Effect>) {
+        let (keymap, errors) = Keymap::load(opts.keymap_path.as_deref());
+        let (mut state, effects) = AppState::new(opts.user.clone(), opts.title.clone(), now);
+        if let Some(e) = errors.first() {
+            state.complain(format!(
+                "keymap: {e} ({} problem(s); defaults used)",
+                errors.len()
+            ));
+        }
+        let feed = handle.subscribe();
+        let app = Self {
+            state,
+            keymap,
+            theme: Theme::new(opts.no_color),
+            handle,
+            feed,
+            quit: false,
+            failure: None,
+            copied: Vec::new(),
+        };
+        (app, effects)
+    }
+
+    /// A key press: text fields take it raw, otherwise the keymap resolves it to an action first.
+    pub fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if key.kind == KeyEventKind::Release {
+            return Vec::new();
+        }
+        if self.state.captures_keys() {
+            return self.state.apply(Msg::Key(key));
+        }
+        match self.keymap.resolve(key) {
+            Resolved::Action(a) => {
+                self.state.apply(Msg::Pending(None));
+                self.state.apply(Msg::Action(a))
+            }
+            Resolved::Pending => self.state.apply(Msg::Pending(self.keymap.pending())),
+            Resolved::Unbound => self.state.apply(Msg::Pending(None)),
+        }
+    }
+
+    /// Any other message.
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        self.state.apply(msg)
+    }
+
+    /// Draw the current state.
+    pub fn draw(&self, f: &mut Frame) {
+        panes::draw(f, &self.state, &self.keymap, self.theme);
+    }
+
+    /// Handle the effects that need no engine (quit, fail, copy). Returns the effect back when it does.
+    fn local(&mut self, effect: Effect) -> Option<Effect> {
+        match effect {
+            Effect::Quit => self.quit = true,
+            Effect::Fail(e) => {
+                self.failure = Some(e);
+                self.quit = true;
+            }
+            Effect::Copy(text) => self.copied.push(text),
+            other => return Some(other),
+        }
+        None
+    }
+
+    /// Perform effects one after another, feeding results and pending change-feed messages back in, until
+    /// nothing is left. The terminal loop runs the same [`perform`] concurrently; tests use this.
+    pub async fn settle(&mut self, effects: Vec<Effect>) {
+        let mut todo: VecDeque<Effect> = effects.into();
+        loop {
+            while let Some(e) = todo.pop_front() {
+                if let Some(e) = self.local(e)
+                    && let Some(msg) = perform(&self.handle, e).await
+                {
+                    todo.extend(self.update(msg));
+                }
+            }
+            match self.feed.try_recv() {
+                Ok(c) => todo.extend(self.update(Msg::Change(c))),
+                Err(broadcast::error::TryRecvError::Lagged(_)) => {
+                    todo.extend(self.update(Msg::Lagged))
+                }
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Press a key and settle everything it caused (a test convenience).
+    pub async fn press(&mut self, key: KeyEvent) {
+        let effects = self.on_key(key);
+        self.settle(effects).await;
+    }
+}
+
+/// Which single-job slot an effect occupies: a newer query for the same view aborts the older (gitui's
+/// AsyncSingleJob); the generation check in the state drops any answer that still slips through.
+fn slot(effect: &Effect) -> Option<&'static str> {
+    match effect {
+        Effect::Page(r) if r.kind == PageKind::Reset => Some("queue"),
+        Effect::Timeline(_) => Some("timeline"),
+        Effect::Alert(_) => Some("detail"),
+        _ => None,
+    }
+}
+
+/// Run one engine effect and say what came of it.
+pub async fn perform(handle: &EngineHandle, effect: Effect) -> Option<Msg> {
+    let err = |e: crate::engine::EngineError| e.to_string();
+    Some(match effect {
+        Effect::Page(req) => Msg::Page {
+            generation: req.generation,
+            kind: req.kind,
+            result: handle
+                .alerts_page(req.filter, req.cursor, req.limit)
+                .await
+                .map_err(err),
+        },
+        Effect::Alerts(ids) => {
+            let mut fresh = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Ok(Some(a)) = handle.alert(id).await {
+                    fresh.push(a);
+                }
+            }
+            Msg::Alerts(fresh)
+        }
+        Effect::Alert(id) => {
+            Msg::Alert(handle.alert(id).await.map(|a| a.map(Box::new)).map_err(err))
+        }
+        Effect::Timeline(req) => {
+            let events = handle
+                .timeline(req.actor.clone(), req.around, EVENT_CAP, EVENT_CAP)
+                .await;
+            let alerts = handle
+                .actor_alerts(req.actor, req.around - req.span, req.around + req.span, 500)
+                .await;
+            let result = match (events, alerts) {
+                (Ok(ev), Ok(al)) => {
+                    let (from, to) = (req.around - req.span, req.around + req.span);
+                    let truncated = ev.len() >= 2 * EVENT_CAP;
+                    let ev = ev
+                        .into_iter()
+                        .filter(|e| e.time >= from && e.time <= to)
+                        .collect();
+                    Ok((ev, al, truncated))
+                }
+                (Err(e), _) | (_, Err(e)) => Err(e.to_string()),
+            };
+            Msg::Timeline {
+                generation: req.generation,
+                result,
+            }
+        }
+        Effect::Detections => Msg::Detections(handle.detections()),
+        Effect::Integrations => Msg::Integrations(handle.integrations()),
+        Effect::Stats => Msg::Stats(handle.stats()),
+        Effect::Execute(cmd) => Msg::Executed(handle.execute(cmd).await.map_err(err)),
+        Effect::ProbePath(mut request) => {
+            request.path = expand_home(&request.path);
+            let exists = tokio::fs::try_exists(&request.path).await.unwrap_or(false);
+            Msg::PathProbed { request, exists }
+        }
+        Effect::Quit | Effect::Fail(_) | Effect::Copy(_) => return None,
+    })
+}
+
+/// `~/x` → `$HOME/x`, as a shell would; the command line and the export prompt both accept it.
+fn expand_home(p: &std::path::Path) -> PathBuf {
+    match (p.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => p.to_path_buf(),
+    }
+}
+
+/// Run the UI until the user quits, a signal arrives, or something fatal happens. Await it inside the
+/// CLI's tokio runtime (the engine's tasks may already run there). The terminal is restored on every path.
+pub async fn run_async(handle: EngineHandle, opts: UiOptions) -> color_eyre::Result<()> {
+    let (app, effects) = App::new(handle.clone(), &opts, Utc::now());
+    let mut term = terminal::enter()?;
+    let result = event_loop(&mut term, app, effects).await;
+    terminal::leave();
+    result
+}
+
+/// Blocking wrapper around [`run_async`]: inside a multi-thread tokio runtime it blocks in place on it,
+/// otherwise it builds a runtime of its own.
+pub fn run(handle: EngineHandle, opts: UiOptions) -> color_eyre::Result<()> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) if rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| rt.block_on(run_async(handle, opts)))
+        }
+        Ok(_) => Err(eyre!(
+            "vigil::tui::run needs a multi-thread tokio runtime; await run_async instead"
+        )),
+        Err(_) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(run_async(handle, opts)),
+    }
+}
+
+async fn event_loop(
+    term: &mut ratatui::DefaultTerminal,
+    mut app: App,
+    first: Vec<Effect>,
+) -> color_eyre::Result<()> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let mut jobs: JoinSet<()> = JoinSet::new();
+    let mut slots: HashMap<&'static str, AbortHandle> = HashMap::new();
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut feed = app.feed.resubscribe();
+
+    let size = term.size()?;
+    let mut pending = app.update(Msg::Resize(size.width, size.height));
+    pending.extend(first);
+    loop {
+        for e in pending.drain(..) {
+            let Some(e) = app.local(e) else { continue };
+            let key = slot(&e);
+            let (handle, tx) = (app.handle.clone(), tx.clone());
+            let job = jobs.spawn(async move {
+                if let Some(msg) = perform(&handle, e).await {
+                    let _ = tx.send(msg);
+                }
+            });
+            if let Some(k) = key
+                && let Some(old) = slots.insert(k, job)
+            {
+                old.abort();
+            }
+        }
+        for text in app.copied.drain(..) {
+            terminal::copy_osc52(&text)?;
+        }
+        if let Some(f) = app.failure.take() {
+            return Err(eyre!("the engine stopped: {f}"));
+        }
+        if app.quit {
+            return Ok(());
+        }
+        terminal::draw(term, |f| app.draw(f))?;
+
+        let msg = tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(k))) => { pending = app.on_key(k); continue; }
+                Some(Ok(Event::Resize(w, h))) => Msg::Resize(w, h),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e.into()),
+                None => return Ok(()),
+            },
+            change = feed.recv() => match change {
+                Ok(c) => Msg::Change(c),
+                Err(broadcast::error::RecvError::Lagged(_)) => Msg::Lagged,
+                Err(broadcast::error::RecvError::Closed) => return Err(eyre!("the engine's change feed closed")),
+            },
+            Some(msg) = rx.recv() => msg,
+            Some(done) = jobs.join_next(), if !jobs.is_empty() => {
+                match done {
+                    // A panicking task already ran the panic hook, which reset the terminal: drawing on would
+                    // scribble over the user's shell, so leave with the report.
+                    Err(e) if e.is_panic() => return Err(eyre!("a background task panicked: {e}")),
+                    _ => continue,
+                }
+            }
+            _ = tick.tick() => {
+                pending = vec![Effect::Stats];
+                Msg::Tick(Utc::now())
+            }
+            _ = sigterm.recv() => return Ok(()),
+            _ = sighup.recv() => return Ok(()),
+        };
+        pending.extend(app.update(msg));
+    }
+}

@@ -1,0 +1,659 @@
+//! Everything the UI knows, and the one function that changes it: [`AppState::apply`] takes a [`Msg`] (a user
+//! intent, a query result, an engine change, a tick) and returns the [`Effect`]s the app loop must perform.
+//! No I/O and no drawing happen here, so tests drive it directly and the panes render from `&AppState`.
+
+mod prompt;
+mod queue;
+mod timeline;
+mod triage;
+
+use chrono::{DateTime, Utc};
+use crossterm::event::KeyEvent;
+use ulid::Ulid;
+
+use crate::engine::{Change, Command, DetectionView, EngineStats, IntegrationView};
+use crate::model::{Alert, AuditEvent};
+use crate::store::AlertPage;
+use crate::tui::action::Action;
+
+pub use prompt::{ExportRequest, Mode, NoteEditor, Prompt, PromptKind};
+pub use queue::{PageKind, PageRequest, QueueState, SortOrder};
+pub use timeline::{EVENT_CAP, SPANS, TimelineRequest, TimelineRow, TimelineState};
+
+/// Columns from which the queue and the detail sit side by side.
+pub const WIDE: u16 = 100;
+
+/// The panes, in tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Queue,
+    Detail,
+    Timeline,
+    Detections,
+    Integrations,
+}
+
+impl Pane {
+    /// Tab order.
+    pub const ALL: [Pane; 5] = [
+        Self::Queue,
+        Self::Detail,
+        Self::Timeline,
+        Self::Detections,
+        Self::Integrations,
+    ];
+
+    /// The tab's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Queue => "Queue",
+            Self::Detail => "Detail",
+            Self::Timeline => "Timeline",
+            Self::Detections => "Detections",
+            Self::Integrations => "Integrations",
+        }
+    }
+
+    fn step(self, delta: isize) -> Pane {
+        let i = Self::ALL.iter().position(|p| *p == self).unwrap_or(0) as isize;
+        let n = Self::ALL.len() as isize;
+        Self::ALL[(i + delta).rem_euclid(n) as usize]
+    }
+}
+
+/// Something that happened, for [`AppState::apply`].
+#[derive(Debug)]
+pub enum Msg {
+    /// A key resolved to an intent by the keymap.
+    Action(Action),
+    /// A raw key while a prompt or the note editor has the keyboard.
+    Key(KeyEvent),
+    /// A queue page arrived.
+    Page {
+        generation: u64,
+        kind: PageKind,
+        result: Result<AlertPage, String>,
+    },
+    /// Fresh copies of alerts in the queue window.
+    Alerts(Vec<Alert>),
+    /// One alert, for the detail pane (after a jump from the timeline, or a change to the pinned alert).
+    Alert(Result<Option<Box<Alert>>, String>),
+    /// A timeline arrived: events, the actor's alerts, and whether the window held more events.
+    Timeline {
+        generation: u64,
+        result: Result<(Vec<AuditEvent>, Vec<Alert>, bool), String>,
+    },
+    Detections(Vec<DetectionView>),
+    Integrations(Vec<IntegrationView>),
+    Stats(EngineStats),
+    /// A fact from the engine's change feed.
+    Change(Change),
+    /// The change feed dropped messages (this UI fell behind): reload everything.
+    Lagged,
+    /// A command's outcome, for the footer.
+    Executed(Result<String, String>),
+    /// Whether an export's target file exists.
+    PathProbed {
+        request: ExportRequest,
+        exists: bool,
+    },
+    /// The clock (≤ 1 Hz): relative times and `since:` filters use it.
+    Tick(DateTime<Utc>),
+    Resize(u16, u16),
+    /// The keymap is in the middle of a chord (`g …`), or not.
+    Pending(Option<String>),
+}
+
+/// Work for the app loop. Queries carry a generation so that only the newest answer counts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Page(PageRequest),
+    /// Reload these alerts (they changed and sit in the window).
+    Alerts(Vec<Ulid>),
+    Alert(Ulid),
+    Timeline(TimelineRequest),
+    Detections,
+    Integrations,
+    Stats,
+    Execute(Command),
+    /// Check whether an export target exists before writing it.
+    ProbePath(ExportRequest),
+    /// Put text on the user's clipboard (OSC 52, which works over SSH).
+    Copy(String),
+    Quit,
+    /// End the UI with an error (the engine reported a fatal condition).
+    Fail(String),
+}
+
+/// A footer message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub text: String,
+    pub error: bool,
+}
+
+/// The detail pane: which alert (when not the queue's selection) and how far it is scrolled.
+#[derive(Debug, Default)]
+pub struct DetailState {
+    /// An alert opened from the timeline, shown instead of the queue's selection until the user goes back.
+    pub pinned: Option<Alert>,
+    pub scroll: u16,
+}
+
+/// A selectable list (detections, integrations).
+#[derive(Debug)]
+pub struct ListState<T> {
+    pub items: Vec<T>,
+    pub selected: usize,
+    pub offset: usize,
+}
+
+impl<T> Default for ListState<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            selected: 0,
+            offset: 0,
+        }
+    }
+}
+
+impl<T> ListState<T> {
+    /// The item under the cursor.
+    pub fn current(&self) -> Option<&T> {
+        self.items.get(self.selected)
+    }
+
+    fn move_by(&mut self, delta: isize, view: usize) {
+        let last = self.items.len().saturating_sub(1);
+        self.selected = self.selected.saturating_add_signed(delta).min(last);
+        let view = view.max(1);
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.selected >= self.offset + view {
+            self.offset = self.selected + 1 - view;
+        }
+    }
+
+    fn replace(&mut self, items: Vec<T>) {
+        self.items = items;
+        self.selected = self.selected.min(self.items.len().saturating_sub(1));
+        self.offset = self.offset.min(self.selected);
+    }
+}
+
+/// The whole UI state. One owner (the app loop); panes only read it.
+#[derive(Debug)]
+pub struct AppState {
+    /// `$USER`: "assign to me" and the history's "who".
+    pub user: String,
+    /// Header title (`vigil demo`).
+    pub title: String,
+    pub pane: Pane,
+    pub width: u16,
+    pub height: u16,
+    pub queue: QueueState,
+    pub detail: DetailState,
+    pub timeline: TimelineState,
+    pub detections: ListState<DetectionView>,
+    pub integrations: ListState<IntegrationView>,
+    pub stats: EngineStats,
+    pub message: Option<Message>,
+    pub prompt: Option<Prompt>,
+    pub note: Option<NoteEditor>,
+    /// `Some(scroll)` while the `?` help is open.
+    pub help: Option<usize>,
+    /// Keys typed so far of an unfinished chord.
+    pub pending_keys: Option<String>,
+    pub now: DateTime<Utc>,
+}
+
+impl AppState {
+    /// A fresh state, and the effects that fill it (first page, detections, integrations, figures).
+    pub fn new(user: String, title: String, now: DateTime<Utc>) -> (Self, Vec<Effect>) {
+        let mut s = Self {
+            user,
+            title,
+            pane: Pane::Queue,
+            width: 80,
+            height: 24,
+            queue: QueueState::default(),
+            detail: DetailState::default(),
+            timeline: TimelineState::default(),
+            detections: ListState::default(),
+            integrations: ListState::default(),
+            stats: EngineStats::default(),
+            message: None,
+            prompt: None,
+            note: None,
+            help: None,
+            pending_keys: None,
+            now,
+        };
+        let first = s.queue.request(PageKind::Reset);
+        (
+            s,
+            vec![
+                Effect::Page(first),
+                Effect::Detections,
+                Effect::Integrations,
+                Effect::Stats,
+            ],
+        )
+    }
+
+    /// What the keyboard is doing, for the footer.
+    pub fn mode(&self) -> Mode {
+        if self.note.is_some() {
+            Mode::Note
+        } else if let Some(p) = &self.prompt {
+            p.mode()
+        } else {
+            Mode::Normal
+        }
+    }
+
+    /// Whether keys go to a text field (and must not be resolved through the keymap).
+    pub fn captures_keys(&self) -> bool {
+        self.mode() != Mode::Normal
+    }
+
+    /// Whether the queue and the detail share the screen.
+    pub fn wide(&self) -> bool {
+        self.width >= WIDE
+    }
+
+    /// Rows a list pane shows: the screen minus header, footer, borders and column header.
+    pub fn list_rows(&self) -> usize {
+        usize::from(self.height.saturating_sub(7)).max(1)
+    }
+
+    /// The alert the detail pane, triage and exclusions act on.
+    pub fn current_alert(&self) -> Option<&Alert> {
+        self.detail
+            .pinned
+            .as_ref()
+            .filter(|_| self.pane != Pane::Queue)
+            .or_else(|| self.queue.selected_alert())
+    }
+
+    /// The alerts a triage action applies to: Space-marked rows, else the current alert.
+    pub fn targets(&self) -> Vec<Ulid> {
+        if self.detail.pinned.is_some() && self.pane != Pane::Queue {
+            return self.current_alert().map(|a| vec![a.id]).unwrap_or_default();
+        }
+        self.queue.target_ids()
+    }
+
+    /// Set a footer message.
+    pub fn say(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    /// Set a footer error.
+    pub fn complain(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: true,
+        });
+    }
+
+    /// The single entry point for change.
+    pub fn apply(&mut self, msg: Msg) -> Vec<Effect> {
+        match msg {
+            Msg::Action(a) => self.on_action(a),
+            Msg::Key(k) => self.on_text_key(k),
+            Msg::Page {
+                generation,
+                kind,
+                result,
+            } => {
+                if self.queue.accept(generation, kind, result) {
+                    self.queue.scroll_into_view(self.list_rows());
+                    if let Some(e) = &self.queue.error {
+                        let e = format!("loading alerts failed: {e}");
+                        self.complain(e);
+                    }
+                }
+                self.queue
+                    .page_if_needed()
+                    .map(Effect::Page)
+                    .into_iter()
+                    .collect()
+            }
+            Msg::Alerts(fresh) => {
+                self.queue.refresh_rows(fresh);
+                Vec::new()
+            }
+            Msg::Alert(result) => {
+                match result {
+                    Ok(Some(a)) => {
+                        if self.detail.pinned.as_ref().is_some_and(|p| p.id == a.id) {
+                            self.detail.pinned = Some(*a);
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => self.complain(e),
+                }
+                Vec::new()
+            }
+            Msg::Timeline { generation, result } => {
+                self.timeline.accept(generation, result);
+                let rows = self.list_rows();
+                self.timeline.move_by(0, rows);
+                Vec::new()
+            }
+            Msg::Detections(d) => {
+                self.detections.replace(d);
+                Vec::new()
+            }
+            Msg::Integrations(i) => {
+                self.integrations.replace(i);
+                Vec::new()
+            }
+            Msg::Stats(s) => {
+                self.stats = s;
+                Vec::new()
+            }
+            Msg::Change(c) => self.on_change(c),
+            Msg::Lagged => self.reload_all(),
+            Msg::Executed(Ok(text)) => {
+                self.say(text);
+                Vec::new()
+            }
+            Msg::Executed(Err(text)) => {
+                self.complain(text);
+                Vec::new()
+            }
+            Msg::PathProbed { request, exists } => {
+                if exists {
+                    self.prompt = Some(Prompt::new(PromptKind::ConfirmOverwrite(request), ""));
+                    Vec::new()
+                } else {
+                    vec![triage::export_command(request, false)]
+                }
+            }
+            Msg::Tick(now) => {
+                self.now = now;
+                Vec::new()
+            }
+            Msg::Resize(w, h) => {
+                self.width = w;
+                self.height = h;
+                let rows = self.list_rows();
+                self.queue.scroll_into_view(rows);
+                Vec::new()
+            }
+            Msg::Pending(p) => {
+                self.pending_keys = p;
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_change(&mut self, c: Change) -> Vec<Effect> {
+        match c {
+            Change::AlertsChanged { ids, raised } => {
+                let mut out = Vec::new();
+                self.queue.unseen += raised;
+                let at_top = self.queue.window_start == 0 && !self.queue.more_newer;
+                if at_top {
+                    // New alerts appear above; the selected alert stays selected (kept by id on accept).
+                    out.push(Effect::Page(self.queue.request(PageKind::Reset)));
+                } else {
+                    let in_window: Vec<Ulid> = ids
+                        .iter()
+                        .copied()
+                        .filter(|id| self.queue.rows.iter().any(|a| a.id == *id))
+                        .collect();
+                    if !in_window.is_empty() {
+                        out.push(Effect::Alerts(in_window));
+                    }
+                }
+                if let Some(p) = &self.detail.pinned
+                    && ids.contains(&p.id)
+                {
+                    out.push(Effect::Alert(p.id));
+                }
+                out
+            }
+            Change::TuningChanged => vec![Effect::Detections],
+            Change::Stats(s) => {
+                self.stats = s;
+                Vec::new()
+            }
+            Change::Notice(n) => {
+                self.say(crate::model::text::sanitize(&n));
+                Vec::new()
+            }
+            Change::Fatal(e) => vec![Effect::Fail(e)],
+        }
+    }
+
+    fn reload_all(&mut self) -> Vec<Effect> {
+        let mut out = vec![
+            Effect::Page(self.queue.request(PageKind::Reset)),
+            Effect::Detections,
+            Effect::Integrations,
+            Effect::Stats,
+        ];
+        out.extend(self.timeline.request().map(Effect::Timeline));
+        if let Some(p) = &self.detail.pinned {
+            out.push(Effect::Alert(p.id));
+        }
+        out
+    }
+
+    fn on_action(&mut self, a: Action) -> Vec<Effect> {
+        if self.help.is_some() {
+            return self.on_help_action(a);
+        }
+        let rows = self.list_rows();
+        let half = (rows / 2).max(1) as isize;
+        match a {
+            Action::NextRow => self.move_cursor(1),
+            Action::PrevRow => self.move_cursor(-1),
+            Action::HalfPageDown => self.move_cursor(half),
+            Action::HalfPageUp => self.move_cursor(-half),
+            Action::FirstRow => {
+                if self.pane == Pane::Queue || (self.wide() && self.pane == Pane::Detail) {
+                    self.queue.unseen = 0;
+                }
+                self.move_cursor(isize::MIN / 2)
+            }
+            Action::LastRow => self.move_cursor(isize::MAX / 2),
+            Action::NextPane => self.show(self.pane.step(1)),
+            Action::PrevPane => self.show(self.pane.step(-1)),
+            Action::ShowQueue => self.show(Pane::Queue),
+            Action::ShowDetail => self.show(Pane::Detail),
+            Action::ShowTimeline => self.show(Pane::Timeline),
+            Action::ShowDetections => self.show(Pane::Detections),
+            Action::ShowIntegrations => self.show(Pane::Integrations),
+            Action::Open => self.open(),
+            Action::Back => self.back(),
+            Action::ToggleSelect => {
+                if let Some(id) = self.queue.selected_alert().map(|a| a.id) {
+                    if !self.queue.marked.remove(&id) {
+                        self.queue.marked.insert(id);
+                    }
+                    self.queue.move_by(1, rows);
+                }
+                self.queue
+                    .page_if_needed()
+                    .map(Effect::Page)
+                    .into_iter()
+                    .collect()
+            }
+            Action::ClearSelection => {
+                self.queue.marked.clear();
+                self.say("selection cleared");
+                Vec::new()
+            }
+            Action::ToggleSort => {
+                self.queue.toggle_sort();
+                self.queue.scroll_into_view(rows);
+                Vec::new()
+            }
+            Action::WidenTimeline => self
+                .timeline
+                .resize_span(1)
+                .map(Effect::Timeline)
+                .into_iter()
+                .collect(),
+            Action::NarrowTimeline => self
+                .timeline
+                .resize_span(-1)
+                .map(Effect::Timeline)
+                .into_iter()
+                .collect(),
+            Action::Refresh => {
+                self.queue.unseen = 0;
+                self.say("reloaded");
+                self.reload_all()
+            }
+            Action::Help => {
+                self.help = Some(0);
+                Vec::new()
+            }
+            Action::Quit => vec![Effect::Quit],
+            Action::Filter => {
+                let text = self.queue.filter_text.clone();
+                self.prompt = Some(Prompt::new(PromptKind::Filter { error: None }, &text));
+                Vec::new()
+            }
+            Action::CommandLine => {
+                self.prompt = Some(Prompt::new(PromptKind::Command { error: None }, ""));
+                Vec::new()
+            }
+            other => self.on_triage_action(other),
+        }
+    }
+
+    fn on_help_action(&mut self, a: Action) -> Vec<Effect> {
+        let scroll = self.help.unwrap_or(0);
+        self.help = match a {
+            Action::Help | Action::Back => None,
+            Action::NextRow => Some(scroll + 1),
+            Action::PrevRow => Some(scroll.saturating_sub(1)),
+            Action::HalfPageDown => Some(scroll + self.list_rows() / 2),
+            Action::HalfPageUp => Some(scroll.saturating_sub(self.list_rows() / 2)),
+            Action::FirstRow => Some(0),
+            Action::Quit => return vec![Effect::Quit],
+            _ => Some(scroll),
+        };
+        Vec::new()
+    }
+
+    fn move_cursor(&mut self, delta: isize) -> Vec<Effect> {
+        let rows = self.list_rows();
+        match self.pane {
+            Pane::Queue => {
+                self.queue.move_by(delta, rows);
+                self.detail.scroll = 0;
+                self.queue
+                    .page_if_needed()
+                    .map(Effect::Page)
+                    .into_iter()
+                    .collect()
+            }
+            Pane::Detail => {
+                self.detail.scroll = self.detail.scroll.saturating_add_signed(
+                    i16::try_from(delta.clamp(-10_000, 10_000)).unwrap_or(0),
+                );
+                Vec::new()
+            }
+            Pane::Timeline => {
+                self.timeline.move_by(delta, rows);
+                Vec::new()
+            }
+            Pane::Detections => {
+                self.detections.move_by(delta, rows);
+                Vec::new()
+            }
+            Pane::Integrations => {
+                self.integrations.move_by(delta, rows);
+                Vec::new()
+            }
+        }
+    }
+
+    fn show(&mut self, pane: Pane) -> Vec<Effect> {
+        if pane == Pane::Queue {
+            self.detail.pinned = None;
+        }
+        self.pane = pane;
+        match pane {
+            Pane::Timeline => {
+                let Some(alert) = self.current_alert().cloned() else {
+                    self.complain("no alert selected: pick one in the queue first");
+                    return Vec::new();
+                };
+                self.timeline
+                    .focus(&alert)
+                    .map(Effect::Timeline)
+                    .into_iter()
+                    .collect()
+            }
+            Pane::Detections => vec![Effect::Detections],
+            Pane::Integrations => vec![Effect::Integrations],
+            _ => Vec::new(),
+        }
+    }
+
+    fn open(&mut self) -> Vec<Effect> {
+        match self.pane {
+            Pane::Queue => {
+                if self.queue.selected_alert().is_some() {
+                    self.detail.scroll = 0;
+                    self.pane = Pane::Detail;
+                }
+                Vec::new()
+            }
+            Pane::Timeline => {
+                let rows = self.timeline.rows();
+                let Some(row) = rows.get(self.timeline.selected).copied() else {
+                    return Vec::new();
+                };
+                match self.timeline.alert_for(row).cloned() {
+                    Some(alert) => {
+                        let id = alert.id;
+                        self.detail.pinned = Some(alert);
+                        self.detail.scroll = 0;
+                        self.pane = Pane::Detail;
+                        vec![Effect::Alert(id)]
+                    }
+                    None => {
+                        self.say("this event is not evidence of any alert in the window");
+                        Vec::new()
+                    }
+                }
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn back(&mut self) -> Vec<Effect> {
+        if self.pane != Pane::Queue {
+            self.detail.pinned = None;
+            self.pane = Pane::Queue;
+        } else if !self.queue.marked.is_empty() {
+            self.queue.marked.clear();
+        } else {
+            self.message = None;
+        }
+        Vec::new()
+    }
+
+    fn on_text_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if self.note.is_some() {
+            return self.on_note_key(key);
+        }
+        if self.prompt.is_some() {
+            return self.on_prompt_key(key);
+        }
+        Vec::new()
+    }
+}

@@ -1,0 +1,438 @@
+//! The actions that change alerts and detections (status, assignment, notes, export, exclusions, tuning) and
+//! the text prompts that feed them. Each ends in an [`Effect::Execute`]; nothing here talks to the engine.
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use tui_input::backend::crossterm::EventHandler;
+
+use super::{AppState, Effect, ExportRequest, NoteEditor, Pane, Prompt, PromptKind, SortOrder};
+use crate::detect::tuning::{Exclusion, ExclusionKind, Sensitivity};
+use crate::engine::{Command, with_exclusion};
+use crate::export::ExportFormat;
+use crate::model::{AlertStatus, query};
+use crate::tui::action::Action;
+use crate::tui::cmdline::{self, CmdLine};
+
+/// The command for an export that is ready to write.
+pub(super) fn export_command(req: ExportRequest, overwrite: bool) -> Effect {
+    Effect::Execute(Command::Export {
+        filter: req.filter,
+        ids: req.ids,
+        format: req.format,
+        path: req.path,
+        overwrite,
+    })
+}
+
+impl AppState {
+    pub(super) fn on_triage_action(&mut self, a: Action) -> Vec<Effect> {
+        match a {
+            Action::Acknowledge => self.set_status(AlertStatus::Acknowledged),
+            Action::MarkExpected => self.set_status(AlertStatus::Expected),
+            Action::MarkTruePositive => self.set_status(AlertStatus::TruePositive),
+            Action::Reopen => self.set_status(AlertStatus::Open),
+            Action::AssignToMe => self.assign(Some(self.user.clone())),
+            Action::Assign => {
+                let ids = self.targets();
+                if ids.is_empty() {
+                    self.complain("no alert selected");
+                } else {
+                    self.prompt = Some(Prompt::new(PromptKind::Assign { ids }, ""));
+                }
+                Vec::new()
+            }
+            Action::AddNote => {
+                match self.current_alert() {
+                    Some(a) => {
+                        self.note = Some(NoteEditor::new(
+                            a.id,
+                            crate::model::text::sanitize(&a.title),
+                        ))
+                    }
+                    None => self.complain("no alert selected"),
+                }
+                Vec::new()
+            }
+            Action::Export => {
+                let ids = (!self.queue.marked.is_empty())
+                    .then(|| self.queue.marked.iter().copied().collect());
+                let filter = self.queue.filter.clone();
+                self.prompt = Some(Prompt::new(PromptKind::ExportPath { ids, filter }, ""));
+                Vec::new()
+            }
+            Action::CopyId => match self.current_alert().map(|a| a.id.to_string()) {
+                Some(id) => {
+                    self.say(format!("copied {id} (OSC 52)"));
+                    vec![Effect::Copy(id)]
+                }
+                None => {
+                    self.complain("no alert selected");
+                    Vec::new()
+                }
+            },
+            Action::ExcludeActor => self.exclude(ExclusionKind::Actor),
+            Action::ExcludeObject => self.exclude(ExclusionKind::Object),
+            Action::ToggleDetection => self.tune_selected(|s| {
+                s.enabled = !s.enabled;
+            }),
+            Action::CycleSensitivity => self.tune_selected(|s| {
+                s.sensitivity = match s.sensitivity {
+                    Sensitivity::Fewer => Sensitivity::Default,
+                    Sensitivity::Default => Sensitivity::More,
+                    Sensitivity::More => Sensitivity::Fewer,
+                };
+            }),
+            Action::RemoveExclusion => self.tune_selected(|s| {
+                s.exclusions.pop();
+            }),
+            _ => Vec::new(),
+        }
+    }
+
+    fn set_status(&mut self, status: AlertStatus) -> Vec<Effect> {
+        let ids = self.targets();
+        if ids.is_empty() {
+            self.complain("no alert selected");
+            return Vec::new();
+        }
+        self.queue.marked.clear();
+        vec![Effect::Execute(Command::SetStatus {
+            ids,
+            status,
+            who: self.user.clone(),
+        })]
+    }
+
+    fn assign(&mut self, assignee: Option<String>) -> Vec<Effect> {
+        let ids = self.targets();
+        if ids.is_empty() {
+            self.complain("no alert selected");
+            return Vec::new();
+        }
+        vec![Effect::Execute(Command::Assign {
+            ids,
+            assignee,
+            who: self.user.clone(),
+        })]
+    }
+
+    /// Start the "until" prompt for excluding the current alert's actor or object from its detection.
+    fn exclude(&mut self, kind: ExclusionKind) -> Vec<Effect> {
+        let Some(alert) = self.current_alert() else {
+            self.complain("no alert selected");
+            return Vec::new();
+        };
+        let value = match kind {
+            ExclusionKind::Actor => Some(alert.actor.id.clone()),
+            // Content alerts group on `detection|actor|object|fingerprint`; other detections name their
+            // object only through evidence events, which the timeline has loaded when it shows this actor.
+            _ => object_of(alert).or_else(|| {
+                self.timeline
+                    .events
+                    .iter()
+                    .filter(|e| alert.evidence.contains(&e.id))
+                    .find_map(|e| e.object_id().map(str::to_string))
+            }),
+        };
+        let Some(value) = value else {
+            self.complain("this alert names no page or issue (open its timeline, then try again)");
+            return Vec::new();
+        };
+        let detection = alert.detection.0.clone();
+        self.prompt = Some(Prompt::new(
+            PromptKind::ExcludeUntil {
+                detection,
+                kind,
+                value,
+                error: None,
+            },
+            "",
+        ));
+        Vec::new()
+    }
+
+    fn tune_selected(
+        &mut self,
+        change: impl FnOnce(&mut crate::detect::tuning::DetectionSettings),
+    ) -> Vec<Effect> {
+        if self.pane != Pane::Detections {
+            self.say("tuning works in the detections pane");
+            return Vec::new();
+        }
+        let Some(d) = self.detections.current() else {
+            return Vec::new();
+        };
+        let mut settings = d.settings.clone();
+        change(&mut settings);
+        vec![Effect::Execute(Command::SetDetection {
+            id: d.id.clone(),
+            settings,
+            who: self.user.clone(),
+        })]
+    }
+
+    fn set_detection(
+        &mut self,
+        id: &str,
+        change: impl FnOnce(&mut crate::detect::tuning::DetectionSettings),
+    ) -> Vec<Effect> {
+        let mut settings = self
+            .detections
+            .items
+            .iter()
+            .find(|d| d.id == id)
+            .map(|d| d.settings.clone())
+            .unwrap_or_default();
+        change(&mut settings);
+        vec![Effect::Execute(Command::SetDetection {
+            id: id.to_string(),
+            settings,
+            who: self.user.clone(),
+        })]
+    }
+
+    pub(super) fn on_note_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let Some(editor) = self.note.as_mut() else {
+            return Vec::new();
+        };
+        let save = (key.code == KeyCode::Char('s')
+            && key.modifiers.contains(KeyModifiers::CONTROL))
+            || (key.code == KeyCode::Enter && key.modifiers.contains(KeyModifiers::ALT));
+        if key.code == KeyCode::Esc {
+            self.note = None;
+            self.say("note discarded");
+            return Vec::new();
+        }
+        if !save {
+            editor.area.input(key);
+            return Vec::new();
+        }
+        let text = editor.text();
+        let id = editor.id;
+        self.note = None;
+        if text.trim().is_empty() {
+            self.say("empty note discarded");
+            return Vec::new();
+        }
+        vec![Effect::Execute(Command::AddNote {
+            id,
+            text,
+            who: self.user.clone(),
+        })]
+    }
+
+    pub(super) fn on_prompt_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let Some(prompt) = self.prompt.as_mut() else {
+            return Vec::new();
+        };
+        if let PromptKind::ConfirmOverwrite(req) = &prompt.kind {
+            let req = req.clone();
+            self.prompt = None;
+            return if matches!(key.code, KeyCode::Char('y' | 'Y')) {
+                vec![export_command(req, true)]
+            } else {
+                self.say("not exported");
+                Vec::new()
+            };
+        }
+        match key.code {
+            KeyCode::Esc => {
+                self.prompt = None;
+                Vec::new()
+            }
+            KeyCode::Enter => {
+                let text = prompt.input.value().to_string();
+                self.submit(text)
+            }
+            _ => {
+                prompt.input.handle_event(&Event::Key(key));
+                // Validate the filter as it is typed, so the bad token is underlined before Enter.
+                if let PromptKind::Filter { error } = &mut prompt.kind {
+                    *error = query::parse(prompt.input.value(), self.now)
+                        .err()
+                        .map(|e| (e.start, e.end, e.message));
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    fn submit(&mut self, text: String) -> Vec<Effect> {
+        let Some(prompt) = self.prompt.take() else {
+            return Vec::new();
+        };
+        match prompt.kind {
+            PromptKind::Filter { .. } => match self.apply_filter(&text) {
+                Ok(effects) => effects,
+                Err((s, e, m)) => {
+                    self.prompt = Some(Prompt {
+                        kind: PromptKind::Filter {
+                            error: Some((s, e, m)),
+                        },
+                        input: prompt.input,
+                    });
+                    Vec::new()
+                }
+            },
+            PromptKind::Command { .. } => match cmdline::parse(&text) {
+                Ok(cmd) => self.run_cmdline(cmd),
+                Err(e) => {
+                    self.prompt = Some(Prompt {
+                        kind: PromptKind::Command { error: Some(e) },
+                        input: prompt.input,
+                    });
+                    Vec::new()
+                }
+            },
+            PromptKind::Assign { ids } => {
+                let who = text.trim();
+                vec![Effect::Execute(Command::Assign {
+                    ids,
+                    assignee: (!who.is_empty()).then(|| who.to_string()),
+                    who: self.user.clone(),
+                })]
+            }
+            PromptKind::ExcludeUntil {
+                detection,
+                kind,
+                value,
+                ..
+            } => {
+                let until = match text.trim() {
+                    "" => None,
+                    d => match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+                        Ok(date) => date.and_hms_opt(0, 0, 0).map(|t| Utc.from_utc_datetime(&t)),
+                        Err(_) => {
+                            self.prompt = Some(Prompt {
+                                kind: PromptKind::ExcludeUntil {
+                                    detection,
+                                    kind,
+                                    value,
+                                    error: Some(format!("'{d}' is not a date like 2026-12-31")),
+                                },
+                                input: prompt.input,
+                            });
+                            return Vec::new();
+                        }
+                    },
+                };
+                let exclusion = Exclusion { kind, value, until };
+                self.set_detection(&detection, |s| {
+                    *s = with_exclusion(s.clone(), exclusion);
+                })
+            }
+            PromptKind::ExportPath { ids, filter } => {
+                let path = text.trim();
+                if path.is_empty() {
+                    self.say("export cancelled");
+                    return Vec::new();
+                }
+                let format = if path.to_ascii_lowercase().ends_with(".json")
+                    || path.to_ascii_lowercase().ends_with(".jsonl")
+                {
+                    ExportFormat::Json
+                } else {
+                    ExportFormat::Csv
+                };
+                vec![Effect::ProbePath(ExportRequest {
+                    ids,
+                    filter,
+                    format,
+                    path: path.into(),
+                })]
+            }
+            PromptKind::ConfirmOverwrite(_) => Vec::new(),
+        }
+    }
+
+    /// Parse and apply a filter query; on error return the bad span (byte offsets) and message.
+    fn apply_filter(&mut self, text: &str) -> Result<Vec<Effect>, (usize, usize, String)> {
+        let filter = query::parse(text, self.now).map_err(|e| (e.start, e.end, e.message))?;
+        self.queue.filter = filter;
+        self.queue.filter_text = text.trim().to_string();
+        self.queue.marked.clear();
+        self.queue.selected = 0;
+        self.queue.offset = 0;
+        self.pane = Pane::Queue;
+        self.detail.pinned = None;
+        Ok(vec![Effect::Page(
+            self.queue.request(super::PageKind::Reset),
+        )])
+    }
+
+    fn run_cmdline(&mut self, cmd: CmdLine) -> Vec<Effect> {
+        match cmd {
+            CmdLine::Status(s) => self.set_status(s),
+            CmdLine::Assign(Some(who)) if who == "me" => self.assign(Some(self.user.clone())),
+            CmdLine::Assign(who) => self.assign(who),
+            CmdLine::Note(text) => match self.current_alert() {
+                Some(a) => vec![Effect::Execute(Command::AddNote {
+                    id: a.id,
+                    text,
+                    who: self.user.clone(),
+                })],
+                None => {
+                    self.complain("no alert selected");
+                    Vec::new()
+                }
+            },
+            CmdLine::Export {
+                format,
+                path,
+                force,
+            } => {
+                let ids = (!self.queue.marked.is_empty())
+                    .then(|| self.queue.marked.iter().copied().collect());
+                let req = ExportRequest {
+                    ids,
+                    filter: self.queue.filter.clone(),
+                    format,
+                    path,
+                };
+                if force {
+                    vec![export_command(req, true)]
+                } else {
+                    vec![Effect::ProbePath(req)]
+                }
+            }
+            CmdLine::Sensitivity {
+                detection,
+                sensitivity,
+            } => self.set_detection(&detection, |s| s.sensitivity = sensitivity),
+            CmdLine::Enable(d) => self.set_detection(&d, |s| s.enabled = true),
+            CmdLine::Disable(d) => self.set_detection(&d, |s| s.enabled = false),
+            CmdLine::Filter(q) => match self.apply_filter(&q) {
+                Ok(e) => e,
+                Err((_, _, m)) => {
+                    self.complain(m);
+                    Vec::new()
+                }
+            },
+            CmdLine::Sort(key) => {
+                let want = if key == "severity" {
+                    SortOrder::Severity
+                } else {
+                    SortOrder::Time
+                };
+                if self.queue.sort != want {
+                    self.queue.toggle_sort();
+                }
+                Vec::new()
+            }
+            CmdLine::Quit => vec![Effect::Quit],
+            CmdLine::Help => {
+                self.help = Some(0);
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// The object id of a content alert, from its grouping key `detection|actor|object|fingerprint`.
+fn object_of(alert: &crate::model::Alert) -> Option<String> {
+    let parts: Vec<&str> = alert.group_key.split('|').collect();
+    match parts.as_slice() {
+        [_, _, object, _] if !object.is_empty() => Some((*object).to_string()),
+        _ => None,
+    }
+}

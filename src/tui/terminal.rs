@@ -1,0 +1,70 @@
+//! The terminal's life: enter the alternate screen with a panic hook that restores it, draw each frame as one
+//! synchronized update (DEC 2026), copy to the clipboard with OSC 52, and leave cleanly on every exit path.
+
+use std::io::{self, Write};
+
+use crossterm::execute;
+use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+use ratatui::{DefaultTerminal, Frame};
+
+/// Take over the terminal. Installs color-eyre's hooks first, then ratatui's panic hook (which restores the
+/// terminal before the report prints) — in that order, so a panic leaves a usable shell and a readable report.
+/// A second `color_eyre::install` (the CLI may have done it) is harmless and ignored.
+pub fn enter() -> io::Result<DefaultTerminal> {
+    let _ = color_eyre::install();
+    ratatui::try_init()
+}
+
+/// Give the terminal back (main screen, cooked mode, cursor shown). Safe to call more than once.
+pub fn leave() {
+    ratatui::restore();
+}
+
+/// Draw one frame inside a synchronized update, so a slow SSH link never shows half a frame.
+pub fn draw(term: &mut DefaultTerminal, render: impl FnOnce(&mut Frame)) -> io::Result<()> {
+    execute!(io::stdout(), BeginSynchronizedUpdate)?;
+    let drawn = term.draw(render).map(|_| ());
+    execute!(io::stdout(), EndSynchronizedUpdate)?;
+    drawn
+}
+
+/// Put `text` on the clipboard of the terminal the user sits at (OSC 52 travels over SSH).
+pub fn copy_osc52(text: &str) -> io::Result<()> {
+    let mut out = io::stdout();
+    write!(out, "\x1b]52;c;{}\x07", base64(text.as_bytes()))?;
+    out.flush()
+}
+
+/// Standard base64 with padding (all OSC 52 needs; not worth a dependency).
+pub fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(T[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        assert_eq!(super::base64(b""), "");
+        assert_eq!(super::base64(b"f"), "Zg==");
+        assert_eq!(super::base64(b"fo"), "Zm8=");
+        assert_eq!(super::base64(b"foo"), "Zm9v");
+        assert_eq!(super::base64(b"foobar"), "Zm9vYmFy");
+    }
+}

@@ -1,0 +1,220 @@
+//! Small drawing helpers shared by the panes: the header, the footer, the prompt line, text cleaning and
+//! time formats. Every string that came from an event or alert passes through [`clean`] before a cell.
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Position, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::model::{AlertStatus, Severity, text};
+use crate::tui::action::Action;
+use crate::tui::keymap::Keymap;
+use crate::tui::state::{AppState, Mode, Pane, PromptKind};
+use crate::tui::theme::Theme;
+
+/// Outside text made safe for a cell (control characters inert) and cut to `max` characters.
+pub fn clean(s: &str, max: usize) -> String {
+    text::truncate(&text::sanitize(s), max)
+}
+
+/// An optional outside string, or a dash.
+pub fn clean_opt(s: Option<&str>, max: usize) -> String {
+    s.map_or_else(|| "-".into(), |s| clean(s, max))
+}
+
+/// Compact UTC time for lists: `11-02 09:35`.
+pub fn short_time(t: DateTime<Utc>) -> String {
+    t.format("%m-%d %H:%M").to_string()
+}
+
+/// Full UTC time for the detail: `2026-11-02 09:35:15Z`.
+pub fn full_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
+/// A severity in four characters.
+pub fn sev_label(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "CRIT",
+        Severity::High => "HIGH",
+        Severity::Medium => "MED",
+        Severity::Low => "LOW",
+    }
+}
+
+/// A status in at most five characters for the queue.
+pub fn status_label(s: AlertStatus) -> &'static str {
+    match s {
+        AlertStatus::Open => "open",
+        AlertStatus::Acknowledged => "ack",
+        AlertStatus::Expected => "exp",
+        AlertStatus::TruePositive => "tp",
+    }
+}
+
+/// Seconds as `10m`, `1h`, `2d`.
+pub fn span(secs: u64) -> String {
+    match secs {
+        s if s % 86_400 == 0 && s > 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 && s > 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 && s > 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// Two header lines: title, counts by status, ingest rate, health and unseen; then the pane tabs.
+pub fn header(f: &mut Frame, area: Rect, s: &AppState, theme: Theme) {
+    let st = &s.stats;
+    let mut first = vec![
+        Span::styled(format!(" {} ", clean(&s.title, 30)), theme.badge()),
+        Span::raw(" "),
+    ];
+    for status in AlertStatus::ALL {
+        first.push(Span::styled(status_label(status), theme.status(status)));
+        first.push(Span::raw(format!(" {}  ", st.alerts.get(status))));
+    }
+    first.push(Span::styled(
+        format!("{:.1} ev/s", st.ingest_rate),
+        theme.dim(),
+    ));
+    let health = clean(&st.health, 30);
+    first.push(Span::raw("  "));
+    first.push(if health == "ok" {
+        Span::styled("ok", theme.ok())
+    } else {
+        Span::styled(health, theme.error())
+    });
+    if s.queue.unseen > 0 {
+        first.push(Span::raw("  "));
+        first.push(Span::styled(
+            format!("{} new", s.queue.unseen),
+            theme.marked(),
+        ));
+    }
+    let mut tabs = vec![Span::raw(" ")];
+    for (i, p) in Pane::ALL.iter().enumerate() {
+        let label = format!("{} {}", i + 1, p.name());
+        let on = *p == s.pane || (s.wide() && s.pane == Pane::Detail && *p == Pane::Queue);
+        tabs.push(if *p == s.pane {
+            Span::styled(format!("[{label}]"), theme.heading())
+        } else if on {
+            Span::styled(format!(" {label} "), theme.bold())
+        } else {
+            Span::styled(format!(" {label} "), theme.dim())
+        });
+    }
+    let lines = vec![Line::from(first), Line::from(tabs)];
+    f.render_widget(Paragraph::new(lines), area);
+}
+
+/// The footer: mode badge, then a message, the pending chord, or key hints from the live keymap.
+pub fn footer(f: &mut Frame, area: Rect, s: &AppState, keymap: &Keymap, theme: Theme) {
+    let mode = s.mode();
+    let mut spans = vec![
+        Span::styled(format!(" {} ", mode.label()), theme.badge()),
+        Span::raw(" "),
+    ];
+    if let Some(p) = &s.pending_keys {
+        spans.push(Span::styled(format!("{} …", clean(p, 20)), theme.marked()));
+    } else if let Some(m) = &s.message {
+        let style = if m.error { theme.error() } else { theme.ok() };
+        spans.push(Span::styled(clean(&m.text, 200), style));
+    } else {
+        let hints: &[(Action, &str)] = match (mode, s.pane) {
+            (Mode::Note, _) => &[],
+            (Mode::Normal, Pane::Detections) => &[
+                (Action::ToggleDetection, "on/off"),
+                (Action::CycleSensitivity, "sensitivity"),
+                (Action::RemoveExclusion, "unexclude"),
+                (Action::Help, "help"),
+            ],
+            (Mode::Normal, Pane::Timeline) => &[
+                (Action::Open, "jump"),
+                (Action::WidenTimeline, "widen"),
+                (Action::NarrowTimeline, "narrow"),
+                (Action::Help, "help"),
+            ],
+            (Mode::Normal, _) => &[
+                (Action::Acknowledge, "ack"),
+                (Action::MarkExpected, "expected"),
+                (Action::ToggleSelect, "select"),
+                (Action::Filter, "filter"),
+                (Action::Help, "help"),
+                (Action::Quit, "quit"),
+            ],
+            _ => &[],
+        };
+        if mode == Mode::Note {
+            spans.push(Span::styled(
+                "ctrl-s / alt-enter save · esc cancel",
+                theme.dim(),
+            ));
+        } else if mode != Mode::Normal {
+            spans.push(Span::styled("enter apply · esc cancel", theme.dim()));
+        }
+        for (action, what) in hints {
+            if let Some(k) = keymap.keys_for(*action).first() {
+                spans.push(Span::styled(k.clone(), theme.bold()));
+                spans.push(Span::styled(format!(" {what}  "), theme.dim()));
+            }
+        }
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The one-line prompt (filter, command, assignee, path, expiry, confirm), with the filter's bad token
+/// underlined in the error style and the cursor placed.
+pub fn prompt_line(f: &mut Frame, area: Rect, s: &AppState, theme: Theme) {
+    let Some(p) = &s.prompt else { return };
+    let label = p.label();
+    let value = p.input.value();
+    let mut spans = vec![Span::styled(label.clone(), theme.heading())];
+    match &p.kind {
+        PromptKind::Filter {
+            error: Some((start, end, _)),
+        } if *start <= value.len() => {
+            let end = (*end).clamp(*start, value.len());
+            let (a, rest) = value.split_at(floor_char(value, *start));
+            let (b, c) = rest.split_at(floor_char(rest, end - (value.len() - rest.len()).min(end)));
+            spans.push(Span::raw(text::sanitize(a)));
+            spans.push(Span::styled(
+                text::sanitize(if b.is_empty() { " " } else { b }),
+                theme
+                    .error()
+                    .add_modifier(ratatui::style::Modifier::UNDERLINED),
+            ));
+            spans.push(Span::raw(text::sanitize(c)));
+        }
+        _ => spans.push(Span::raw(text::sanitize(value))),
+    }
+    if let Some(e) = p.error() {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(clean(e, 120), theme.error()));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+    let x = area.x + (label.chars().count() + p.input.visual_cursor()) as u16;
+    f.set_cursor_position(Position::new(x.min(area.right().saturating_sub(1)), area.y));
+}
+
+fn floor_char(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// A style helper for "label: value" lines.
+pub fn field<'a>(label: &'a str, value: String, theme: Theme) -> Line<'a> {
+    Line::from(vec![
+        Span::styled(format!("{label:<12}"), theme.dim()),
+        Span::raw(value),
+    ])
+}
+
+/// A blank style, for symmetry with the theme calls.
+pub fn plain() -> Style {
+    Style::default()
+}

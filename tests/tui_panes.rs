@@ -1,0 +1,104 @@
+//! Snapshots of every pane at 80x24 and 120x40 over fixed data, plus a style check and the hostile-title check.
+
+mod tui_support;
+
+use ratatui::style::Color;
+use tui_support::*;
+use vigil::tui::action::Action;
+use vigil::tui::state::Msg;
+
+async fn show(
+    w: u16,
+    h: u16,
+    actions: &[Action],
+) -> ratatui::Terminal<ratatui::backend::TestBackend> {
+    let (_dir, handle) = engine();
+    let mut app = app(handle, w, h).await;
+    for a in actions {
+        let e = app.update(Msg::Action(*a));
+        app.settle(e).await;
+    }
+    render(&app, w, h)
+}
+
+macro_rules! pane_snapshots {
+    ($($name:ident: $actions:expr;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            for (w, h) in [(80, 24), (120, 40)] {
+                let term = show(w, h, &$actions).await;
+                insta::assert_snapshot!(format!("{}_{w}x{h}", stringify!($name)), term.backend());
+            }
+        }
+    )*};
+}
+
+pane_snapshots! {
+    queue: [];
+    detail: [Action::NextRow, Action::Open];
+    timeline: [Action::NextRow, Action::ShowTimeline];
+    detections: [Action::ShowDetections];
+    integrations: [Action::ShowIntegrations];
+    help: [Action::Help];
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn critical_severity_is_styled_and_hostile_titles_are_inert() {
+    let term = show(120, 40, &[Action::NextRow]).await;
+    let buf = term.backend().buffer();
+    // Row 0 of the table is the critical alert (#5): its SEV cell is light red.
+    let mut found = false;
+    for y in 0..buf.area.height {
+        let line: String = (0..buf.area.width)
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect();
+        if let Some(col) = line.find("CRIT") {
+            let x = line[..col].chars().count() as u16;
+            assert_eq!(buf[(x, y)].fg, Color::LightRed);
+            found = true;
+            break;
+        }
+    }
+    assert!(found, "a CRIT cell is on screen");
+    for cell in buf.content() {
+        assert!(
+            !cell.symbol().chars().any(|c| c.is_control()),
+            "control char in a cell"
+        );
+    }
+    let text: String = buf.content().iter().map(|c| c.symbol()).collect();
+    assert!(
+        text.contains("Deploy\u{fffd}]0;pwned\u{fffd} notes"),
+        "the hostile subject is shown, defused"
+    );
+
+    // The timeline shows the same hostile page title from the event, also inert.
+    let term = show(120, 40, &[Action::NextRow, Action::ShowTimeline]).await;
+    let buf = term.backend().buffer();
+    assert!(
+        buf.content()
+            .iter()
+            .all(|c| !c.symbol().chars().any(|c| c.is_control()))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_color_draws_without_colours() {
+    let (_dir, handle) = engine();
+    let opts = vigil::tui::UiOptions {
+        user: "tester".into(),
+        keymap_path: None,
+        no_color: true,
+        title: "t".into(),
+    };
+    let (mut app, e) = vigil::tui::App::new(handle, &opts, t(12, 0));
+    app.settle(e).await;
+    let term = render(&app, 80, 24);
+    assert!(
+        term.backend()
+            .buffer()
+            .content()
+            .iter()
+            .all(|c| c.fg == Color::Reset && c.bg == Color::Reset)
+    );
+}
