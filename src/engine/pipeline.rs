@@ -161,13 +161,8 @@ impl Committer {
         }
         let dirty: Vec<Alert> = self.dirty.drain().map(|(_, a)| a).collect();
         self.store.save_alerts(&dirty)?;
-        for a in &dirty {
-            if a.version == 1 {
-                &mut self.touched.0
-            } else {
-                &mut self.touched.1
-            }
-            .push(a.id);
+        if self.track_touched {
+            self.touched.1.extend(dirty.iter().map(|a| a.id));
         }
         self.groups.clear();
         Ok((events, bodies))
