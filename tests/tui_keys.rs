@@ -5,7 +5,7 @@ mod tui_support;
 use crossterm::event::KeyCode;
 use tui_support::*;
 use vigil::detect::tuning::ExclusionKind;
-use vigil::model::{AlertFilter, AlertStatus};
+use vigil::model::AlertStatus;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn j_j_enter_a_acknowledges_the_third_row_with_history() {
@@ -67,25 +67,19 @@ async fn slash_filter_applies_on_enter() {
     app.press(code(KeyCode::Enter)).await;
     assert_eq!(app.state.mode(), vigil::tui::state::Mode::Normal);
     assert_eq!(app.state.queue.filter_text, "status:open");
-    let expected = vigil::model::query::parse("status:open", t(12, 0)).unwrap();
-    let want = handle
-        .alerts_page(expected, None, 100)
-        .await
-        .unwrap()
-        .alerts
-        .len();
-    assert_eq!(app.state.queue.rows.len(), want);
-    if app.state.queue.filter.statuses == vec![AlertStatus::Open] {
-        assert_eq!(want, 3);
-        assert!(
-            app.state
-                .queue
-                .rows
-                .iter()
-                .all(|a| a.status == AlertStatus::Open)
-        );
-    }
-    let _ = AlertFilter::default();
+    assert_eq!(app.state.queue.filter.statuses, vec![AlertStatus::Open]);
+    assert_eq!(
+        app.state.queue.rows.len(),
+        3,
+        "two of the five alerts were triaged above"
+    );
+    assert!(
+        app.state
+            .queue
+            .rows
+            .iter()
+            .all(|a| a.status == AlertStatus::Open)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
