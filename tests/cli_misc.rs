@@ -121,3 +121,26 @@ fn usage_errors_exit_2() {
     assert_eq!(vigil(dir.path(), &["export"]).status.code(), Some(2));
     assert_eq!(vigil(dir.path(), &["frobnicate"]).status.code(), Some(2));
 }
+
+#[test]
+fn check_reports_keymap_errors_beside_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("vigil.toml");
+    std::fs::write(&config, "").unwrap();
+    std::fs::write(
+        dir.path().join("keymap.toml"),
+        "[normal]\n\"j\" = \"next-row\"\n\"ctrl-nope\" = \"quit\"\n\"k\" = \"fly-away\"\n",
+    )
+    .unwrap();
+    let out = vigil(dir.path(), &["--config", config.to_str().unwrap(), "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("keymap.toml line 3") && err.contains("ctrl-nope"),
+        "{err}"
+    );
+    assert!(
+        err.contains("keymap.toml line 4") && err.contains("fly-away"),
+        "{err}"
+    );
+}

@@ -333,24 +333,52 @@ fn scan(format: Format, paths: &[PathBuf], config: Option<&Path>) -> Result<i32>
     Ok(0)
 }
 
-fn check(config: Option<&Path>) -> Result<i32> {
-    let Some(path) = config_path(config) else {
-        println!(
-            "no configuration file (looked for vigil.toml in the config dir); defaults are valid"
-        );
-        return Ok(0);
-    };
-    match vigil::config::load(&path) {
-        Ok(_) => {
-            println!("{}: ok", path.display());
-            Ok(0)
+/// The user keymap: `keymap.toml` beside `--config` when one is given, else in the XDG config dir; only when
+/// it exists (the defaults are embedded).
+pub(super) fn keymap_path(config: Option<&Path>) -> Option<PathBuf> {
+    let dir = match config {
+        Some(c) => c.parent().map(Path::to_path_buf),
+        None => {
+            directories::ProjectDirs::from("", "", "vigil").map(|p| p.config_dir().to_path_buf())
         }
-        Err(errs) => {
-            for e in &errs.0 {
-                eprintln!("{}", vigil::model::text::sanitize(&e.to_string()));
+    }?;
+    let p = dir.join("keymap.toml");
+    p.exists().then_some(p)
+}
+
+/// `vigil check`: the configuration file and the user keymap, every error with its place.
+fn check(config: Option<&Path>) -> Result<i32> {
+    let clean = vigil::model::text::sanitize;
+    let mut failed = false;
+    match config_path(config) {
+        None => println!(
+            "no configuration file (looked for vigil.toml in the config dir); defaults are valid"
+        ),
+        Some(path) => match vigil::config::load(&path) {
+            Ok(_) => println!("{}: ok", path.display()),
+            Err(errs) => {
+                for e in &errs.0 {
+                    eprintln!("{}", clean(&e.to_string()));
+                }
+                eprintln!("{}: {} error(s)", path.display(), errs.0.len());
+                failed = true;
             }
-            eprintln!("{}: {} error(s)", path.display(), errs.0.len());
-            Ok(1)
+        },
+    }
+    match keymap_path(config) {
+        None => println!("no user keymap; the default bindings are in force"),
+        Some(path) => {
+            let errs = vigil::tui::keymap::check_file(&path);
+            if errs.is_empty() {
+                println!("{}: ok", path.display());
+            } else {
+                for e in &errs {
+                    eprintln!("{}", clean(&e.to_string()));
+                }
+                eprintln!("{}: {} error(s)", path.display(), errs.len());
+                failed = true;
+            }
         }
     }
+    Ok(i32::from(failed))
 }

@@ -26,6 +26,8 @@ pub struct UiLaunch {
     pub data_dir: PathBuf,
     /// Whether this is `vigil demo` (synthetic data, temporary store).
     pub demo: bool,
+    /// `--config`, beside which a user keymap may sit.
+    pub config: Option<PathBuf>,
 }
 
 /// Run the terminal UI over `handle` until the user quits or the engine fails; the caller then shuts the
@@ -37,9 +39,7 @@ fn run_ui(handle: EngineHandle, tasks: &EngineTasks, launch: &UiLaunch) -> Resul
         // Failed before the UI could subscribe to the feed: say so instead of drawing a dead engine.
         bail!("engine stopped: {}", handle.stats().health);
     }
-    let keymap_path = directories::ProjectDirs::from("", "", "vigil")
-        .map(|p| p.config_dir().join("keymap.toml"))
-        .filter(|p| p.exists());
+    let keymap_path = super::commands::keymap_path(launch.config.as_deref());
     let opts = UiOptions {
         user: std::env::var("USER")
             .or_else(|_| std::env::var("LOGNAME"))
@@ -71,8 +71,8 @@ fn fingerprint_key(config: &Config) -> Result<Option<Vec<u8>>> {
 
 /// `vigil`: the engine in-process over the configured data dir (its sources included), and the UI over it.
 /// (Attaching to a running `vigil serve` comes with its socket.)
-pub fn ui(given: Option<PathBuf>, config: Option<&Path>) -> Result<i32> {
-    let config = load_config(config)?;
+pub fn ui(given: Option<PathBuf>, config_arg: Option<&Path>) -> Result<i32> {
+    let config = load_config(config_arg)?;
     let dir = data_dir_for(given, &config)?;
     let _log = init_logging(&dir);
     let store = open_store(&dir)?;
@@ -80,6 +80,7 @@ pub fn ui(given: Option<PathBuf>, config: Option<&Path>) -> Result<i32> {
     let launch = UiLaunch {
         data_dir: dir,
         demo: false,
+        config: config_arg.map(Path::to_path_buf),
     };
     let ui = run_ui(handle, &tasks, &launch);
     let stopped = tasks.shutdown_blocking();
@@ -102,8 +103,8 @@ impl Drop for TempDir {
 /// `vigil demo`: a month of synthetic history (alerts raised through the real pipeline), a live stream on
 /// top, and the UI. `explicit_dir` is `--data-dir` only: a `VIGIL_DATA_DIR` in the environment must never
 /// fill someone's real store with synthetic events.
-pub fn demo(explicit_dir: Option<PathBuf>, config: Option<&Path>, seed: u64) -> Result<i32> {
-    let config = load_config(config)?;
+pub fn demo(explicit_dir: Option<PathBuf>, config_arg: Option<&Path>, seed: u64) -> Result<i32> {
+    let config = load_config(config_arg)?;
     let (dir, temp) = match explicit_dir {
         Some(d) => (d, None),
         None => {
@@ -156,6 +157,7 @@ pub fn demo(explicit_dir: Option<PathBuf>, config: Option<&Path>, seed: u64) -> 
     let launch = UiLaunch {
         data_dir: dir,
         demo: true,
+        config: config_arg.map(Path::to_path_buf),
     };
     let ui = run_ui(handle, &tasks, &launch);
     let stopped = tasks.shutdown_blocking();
