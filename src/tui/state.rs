@@ -165,14 +165,13 @@ impl<T> ListState<T> {
     }
 
     fn move_by(&mut self, delta: isize, view: usize) {
-        let last = self.items.len().saturating_sub(1);
-        self.selected = self.selected.saturating_add_signed(delta).min(last);
-        let view = view.max(1);
-        if self.selected < self.offset {
-            self.offset = self.selected;
-        } else if self.selected >= self.offset + view {
-            self.offset = self.selected + 1 - view;
-        }
+        move_cursor(
+            &mut self.selected,
+            &mut self.offset,
+            self.items.len(),
+            delta,
+            view,
+        );
     }
 
     fn replace(&mut self, items: Vec<T>) {
@@ -655,5 +654,30 @@ impl AppState {
             return self.on_prompt_key(key);
         }
         Vec::new()
+    }
+}
+
+/// Move a list cursor by `delta` rows within `len` (clamped) and scroll so it stays inside `view` rows.
+/// Every list pane (queue, timeline, detections) moves the same way.
+pub(crate) fn move_cursor(
+    selected: &mut usize,
+    offset: &mut usize,
+    len: usize,
+    delta: isize,
+    view: usize,
+) {
+    *selected = selected
+        .saturating_add_signed(delta)
+        .min(len.saturating_sub(1));
+    scroll_into_view(*selected, offset, view);
+}
+
+/// Scroll so that `selected` is inside the `view` rows starting at `offset`.
+pub(crate) fn scroll_into_view(selected: usize, offset: &mut usize, view: usize) {
+    let view = view.max(1);
+    if selected < *offset {
+        *offset = selected;
+    } else if selected >= *offset + view {
+        *offset = selected + 1 - view;
     }
 }

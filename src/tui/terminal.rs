@@ -5,7 +5,8 @@ use std::io::{self, Write};
 
 use crossterm::execute;
 use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
-use ratatui::{DefaultTerminal, Frame};
+use ratatui::backend::CrosstermBackend;
+use ratatui::{DefaultTerminal, Frame, Terminal};
 
 /// Take over the terminal. Installs color-eyre's hooks first, then ratatui's panic hook (which restores the
 /// terminal before the report prints) — in that order, so a panic leaves a usable shell and a readable report.
@@ -21,10 +22,17 @@ pub fn leave() {
 }
 
 /// Draw one frame inside a synchronized update, so a slow SSH link never shows half a frame.
-pub fn draw(term: &mut DefaultTerminal, render: impl FnOnce(&mut Frame)) -> io::Result<()> {
-    execute!(io::stdout(), BeginSynchronizedUpdate)?;
+///
+/// The real loop passes its [`DefaultTerminal`] (a crossterm backend over stdout); `benches/tui.rs` passes a
+/// crossterm backend over a byte-counting writer, so it measures exactly what the terminal is sent. The
+/// synchronized-update markers go through the backend's writer, i.e. to the same place as the frame.
+pub fn draw<W: Write>(
+    term: &mut Terminal<CrosstermBackend<W>>,
+    render: impl FnOnce(&mut Frame),
+) -> io::Result<()> {
+    execute!(term.backend_mut(), BeginSynchronizedUpdate)?;
     let drawn = term.draw(render).map(|_| ());
-    execute!(io::stdout(), EndSynchronizedUpdate)?;
+    execute!(term.backend_mut(), EndSynchronizedUpdate)?;
     drawn
 }
 

@@ -222,19 +222,18 @@ impl QueueState {
 
     /// Move the cursor by `delta` rows (clamped), keeping it inside `view` rows on screen.
     pub fn move_by(&mut self, delta: isize, view: usize) {
-        let last = self.rows.len().saturating_sub(1);
-        self.selected = self.selected.saturating_add_signed(delta).min(last);
-        self.scroll_into_view(view);
+        super::move_cursor(
+            &mut self.selected,
+            &mut self.offset,
+            self.rows.len(),
+            delta,
+            view,
+        );
     }
 
     /// Keep the cursor on screen.
     pub fn scroll_into_view(&mut self, view: usize) {
-        let view = view.max(1);
-        if self.selected < self.offset {
-            self.offset = self.selected;
-        } else if self.selected >= self.offset + view {
-            self.offset = self.selected + 1 - view;
-        }
+        super::scroll_into_view(self.selected, &mut self.offset, view);
     }
 
     /// Flip the sort order, keeping the selected alert selected.

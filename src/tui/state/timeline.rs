@@ -202,13 +202,7 @@ impl TimelineState {
 
     /// Move the cursor.
     pub fn move_by(&mut self, delta: isize, view: usize) {
-        let last = self.rows().len().saturating_sub(1);
-        self.selected = self.selected.saturating_add_signed(delta).min(last);
-        let view = view.max(1);
-        if self.selected < self.offset {
-            self.offset = self.selected;
-        } else if self.selected >= self.offset + view {
-            self.offset = self.selected + 1 - view;
-        }
+        let len = self.rows().len();
+        super::move_cursor(&mut self.selected, &mut self.offset, len, delta, view);
     }
 }
