@@ -108,6 +108,8 @@ struct Startup {
     app: Duration,
     frame: Duration,
     frame_bytes: usize,
+    /// Peak RSS right after `Store::open`, in kB.
+    open_hwm_kb: u64,
 }
 
 /// Open the store and bring the app to its first frame with alerts in it.
@@ -115,6 +117,7 @@ fn start(dir: &std::path::Path) -> (tokio::runtime::Runtime, App, Term, Sink, St
     let t = Instant::now();
     let store = Store::open(dir).expect("open the bench store");
     let open = t.elapsed();
+    let open_hwm_kb = proc_status("VmHWM:");
     let t = Instant::now();
     let handle = EngineHandle::new(store, Tuning::default(), vec![], None).expect("engine handle");
     let handle_t = t.elapsed();
@@ -167,6 +170,7 @@ fn start(dir: &std::path::Path) -> (tokio::runtime::Runtime, App, Term, Sink, St
         app: app_t,
         frame,
         frame_bytes: bytes.len(),
+        open_hwm_kb,
     };
     (rt, app, term, sink, s)
 }
@@ -234,7 +238,9 @@ fn main() {
         (v[v.len() / 2], v[v.len() - 1])
     };
     println!("TUI bench: {W}x{H}, store with 2M events / 1M alerts, warm page cache");
-    println!("1. first frame with the first page of alerts ({CHILDREN} fresh processes; median / max)");
+    println!(
+        "1. first frame with the first page of alerts ({CHILDREN} fresh processes; median / max)"
+    );
     for (k, name) in [
         (0, "process main() → first frame"),
         (1, "Store::open → first frame  [bar ≤ 300 ms]"),
@@ -263,9 +269,12 @@ fn main() {
     // 2 and 4. `j` → frame, and what the frame sends.
     let mut times = Vec::with_capacity(PRESSES);
     let mut bytes = Vec::with_capacity(PRESSES);
+    // Frames where the list scrolled (the selection was on the last visible row) and where only the cursor moved.
+    let (mut scrolled, mut in_place) = (Vec::new(), Vec::new());
     let mut paging = Vec::new();
     rt.block_on(async {
         for _ in 0..PRESSES {
+            let top = app.state.queue.window_start + app.state.queue.offset;
             let t = Instant::now();
             let effects = app.on_key(key('j'));
             let paged = !effects.is_empty();
@@ -274,6 +283,11 @@ fn main() {
             let d = t.elapsed();
             times.push(d);
             bytes.push(out.len());
+            if app.state.queue.window_start + app.state.queue.offset == top {
+                in_place.push(out.len());
+            } else {
+                scrolled.push(out.len());
+            }
             if paged {
                 paging.push(d);
             }
@@ -311,6 +325,21 @@ fn main() {
         bytes[0],
         bytes[bytes.len() - 1]
     );
+    for (name, mut v) in [
+        ("list scrolled a row", scrolled),
+        ("cursor moved in place", in_place),
+    ] {
+        if v.is_empty() {
+            continue;
+        }
+        v.sort();
+        println!(
+            "   {name:<22} {:>4} frames, median {} B, max {} B",
+            v.len(),
+            v[v.len() / 2],
+            v[v.len() - 1]
+        );
+    }
 
     // 3. The filter: Enter → frame with the filtered first page.
     let mut times = Vec::new();
@@ -349,7 +378,13 @@ fn main() {
     );
 
     // 5. Memory.
-    println!("5. memory after the above");
+    println!(
+        "5. memory after the above (mimalloc, as the vigil binary; sled cache 64 MiB, StoreOptions::default)"
+    );
+    println!(
+        "   peak RSS right after Store::open {:.1} MB",
+        s.open_hwm_kb as f64 / 1024.0
+    );
     println!(
         "   peak RSS (VmHWM) {:.1} MB  [bar ≤ 128 MB]   RSS now {:.1} MB",
         proc_status("VmHWM:") as f64 / 1024.0,
