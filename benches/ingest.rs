@@ -152,6 +152,8 @@ fn main() {
     let exe = std::env::current_exe().unwrap();
     let mut results = std::collections::BTreeMap::new();
     for name in ["parse", "sled", "e2e"] {
+        // Let the previous phase's dirty pages reach the disk first, so no phase pays for another's writeback.
+        let _ = Command::new("sync").status();
         let work = tmp.path().join(name);
         std::fs::create_dir_all(&work).unwrap();
         let out = Command::new(&exe)
