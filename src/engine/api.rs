@@ -262,7 +262,7 @@ impl EngineHandle {
                 DetectionView {
                     id: spec.id.to_string(),
                     title: spec.title.to_string(),
-                    category: format!("{:?}", spec.category).to_lowercase(),
+                    category: spec.category.label().to_string(),
                     severity: spec.severity,
                     threshold,
                     settings,
