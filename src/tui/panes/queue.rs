@@ -72,7 +72,12 @@ pub fn draw(f: &mut Frame, area: Rect, s: &AppState, theme: Theme, focused: bool
                 .or(a.actor.email.as_deref())
                 .unwrap_or(&a.actor.id);
             let mut cells = vec![
-                Cell::from(if marked { "●" } else { " " }).style(theme.marked()),
+                // Style only a visible mark: a styled blank costs escape bytes on every row of every frame.
+                if marked {
+                    Cell::from("●").style(theme.marked())
+                } else {
+                    Cell::from(" ")
+                },
                 Cell::from(sev_label(a.severity)).style(theme.severity(a.severity)),
                 Cell::from(status_label(a.status)).style(theme.status(a.status)),
                 Cell::from(short_time(a.time_start)),
