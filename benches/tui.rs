@@ -24,12 +24,12 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::backend::CrosstermBackend;
 use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 use vigil::detect::tuning::Tuning;
 use vigil::engine::EngineHandle;
 use vigil::store::Store;
+use vigil::tui::backend::CompactBackend;
 use vigil::tui::state::Msg;
 use vigil::tui::{App, UiOptions, terminal};
 
@@ -63,7 +63,7 @@ impl Sink {
     }
 }
 
-type Term = Terminal<CrosstermBackend<Sink>>;
+type Term = Terminal<CompactBackend<Sink>>;
 
 fn key(c: char) -> KeyEvent {
     KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
@@ -130,7 +130,7 @@ fn start(dir: &std::path::Path) -> (tokio::runtime::Runtime, App, Term, Sink, St
     let runtime = t.elapsed();
     let sink = Sink::default();
     let mut term = Terminal::with_options(
-        CrosstermBackend::new(sink.clone()),
+        CompactBackend::new(sink.clone()),
         TerminalOptions {
             viewport: Viewport::Fixed(Rect::new(0, 0, W, H)),
         },
@@ -281,6 +281,12 @@ fn main() {
             app.settle(effects).await;
             let out = draw(&mut term, &sink, &app);
             let d = t.elapsed();
+            if let Some(path) = std::env::var_os("VIGIL_BENCH_DUMP_FRAME")
+                && bytes.len() == 700
+            {
+                // One scrolled frame's bytes, to see where they go.
+                let _ = std::fs::write(path, &out);
+            }
             times.push(d);
             bytes.push(out.len());
             if app.state.queue.window_start + app.state.queue.offset == top {

@@ -258,7 +258,7 @@ pub fn run(handle: EngineHandle, opts: UiOptions) -> color_eyre::Result<()> {
 }
 
 async fn event_loop(
-    term: &mut ratatui::DefaultTerminal,
+    term: &mut terminal::Tty,
     mut app: App,
     first: Vec<Effect>,
 ) -> color_eyre::Result<()> {

@@ -5,6 +5,7 @@
 
 pub mod action;
 pub mod app;
+pub mod backend;
 pub mod cmdline;
 pub mod keymap;
 pub mod panes;

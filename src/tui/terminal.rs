@@ -5,15 +5,22 @@ use std::io::{self, Write};
 
 use crossterm::execute;
 use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
-use ratatui::backend::CrosstermBackend;
-use ratatui::{DefaultTerminal, Frame, Terminal};
+use ratatui::{Frame, Terminal};
+
+use super::backend::CompactBackend;
+
+/// The terminal the UI draws on: stdout through the byte-saving [`CompactBackend`].
+pub type Tty = Terminal<CompactBackend<io::Stdout>>;
 
 /// Take over the terminal. Installs color-eyre's hooks first, then ratatui's panic hook (which restores the
 /// terminal before the report prints) — in that order, so a panic leaves a usable shell and a readable report.
 /// A second `color_eyre::install` (the CLI may have done it) is harmless and ignored.
-pub fn enter() -> io::Result<DefaultTerminal> {
+pub fn enter() -> io::Result<Tty> {
     let _ = color_eyre::install();
-    ratatui::try_init()
+    // ratatui's init does the raw mode, the alternate screen and the restoring panic hook; the frames then go
+    // through the compact backend.
+    drop(ratatui::try_init()?);
+    Terminal::new(CompactBackend::new(io::stdout()))
 }
 
 /// Give the terminal back (main screen, cooked mode, cursor shown). Safe to call more than once.
@@ -23,11 +30,11 @@ pub fn leave() {
 
 /// Draw one frame inside a synchronized update, so a slow SSH link never shows half a frame.
 ///
-/// The real loop passes its [`DefaultTerminal`] (a crossterm backend over stdout); `benches/tui.rs` passes a
-/// crossterm backend over a byte-counting writer, so it measures exactly what the terminal is sent. The
-/// synchronized-update markers go through the backend's writer, i.e. to the same place as the frame.
+/// The real loop passes its [`Tty`]; `benches/tui.rs` passes the same backend over a byte-counting writer, so
+/// it measures exactly what the terminal is sent. The synchronized-update markers go through the backend's
+/// writer, i.e. to the same place as the frame.
 pub fn draw<W: Write>(
-    term: &mut Terminal<CrosstermBackend<W>>,
+    term: &mut Terminal<CompactBackend<W>>,
     render: impl FnOnce(&mut Frame),
 ) -> io::Result<()> {
     execute!(term.backend_mut(), BeginSynchronizedUpdate)?;
