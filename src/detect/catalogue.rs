@@ -23,19 +23,6 @@ pub enum DetectionCategory {
 }
 
 impl DetectionCategory {
-    /// The name the UI and exports show ("unusual activity").
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::UnusualActivity => "unusual activity",
-            Self::Exfiltration => "exfiltration",
-            Self::Access => "access",
-            Self::Integration => "integration",
-            Self::Content => "content",
-        }
-    }
-}
-
-impl DetectionCategory {
     /// The human name the UI shows ("unusual activity").
     pub fn as_str(self) -> &'static str {
         match self {

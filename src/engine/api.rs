@@ -262,7 +262,7 @@ impl EngineHandle {
                 DetectionView {
                     id: spec.id.to_string(),
                     title: spec.title.to_string(),
-                    category: spec.category.label().to_string(),
+                    category: spec.category.as_str().to_string(),
                     severity: spec.severity,
                     threshold,
                     settings,
