@@ -144,3 +144,37 @@ fn check_reports_keymap_errors_beside_the_config() {
         "{err}"
     );
 }
+
+/// The prose and code shipped with the toolchain (the Book, the Reference, std's docs: ~155 MB) hold no
+/// secrets: every finding there would be a false positive.
+#[test]
+fn scan_finds_nothing_in_the_rust_docs() {
+    let sysroot = std::process::Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .unwrap();
+    let root = std::path::PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim())
+        .join("share/doc/rust/html");
+    let trees: Vec<String> = ["book", "reference", "std"]
+        .iter()
+        .map(|t| root.join(t))
+        .filter(|p| p.is_dir())
+        .map(|p| p.display().to_string())
+        .collect();
+    if trees.len() < 3 {
+        eprintln!("NOTE: the rust-docs component is not installed here; nothing to scan");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["scan"];
+    args.extend(trees.iter().map(String::as_str));
+    let out = vigil(dir.path(), &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "findings in the Rust docs:\n{text}"
+    );
+    assert!(stderr(&out).contains("findings=0"), "{}", stderr(&out));
+}
