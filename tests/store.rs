@@ -286,3 +286,61 @@ fn retention_deletes_old_events_and_their_index() {
         .unwrap();
     assert_eq!(tl.len(), 1);
 }
+
+#[test]
+fn alerts_page_by_severity_pages_the_whole_store_in_severity_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let alerts: Vec<Alert> = (0..150u64)
+        .map(|i| {
+            alert(
+                i,
+                AlertStatus::ALL[(i % 3) as usize],
+                Severity::ALL[((i * 7) % 4) as usize],
+                "d",
+                if i % 2 == 0 { "ana" } else { "bob" },
+            )
+        })
+        .collect();
+    s.save_alerts(&alerts).unwrap();
+    for f in [
+        AlertFilter {
+            by_severity: true,
+            ..Default::default()
+        },
+        AlertFilter {
+            by_severity: true,
+            statuses: vec![AlertStatus::Open, AlertStatus::Expected],
+            ..Default::default()
+        },
+        AlertFilter {
+            by_severity: true,
+            min_severity: Some(Severity::Medium),
+            actor: Some("ana".into()),
+            ..Default::default()
+        },
+        AlertFilter {
+            by_severity: true,
+            ascending: true,
+            ..Default::default()
+        },
+    ] {
+        let mut want: Vec<&Alert> = alerts.iter().filter(|a| f.matches(a)).collect();
+        want.sort_by_key(|a| (a.severity, a.id));
+        if !f.ascending {
+            want.reverse();
+        }
+        let mut got = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = s.alerts_page(&f, cursor, 7).unwrap();
+            assert!(page.alerts.len() <= 7);
+            got.extend(page.alerts.iter().map(|a| a.id));
+            match page.next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(got, want.iter().map(|a| a.id).collect::<Vec<_>>(), "{f:?}");
+    }
+}

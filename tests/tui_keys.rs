@@ -154,3 +154,45 @@ async fn export_asks_before_overwriting() {
     assert!(text.starts_with("id,created"), "{text}");
     assert_eq!(text.lines().count(), 6);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s_reloads_the_queue_most_severe_first_from_the_store() {
+    let (_dir, handle) = engine();
+    let mut app = app(handle.clone(), 80, 24).await;
+    keys(&mut app, "s").await;
+    let shown: Vec<_> = app
+        .state
+        .queue
+        .rows
+        .iter()
+        .map(|a| (a.severity, a.id))
+        .collect();
+    let mut want = shown.clone();
+    want.sort_by(|a, b| b.cmp(a));
+    assert_eq!(
+        shown, want,
+        "most severe first, newest first within a severity"
+    );
+    assert!(app.state.queue.filter.statuses.is_empty());
+    // The store served that order: the same page straight from the engine matches.
+    let page = handle
+        .alerts_page(
+            vigil::model::AlertFilter {
+                by_severity: true,
+                ..Default::default()
+            },
+            None,
+            200,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        page.alerts.iter().map(|a| a.id).collect::<Vec<_>>(),
+        shown.iter().map(|s| s.1).collect::<Vec<_>>()
+    );
+    keys(&mut app, "s").await;
+    let ids: Vec<_> = app.state.queue.rows.iter().map(|a| a.id).collect();
+    let mut newest_first = ids.clone();
+    newest_first.sort_by(|a, b| b.cmp(a));
+    assert_eq!(ids, newest_first);
+}

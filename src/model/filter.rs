@@ -25,6 +25,8 @@ pub struct AlertFilter {
     pub text: Option<String>,
     /// Oldest first (exports) instead of newest first (the queue).
     pub ascending: bool,
+    /// Most severe first, newest first within a severity (the queue's severity sort), paged from the index.
+    pub by_severity: bool,
 }
 
 impl AlertFilter {

@@ -204,30 +204,108 @@ impl Store {
         }
     }
 
-    /// A page of alerts matching `filter`, newest first (or oldest first with `filter.ascending`), starting
-    /// after `cursor`. Served from the most selective index the filter allows; never a full scan unless the
-    /// filter has nothing an index can use.
+    /// A page of alerts matching `filter`, newest first (oldest first with `filter.ascending`; most severe first
+    /// with `filter.by_severity`), starting after `cursor` (the last alert of the previous page). Served from
+    /// the most selective index the filter allows; never a full scan unless the filter has nothing an index
+    /// can use.
     pub fn alerts_page(
         &self,
         filter: &AlertFilter,
         cursor: Option<Ulid>,
         limit: usize,
     ) -> Result<AlertPage, StoreError> {
-        let lo_id = filter.since.map_or(0u128, |t| {
-            u128::from(Ulid::from_parts(t.timestamp_millis().max(0) as u64, 0))
-        });
-        let hi_id = filter.until.map_or(u128::MAX, |t| {
-            u128::from(Ulid::from_parts(t.timestamp_millis().max(0) as u64, 0)).saturating_sub(1)
-        });
+        if filter.by_severity {
+            return self.alerts_page_by_severity(filter, cursor, limit);
+        }
+        let (lo_id, hi_id) = id_bounds(filter);
         let (lo_id, hi_id) = match (cursor, filter.ascending) {
             (Some(c), false) => (lo_id, hi_id.min(u128::from(c).saturating_sub(1))),
             (Some(c), true) => (lo_id.max(u128::from(c).saturating_add(1)), hi_id),
             (None, _) => (lo_id, hi_id),
         };
-        if lo_id > hi_id || limit == 0 {
-            return Ok(AlertPage::default());
+        let mut page = AlertPage::default();
+        self.merge_into(
+            self.scan_prefixes(filter),
+            lo_id,
+            hi_id,
+            filter,
+            limit,
+            &mut page,
+        )?;
+        Ok(page)
+    }
+
+    /// Most severe first, then newest first within a severity (reversed with `ascending`), from the
+    /// status+severity index one severity at a time. The cursor's own severity says where to resume.
+    fn alerts_page_by_severity(
+        &self,
+        filter: &AlertFilter,
+        cursor: Option<Ulid>,
+        limit: usize,
+    ) -> Result<AlertPage, StoreError> {
+        let at = match cursor {
+            Some(c) => self.alert(c)?.map(|a| (a.severity, u128::from(c))),
+            None => None,
+        };
+        let statuses: Vec<AlertStatus> = if filter.statuses.is_empty() {
+            AlertStatus::ALL.to_vec()
+        } else {
+            filter.statuses.clone()
+        };
+        let mut severities: Vec<Severity> = Severity::ALL
+            .into_iter()
+            .filter(|s| {
+                filter.min_severity.is_none_or(|m| *s >= m)
+                    && filter.max_severity.is_none_or(|m| *s <= m)
+            })
+            .collect();
+        if !filter.ascending {
+            severities.reverse();
         }
-        let prefixes = self.scan_prefixes(filter);
+        let (lo_all, hi_all) = id_bounds(filter);
+        let mut page = AlertPage::default();
+        for sev in severities {
+            let (mut lo, mut hi) = (lo_all, hi_all);
+            if let Some((cs, cu)) = at {
+                let passed = if filter.ascending { sev < cs } else { sev > cs };
+                if passed {
+                    continue;
+                }
+                if sev == cs {
+                    if filter.ascending {
+                        lo = lo.max(cu.saturating_add(1));
+                    } else {
+                        hi = hi.min(cu.saturating_sub(1));
+                    }
+                }
+            }
+            let prefixes = statuses
+                .iter()
+                .map(|st| vec![b'S', st.code(), sev.code()])
+                .collect();
+            if self.merge_into(prefixes, lo, hi, filter, limit, &mut page)? {
+                return Ok(page);
+            }
+        }
+        Ok(page)
+    }
+
+    /// Merge the ULID-ordered ranges `prefix + [lo, hi]` (newest first, or oldest first with `ascending`),
+    /// appending alerts that pass the filter to `page` until it holds `limit`. Returns whether it filled (then
+    /// `page.next` is set).
+    fn merge_into(
+        &self,
+        prefixes: Vec<Vec<u8>>,
+        lo_id: u128,
+        hi_id: u128,
+        filter: &AlertFilter,
+        limit: usize,
+        page: &mut AlertPage,
+    ) -> Result<bool, StoreError> {
+        page.next = None;
+        if lo_id > hi_id || page.alerts.len() >= limit {
+            return Ok(page.alerts.len() >= limit && limit > 0);
+        }
         let mut scans: Vec<Scan> = prefixes
             .into_iter()
             .map(|p| {
@@ -257,8 +335,6 @@ impl Store {
         for s in &mut scans {
             s.advance().map_err(|e| self.sled(e))?;
         }
-
-        let mut page = AlertPage::default();
         loop {
             // Merge the scans by ULID (max for newest first, min for oldest first).
             let pick = scans
@@ -273,8 +349,7 @@ impl Store {
                     }
                 });
             let Some((i, id)) = pick else {
-                page.next = None;
-                return Ok(page);
+                return Ok(false);
             };
             scans[i].advance().map_err(|e| self.sled(e))?;
             let Some(alert) = self.alert(Ulid(id))? else {
@@ -284,7 +359,7 @@ impl Store {
                 page.alerts.push(alert);
                 if page.alerts.len() == limit {
                     page.next = Some(Ulid(id));
-                    return Ok(page);
+                    return Ok(true);
                 }
             }
         }
@@ -320,6 +395,19 @@ impl Store {
         }
         vec![Vec::new()]
     }
+}
+
+/// The ULID range a filter's `since`/`until` allow (ULIDs carry `created`).
+fn id_bounds(filter: &AlertFilter) -> (u128, u128) {
+    let at = |t: &chrono::DateTime<chrono::Utc>| {
+        u128::from(Ulid::from_parts(t.timestamp_millis().max(0) as u64, 0))
+    };
+    let lo = filter.since.as_ref().map_or(0, at);
+    let hi = filter
+        .until
+        .as_ref()
+        .map_or(u128::MAX, |t| at(t).saturating_sub(1));
+    (lo, hi)
 }
 
 struct Scan<'a> {

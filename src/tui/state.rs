@@ -492,9 +492,9 @@ impl AppState {
                 Vec::new()
             }
             Action::ToggleSort => {
-                self.queue.toggle_sort();
+                let reload = self.queue.toggle_sort();
                 self.queue.scroll_into_view(rows);
-                Vec::new()
+                vec![Effect::Page(reload)]
             }
             Action::WidenTimeline => self
                 .timeline

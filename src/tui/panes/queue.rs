@@ -24,7 +24,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &AppState, theme: Theme, focused: bool
         title.push_str(&format!(" /{}", clean(&q.filter_text, 40)));
     }
     if q.sort == SortOrder::Severity {
-        title.push_str(" · by severity (loaded rows)");
+        title.push_str(" · by severity");
     }
     if !q.marked.is_empty() {
         title.push_str(&format!(" · {} selected", q.marked.len()));

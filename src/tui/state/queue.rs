@@ -34,8 +34,8 @@ pub enum SortOrder {
     /// Newest first, as the store pages.
     #[default]
     Time,
-    /// Most severe first, newest first within a severity. The store pages by time only, so this orders the
-    /// loaded window, not the whole store; the queue title says so.
+    /// Most severe first, newest first within a severity, paged in that order from the store's
+    /// status+severity index.
     Severity,
 }
 
@@ -98,16 +98,19 @@ impl QueueState {
     pub fn request(&mut self, kind: PageKind) -> PageRequest {
         self.generation += 1;
         self.pending = Some(kind);
+        let by_severity = self.sort == SortOrder::Severity;
+        // The window is in the store's order, so its ends are the cursors (for time order also its min and max).
         let (cursor, limit, ascending) = match kind {
             PageKind::Reset => (None, FIRST_PAGE, false),
-            PageKind::Older => (self.rows.iter().map(|a| a.id).min(), STEP, false),
-            PageKind::Newer => (self.rows.iter().map(|a| a.id).max(), STEP, true),
+            PageKind::Older => (self.rows.last().map(|a| a.id), STEP, false),
+            PageKind::Newer => (self.rows.first().map(|a| a.id), STEP, true),
         };
         PageRequest {
             generation: self.generation,
             kind,
             filter: AlertFilter {
                 ascending,
+                by_severity,
                 ..self.filter.clone()
             },
             cursor,
@@ -236,14 +239,16 @@ impl QueueState {
         super::scroll_into_view(self.selected, &mut self.offset, view);
     }
 
-    /// Flip the sort order, keeping the selected alert selected.
-    pub fn toggle_sort(&mut self) {
+    /// Flip the sort order: the loaded rows reorder at once (the selected alert stays selected) and the
+    /// returned request reloads the window from the store in the new order.
+    pub fn toggle_sort(&mut self) -> PageRequest {
         self.sort = match self.sort {
             SortOrder::Time => SortOrder::Severity,
             SortOrder::Severity => SortOrder::Time,
         };
         let keep = self.selected_alert().map(|a| a.id);
         self.sort_rows_keeping(keep);
+        self.request(PageKind::Reset)
     }
 
     fn sort_rows(&mut self) {

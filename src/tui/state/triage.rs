@@ -415,9 +415,10 @@ impl AppState {
                     SortOrder::Time
                 };
                 if self.queue.sort != want {
-                    self.queue.toggle_sort();
+                    vec![Effect::Page(self.queue.toggle_sort())]
+                } else {
+                    Vec::new()
                 }
-                Vec::new()
             }
             CmdLine::Quit => vec![Effect::Quit],
             CmdLine::Help => {
