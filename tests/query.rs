@@ -285,6 +285,7 @@ prop_compose! {
             // as bare words, but a phrase keeps it.
             text,
             ascending: false,
+            by_severity: false,
         }
     }
 }
