@@ -94,7 +94,7 @@ fn newer_schema_is_refused_with_a_clear_message() {
     assert!(matches!(err, StoreError::TooNew { found: 99, .. }));
     assert!(
         err.to_string()
-            .contains("schema version 99, newer than this vigil understands (1); upgrade vigil")
+            .contains("schema version 99, newer than this vigil understands (2); upgrade vigil")
     );
 }
 
@@ -343,4 +343,34 @@ fn alerts_page_by_severity_pages_the_whole_store_in_severity_order() {
         }
         assert_eq!(got, want.iter().map(|a| a.id).collect::<Vec<_>>(), "{f:?}");
     }
+}
+
+#[test]
+fn schema_1_alerts_are_rewritten_compactly_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = alert(7, AlertStatus::Open, Severity::High, "bulk-export", "ana");
+    {
+        let s = Store::open(dir.path()).unwrap();
+        s.save_alerts(std::slice::from_ref(&a)).unwrap();
+        // Rewrite it the way schema 1 stored it, and say the store is schema 1.
+        s.put_alert_as_schema1(&a).unwrap();
+        assert_eq!(s.raw_alert(a.id).unwrap().unwrap().first(), Some(&b'{'));
+        s.force_schema_version(1).unwrap();
+    }
+    let s = Store::open(dir.path()).unwrap();
+    let raw = s.raw_alert(a.id).unwrap().unwrap();
+    assert_ne!(raw.first(), Some(&b'{'), "migrated to the binary encoding");
+    assert!(raw.len() < serde_json::to_vec(&a).unwrap().len());
+    assert_eq!(s.alert(a.id).unwrap().unwrap(), a);
+    let page = s
+        .alerts_page(
+            &AlertFilter {
+                actor: Some("ana".into()),
+                ..Default::default()
+            },
+            None,
+            10,
+        )
+        .unwrap();
+    assert_eq!(page.alerts, vec![a]);
 }

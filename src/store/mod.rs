@@ -19,7 +19,7 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 /// Schema this build writes. Older stores are migrated on open; newer ones are refused.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// What can go wrong with the store, each naming the directory so the operator knows which one.
 #[derive(Debug, thiserror::Error)]
@@ -211,10 +211,15 @@ impl Store {
         Ok(())
     }
 
-    /// One migration step `from` → `from + 1`. Schema 0 (no version key) has the same layout as 1.
+    /// One migration step `from` → `from + 1`. Schema 0 (no version key) has the layout of 1; schema 2
+    /// stores alerts as postcard instead of JSON.
     fn migrate(&self, from: u32) -> Result<(), StoreError> {
         tracing::info!(dir = %self.dir.display(), from, to = from + 1, "migrating store schema");
-        Ok(())
+        if from == 1 {
+            let n = self.migrate_alerts_to_postcard()?;
+            tracing::info!(alerts = n, "alerts rewritten as postcard");
+        }
+        self.flush()
     }
 
     /// Write the schema version (tests use it to simulate a store from a newer vigil).
