@@ -193,6 +193,52 @@ impl Store {
         Ok(alert)
     }
 
+    /// Alerts created before `before`, oldest first, at most `limit`: what alert retention archives next.
+    pub fn alerts_created_before(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<Alert>, StoreError> {
+        let filter = AlertFilter {
+            until: Some(before),
+            ascending: true,
+            ..AlertFilter::default()
+        };
+        Ok(self.alerts_page(&filter, None, limit)?.alerts)
+    }
+
+    /// Delete alerts with their index entries and status counters (retention, after archiving). Returns how
+    /// many existed. Ids that are not stored are skipped.
+    pub fn delete_alerts(&self, ids: &[Ulid]) -> Result<u64, StoreError> {
+        let res = (&self.alerts, &self.alert_idx, &self.meta).transaction(
+            |(at, it, mt)| -> TxResult<u64> {
+                let mut n = 0;
+                for id in ids {
+                    let Some(v) = at.remove(&id.to_bytes()[..])? else {
+                        continue;
+                    };
+                    n += 1;
+                    let Ok(old) = decode_alert(&v) else {
+                        continue;
+                    };
+                    for k in index_keys(&old) {
+                        it.remove(k)?;
+                    }
+                    let g = group_key(&old.group_key);
+                    if it.get(&g)?.as_deref() == Some(&id.to_bytes()[..]) {
+                        it.remove(g)?;
+                    }
+                    add(mt, &counter_key(old.status), -1)?;
+                }
+                Ok(n)
+            },
+        );
+        res.map_err(|e| match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => self.sled(e),
+        })
+    }
+
     /// Alerts per status.
     pub fn status_counts(&self) -> StatusCounts {
         let c = |s| self.counter(&counter_key(s));
