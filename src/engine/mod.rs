@@ -9,7 +9,7 @@
 mod api;
 pub mod demo;
 mod pipeline;
-mod retention;
+pub mod retention;
 mod runtime;
 mod sources;
 pub mod status;

@@ -395,12 +395,6 @@ impl Engine {
                     move || sources::feed_live(live, feeder, shared),
                 )?);
             }
-            if config.retention.alerts_days > 0 {
-                tracing::warn!(
-                    alerts_days = config.retention.alerts_days,
-                    "alert retention is not implemented yet: alerts are kept"
-                );
-            }
             let (rstore, rshared, policy, every) = (
                 store.clone(),
                 shared.clone(),
