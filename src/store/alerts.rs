@@ -1,17 +1,26 @@
-//! Alerts by ULID plus one index tree holding every secondary order, so a page is always a bounded range scan:
+//! Alerts: one tree, `alert_book`, holding the alerts packed into blocks and every secondary order as posting
+//! lists, so a page is always a bounded range scan and the tree has a few entries per hundred alerts (sled's
+//! open time and memory follow the number of entries):
 //!
-//! | prefix | key                                   | serves                          |
-//! |--------|---------------------------------------|---------------------------------|
-//! | `S`    | status, severity, ULID                | `status:` and `sev:` filters    |
-//! | `A`    | hash(actor id / e-mail / name), ULID  | `actor:`                        |
-//! | `D`    | hash(detection), ULID                 | `det:`                          |
-//! | `G`    | hash(group key) → ULID of newest      | grouping a continuing burst     |
+//! | prefix | key                                   | value                                         |
+//! |--------|---------------------------------------|-----------------------------------------------|
+//! | `B`    | ULID                                  | block: the alerts from this ULID to the next block's, lz4 |
+//! | `S`    | status, severity, first ULID          | sorted ULIDs: `status:` and `sev:` filters    |
+//! | `A`    | hash(actor id / e-mail / name), first ULID | sorted ULIDs: `actor:`                   |
+//! | `D`    | hash(detection), first ULID           | sorted ULIDs: `det:`                          |
+//! | `G`    | top 12 bits of hash(group key)        | (group hash, newest ULID) pairs: grouping     |
+//! | `C`    | status                                | counter                                       |
 //!
-//! ULIDs carry the alert's `created` time, so every index is also time-ordered and `since`/`until` bound
-//! the ULID part of the range.
+//! A list or block covers the ULIDs from its key to the next key of the same prefix; it splits when it grows
+//! past its cap. ULIDs carry the alert's `created` time, so every order is also time-ordered and `since`/`until`
+//! bound the ULID range.
+//!
+//! Writes take the store's alert lock, read what they change, and apply everything — blocks, lists, group
+//! table, counters — as one sled batch: an index never points at a missing alert and counters never drift,
+//! even across a crash.
 
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use std::collections::BTreeMap;
+
 use ulid::Ulid;
 
 use super::keys::hash64;
@@ -51,119 +60,493 @@ impl StatusCounts {
     }
 }
 
-fn counter_key(s: AlertStatus) -> String {
-    format!("alerts.{}", s.as_str())
+const BLOCK: u8 = b'B';
+const COUNTER: u8 = b'C';
+const GROUPS: u8 = b'G';
+
+/// Most alerts in a block, and most encoded bytes before compression. Blocks are read whole (decompressing
+/// 24 KiB takes microseconds) and rewritten whole on a change.
+const BLOCK_ALERTS: usize = 32;
+const BLOCK_BYTES: usize = 24 * 1024;
+/// Most ULIDs in a posting list (6 KiB, so that a sled leaf of 17 lists stays inside its log segment).
+const LIST_CAP: usize = 384;
+
+/// Format byte of block, posting-list and group-table values.
+const FORMAT: u8 = 1;
+
+fn counter_key(s: AlertStatus) -> [u8; 2] {
+    [COUNTER, s.code()]
 }
 
-fn status_key(status: AlertStatus, sev: Severity, id: Ulid) -> Vec<u8> {
-    let mut k = Vec::with_capacity(19);
-    k.push(b'S');
-    k.push(status.code());
-    k.push(sev.code());
-    k.extend_from_slice(&id.to_bytes());
+fn with_id(prefix: &[u8], id: u128) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + 16);
+    k.extend_from_slice(prefix);
+    k.extend_from_slice(&id.to_be_bytes());
     k
 }
 
-fn hashed_key(tag: u8, h: u64, id: Ulid) -> Vec<u8> {
-    let mut k = Vec::with_capacity(25);
+fn status_prefix(status: AlertStatus, sev: Severity) -> Vec<u8> {
+    vec![b'S', status.code(), sev.code()]
+}
+
+fn hashed_prefix(tag: u8, h: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9);
     k.push(tag);
     k.extend_from_slice(&h.to_be_bytes());
-    k.extend_from_slice(&id.to_bytes());
     k
 }
 
-fn group_key(group: &str) -> Vec<u8> {
-    let mut k = vec![b'G'];
-    k.extend_from_slice(&hash64(group).to_be_bytes());
-    k
+fn group_bucket(h: u64) -> [u8; 3] {
+    let b = (h >> 52) as u16;
+    let [x, y] = b.to_be_bytes();
+    [GROUPS, x, y]
 }
 
-/// Every index key an alert occupies (the `G` entry is handled apart: it points at the newest of a group).
-fn index_keys(a: &Alert) -> Vec<Vec<u8>> {
+/// Every posting-list prefix an alert is listed under.
+fn index_prefixes(a: &Alert) -> Vec<Vec<u8>> {
     let mut keys = vec![
-        status_key(a.status, a.severity, a.id),
-        hashed_key(b'D', hash64(a.detection.as_str()), a.id),
+        status_prefix(a.status, a.severity),
+        hashed_prefix(b'D', hash64(a.detection.as_str())),
     ];
     let mut who = vec![a.actor.id.to_lowercase()];
     who.extend(a.actor.email.iter().map(|e| e.to_lowercase()));
     who.extend(a.actor.name.iter().map(|n| n.to_lowercase()));
     who.sort();
     who.dedup();
-    keys.extend(who.iter().map(|w| hashed_key(b'A', hash64(w), a.id)));
+    keys.extend(who.iter().map(|w| hashed_prefix(b'A', hash64(w))));
     keys
 }
 
-type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+/// Alert encoding inside a block: a format byte, then postcard (compact binary, no field names).
+const POSTCARD: u8 = 1;
 
-impl Store {
-    /// Write alerts (new or changed) with their index entries and status counters in one transaction, so an
-    /// index never points at a missing alert and counters never drift.
-    pub fn save_alerts(&self, alerts: &[Alert]) -> Result<(), StoreError> {
-        if alerts.is_empty() {
-            return Ok(());
+/// Encode one alert.
+pub(super) fn encode_alert(a: &Alert) -> Result<Vec<u8>, String> {
+    let mut v = vec![POSTCARD];
+    v.extend(postcard::to_stdvec(a).map_err(|e| e.to_string())?);
+    Ok(v)
+}
+
+/// Decode one alert: postcard, or the JSON of schema 1 (read once, by the migration).
+pub(super) fn decode_alert(v: &[u8]) -> Result<Alert, String> {
+    match v.first() {
+        Some(&POSTCARD) => {
+            postcard::from_bytes(&v[1..]).map_err(|e| format!("undecodable alert: {e}"))
         }
-        let encoded: Vec<(Alert, Vec<u8>)> = alerts
-            .iter()
-            .map(|a| encode_alert(a).map(|v| (a.clone(), v)))
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.corrupt("alerts", format!("cannot encode alert: {e}")))?;
-        let res = (&self.alerts, &self.alert_idx, &self.meta).transaction(
-            |(at, it, mt)| -> TxResult<()> {
-                for (a, bytes) in &encoded {
-                    let id = a.id.to_bytes();
-                    let old = match at.insert(&id[..], bytes.as_slice())? {
-                        Some(v) => decode_alert(&v).ok(),
-                        None => None,
-                    };
-                    if let Some(old) = &old {
-                        for k in index_keys(old) {
-                            it.remove(k)?;
-                        }
-                    }
-                    for k in index_keys(a) {
-                        it.insert(k, &[][..])?;
-                    }
-                    it.insert(group_key(&a.group_key), &id[..])?;
-                    let old_status = old.as_ref().map(|o| o.status);
-                    if old_status != Some(a.status) {
-                        if let Some(s) = old_status {
-                            add(mt, &counter_key(s), -1)?;
-                        }
-                        add(mt, &counter_key(a.status), 1)?;
-                    }
-                }
-                Ok(())
-            },
-        );
-        res.map_err(|e| match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => self.sled(e),
-        })
+        Some(b'{') => serde_json::from_slice(v).map_err(|e| format!("undecodable alert: {e}")),
+        _ => Err("unknown alert encoding".to_string()),
+    }
+}
+
+/// A decoded block: the alerts' ids in order and their encoded bytes.
+struct Block {
+    alerts: BTreeMap<u128, Vec<u8>>,
+}
+
+impl Block {
+    fn decode(v: &[u8]) -> Result<Self, String> {
+        if v.first() != Some(&FORMAT) {
+            return Err("unknown block format".into());
+        }
+        let raw = lz4_flex::decompress_size_prepended(&v[1..])
+            .map_err(|e| format!("block does not decompress: {e}"))?;
+        let bad = || "truncated block".to_string();
+        let count = u32::from_be_bytes(
+            raw.get(..4)
+                .ok_or_else(bad)?
+                .try_into()
+                .map_err(|_| bad())?,
+        ) as usize;
+        let mut at = 4;
+        let mut dir = Vec::with_capacity(count.min(4096));
+        for _ in 0..count {
+            let e = raw.get(at..at + 20).ok_or_else(bad)?;
+            let id = u128::from_be_bytes(e[..16].try_into().map_err(|_| bad())?);
+            let len = u32::from_be_bytes(e[16..].try_into().map_err(|_| bad())?) as usize;
+            dir.push((id, len));
+            at += 20;
+        }
+        let mut alerts = BTreeMap::new();
+        for (id, len) in dir {
+            let body = raw
+                .get(at..at.checked_add(len).ok_or_else(bad)?)
+                .ok_or_else(bad)?;
+            at += len;
+            alerts.insert(id, body.to_vec());
+        }
+        Ok(Self { alerts })
     }
 
-    /// One alert by id.
-    pub fn alert(&self, id: Ulid) -> Result<Option<Alert>, StoreError> {
-        match self.alerts.get(id.to_bytes()).map_err(|e| self.sled(e))? {
-            Some(v) => decode_alert(&v)
-                .map(Some)
-                .map_err(|e| self.corrupt("alerts", e)),
+    fn encode(alerts: &[(&u128, &Vec<u8>)]) -> Vec<u8> {
+        let size: usize = alerts.iter().map(|(_, b)| b.len() + 20).sum();
+        let mut raw = Vec::with_capacity(4 + size);
+        raw.extend_from_slice(&(alerts.len() as u32).to_be_bytes());
+        for (id, body) in alerts {
+            raw.extend_from_slice(&id.to_be_bytes());
+            raw.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        }
+        for (_, body) in alerts {
+            raw.extend_from_slice(body);
+        }
+        let mut v = vec![FORMAT];
+        v.extend(lz4_flex::compress_prepend_size(&raw));
+        v
+    }
+}
+
+fn decode_list(v: &[u8]) -> Option<Vec<u128>> {
+    if v.first() != Some(&FORMAT) || !(v.len() - 1).is_multiple_of(16) {
+        return None;
+    }
+    v[1..]
+        .chunks_exact(16)
+        .map(|c| c.try_into().ok().map(u128::from_be_bytes))
+        .collect()
+}
+
+fn encode_list(ids: &[u128]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(1 + ids.len() * 16);
+    v.push(FORMAT);
+    for id in ids {
+        v.extend_from_slice(&id.to_be_bytes());
+    }
+    v
+}
+
+fn decode_groups(v: &[u8]) -> Option<Vec<(u64, u128)>> {
+    if v.first() != Some(&FORMAT) || !(v.len() - 1).is_multiple_of(24) {
+        return None;
+    }
+    v[1..]
+        .chunks_exact(24)
+        .map(|c| {
+            Some((
+                u64::from_be_bytes(c[..8].try_into().ok()?),
+                u128::from_be_bytes(c[8..].try_into().ok()?),
+            ))
+        })
+        .collect()
+}
+
+fn encode_groups(g: &[(u64, u128)]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(1 + g.len() * 24);
+    v.push(FORMAT);
+    for (h, id) in g {
+        v.extend_from_slice(&h.to_be_bytes());
+        v.extend_from_slice(&id.to_be_bytes());
+    }
+    v
+}
+
+/// The changes of one alert write, staged in memory over what the tree holds, then applied as one batch.
+struct Stage<'s> {
+    store: &'s Store,
+    /// Block key (ULID) → the block's alerts as they will be.
+    blocks: BTreeMap<u128, BTreeMap<u128, Vec<u8>>>,
+    /// Full list key (prefix + first ULID) → the list as it will be.
+    lists: BTreeMap<Vec<u8>, Vec<u128>>,
+    groups: BTreeMap<[u8; 3], Vec<(u64, u128)>>,
+    counters: [i64; AlertStatus::ALL.len()],
+}
+
+impl<'s> Stage<'s> {
+    fn new(store: &'s Store) -> Self {
+        Self {
+            store,
+            blocks: BTreeMap::new(),
+            lists: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            counters: [0; AlertStatus::ALL.len()],
+        }
+    }
+
+    /// The key of the block `id` belongs in (loading that block into the stage), or a new block at `id`.
+    fn block_for(&mut self, id: u128) -> Result<u128, StoreError> {
+        let staged = self.blocks.range(..=id).next_back().map(|(k, _)| *k);
+        let stored = self.store.block_key_at_or_before(id)?;
+        match (staged, stored) {
+            (Some(s), Some(t)) if s >= t => Ok(s),
+            (_, Some(t)) => {
+                let v = self
+                    .store
+                    .book
+                    .get(with_id(&[BLOCK], t))
+                    .map_err(|e| self.store.sled(e))?
+                    .ok_or_else(|| self.store.corrupt("alert_book", "block vanished"))?;
+                let b = Block::decode(&v).map_err(|e| self.store.corrupt("alert_book", e))?;
+                self.blocks.insert(t, b.alerts);
+                Ok(t)
+            }
+            (Some(s), None) => Ok(s),
+            (None, None) => {
+                self.blocks.insert(id, BTreeMap::new());
+                Ok(id)
+            }
+        }
+    }
+
+    fn get_alert(&mut self, id: u128) -> Result<Option<Vec<u8>>, StoreError> {
+        let k = self.block_for(id)?;
+        Ok(self.blocks.get(&k).and_then(|b| b.get(&id)).cloned())
+    }
+
+    fn put_alert(&mut self, id: u128, bytes: Vec<u8>) -> Result<(), StoreError> {
+        let k = self.block_for(id)?;
+        self.blocks.entry(k).or_default().insert(id, bytes);
+        Ok(())
+    }
+
+    fn remove_alert(&mut self, id: u128) -> Result<Option<Vec<u8>>, StoreError> {
+        let k = self.block_for(id)?;
+        Ok(self.blocks.get_mut(&k).and_then(|b| b.remove(&id)))
+    }
+
+    /// The key of the list under `prefix` that `id` belongs in, loaded into the stage (created if none).
+    fn list_for(&mut self, prefix: &[u8], id: u128) -> Result<Vec<u8>, StoreError> {
+        let at = with_id(prefix, id);
+        let lo = with_id(prefix, 0);
+        let staged = self
+            .lists
+            .range(lo.clone()..=at.clone())
+            .next_back()
+            .map(|(k, _)| k.clone());
+        let stored = match self.store.book.range(lo..=at.clone()).next_back() {
+            Some(kv) => Some(kv.map_err(|e| self.store.sled(e))?),
+            None => None,
+        };
+        match (staged, stored) {
+            (Some(s), Some((t, _))) if s.as_slice() >= t.as_ref() => Ok(s),
+            (_, Some((t, v))) => {
+                let ids = decode_list(&v)
+                    .ok_or_else(|| self.store.corrupt("alert_book", "malformed posting list"))?;
+                self.lists.insert(t.to_vec(), ids);
+                Ok(t.to_vec())
+            }
+            (Some(s), None) => Ok(s),
+            (None, None) => {
+                self.lists.insert(at.clone(), Vec::new());
+                Ok(at)
+            }
+        }
+    }
+
+    fn list_insert(&mut self, prefix: &[u8], id: u128) -> Result<(), StoreError> {
+        let k = self.list_for(prefix, id)?;
+        let list = self.lists.entry(k).or_default();
+        if let Err(pos) = list.binary_search(&id) {
+            list.insert(pos, id);
+        }
+        Ok(())
+    }
+
+    fn list_remove(&mut self, prefix: &[u8], id: u128) -> Result<(), StoreError> {
+        let k = self.list_for(prefix, id)?;
+        let list = self.lists.entry(k).or_default();
+        if let Ok(pos) = list.binary_search(&id) {
+            list.remove(pos);
+        }
+        Ok(())
+    }
+
+    fn group_table(&mut self, h: u64) -> Result<&mut Vec<(u64, u128)>, StoreError> {
+        let bucket = group_bucket(h);
+        if !self.groups.contains_key(&bucket) {
+            let table = match self
+                .store
+                .book
+                .get(bucket)
+                .map_err(|e| self.store.sled(e))?
+            {
+                Some(v) => decode_groups(&v)
+                    .ok_or_else(|| self.store.corrupt("alert_book", "malformed group table"))?,
+                None => Vec::new(),
+            };
+            self.groups.insert(bucket, table);
+        }
+        Ok(self.groups.entry(bucket).or_default())
+    }
+
+    /// Point the group at `id` if it is the group's newest alert.
+    fn group_set(&mut self, group: &str, id: u128) -> Result<(), StoreError> {
+        let h = hash64(group);
+        let t = self.group_table(h)?;
+        match t.binary_search_by_key(&h, |e| e.0) {
+            Ok(i) => t[i].1 = t[i].1.max(id),
+            Err(i) => t.insert(i, (h, id)),
+        }
+        Ok(())
+    }
+
+    /// Forget the group's pointer if it points at `id`.
+    fn group_unset(&mut self, group: &str, id: u128) -> Result<(), StoreError> {
+        let h = hash64(group);
+        let t = self.group_table(h)?;
+        if let Ok(i) = t.binary_search_by_key(&h, |e| e.0)
+            && t[i].1 == id
+        {
+            t.remove(i);
+        }
+        Ok(())
+    }
+
+    fn count(&mut self, s: AlertStatus, delta: i64) {
+        self.counters[s.code() as usize] += delta;
+    }
+
+    /// Apply everything as one batch.
+    fn commit(self) -> Result<(), StoreError> {
+        let store = self.store;
+        let mut batch = sled::Batch::default();
+        for (key, alerts) in &self.blocks {
+            batch.remove(with_id(&[BLOCK], *key));
+            let all: Vec<(&u128, &Vec<u8>)> = alerts.iter().collect();
+            let mut start = 0;
+            while start < all.len() {
+                let mut end = start;
+                let mut bytes = 0;
+                while end < all.len()
+                    && end - start < BLOCK_ALERTS
+                    && (end == start || bytes + all[end].1.len() <= BLOCK_BYTES)
+                {
+                    bytes += all[end].1.len();
+                    end += 1;
+                }
+                // The first chunk keeps the block's key (its range starts there); others start at their first.
+                let k = if start == 0 { *key } else { *all[start].0 };
+                batch.insert(with_id(&[BLOCK], k), Block::encode(&all[start..end]));
+                start = end;
+            }
+        }
+        for (key, ids) in &self.lists {
+            if ids.len() <= LIST_CAP {
+                if ids.is_empty() {
+                    batch.remove(key.as_slice());
+                } else {
+                    batch.insert(key.as_slice(), encode_list(ids));
+                }
+                continue;
+            }
+            // Split: the first half keeps the list's key (its range starts there).
+            let prefix = &key[..key.len() - 16];
+            for (i, chunk) in ids.chunks(LIST_CAP / 2).enumerate() {
+                let k = if i == 0 {
+                    key.clone()
+                } else {
+                    with_id(prefix, chunk[0])
+                };
+                batch.insert(k, encode_list(chunk));
+            }
+        }
+        for (bucket, table) in &self.groups {
+            if table.is_empty() {
+                batch.remove(&bucket[..]);
+            } else {
+                batch.insert(&bucket[..], encode_groups(table));
+            }
+        }
+        for s in AlertStatus::ALL {
+            let delta = self.counters[s.code() as usize];
+            if delta != 0 {
+                let cur = store.alert_counter(s)?;
+                let next = if delta < 0 {
+                    cur.saturating_sub(delta.unsigned_abs())
+                } else {
+                    cur.saturating_add(delta as u64)
+                };
+                batch.insert(&counter_key(s)[..], &next.to_be_bytes()[..]);
+            }
+        }
+        store.book.apply_batch(batch).map_err(|e| store.sled(e))
+    }
+}
+
+impl Store {
+    fn block_key_at_or_before(&self, id: u128) -> Result<Option<u128>, StoreError> {
+        match self
+            .book
+            .range(with_id(&[BLOCK], 0)..=with_id(&[BLOCK], id))
+            .next_back()
+        {
+            Some(kv) => {
+                let (k, _) = kv.map_err(|e| self.sled(e))?;
+                let b: [u8; 16] = k
+                    .get(1..17)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| self.corrupt("alert_book", "malformed block key"))?;
+                Ok(Some(u128::from_be_bytes(b)))
+            }
             None => Ok(None),
         }
     }
 
+    fn alert_counter(&self, s: AlertStatus) -> Result<u64, StoreError> {
+        Ok(self
+            .book
+            .get(counter_key(s))
+            .map_err(|e| self.sled(e))?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes))
+    }
+
+    /// Write alerts (new or changed) with their index entries and status counters in one batch, so an index
+    /// never points at a missing alert and counters never drift.
+    pub fn save_alerts(&self, alerts: &[Alert]) -> Result<(), StoreError> {
+        if alerts.is_empty() {
+            return Ok(());
+        }
+        let encoded: Vec<(&Alert, Vec<u8>)> = alerts
+            .iter()
+            .map(|a| encode_alert(a).map(|v| (a, v)))
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.corrupt("alert_book", format!("cannot encode alert: {e}")))?;
+        let _guard = self.alert_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stage = Stage::new(self);
+        for (a, bytes) in encoded {
+            let id = u128::from(a.id);
+            let old = match stage.get_alert(id)? {
+                Some(v) => Some(decode_alert(&v).map_err(|e| self.corrupt("alert_book", e))?),
+                None => None,
+            };
+            let new_prefixes = index_prefixes(a);
+            if let Some(old) = &old {
+                for p in index_prefixes(old) {
+                    if !new_prefixes.contains(&p) {
+                        stage.list_remove(&p, id)?;
+                    }
+                }
+                if old.group_key != a.group_key {
+                    stage.group_unset(&old.group_key, id)?;
+                }
+                stage.count(old.status, -1);
+            }
+            for p in &new_prefixes {
+                stage.list_insert(p, id)?;
+            }
+            stage.group_set(&a.group_key, id)?;
+            stage.count(a.status, 1);
+            stage.put_alert(id, bytes)?;
+        }
+        stage.commit()
+    }
+
+    /// One alert by id.
+    pub fn alert(&self, id: Ulid) -> Result<Option<Alert>, StoreError> {
+        AlertReader::new(self).alert(u128::from(id))
+    }
+
     /// The newest alert of a group, if any: the candidate a continuing burst grows.
     pub fn latest_in_group(&self, group: &str) -> Result<Option<Alert>, StoreError> {
-        let Some(v) = self
-            .alert_idx
-            .get(group_key(group))
-            .map_err(|e| self.sled(e))?
-        else {
+        let h = hash64(group);
+        let Some(v) = self.book.get(group_bucket(h)).map_err(|e| self.sled(e))? else {
             return Ok(None);
         };
-        let Ok(bytes): Result<[u8; 16], _> = v.as_ref().try_into() else {
+        let table =
+            decode_groups(&v).ok_or_else(|| self.corrupt("alert_book", "malformed group table"))?;
+        let Ok(i) = table.binary_search_by_key(&h, |e| e.0) else {
             return Ok(None);
         };
-        let alert = self.alert(Ulid::from_bytes(bytes))?;
+        let alert = self.alert(Ulid(table[i].1))?;
+        // Two groups may share a hash; the key decides.
         Ok(alert.filter(|a| a.group_key == group))
     }
 
@@ -210,38 +593,29 @@ impl Store {
     /// Delete alerts with their index entries and status counters (retention, after archiving). Returns how
     /// many existed. Ids that are not stored are skipped.
     pub fn delete_alerts(&self, ids: &[Ulid]) -> Result<u64, StoreError> {
-        let res = (&self.alerts, &self.alert_idx, &self.meta).transaction(
-            |(at, it, mt)| -> TxResult<u64> {
-                let mut n = 0;
-                for id in ids {
-                    let Some(v) = at.remove(&id.to_bytes()[..])? else {
-                        continue;
-                    };
-                    n += 1;
-                    let Ok(old) = decode_alert(&v) else {
-                        continue;
-                    };
-                    for k in index_keys(&old) {
-                        it.remove(k)?;
-                    }
-                    let g = group_key(&old.group_key);
-                    if it.get(&g)?.as_deref() == Some(&id.to_bytes()[..]) {
-                        it.remove(g)?;
-                    }
-                    add(mt, &counter_key(old.status), -1)?;
-                }
-                Ok(n)
-            },
-        );
-        res.map_err(|e| match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => self.sled(e),
-        })
+        let _guard = self.alert_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stage = Stage::new(self);
+        let mut n = 0;
+        for id in ids {
+            let id = u128::from(*id);
+            let Some(v) = stage.remove_alert(id)? else {
+                continue;
+            };
+            n += 1;
+            let old = decode_alert(&v).map_err(|e| self.corrupt("alert_book", e))?;
+            for p in index_prefixes(&old) {
+                stage.list_remove(&p, id)?;
+            }
+            stage.group_unset(&old.group_key, id)?;
+            stage.count(old.status, -1);
+        }
+        stage.commit()?;
+        Ok(n)
     }
 
     /// Alerts per status.
     pub fn status_counts(&self) -> StatusCounts {
-        let c = |s| self.counter(&counter_key(s));
+        let c = |s| self.alert_counter(s).unwrap_or(0);
         StatusCounts {
             open: c(AlertStatus::Open),
             acknowledged: c(AlertStatus::Acknowledged),
@@ -271,7 +645,7 @@ impl Store {
         };
         let mut page = AlertPage::default();
         self.merge_into(
-            self.scan_prefixes(filter),
+            scan_prefixes(filter),
             lo_id,
             hi_id,
             filter,
@@ -282,7 +656,7 @@ impl Store {
     }
 
     /// Most severe first, then newest first within a severity (reversed with `ascending`), from the
-    /// status+severity index one severity at a time. The cursor's own severity says where to resume.
+    /// status+severity lists one severity at a time. The cursor's own severity says where to resume.
     fn alerts_page_by_severity(
         &self,
         filter: &AlertFilter,
@@ -325,10 +699,7 @@ impl Store {
                     }
                 }
             }
-            let prefixes = statuses
-                .iter()
-                .map(|st| vec![b'S', st.code(), sev.code()])
-                .collect();
+            let prefixes = statuses.iter().map(|st| status_prefix(*st, sev)).collect();
             if self.merge_into(prefixes, lo, hi, filter, limit, &mut page)? {
                 return Ok(page);
             }
@@ -336,9 +707,9 @@ impl Store {
         Ok(page)
     }
 
-    /// Merge the ULID-ordered ranges `prefix + [lo, hi]` (newest first, or oldest first with `ascending`),
-    /// appending alerts that pass the filter to `page` until it holds `limit`. Returns whether it filled (then
-    /// `page.next` is set).
+    /// Merge the ULID-ordered scans of `prefixes` over `[lo, hi]` (newest first, or oldest first with
+    /// `ascending`), appending alerts that pass the filter to `page` until it holds `limit`. Returns whether it
+    /// filled (then `page.next` is set).
     fn merge_into(
         &self,
         prefixes: Vec<Vec<u8>>,
@@ -354,39 +725,16 @@ impl Store {
         }
         let mut scans: Vec<Scan> = prefixes
             .into_iter()
-            .map(|p| {
-                let tree = if p.is_empty() {
-                    &self.alerts
-                } else {
-                    &self.alert_idx
-                };
-                let mut lo = p.clone();
-                lo.extend_from_slice(&lo_id.to_be_bytes());
-                let mut hi = p.clone();
-                hi.extend_from_slice(&hi_id.to_be_bytes());
-                let iter = tree.range(lo..=hi);
-                let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
-                    if filter.ascending {
-                        Box::new(iter)
-                    } else {
-                        Box::new(iter.rev())
-                    };
-                Scan {
-                    iter,
-                    head: None,
-                    prefix_len: p.len(),
-                }
-            })
-            .collect();
-        for s in &mut scans {
-            s.advance().map_err(|e| self.sled(e))?;
-        }
+            .map(|p| Scan::new(self, p, lo_id, hi_id, filter.ascending))
+            .collect::<Result<_, _>>()?;
+        let mut reader = AlertReader::new(self);
+        let mut last = None;
         loop {
             // Merge the scans by ULID (max for newest first, min for oldest first).
             let pick = scans
                 .iter()
                 .enumerate()
-                .filter_map(|(i, s)| s.head.map(|h| (i, h)))
+                .filter_map(|(i, s)| s.head().map(|h| (i, h)))
                 .reduce(|a, b| {
                     if (b.1 > a.1) != filter.ascending {
                         b
@@ -397,8 +745,13 @@ impl Store {
             let Some((i, id)) = pick else {
                 return Ok(false);
             };
-            scans[i].advance().map_err(|e| self.sled(e))?;
-            let Some(alert) = self.alert(Ulid(id))? else {
+            scans[i].advance()?;
+            // A list may be split under a running scan; never yield an id twice.
+            if last == Some(id) {
+                continue;
+            }
+            last = Some(id);
+            let Some(alert) = reader.alert(id)? else {
                 continue;
             };
             if filter.matches(&alert) {
@@ -411,108 +764,45 @@ impl Store {
         }
     }
 
-    /// Key prefixes to merge for a filter, most selective first choice: actor, detection, status/severity,
-    /// else the alerts tree itself (empty prefix).
-    fn scan_prefixes(&self, f: &AlertFilter) -> Vec<Vec<u8>> {
-        if let Some(who) = &f.actor {
-            let mut p = vec![b'A'];
-            p.extend_from_slice(&hash64(&who.to_lowercase()).to_be_bytes());
-            return vec![p];
-        }
-        if let Some(d) = &f.detection {
-            let mut p = vec![b'D'];
-            p.extend_from_slice(&hash64(d).to_be_bytes());
-            return vec![p];
-        }
-        if !f.statuses.is_empty() || f.min_severity.is_some() {
-            let statuses: Vec<AlertStatus> = if f.statuses.is_empty() {
-                AlertStatus::ALL.to_vec()
-            } else {
-                f.statuses.clone()
-            };
-            let min = f.min_severity.unwrap_or(Severity::Low);
-            let mut out = Vec::new();
-            for s in statuses {
-                for sev in Severity::ALL.into_iter().filter(|v| *v >= min) {
-                    out.push(vec![b'S', s.code(), sev.code()]);
-                }
-            }
-            return out;
-        }
-        vec![Vec::new()]
-    }
-}
-
-/// Alert values from schema 2 on: a format byte, then postcard (compact binary, no field names: a third of
-/// the JSON's size, which is what sled's open time and page table grow with).
-const POSTCARD: u8 = 1;
-
-/// Encode an alert for the alerts tree.
-pub(super) fn encode_alert(a: &Alert) -> Result<Vec<u8>, String> {
-    let mut v = vec![POSTCARD];
-    v.extend(postcard::to_stdvec(a).map_err(|e| e.to_string())?);
-    Ok(v)
-}
-
-/// Decode an alert value: postcard (schema 2) or the JSON of schema 1, which the migration rewrites.
-pub(super) fn decode_alert(v: &[u8]) -> Result<Alert, String> {
-    match v.first() {
-        Some(&POSTCARD) => {
-            postcard::from_bytes(&v[1..]).map_err(|e| format!("undecodable alert: {e}"))
-        }
-        Some(b'{') => serde_json::from_slice(v).map_err(|e| format!("undecodable alert: {e}")),
-        _ => Err("unknown alert encoding".to_string()),
-    }
-}
-
-impl Store {
-    /// Schema 1 → 2: rewrite every alert from JSON to postcard, a batch at a time (index keys do not change).
-    pub(super) fn migrate_alerts_to_postcard(&self) -> Result<u64, StoreError> {
-        let mut n = 0;
-        let mut batch = sled::Batch::default();
-        let mut in_batch = 0;
-        for kv in self.alerts.iter() {
-            let (k, v) = kv.map_err(|e| self.sled(e))?;
-            if v.first() != Some(&b'{') {
-                continue;
-            }
-            let alert = decode_alert(&v).map_err(|e| self.corrupt("alerts", e))?;
-            batch.insert(
-                k,
-                encode_alert(&alert).map_err(|e| self.corrupt("alerts", e))?,
-            );
-            in_batch += 1;
-            n += 1;
-            if in_batch == 1000 {
-                self.alerts
-                    .apply_batch(std::mem::take(&mut batch))
-                    .map_err(|e| self.sled(e))?;
-                in_batch = 0;
-            }
-        }
-        self.alerts.apply_batch(batch).map_err(|e| self.sled(e))?;
-        Ok(n)
-    }
-
-    /// Write an alert the way schema 1 did (JSON), for the migration test.
+    /// Alerts, blocks and posting lists in the alert tree; for the benches and `vigil status`.
     #[doc(hidden)]
-    pub fn put_alert_as_schema1(&self, a: &Alert) -> Result<(), StoreError> {
-        let json = serde_json::to_vec(a).map_err(|e| self.corrupt("alerts", e.to_string()))?;
-        self.alerts
-            .insert(a.id.to_bytes(), json)
-            .map_err(|e| self.sled(e))?;
-        Ok(())
+    pub fn alert_book_entries(&self) -> usize {
+        self.book.len()
     }
 
-    /// The raw stored bytes of an alert (tests check the encoding).
+    /// The encoded bytes of an alert as stored in its block (tests check the encoding).
     #[doc(hidden)]
     pub fn raw_alert(&self, id: Ulid) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .alerts
-            .get(id.to_bytes())
-            .map_err(|e| self.sled(e))?
-            .map(|v| v.to_vec()))
+        let mut stage = Stage::new(self);
+        stage.get_alert(u128::from(id))
     }
+}
+
+/// Posting-list prefixes to merge for a filter, most selective first choice: actor, detection,
+/// status/severity, else the blocks themselves.
+fn scan_prefixes(f: &AlertFilter) -> Vec<Vec<u8>> {
+    if let Some(who) = &f.actor {
+        return vec![hashed_prefix(b'A', hash64(&who.to_lowercase()))];
+    }
+    if let Some(d) = &f.detection {
+        return vec![hashed_prefix(b'D', hash64(d))];
+    }
+    if !f.statuses.is_empty() || f.min_severity.is_some() {
+        let statuses: Vec<AlertStatus> = if f.statuses.is_empty() {
+            AlertStatus::ALL.to_vec()
+        } else {
+            f.statuses.clone()
+        };
+        let min = f.min_severity.unwrap_or(Severity::Low);
+        let mut out = Vec::new();
+        for s in statuses {
+            for sev in Severity::ALL.into_iter().filter(|v| *v >= min) {
+                out.push(status_prefix(s, sev));
+            }
+        }
+        return out;
+    }
+    vec![vec![BLOCK]]
 }
 
 /// The ULID range a filter's `since`/`until` allow (ULIDs carry `created`).
@@ -528,38 +818,189 @@ fn id_bounds(filter: &AlertFilter) -> (u128, u128) {
     (lo, hi)
 }
 
-struct Scan<'a> {
-    iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + 'a>,
-    head: Option<u128>,
-    prefix_len: usize,
+/// Reads alerts by id, keeping the last block it decoded (a page's alerts mostly share a few blocks).
+struct AlertReader<'s> {
+    store: &'s Store,
+    block: Option<(u128, Block)>,
 }
 
-impl Scan<'_> {
-    fn advance(&mut self) -> sled::Result<()> {
-        self.head = None;
-        for kv in self.iter.by_ref() {
-            let (k, _) = kv?;
-            if let Some(b) = k.get(self.prefix_len..self.prefix_len + 16)
-                && let Ok(arr) = <[u8; 16]>::try_from(b)
+impl<'s> AlertReader<'s> {
+    fn new(store: &'s Store) -> Self {
+        Self { store, block: None }
+    }
+
+    fn alert(&mut self, id: u128) -> Result<Option<Alert>, StoreError> {
+        if let Some((_, b)) = &self.block
+            && let Some(v) = b.alerts.get(&id)
+        {
+            return decode_alert(v)
+                .map(Some)
+                .map_err(|e| self.store.corrupt("alert_book", e));
+        }
+        let Some(k) = self.store.block_key_at_or_before(id)? else {
+            return Ok(None);
+        };
+        let Some(v) = self
+            .store
+            .book
+            .get(with_id(&[BLOCK], k))
+            .map_err(|e| self.store.sled(e))?
+        else {
+            return Ok(None);
+        };
+        let b = Block::decode(&v).map_err(|e| self.store.corrupt("alert_book", e))?;
+        let found = match b.alerts.get(&id) {
+            Some(v) => Some(decode_alert(v).map_err(|e| self.store.corrupt("alert_book", e))?),
+            None => None,
+        };
+        self.block = Some((k, b));
+        Ok(found)
+    }
+}
+
+type KvIter<'a> = Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + 'a>;
+
+/// The ULIDs in `[lo, hi]` under one prefix, in order, read list by list (or block by block).
+struct Scan<'a> {
+    store: &'a Store,
+    iter: KvIter<'a>,
+    buf: std::collections::VecDeque<u128>,
+    prefix_len: usize,
+    lo: u128,
+    hi: u128,
+    ascending: bool,
+    done: bool,
+}
+
+impl<'a> Scan<'a> {
+    fn new(
+        store: &'a Store,
+        prefix: Vec<u8>,
+        lo: u128,
+        hi: u128,
+        ascending: bool,
+    ) -> Result<Self, StoreError> {
+        let first = with_id(&prefix, 0);
+        let end = with_id(&prefix, hi);
+        let iter: KvIter<'a> = if ascending {
+            // Start at the list holding `lo`: the last one keyed at or before it.
+            let start = match store
+                .book
+                .range(first.clone()..=with_id(&prefix, lo))
+                .next_back()
             {
-                self.head = Some(u128::from_be_bytes(arr));
-                return Ok(());
+                Some(kv) => kv.map_err(|e| store.sled(e))?.0.to_vec(),
+                None => first,
+            };
+            Box::new(store.book.range(start..=end))
+        } else {
+            Box::new(store.book.range(first..=end).rev())
+        };
+        let mut s = Self {
+            store,
+            iter,
+            buf: Default::default(),
+            prefix_len: prefix.len(),
+            lo,
+            hi,
+            ascending,
+            done: false,
+        };
+        s.fill()?;
+        Ok(s)
+    }
+
+    fn head(&self) -> Option<u128> {
+        self.buf.front().copied()
+    }
+
+    fn advance(&mut self) -> Result<(), StoreError> {
+        self.buf.pop_front();
+        self.fill()
+    }
+
+    /// Read lists until the buffer holds an id or the range is exhausted.
+    fn fill(&mut self) -> Result<(), StoreError> {
+        while self.buf.is_empty() && !self.done {
+            let Some(kv) = self.iter.next() else {
+                self.done = true;
+                break;
+            };
+            let (k, v) = kv.map_err(|e| self.store.sled(e))?;
+            let key_id = k
+                .get(self.prefix_len..self.prefix_len + 16)
+                .and_then(|b| <[u8; 16]>::try_from(b).ok())
+                .map(u128::from_be_bytes)
+                .ok_or_else(|| self.store.corrupt("alert_book", "malformed key"))?;
+            let ids: Vec<u128> = if self.prefix_len == 1 && k.first() == Some(&BLOCK) {
+                Block::decode(&v)
+                    .map_err(|e| self.store.corrupt("alert_book", e))?
+                    .alerts
+                    .into_keys()
+                    .collect()
+            } else {
+                decode_list(&v)
+                    .ok_or_else(|| self.store.corrupt("alert_book", "malformed posting list"))?
+            };
+            let (lo, hi) = (self.lo, self.hi);
+            let within = ids.into_iter().filter(|id| (lo..=hi).contains(id));
+            if self.ascending {
+                self.buf.extend(within);
+            } else {
+                self.buf.extend(within.rev());
+                // Lists before this one hold only smaller ids.
+                if key_id < lo {
+                    self.done = true;
+                }
             }
         }
         Ok(())
     }
 }
 
-fn add(mt: &sled::transaction::TransactionalTree, key: &str, delta: i64) -> TxResult<()> {
-    let cur = mt
-        .get(key.as_bytes())?
-        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-        .map_or(0, u64::from_be_bytes);
-    let next = if delta < 0 {
-        cur.saturating_sub(delta.unsigned_abs())
-    } else {
-        cur.saturating_add(delta as u64)
-    };
-    mt.insert(key.as_bytes(), &next.to_be_bytes())?;
-    Ok(())
+impl Store {
+    /// Schema 2 → 3: move alerts from one entry each (plus ~6 index entries) into blocks and posting lists.
+    /// Reads the old trees in ULID order a chunk at a time, writes through [`Store::save_alerts`], then drops
+    /// them.
+    pub(super) fn migrate_alerts_to_book(&self) -> Result<u64, StoreError> {
+        let old = self.open_tree("alerts")?;
+        let mut n = 0;
+        let mut chunk = Vec::with_capacity(2_000);
+        for kv in old.iter() {
+            let (_, v) = kv.map_err(|e| self.sled(e))?;
+            chunk.push(decode_alert(&v).map_err(|e| self.corrupt("alerts", e))?);
+            if chunk.len() == 2_000 {
+                self.save_alerts(&chunk)?;
+                n += chunk.len() as u64;
+                chunk.clear();
+            }
+        }
+        self.save_alerts(&chunk)?;
+        n += chunk.len() as u64;
+        for name in ["alerts", "alert_index"] {
+            self.drop_tree(name)?;
+        }
+        for s in AlertStatus::ALL {
+            self.meta
+                .remove(format!("alerts.{}", s.as_str()).as_bytes())
+                .map_err(|e| self.sled(e))?;
+        }
+        Ok(n)
+    }
+
+    /// Write alerts the way schema 2 did (one postcard entry each in an `alerts` tree, JSON when `json`, as
+    /// schema 1 did), for the migration test.
+    #[doc(hidden)]
+    pub fn put_legacy_alerts(&self, alerts: &[Alert], json: bool) -> Result<(), StoreError> {
+        let old = self.open_tree("alerts")?;
+        for a in alerts {
+            let v = if json {
+                serde_json::to_vec(a).map_err(|e| self.corrupt("alerts", e.to_string()))?
+            } else {
+                encode_alert(a).map_err(|e| self.corrupt("alerts", e))?
+            };
+            old.insert(a.id.to_bytes(), v).map_err(|e| self.sled(e))?;
+        }
+        Ok(())
+    }
 }

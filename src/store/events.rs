@@ -1,74 +1,97 @@
-//! Events: two tree writes per new event, the fewest that serve both paging orders.
+//! Events, packed into runs: one tree, `event_runs`, keyed by UTC day + actor hash + first event time + a
+//! sequence number, each value a [`run`](super::run) of that actor's events of that day in time order.
 //!
-//! - `events` (primary): key = event time + hash of the id; value = `[actor hash][u16 id length][id]`. It
-//!   dedupes (the key holds the id hash, the value the id to rule out a collision), orders by time for
-//!   retention and replay, and points at the body through the actor hash.
-//! - `events_by_actor`: key = actor hash + the primary key; value = the encoded event. An actor's timeline is
-//!   one contiguous range scan, which is the read the UI makes most often.
+//! Why runs: sled's open time and resident memory grow with the number of entries, not their bytes (a store
+//! with 2 entries per event took 0.3 s and 400 MB just to open at 2M events). Runs of up to
+//! [`MAX_RUN_EVENTS`](super::run::MAX_RUN_EVENTS) events or 6 KiB cut the entries several-fold, and an actor's
+//! timeline is still one contiguous range scan.
+//!
+//! The runs of one actor-day never overlap in time (each run's events are no earlier than the previous run's),
+//! which makes a dedupe check one or two runs and lets a timeline page stop as soon as it has enough. A
+//! time-ordered stream appends a small run per batch and actor; the newest small runs of an actor-day are
+//! merged with their neighbours (by concatenation, without decoding an event) so that each event is rewritten
+//! only a logarithmic number of times. An event older than its actor-day's newest (a late or replayed event)
+//! is merged into the runs it falls among, which keeps the invariant.
+//!
+//! Dedupe identity is (actor, time, id): the Atlassian id is unique, and the time and actor place the lookup.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Utc};
 
-use super::keys::{actor_key, event_key, hash64, time_bytes};
+use super::keys::{RUN_KEY, day_from_bytes, day_of, hash64, run_first_ms, run_key, run_prefix};
+use super::run::{MAX_RUN_BYTES, MAX_RUN_EVENTS, RunBuilder, RunView, concat};
 use super::{Store, StoreError};
 use crate::model::AuditEvent;
 
-/// Where each event of a batch will go: a key when it is new, `None` when its id is already stored.
+/// Which events of a planned batch are new.
 #[derive(Debug, Clone, Default)]
 pub struct EventPlan {
-    slots: Vec<Option<[u8; 16]>>,
+    slots: Vec<bool>,
 }
 
 impl EventPlan {
     /// Whether event `i` of the planned batch is new.
     pub fn is_new(&self, i: usize) -> bool {
-        self.slots.get(i).is_some_and(Option::is_some)
+        self.slots.get(i).copied().unwrap_or(false)
     }
 
     /// Counts and flags, as an [`InsertOutcome`].
     pub fn outcome(&self) -> InsertOutcome {
-        let stored: Vec<bool> = self.slots.iter().map(Option::is_some).collect();
-        let new = stored.iter().filter(|s| **s).count() as u64;
+        let new = self.slots.iter().filter(|s| **s).count() as u64;
         InsertOutcome {
-            duplicates: stored.len() as u64 - new,
+            duplicates: self.slots.len() as u64 - new,
             new,
-            stored,
+            stored: self.slots.clone(),
         }
     }
 }
 
-/// Batches whose keys a [`Planner`] remembers: enough to cover every batch planned but not yet written while
+/// Batches whose events a [`Planner`] remembers: enough to cover every batch planned but not yet written while
 /// planning runs ahead of writing (the pipeline's channel holds two).
 const RECENT_BATCHES: usize = 8;
 
+/// (time, hash of the id) → the ids planned with them (a hash collision keeps both).
+type RecentIds = HashMap<(i64, u64), Vec<Box<str>>>;
+
 /// Decides which events of a stream are new, batch after batch, reading the store as little as possible:
 /// an event newer than everything stored or planned so far cannot be a duplicate, so the common case — a
-/// time-ordered stream — costs no read at all. Keys of recently planned batches are remembered, so planning
-/// may run ahead of writing (on another thread) without letting a duplicate through.
+/// time-ordered stream — costs no read at all. Recently planned events are remembered, so planning may run
+/// ahead of writing (on another thread) without letting a duplicate through.
 pub struct Planner {
     store: Store,
     /// Newest event time stored before this planner started or planned since.
     max_ms: i64,
-    recent: VecDeque<Vec<[u8; 16]>>,
-    recent_ids: HashMap<[u8; 16], Box<str>>,
+    recent: VecDeque<Vec<(i64, u64)>>,
+    recent_ids: RecentIds,
 }
 
 impl Planner {
-    /// Plan one batch: a key per new event, `None` per duplicate (in the store, in a recent batch or earlier in
-    /// this one).
+    /// Plan one batch: `true` per new event, `false` per duplicate (in the store, in a recent batch or earlier
+    /// in this one).
     pub fn plan(&mut self, events: &[AuditEvent]) -> Result<EventPlan, StoreError> {
         let mut slots = Vec::with_capacity(events.len());
         let mut keys = Vec::with_capacity(events.len());
         let max_before = self.max_ms;
         for ev in events {
-            let slot = self.free_key(ev, max_before)?;
-            if let Some(key) = slot {
-                keys.push(key);
-                self.recent_ids.insert(key, ev.id.as_str().into());
-                self.max_ms = self.max_ms.max(ev.time_ms());
+            let t = ev.time_ms();
+            let k = (t, hash64(&ev.id));
+            let seen = self
+                .recent_ids
+                .get(&k)
+                .is_some_and(|ids| ids.iter().any(|id| **id == *ev.id));
+            // Newer than anything stored or planned before this batch: it cannot be in the store.
+            let new = !seen && (t > max_before || !self.store.event_stored(ev)?);
+            if new {
+                keys.push(k);
+                self.recent_ids
+                    .entry(k)
+                    .or_default()
+                    .push(ev.id.as_str().into());
+                self.max_ms = self.max_ms.max(t);
             }
-            slots.push(slot);
+            slots.push(new);
         }
         self.recent.push_back(keys);
         while self.recent.len() > RECENT_BATCHES {
@@ -78,89 +101,139 @@ impl Planner {
         }
         Ok(EventPlan { slots })
     }
-
-    fn free_key(&self, ev: &AuditEvent, max_before: i64) -> Result<Option<[u8; 16]>, StoreError> {
-        let h = hash64(&ev.id);
-        let t = ev.time_ms();
-        for probe in 0..PROBES {
-            let key = event_key(t, h.wrapping_add(probe));
-            if let Some(id) = self.recent_ids.get(&key) {
-                if **id == *ev.id {
-                    return Ok(None);
-                }
-                continue;
-            }
-            // Newer than anything stored or planned before this batch: nothing can sit at this key.
-            if t > max_before {
-                return Ok(Some(key));
-            }
-            match self.store.events.get(key).map_err(|e| self.store.sled(e))? {
-                None => return Ok(Some(key)),
-                Some(v) if stored_id(&v) == Some(ev.id.as_bytes()) => return Ok(None),
-                Some(_) => continue,
-            }
-        }
-        Ok(None)
-    }
 }
 
 /// What a batch insert did with each event.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InsertOutcome {
-    /// `true` where the event was new and stored, `false` where its id was already there.
+    /// `true` where the event was new and stored, `false` where it was already there.
     pub stored: Vec<bool>,
     pub new: u64,
     pub duplicates: u64,
 }
 
-/// How many hash probes to try when two different ids share a time and a hash.
-const PROBES: u64 = 4;
-
-/// Body layout in the actor index: the JSON of the event. Public so the pipeline can encode on its parsing
-/// thread, off the path that writes.
+/// The stored form of one event: its JSON. Public so the pipeline can encode on its parsing thread, off the
+/// path that writes.
 pub fn encode_event(ev: &AuditEvent) -> Vec<u8> {
     serde_json::to_vec(ev).unwrap_or_default()
-}
-
-/// Primary value layout: `[u64 actor hash][u16 id length][id]`.
-fn primary_value(actor_hash: u64, id: &str) -> Vec<u8> {
-    let id = &id.as_bytes()[..id.len().min(u16::MAX as usize)];
-    let mut v = Vec::with_capacity(10 + id.len());
-    v.extend_from_slice(&actor_hash.to_be_bytes());
-    v.extend_from_slice(&(id.len() as u16).to_be_bytes());
-    v.extend_from_slice(id);
-    v
-}
-
-fn actor_hash_of(primary: &[u8]) -> Option<u64> {
-    primary.get(..8)?.try_into().ok().map(u64::from_be_bytes)
-}
-
-/// The exact tree entries [`Store::insert_events`] writes for a new event (primary key, value, actor-index key),
-/// so a benchmark can time bare sled on the same bytes. Assumes no hash probe was needed.
-pub fn event_entries(ev: &AuditEvent) -> ([u8; 16], Vec<u8>, [u8; 24], Vec<u8>) {
-    let key = event_key(ev.time_ms(), hash64(&ev.id));
-    let ah = hash64(&ev.actor.id);
-    (
-        key,
-        primary_value(ah, &ev.id),
-        actor_key(ah, &key),
-        encode_event(ev),
-    )
-}
-
-fn stored_id(v: &[u8]) -> Option<&[u8]> {
-    let n = u16::from_be_bytes(v.get(8..10)?.try_into().ok()?) as usize;
-    v.get(10..10 + n)
 }
 
 fn decode(v: &[u8]) -> Option<AuditEvent> {
     serde_json::from_slice(v).ok()
 }
 
+/// The runs a store would hold for these events if each actor-day arrived at once: what the ingest
+/// benchmark writes to bare sled to time the floor under [`Store::write_planned`].
+pub fn event_runs(events: &[AuditEvent]) -> Vec<([u8; RUN_KEY], Vec<u8>)> {
+    let mut order: Vec<(i32, u64, i64, usize)> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let t = e.time_ms();
+            (day_of(t), hash64(&e.actor.id), t, i)
+        })
+        .collect();
+    order.sort_unstable();
+    let mut out = Vec::new();
+    let mut seq = 0u32;
+    for group in order.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        let items: Vec<(i64, &[u8], Vec<u8>)> = group
+            .iter()
+            .map(|&(_, _, t, i)| (t, events[i].id.as_bytes(), encode_event(&events[i])))
+            .collect();
+        for b in build_runs(items.iter().map(|(t, id, body)| (*t, *id, body.as_slice()))) {
+            seq = seq.wrapping_add(1);
+            out.push((
+                run_key(group[0].0, group[0].1, b.first_ms().unwrap_or(0), seq),
+                b.finish(),
+            ));
+        }
+    }
+    out
+}
+
+/// Pack events (in time order) into as few runs as the caps allow.
+fn build_runs<'a>(items: impl Iterator<Item = (i64, &'a [u8], &'a [u8])>) -> Vec<RunBuilder> {
+    let mut runs = Vec::new();
+    let mut cur = RunBuilder::default();
+    for (t, id, body) in items {
+        if cur.would_overflow(id.len() + body.len()) {
+            runs.push(std::mem::take(&mut cur));
+        }
+        cur.push(t, id, body);
+    }
+    if !cur.is_empty() {
+        runs.push(cur);
+    }
+    runs
+}
+
+/// What the writer remembers of one actor-day: the newest event time stored for it, and its newest runs that
+/// may still be merged.
+#[derive(Debug, Default)]
+struct Tail {
+    last_ms: i64,
+    runs: Vec<TailRun>,
+}
+
+#[derive(Debug)]
+struct TailRun {
+    key: [u8; RUN_KEY],
+    count: usize,
+    bytes: usize,
+    /// The value while it is only in the batch being built (not yet readable from sled).
+    pending: Option<Vec<u8>>,
+}
+
+/// Most actor-days the writer remembers; past it, days before the newest two are forgotten (they reload from
+/// the store with one read if written again).
+const MAX_TAILS: usize = 20_000;
+
+/// Writer-side state of the event runs, shared by every clone of a [`Store`] (behind a mutex: one writer at a
+/// time appends and merges).
+#[derive(Debug)]
+pub(super) struct RunWriter {
+    tails: HashMap<(i32, u64), Tail>,
+    newest_day: i32,
+    seq: AtomicU32,
+}
+
+impl Default for RunWriter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RunWriter {
+    pub(super) fn new() -> Self {
+        Self {
+            tails: HashMap::new(),
+            newest_day: i32::MIN,
+            seq: AtomicU32::new(rand::random()),
+        }
+    }
+
+    fn next_seq(&self) -> u32 {
+        self.seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Forget what the writer knows (after a sweep deleted runs under it).
+    pub(super) fn forget(&mut self) {
+        self.tails.clear();
+    }
+}
+
+/// Two neighbouring runs are merged when the result fits the caps and the older is not more than twice the
+/// newer: a binary-counter pattern that rewrites each event O(log n) times however small the appends.
+fn should_merge(a: &TailRun, b: &TailRun) -> bool {
+    a.count + b.count <= MAX_RUN_EVENTS
+        && a.bytes + b.bytes <= MAX_RUN_BYTES
+        && a.bytes <= 2 * b.bytes.max(1)
+}
+
 impl Store {
-    /// Store a batch of events, skipping ids already stored (in the store or earlier in the batch). Returns which
-    /// were new. Not durable until [`Store::flush`].
+    /// Store a batch of events, skipping those already stored (in the store or earlier in the batch). Returns
+    /// which were new. Not durable until [`Store::flush`].
     pub fn insert_events(&self, events: &[AuditEvent]) -> Result<InsertOutcome, StoreError> {
         let mut planner = self.planner()?;
         let plan = planner.plan(events)?;
@@ -182,34 +255,243 @@ impl Store {
         })
     }
 
+    /// Whether this event (same actor, time and id) is stored. Runs of an actor-day do not overlap, so only
+    /// the run starting at or before its time (and one before it on a tie) can hold it.
+    fn event_stored(&self, ev: &AuditEvent) -> Result<bool, StoreError> {
+        let t = ev.time_ms();
+        let (day, ah) = (day_of(t), hash64(&ev.actor.id));
+        let lo = run_key(day, ah, i64::MIN, 0);
+        let hi = run_key(day, ah, t, u32::MAX);
+        for kv in self.runs.range(lo..=hi).rev() {
+            let (k, v) = kv.map_err(|e| self.sled(e))?;
+            let run =
+                RunView::parse(&v).ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
+            if run.contains(t, ev.id.as_bytes()) {
+                return Ok(true);
+            }
+            if run_first_ms(&k).is_none_or(|f| f < t) {
+                break;
+            }
+        }
+        Ok(false)
+    }
+
     /// Second half of an insert: write the events a plan marked new, with their encoded bodies
     /// ([`encode_event`]). `events` must be the planned slice (same order and ids; the bodies may have been
-    /// redacted since planning).
+    /// redacted since planning). One sled batch: a crash leaves all of it or none.
     pub fn write_planned(
         &self,
         events: &[AuditEvent],
         bodies: &[Vec<u8>],
         plan: &EventPlan,
     ) -> Result<u64, StoreError> {
-        let mut ev_batch = sled::Batch::default();
-        let mut actor_batch = sled::Batch::default();
-        let mut new = 0;
-        for ((ev, body), slot) in events.iter().zip(bodies).zip(&plan.slots) {
-            if let Some(key) = slot {
-                let ah = hash64(&ev.actor.id);
-                ev_batch.insert(&key[..], primary_value(ah, &ev.id));
-                actor_batch.insert(&actor_key(ah, key)[..], body.as_slice());
-                new += 1;
+        let mut order: Vec<(i32, u64, i64, usize)> = (0..events.len())
+            .filter(|i| plan.is_new(*i))
+            .map(|i| {
+                let t = events[i].time_ms();
+                (day_of(t), hash64(&events[i].actor.id), t, i)
+            })
+            .collect();
+        if order.is_empty() {
+            return Ok(0);
+        }
+        // Stable: equal times keep arrival order.
+        order.sort_by_key(|&(d, a, t, _)| (d, a, t));
+        let newest = order.iter().map(|o| o.2).max().unwrap_or(i64::MIN);
+        let mut w = self.run_writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut batch = sled::Batch::default();
+        for group in order.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let items: Vec<(i64, &[u8], &[u8])> = group
+                .iter()
+                .map(|&(_, _, t, i)| {
+                    let body = bodies.get(i).map_or(&[][..], Vec::as_slice);
+                    (t, events[i].id.as_bytes(), body)
+                })
+                .collect();
+            self.append_group(&mut w, &mut batch, group[0].0, group[0].1, &items)?;
+        }
+        self.runs.apply_batch(batch).map_err(|e| self.sled(e))?;
+        for tail in w.tails.values_mut() {
+            for r in &mut tail.runs {
+                r.pending = None;
             }
         }
-        self.events
-            .apply_batch(ev_batch)
-            .map_err(|e| self.sled(e))?;
-        self.by_actor
-            .apply_batch(actor_batch)
-            .map_err(|e| self.sled(e))?;
+        let newest_day = day_of(newest);
+        w.newest_day = w.newest_day.max(newest_day);
+        if w.tails.len() > MAX_TAILS {
+            let keep_from = w.newest_day.saturating_sub(1);
+            w.tails.retain(|(d, _), _| *d >= keep_from);
+        }
+        drop(w);
+        let new = order.len() as u64;
         self.bump("events", new)?;
+        self.meta
+            .fetch_and_update(META_LAST_EVENT, |old| {
+                let cur = old
+                    .and_then(|v| v.try_into().ok().map(i64::from_be_bytes))
+                    .unwrap_or(i64::MIN);
+                Some(cur.max(newest).to_be_bytes().to_vec())
+            })
+            .map_err(|e| self.sled(e))?;
         Ok(new)
+    }
+
+    /// Append one actor-day's new events (time order) to the batch, merging as the tail policy says.
+    fn append_group(
+        &self,
+        w: &mut RunWriter,
+        batch: &mut sled::Batch,
+        day: i32,
+        ah: u64,
+        items: &[(i64, &[u8], &[u8])],
+    ) -> Result<(), StoreError> {
+        if let std::collections::hash_map::Entry::Vacant(e) = w.tails.entry((day, ah)) {
+            e.insert(self.load_tail(day, ah)?);
+        }
+        let first = items[0].0;
+        let last_stored = w.tails.get(&(day, ah)).map_or(i64::MIN, |t| t.last_ms);
+        if first < last_stored {
+            // Late events: rewrite the runs they fall among; the tail reloads from the store next time.
+            w.tails.remove(&(day, ah));
+            return self.merge_out_of_order(w, batch, day, ah, items);
+        }
+        let runs = build_runs(items.iter().copied());
+        let mut fresh = Vec::with_capacity(runs.len());
+        for b in runs {
+            let key = run_key(day, ah, b.first_ms().unwrap_or(first), w.next_seq());
+            let value = b.finish();
+            batch.insert(&key[..], value.as_slice());
+            fresh.push(TailRun {
+                key,
+                count: b.len(),
+                bytes: b.payload_bytes(),
+                pending: Some(value),
+            });
+        }
+        let tail = w.tails.entry((day, ah)).or_default();
+        tail.last_ms = tail.last_ms.max(items[items.len() - 1].0);
+        for run in fresh {
+            tail.runs.push(run);
+            while tail.runs.len() >= 2 {
+                let n = tail.runs.len();
+                if !should_merge(&tail.runs[n - 2], &tail.runs[n - 1]) {
+                    break;
+                }
+                let b = tail.runs.pop().expect("two runs");
+                let a = tail.runs.last_mut().expect("two runs");
+                let av = match a.pending.take() {
+                    Some(v) => v,
+                    None => self.run_value(&a.key)?,
+                };
+                let bv = match b.pending {
+                    Some(v) => v,
+                    None => self.run_value(&b.key)?,
+                };
+                let (Some(ra), Some(rb)) = (RunView::parse(&av), RunView::parse(&bv)) else {
+                    return Err(self.corrupt("event_runs", "malformed run"));
+                };
+                let merged = concat(&[ra, rb]);
+                batch.remove(&b.key[..]);
+                batch.insert(&a.key[..], merged.as_slice());
+                a.count += b.count;
+                a.bytes += b.bytes;
+                a.pending = Some(merged);
+            }
+        }
+        // Runs that can no longer merge with their newer neighbour are final; the tail forgets them.
+        while tail.runs.len() >= 2
+            && (tail.runs[0].count + tail.runs[1].count > MAX_RUN_EVENTS
+                || tail.runs[0].bytes + tail.runs[1].bytes > MAX_RUN_BYTES)
+        {
+            tail.runs.remove(0);
+        }
+        Ok(())
+    }
+
+    /// What the writer needs to know of an actor-day it has not seen in this process: its newest run.
+    fn load_tail(&self, day: i32, ah: u64) -> Result<Tail, StoreError> {
+        let lo = run_key(day, ah, i64::MIN, 0);
+        let hi = run_key(day, ah, i64::MAX, u32::MAX);
+        let Some(kv) = self.runs.range(lo..=hi).next_back() else {
+            return Ok(Tail {
+                last_ms: i64::MIN,
+                runs: Vec::new(),
+            });
+        };
+        let (k, v) = kv.map_err(|e| self.sled(e))?;
+        let run = RunView::parse(&v).ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
+        let key: [u8; RUN_KEY] = k
+            .as_ref()
+            .try_into()
+            .map_err(|_| self.corrupt("event_runs", "malformed key"))?;
+        Ok(Tail {
+            last_ms: run.last_ms,
+            runs: vec![TailRun {
+                key,
+                count: run.entries.len(),
+                bytes: run.payload_bytes(),
+                pending: None,
+            }],
+        })
+    }
+
+    fn run_value(&self, key: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.runs
+            .get(key)
+            .map_err(|e| self.sled(e))?
+            .map(|v| v.to_vec())
+            .ok_or_else(|| self.corrupt("event_runs", "a run the writer knew is gone"))
+    }
+
+    /// Late events: read every run of the actor-day that overlaps their span, sort everything together and
+    /// write it back as full runs, so runs still never overlap.
+    fn merge_out_of_order(
+        &self,
+        w: &RunWriter,
+        batch: &mut sled::Batch,
+        day: i32,
+        ah: u64,
+        items: &[(i64, &[u8], &[u8])],
+    ) -> Result<(), StoreError> {
+        let (first, last) = (items[0].0, items[items.len() - 1].0);
+        // The run starting at or before `first` may reach into the span; every run starting up to `last` does.
+        let lo = run_key(day, ah, i64::MIN, 0);
+        let start = match self
+            .runs
+            .range(lo..=run_key(day, ah, first, u32::MAX))
+            .next_back()
+        {
+            Some(kv) => kv.map_err(|e| self.sled(e))?.0.to_vec(),
+            None => lo.to_vec(),
+        };
+        let hi = run_key(day, ah, last, u32::MAX);
+        let mut old: Vec<(sled::IVec, sled::IVec)> = Vec::new();
+        for kv in self.runs.range(start..=hi.to_vec()) {
+            old.push(kv.map_err(|e| self.sled(e))?);
+        }
+        let mut all: Vec<(i64, usize, &[u8], &[u8])> = Vec::new();
+        let mut seq = 0usize;
+        for (_, v) in &old {
+            let run =
+                RunView::parse(v).ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
+            for e in run.entries {
+                all.push((e.time_ms, seq, e.id, e.body));
+                seq += 1;
+            }
+        }
+        for (t, id, body) in items {
+            all.push((*t, seq, id, body));
+            seq += 1;
+        }
+        all.sort_by_key(|&(t, s, _, _)| (t, s));
+        for (k, _) in &old {
+            batch.remove(k);
+        }
+        for b in build_runs(all.iter().map(|&(t, _, id, body)| (t, id, body))) {
+            let key = run_key(day, ah, b.first_ms().unwrap_or(first), w.next_seq());
+            batch.insert(&key[..], b.finish());
+        }
+        Ok(())
     }
 
     /// Number of events stored.
@@ -217,44 +499,70 @@ impl Store {
         self.counter("events")
     }
 
-    /// Events in time order within `[from, to)`, at most `limit`; used to replay windows and by retention.
+    /// Events of every actor in time order within `[from, to)`, at most `limit` (a day at a time).
     pub fn events_between(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        let lo = time_bytes(from.timestamp_millis());
-        let hi = time_bytes(to.timestamp_millis());
+        let (from, to) = (from.timestamp_millis(), to.timestamp_millis());
         let mut out = Vec::new();
-        for kv in self.events.range(lo..hi).take(limit) {
-            let (k, v) = kv.map_err(|e| self.sled(e))?;
-            let (Ok(key), Some(ah)) = (<[u8; 16]>::try_from(k.as_ref()), actor_hash_of(&v)) else {
-                return Err(self.corrupt("events", "malformed primary entry"));
-            };
-            let body = self
-                .by_actor
-                .get(actor_key(ah, &key))
-                .map_err(|e| self.sled(e))?;
-            let body = body
-                .ok_or_else(|| self.corrupt("events_by_actor", "primary entry without a body"))?;
-            out.push(
-                decode(&body)
-                    .ok_or_else(|| self.corrupt("events_by_actor", "undecodable event"))?,
-            );
+        if from >= to {
+            return Ok(out);
         }
+        for day in day_of(from)..=day_of(to - 1) {
+            let mut today: Vec<AuditEvent> = Vec::new();
+            let lo = run_key(day, 0, i64::MIN, 0);
+            let hi = run_key(day, u64::MAX, i64::MAX, u32::MAX);
+            for kv in self.runs.range(lo..=hi) {
+                let (_, v) = kv.map_err(|e| self.sled(e))?;
+                let run = RunView::parse(&v)
+                    .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
+                for e in run
+                    .entries
+                    .iter()
+                    .filter(|e| (from..to).contains(&e.time_ms))
+                {
+                    today.push(self.decode_entry(e.body)?);
+                }
+            }
+            today.sort_by_key(AuditEvent::time_ms);
+            out.extend(today);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        out.truncate(limit);
         Ok(out)
+    }
+
+    fn decode_entry(&self, body: &[u8]) -> Result<AuditEvent, StoreError> {
+        decode(body).ok_or_else(|| self.corrupt("event_runs", "undecodable event"))
     }
 
     /// The newest stored event time, if any.
     pub fn last_event_time(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let last = self.events.last().map_err(|e| self.sled(e))?;
-        Ok(last
-            .and_then(|(k, _)| DateTime::from_timestamp_millis(super::keys::time_from_bytes(&k))))
+        let v = self.meta.get(META_LAST_EVENT).map_err(|e| self.sled(e))?;
+        Ok(v.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(i64::from_be_bytes)
+            .filter(|ms| *ms != i64::MIN)
+            .and_then(DateTime::from_timestamp_millis))
     }
 
-    /// An actor's events around a moment: up to `before` events before `around` (inclusive) and up to `after`
-    /// events after it, oldest first. Served from the actor index; cost grows with `before + after` only.
+    /// First and last day holding any run.
+    fn day_span(&self) -> Result<Option<(i32, i32)>, StoreError> {
+        let first = self.runs.first().map_err(|e| self.sled(e))?;
+        let last = self.runs.last().map_err(|e| self.sled(e))?;
+        Ok(match (first, last) {
+            (Some((a, _)), Some((b, _))) => day_from_bytes(&a).zip(day_from_bytes(&b)),
+            _ => None,
+        })
+    }
+
+    /// An actor's events around a moment: up to `before` events at or before `around` and up to `after` events
+    /// after it, oldest first. Walks the actor's runs outward from `around`, a day at a time; cost grows with
+    /// `before + after` (and the number of days without activity crossed), not with the actor's history.
     pub fn actor_timeline(
         &self,
         actor_id: &str,
@@ -262,19 +570,75 @@ impl Store {
         before: usize,
         after: usize,
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        let ah = hash64(actor_id).to_be_bytes();
-        let mut pivot = [0u8; 24];
-        pivot[..8].copy_from_slice(&ah);
-        pivot[8..16].copy_from_slice(&time_bytes(around.timestamp_millis().saturating_add(1)));
-        let mut lo = [0u8; 24];
-        lo[..8].copy_from_slice(&ah);
-        let mut hi = [0xffu8; 24];
-        hi[..8].copy_from_slice(&ah);
+        let Some((min_day, max_day)) = self.day_span()? else {
+            return Ok(Vec::new());
+        };
+        let ah = hash64(actor_id);
+        let t = around.timestamp_millis();
+        let d0 = day_of(t);
 
-        let mut older =
-            self.load_actor_events(self.by_actor.range(lo..pivot).rev(), actor_id, before)?;
+        let mut older: Vec<AuditEvent> = Vec::new();
+        let mut day = d0.min(max_day);
+        while older.len() < before && day >= min_day {
+            let hi = if day == d0 {
+                run_key(day, ah, t, u32::MAX)
+            } else {
+                run_key(day, ah, i64::MAX, u32::MAX)
+            };
+            for kv in self.runs.range(run_key(day, ah, i64::MIN, 0)..=hi).rev() {
+                let (_, v) = kv.map_err(|e| self.sled(e))?;
+                let run = RunView::parse(&v)
+                    .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
+                for e in run.entries.iter().rev().filter(|e| e.time_ms <= t) {
+                    let ev = self.decode_entry(e.body)?;
+                    // Two actors may share a hash; the key only narrows, the id decides.
+                    if ev.actor.id == actor_id {
+                        older.push(ev);
+                    }
+                }
+                if older.len() >= before {
+                    break;
+                }
+            }
+            day -= 1;
+        }
+        older.truncate(before);
         older.reverse();
-        let newer = self.load_actor_events(self.by_actor.range(pivot..=hi), actor_id, after)?;
+
+        let mut newer: Vec<AuditEvent> = Vec::new();
+        let mut day = d0.max(min_day);
+        while newer.len() < after && day <= max_day {
+            // On the first day, start at the run holding `around`: its later events are after it.
+            let start = if day == d0 {
+                match self
+                    .runs
+                    .range(run_key(day, ah, i64::MIN, 0)..=run_key(day, ah, t, u32::MAX))
+                    .next_back()
+                {
+                    Some(kv) => kv.map_err(|e| self.sled(e))?.0.to_vec(),
+                    None => run_key(day, ah, i64::MIN, 0).to_vec(),
+                }
+            } else {
+                run_key(day, ah, i64::MIN, 0).to_vec()
+            };
+            let hi = run_key(day, ah, i64::MAX, u32::MAX).to_vec();
+            for kv in self.runs.range(start..=hi) {
+                let (_, v) = kv.map_err(|e| self.sled(e))?;
+                let run = RunView::parse(&v)
+                    .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
+                for e in run.entries.iter().filter(|e| e.time_ms > t) {
+                    let ev = self.decode_entry(e.body)?;
+                    if ev.actor.id == actor_id {
+                        newer.push(ev);
+                    }
+                }
+                if newer.len() >= after {
+                    break;
+                }
+            }
+            day += 1;
+        }
+        newer.truncate(after);
         older.extend(newer);
         Ok(older)
     }
@@ -287,68 +651,97 @@ impl Store {
         to: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        let ah = hash64(actor_id).to_be_bytes();
-        let mut lo = [0u8; 24];
-        lo[..8].copy_from_slice(&ah);
-        lo[8..16].copy_from_slice(&time_bytes(from.timestamp_millis()));
-        let mut hi = [0xffu8; 24];
-        hi[..8].copy_from_slice(&ah);
-        hi[8..16].copy_from_slice(&time_bytes(to.timestamp_millis()));
-        self.load_actor_events(self.by_actor.range(lo..=hi), actor_id, limit)
-    }
-
-    fn load_actor_events(
-        &self,
-        iter: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
-        actor_id: &str,
-        limit: usize,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let (from, to) = (from.timestamp_millis(), to.timestamp_millis());
+        let ah = hash64(actor_id);
         let mut out = Vec::new();
-        for kv in iter {
-            if out.len() >= limit {
-                break;
-            }
-            let (_, v) = kv.map_err(|e| self.sled(e))?;
-            let ev =
-                decode(&v).ok_or_else(|| self.corrupt("events_by_actor", "undecodable event"))?;
-            // Two actors may share a hash; the index only narrows, the id decides.
-            if ev.actor.id == actor_id {
-                out.push(ev);
+        if from > to {
+            return Ok(out);
+        }
+        'days: for day in day_of(from)..=day_of(to) {
+            let lo = run_key(day, ah, i64::MIN, 0);
+            // The run starting at or before `from` may hold events of the span.
+            let start = match self
+                .runs
+                .range(lo..=run_key(day, ah, from, u32::MAX))
+                .next_back()
+            {
+                Some(kv) => kv.map_err(|e| self.sled(e))?.0.to_vec(),
+                None => lo.to_vec(),
+            };
+            let hi = run_key(day, ah, to, u32::MAX).to_vec();
+            for kv in self.runs.range(start..=hi) {
+                let (_, v) = kv.map_err(|e| self.sled(e))?;
+                let run = RunView::parse(&v)
+                    .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
+                for e in run
+                    .entries
+                    .iter()
+                    .filter(|e| (from..=to).contains(&e.time_ms))
+                {
+                    let ev = self.decode_entry(e.body)?;
+                    if ev.actor.id == actor_id {
+                        out.push(ev);
+                        if out.len() >= limit {
+                            break 'days;
+                        }
+                    }
+                }
             }
         }
         Ok(out)
     }
 
-    /// Delete events older than `before` and their actor index entries; returns how many went. Retention.
+    /// Delete events older than `before`; returns how many went. Retention. Whole days before `before`'s day
+    /// go run by run; runs of that day are cut at `before`.
     pub fn delete_events_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let hi = time_bytes(before.timestamp_millis());
+        let cut = before.timestamp_millis();
+        let cut_day = day_of(cut);
+        let mut w = self.run_writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut n = 0u64;
+        // Whole days.
+        let end = run_prefix(cut_day, 0);
         loop {
-            let mut ev_batch = sled::Batch::default();
-            let mut actor_batch = sled::Batch::default();
-            let mut k_in_batch = 0;
-            for kv in self.events.range(..hi).take(10_000) {
+            let mut batch = sled::Batch::default();
+            let mut in_batch = 0;
+            for kv in self.runs.range(..end).take(2_000) {
                 let (k, v) = kv.map_err(|e| self.sled(e))?;
-                let Ok(key): Result<[u8; 16], _> = k.as_ref().try_into() else {
-                    continue;
-                };
-                if let Some(ah) = actor_hash_of(&v) {
-                    actor_batch.remove(&actor_key(ah, &key)[..]);
-                }
-                ev_batch.remove(k);
-                k_in_batch += 1;
+                n += RunView::header(&v).map_or(0, |(c, _)| c as u64);
+                batch.remove(k);
+                in_batch += 1;
             }
-            if k_in_batch == 0 {
+            if in_batch == 0 {
                 break;
             }
-            self.by_actor
-                .apply_batch(actor_batch)
-                .map_err(|e| self.sled(e))?;
-            self.events
-                .apply_batch(ev_batch)
-                .map_err(|e| self.sled(e))?;
-            n += k_in_batch;
+            self.runs.apply_batch(batch).map_err(|e| self.sled(e))?;
         }
+        // The cut day: drop or trim runs that start before the cut.
+        let mut batch = sled::Batch::default();
+        let lo = run_key(cut_day, 0, i64::MIN, 0);
+        let hi = run_key(cut_day, u64::MAX, i64::MAX, u32::MAX);
+        for kv in self.runs.range(lo..=hi) {
+            let (k, v) = kv.map_err(|e| self.sled(e))?;
+            if run_first_ms(&k).is_none_or(|f| f >= cut) {
+                continue;
+            }
+            let run =
+                RunView::parse(&v).ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
+            let keep: Vec<_> = run.entries.iter().filter(|e| e.time_ms >= cut).collect();
+            n += (run.entries.len() - keep.len()) as u64;
+            batch.remove(k.clone());
+            if let Some(first) = keep.first() {
+                let mut b = RunBuilder::default();
+                for e in &keep {
+                    b.push(e.time_ms, e.id, e.body);
+                }
+                let mut key = [0u8; RUN_KEY];
+                key.copy_from_slice(&k);
+                key[12..20].copy_from_slice(&super::keys::time_bytes(first.time_ms));
+                batch.insert(&key[..], b.finish());
+            }
+        }
+        self.runs.apply_batch(batch).map_err(|e| self.sled(e))?;
+        w.forget();
+        drop(w);
         if n > 0 {
             self.meta
                 .fetch_and_update(b"events", |old| {
@@ -361,4 +754,116 @@ impl Store {
         }
         Ok(n)
     }
+
+    /// Number of run entries (what sled's open cost follows). Walks the tree: for the benches.
+    #[doc(hidden)]
+    pub fn event_run_entries(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// Schema 2 → 3: read schema 2's actor index (actor hash + time + id hash → event JSON), which is already in
+    /// actor-then-time order, and write it as full runs; then drop the old trees. The event counter carries
+    /// over.
+    pub(super) fn migrate_events_to_runs(&self) -> Result<u64, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct IdOnly {
+            id: String,
+        }
+        let old = self.open_tree("events_by_actor")?;
+        let mut n = 0u64;
+        let mut newest = i64::MIN;
+        let mut batch = sled::Batch::default();
+        let mut in_batch = 0;
+        let mut group: Vec<(i64, String, sled::IVec)> = Vec::new();
+        let mut group_at: Option<(u64, i32)> = None;
+        let mut seq = 0u32;
+        let mut flush_group = |group: &mut Vec<(i64, String, sled::IVec)>,
+                               at: (u64, i32),
+                               batch: &mut sled::Batch,
+                               in_batch: &mut usize| {
+            for b in build_runs(
+                group
+                    .iter()
+                    .map(|(t, id, body)| (*t, id.as_bytes(), body.as_ref())),
+            ) {
+                seq = seq.wrapping_add(1);
+                let key = run_key(at.1, at.0, b.first_ms().unwrap_or(0), seq);
+                batch.insert(&key[..], b.finish());
+                *in_batch += 1;
+            }
+            group.clear();
+        };
+        for kv in old.iter() {
+            let (k, v) = kv.map_err(|e| self.sled(e))?;
+            let (Some(ah), Some(t)) = (
+                k.get(..8)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_be_bytes),
+                k.get(8..16).map(super::keys::time_from_bytes),
+            ) else {
+                return Err(self.corrupt("events_by_actor", "malformed key"));
+            };
+            let id = serde_json::from_slice::<IdOnly>(&v)
+                .map_err(|e| self.corrupt("events_by_actor", format!("undecodable event: {e}")))?
+                .id;
+            let at = (ah, day_of(t));
+            if group_at.is_some_and(|g| g != at) {
+                flush_group(
+                    &mut group,
+                    group_at.unwrap_or(at),
+                    &mut batch,
+                    &mut in_batch,
+                );
+            }
+            group_at = Some(at);
+            group.push((t, id, v));
+            newest = newest.max(t);
+            n += 1;
+            if in_batch >= 1_000 {
+                self.runs
+                    .apply_batch(std::mem::take(&mut batch))
+                    .map_err(|e| self.sled(e))?;
+                in_batch = 0;
+            }
+        }
+        if let Some(at) = group_at {
+            flush_group(&mut group, at, &mut batch, &mut in_batch);
+        }
+        self.runs.apply_batch(batch).map_err(|e| self.sled(e))?;
+        if n > 0 {
+            let last = self
+                .last_event_time()?
+                .map_or(i64::MIN, |t| t.timestamp_millis());
+            self.meta
+                .insert(META_LAST_EVENT, &last.max(newest).to_be_bytes())
+                .map_err(|e| self.sled(e))?;
+        }
+        for name in ["events", "events_by_actor"] {
+            self.drop_tree(name)?;
+        }
+        Ok(n)
+    }
+
+    /// Write events the way schema 2 did (a primary tree and an actor index holding the JSON), for the
+    /// migration test. Bumps the event counter as schema 2 did.
+    #[doc(hidden)]
+    pub fn put_legacy_events(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        let primary = self.open_tree("events")?;
+        let by_actor = self.open_tree("events_by_actor")?;
+        for ev in events {
+            let ah = hash64(&ev.actor.id);
+            let key = super::keys::event_key(ev.time_ms(), hash64(&ev.id));
+            let mut pv = ah.to_be_bytes().to_vec();
+            pv.extend_from_slice(&(ev.id.len() as u16).to_be_bytes());
+            pv.extend_from_slice(ev.id.as_bytes());
+            primary.insert(key, pv).map_err(|e| self.sled(e))?;
+            by_actor
+                .insert(super::keys::actor_key(ah, &key), encode_event(ev))
+                .map_err(|e| self.sled(e))?;
+        }
+        self.bump("events", events.len() as u64)
+    }
 }
+
+/// Meta key of the newest event time stored (big-endian i64 ms).
+pub(super) const META_LAST_EVENT: &[u8] = b"events.last_ms";

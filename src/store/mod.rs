@@ -7,11 +7,12 @@ mod alerts;
 mod events;
 pub mod keys;
 mod quarantine;
+mod run;
 
 /// Re-exported where callers page alerts.
 pub use crate::model::AlertFilter;
 pub use alerts::{AlertPage, StatusCounts};
-pub use events::{EventPlan, InsertOutcome, Planner, encode_event, event_entries};
+pub use events::{EventPlan, InsertOutcome, Planner, encode_event, event_runs};
 pub use quarantine::QuarantineRecord;
 
 use std::fs::File;
@@ -19,7 +20,12 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 /// Schema this build writes. Older stores are migrated on open; newer ones are refused.
-pub const SCHEMA_VERSION: u32 = 2;
+///
+/// - 1: one entry per event in each of two trees; alerts as JSON plus ~6 index entries each.
+/// - 2: alerts as postcard.
+/// - 3: events packed into per-actor-day runs, alerts into blocks with posting lists (sled's open time and
+///   memory follow the number of entries).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// What can go wrong with the store, each naming the directory so the operator knows which one.
 #[derive(Debug, thiserror::Error)]
@@ -77,10 +83,11 @@ impl Default for StoreOptions {
 pub struct Store {
     dir: PathBuf,
     db: sled::Db,
-    events: sled::Tree,
-    by_actor: sled::Tree,
-    alerts: sled::Tree,
-    alert_idx: sled::Tree,
+    runs: sled::Tree,
+    run_writer: std::sync::Arc<std::sync::Mutex<events::RunWriter>>,
+    book: sled::Tree,
+    /// Alert writes read what they change first; one at a time.
+    alert_lock: std::sync::Arc<std::sync::Mutex<()>>,
     quarantine: sled::Tree,
     quarantine_seen: sled::Tree,
     meta: sled::Tree,
@@ -138,10 +145,10 @@ impl Store {
         };
         let store = Self {
             dir: dir.to_path_buf(),
-            events: tree("events")?,
-            by_actor: tree("events_by_actor")?,
-            alerts: tree("alerts")?,
-            alert_idx: tree("alert_index")?,
+            runs: tree("event_runs")?,
+            run_writer: Default::default(),
+            book: tree("alert_book")?,
+            alert_lock: Default::default(),
             quarantine: tree("quarantine")?,
             quarantine_seen: tree("quarantine_seen")?,
             meta: tree("meta")?,
@@ -192,7 +199,7 @@ impl Store {
                 u32::from_be_bytes(b)
             }
             // A store with data but no version predates versioning: schema 0.
-            None if !self.events.is_empty() || !self.alerts.is_empty() => 0,
+            None if self.has_tree("events")? || self.has_tree("alerts")? => 0,
             None => SCHEMA_VERSION,
         };
         if found > SCHEMA_VERSION {
@@ -211,15 +218,43 @@ impl Store {
         Ok(())
     }
 
-    /// One migration step `from` → `from + 1`. Schema 0 (no version key) has the layout of 1; schema 2
-    /// stores alerts as postcard instead of JSON.
+    /// One migration step `from` → `from + 1`. Schema 0 (no version key) has the layout of 1. The 2 → 3 step
+    /// reads schema 1's JSON alerts as well as schema 2's postcard, so 1 → 2 has nothing left to do.
     fn migrate(&self, from: u32) -> Result<(), StoreError> {
         tracing::info!(dir = %self.dir.display(), from, to = from + 1, "migrating store schema");
-        if from == 1 {
-            let n = self.migrate_alerts_to_postcard()?;
-            tracing::info!(alerts = n, "alerts rewritten as postcard");
+        if from == 2 {
+            let events = self.migrate_events_to_runs()?;
+            let alerts = self.migrate_alerts_to_book()?;
+            tracing::info!(
+                events,
+                alerts,
+                "events packed into runs, alerts into blocks"
+            );
         }
         self.flush()
+    }
+
+    fn open_tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        self.db.open_tree(name).map_err(|e| self.sled(e))
+    }
+
+    fn has_tree(&self, name: &str) -> Result<bool, StoreError> {
+        if !self
+            .db
+            .tree_names()
+            .iter()
+            .any(|n| n.as_ref() == name.as_bytes())
+        {
+            return Ok(false);
+        }
+        Ok(!self.open_tree(name)?.is_empty())
+    }
+
+    fn drop_tree(&self, name: &str) -> Result<(), StoreError> {
+        self.db
+            .drop_tree(name)
+            .map(|_| ())
+            .map_err(|e| self.sled(e))
     }
 
     /// Write the schema version (tests use it to simulate a store from a newer vigil).
