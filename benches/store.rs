@@ -119,6 +119,16 @@ fn build(dir: &std::path::Path) {
     eprintln!("built {ALERTS} alerts in {:.1?}", start.elapsed());
 }
 
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
 fn report(name: &str, mut times: Vec<Duration>) {
     times.sort();
     let med = times[times.len() / 2];
@@ -145,11 +155,20 @@ fn main() {
     let open_start = Instant::now();
     let s = Store::open(&dir).unwrap();
     println!(
-        "open: {:.1?}; events={} alerts={}",
+        "open: {:.1?}; events={} alerts={}; RSS after open {:.1} MB",
         open_start.elapsed(),
         s.event_count(),
-        s.status_counts().total()
+        s.status_counts().total(),
+        rss_mb()
     );
+    if std::env::args().any(|a| a == "--entries") {
+        // Walks both trees (reads the whole store): only on request.
+        println!(
+            "entries: {} event runs, {} in the alert book",
+            s.event_run_entries(),
+            s.alert_book_entries()
+        );
+    }
 
     let filters: Vec<(&str, AlertFilter)> = vec![
         ("alerts_page newest 50 (no filter)", AlertFilter::default()),
