@@ -1,5 +1,6 @@
 //! Ingest bench: 1M generated events — end-to-end (parse → store → detect → flush), parse-only, and bare sled
-//! inserting the very same keys and values with nothing else to do, in events/s; bytes on disk; peak RSS.
+//! inserting the same events packed as the store packs them (every actor-day's runs built at once, the floor
+//! under incremental appends and merges) with nothing else to do, in events/s; bytes on disk; peak RSS.
 //!
 //! `cargo bench --bench ingest` (set `VIGIL_BENCH_EVENTS` for another size). Each phase runs in a child process
 //! so its peak RSS (VmHWM) is its own.
@@ -189,8 +190,12 @@ fn main() {
         results.insert(name, secs);
         let _ = std::fs::remove_dir_all(&work);
     }
+    // Since schema 3 the bare-sled phase writes the fullest runs the events could make (each actor-day at
+    // once); the pipeline writes them as they arrive and merges, and the prepare thread's parsing is the
+    // longer of its two stages.
     println!(
-        "end-to-end / bare sled time ratio: {:.2} (bar: <= 1.5)",
-        results["e2e"] / results["sled"]
+        "end-to-end / bare sled (ideal runs) time ratio: {:.2}; end-to-end / parse-only: {:.2}",
+        results["e2e"] / results["sled"],
+        results["e2e"] / results["parse"]
     );
 }

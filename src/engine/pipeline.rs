@@ -2,11 +2,12 @@
 //!
 //! 1. *prepare* (reader thread): frame and parse records, plan which events are new ([`Planner`]: no store
 //!    read for a time-ordered stream), run the detector on the new ones in arrival order, redact the secrets
-//!    it found, encode the bodies;
-//! 2. *commit* (caller's thread): write the batch, group its drafts into alerts, fill evidence from the actor
-//!    index, write the alerts it touched.
+//!    it found;
+//! 2. *commit* (caller's thread): encode the new events, write the batch, group its drafts into alerts, fill
+//!    evidence from the actor index, write the alerts it touched.
 //!
-//! The commit stage is then little more than the store's own writes, which bound ingest. Success is reported
+//! Since the store packs events into runs, parsing is what bounds ingest; encoding sits on the commit side to
+//! even the two threads out. Success is reported
 //! only after [`Pipeline::finish`] (or [`Pipeline::checkpoint`]) has flushed.
 
 use std::collections::HashMap;
@@ -70,11 +71,10 @@ impl std::fmt::Display for IngestStats {
     }
 }
 
-/// One batch after the prepare stage: events (redacted), their encoded bodies, which are new, the drafts
-/// detection raised on them in order, and the records refused.
+/// One batch after the prepare stage: events (redacted), which are new, the drafts detection raised on them
+/// in order, and the records refused.
 struct Prepared {
     events: Vec<AuditEvent>,
-    bodies: Vec<Vec<u8>>,
     plan: EventPlan,
     drafts: Vec<AlertDraft>,
     rejected: Vec<QuarantineRecord>,
@@ -82,7 +82,7 @@ struct Prepared {
 
 /// A committed batch's buffers, handed back to the thread that allocated them to be freed there: freeing a
 /// batch on the writing thread cost as much as a third of writing it.
-type Spent = (Vec<AuditEvent>, Vec<Vec<u8>>);
+type Spent = Vec<AuditEvent>;
 
 /// The prepare stage's state: the planner and the detector.
 struct Preparer {
@@ -106,10 +106,8 @@ impl Preparer {
                 self.detector.redact_event(ev);
             }
         }
-        let bodies = events.iter().map(encode_event).collect();
         Ok(Prepared {
             events,
-            bodies,
             plan,
             drafts,
             rejected,
@@ -138,14 +136,25 @@ impl Committer {
     fn commit(&mut self, batch: Prepared) -> Result<Spent, PipelineError> {
         let Prepared {
             events,
-            bodies,
             plan,
             drafts,
             rejected,
         } = batch;
         self.store.quarantine_records(&rejected)?;
         self.stats.quarantined += rejected.len() as u64;
+        let bodies: Vec<Vec<u8>> = events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                if plan.is_new(i) {
+                    encode_event(e)
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
         self.store.write_planned(&events, &bodies, &plan)?;
+        drop(bodies);
         let outcome = plan.outcome();
         self.stats.ingested += outcome.new;
         self.stats.duplicates += outcome.duplicates;
@@ -165,7 +174,7 @@ impl Committer {
             self.touched.1.extend(dirty.iter().map(|a| a.id));
         }
         self.groups.clear();
-        Ok((events, bodies))
+        Ok(events)
     }
 
     fn apply_draft(&mut self, draft: AlertDraft) -> Result<(), PipelineError> {
