@@ -412,5 +412,59 @@ fn schema_1_and_2_stores_are_packed_into_runs_and_blocks_on_open() {
             s.last_event_time().unwrap(),
             Some(t0() + TimeDelta::seconds(499 * 400))
         );
+        // Rebuilt beside the old database, which is gone.
+        assert!(!dir.path().join("db.old").exists());
+        assert!(!dir.path().join("db.migrating").exists());
+    }
+}
+
+/// A crash during a rebuild leaves one of three states; the next open finishes or undoes it and loses nothing.
+#[test]
+fn an_interrupted_rebuild_is_finished_or_undone_on_open() {
+    let events: Vec<AuditEvent> = (0..50).map(|i| ev(&format!("e{i}"), i, "ana")).collect();
+    let legacy = |dir: &std::path::Path| {
+        let s = Store::open(dir).unwrap();
+        s.put_legacy_events(&events).unwrap();
+        s.force_schema_version(2).unwrap();
+    };
+    let copy = |from: &std::path::Path, to: &std::path::Path| {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                continue;
+            }
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+        let blobs = to.join("blobs");
+        std::fs::create_dir_all(blobs).unwrap();
+    };
+    // Crashed while copying: a half-written db.migrating beside the old db.
+    let a = tempfile::tempdir().unwrap();
+    legacy(a.path());
+    std::fs::create_dir_all(a.path().join("db.migrating")).unwrap();
+    std::fs::write(a.path().join("db.migrating/junk"), b"half").unwrap();
+    // Crashed between the renames: a finished new db and the old one moved away.
+    let b = tempfile::tempdir().unwrap();
+    {
+        let done = tempfile::tempdir().unwrap();
+        legacy(done.path());
+        drop(Store::open(done.path()).unwrap());
+        legacy(b.path());
+        std::fs::rename(b.path().join("db"), b.path().join("db.old")).unwrap();
+        copy(&done.path().join("db"), &b.path().join("db.migrating"));
+    }
+    // Crashed before deleting the old db.
+    let c = tempfile::tempdir().unwrap();
+    legacy(c.path());
+    drop(Store::open(c.path()).unwrap());
+    std::fs::create_dir_all(c.path().join("db.old")).unwrap();
+    for dir in [a.path(), b.path(), c.path()] {
+        let s = Store::open(dir).unwrap();
+        assert_eq!(s.event_count(), 50, "{}", dir.display());
+        let tl = s
+            .actor_timeline("ana", t0() + TimeDelta::days(1), 100, 0)
+            .unwrap();
+        assert_eq!(tl.len(), 50, "{}", dir.display());
+        assert!(!dir.join("db.old").exists() && !dir.join("db.migrating").exists());
     }
 }

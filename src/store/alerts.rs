@@ -959,11 +959,11 @@ impl<'a> Scan<'a> {
 }
 
 impl Store {
-    /// Schema 2 → 3: move alerts from one entry each (plus ~6 index entries) into blocks and posting lists.
-    /// Reads the old trees in ULID order a chunk at a time, writes through [`Store::save_alerts`], then drops
-    /// them.
-    pub(super) fn migrate_alerts_to_book(&self) -> Result<u64, StoreError> {
-        let old = self.open_tree("alerts")?;
+    /// Schemas 0–2 → 3: move alerts from one entry each (plus ~6 index entries) into blocks and posting lists.
+    /// Reads the old `alerts` tree of `old` in ULID order a chunk at a time and writes through
+    /// [`Store::save_alerts`], which builds the lists and counters.
+    pub(super) fn import_legacy_alerts(&self, old: &sled::Db) -> Result<u64, StoreError> {
+        let old = old.open_tree("alerts").map_err(|e| self.sled(e))?;
         let mut n = 0;
         let mut chunk = Vec::with_capacity(2_000);
         for kv in old.iter() {
@@ -977,14 +977,6 @@ impl Store {
         }
         self.save_alerts(&chunk)?;
         n += chunk.len() as u64;
-        for name in ["alerts", "alert_index"] {
-            self.drop_tree(name)?;
-        }
-        for s in AlertStatus::ALL {
-            self.meta
-                .remove(format!("alerts.{}", s.as_str()).as_bytes())
-                .map_err(|e| self.sled(e))?;
-        }
         Ok(n)
     }
 
@@ -992,7 +984,7 @@ impl Store {
     /// schema 1 did), for the migration test.
     #[doc(hidden)]
     pub fn put_legacy_alerts(&self, alerts: &[Alert], json: bool) -> Result<(), StoreError> {
-        let old = self.open_tree("alerts")?;
+        let old = self.db.open_tree("alerts").map_err(|e| self.sled(e))?;
         for a in alerts {
             let v = if json {
                 serde_json::to_vec(a).map_err(|e| self.corrupt("alerts", e.to_string()))?

@@ -761,15 +761,14 @@ impl Store {
         self.runs.len()
     }
 
-    /// Schema 2 → 3: read schema 2's actor index (actor hash + time + id hash → event JSON), which is already in
-    /// actor-then-time order, and write it as full runs; then drop the old trees. The event counter carries
-    /// over.
-    pub(super) fn migrate_events_to_runs(&self) -> Result<u64, StoreError> {
+    /// Schemas 0–2 → 3: read the old actor index (actor hash + time + id hash → event JSON) of `old`, which is
+    /// already in actor-then-time order, and write it as full runs. The event counter comes over with meta.
+    pub(super) fn import_legacy_events(&self, old: &sled::Db) -> Result<u64, StoreError> {
         #[derive(serde::Deserialize)]
         struct IdOnly {
             id: String,
         }
-        let old = self.open_tree("events_by_actor")?;
+        let old = old.open_tree("events_by_actor").map_err(|e| self.sled(e))?;
         let mut n = 0u64;
         let mut newest = i64::MIN;
         let mut batch = sled::Batch::default();
@@ -838,9 +837,6 @@ impl Store {
                 .insert(META_LAST_EVENT, &last.max(newest).to_be_bytes())
                 .map_err(|e| self.sled(e))?;
         }
-        for name in ["events", "events_by_actor"] {
-            self.drop_tree(name)?;
-        }
         Ok(n)
     }
 
@@ -848,8 +844,11 @@ impl Store {
     /// migration test. Bumps the event counter as schema 2 did.
     #[doc(hidden)]
     pub fn put_legacy_events(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-        let primary = self.open_tree("events")?;
-        let by_actor = self.open_tree("events_by_actor")?;
+        let primary = self.db.open_tree("events").map_err(|e| self.sled(e))?;
+        let by_actor = self
+            .db
+            .open_tree("events_by_actor")
+            .map_err(|e| self.sled(e))?;
         for ev in events {
             let ah = hash64(&ev.actor.id);
             let key = super::keys::event_key(ev.time_ms(), hash64(&ev.id));

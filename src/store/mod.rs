@@ -6,6 +6,7 @@
 mod alerts;
 mod events;
 pub mod keys;
+mod migrate;
 mod quarantine;
 mod run;
 
@@ -96,6 +97,38 @@ pub struct Store {
 
 const META_SCHEMA: &[u8] = b"schema_version";
 
+/// The sled database's directory inside the store directory.
+const DB_DIR: &str = "db";
+
+/// Open sled at `path`. Our lock is held, so no other vigil process has the store; sled may still refuse for
+/// a moment while a handle this process just dropped finishes shutting down its threads. Retry briefly.
+fn open_sled(dir: &Path, path: &Path, opts: StoreOptions) -> Result<sled::Db, StoreError> {
+    let config = sled::Config::new()
+        .path(path)
+        .cache_capacity(opts.cache_bytes)
+        .mode(sled::Mode::HighThroughput)
+        .flush_every_ms(Some(1000));
+    let mut attempt = 0;
+    loop {
+        match config.open() {
+            Ok(db) => return Ok(db),
+            // sled reports its lock as ErrorKind::Other with this text.
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock") && attempt < 40 =>
+            {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(source) => {
+                return Err(StoreError::Sled {
+                    dir: dir.to_path_buf(),
+                    source,
+                });
+            }
+        }
+    }
+}
+
 impl Store {
     /// Open (or create) the store in `dir` with default options.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
@@ -103,47 +136,48 @@ impl Store {
     }
 
     /// Open (or create) the store in `dir`. Takes an exclusive lock first so that a second vigil process gets a
-    /// message naming the holder's pid instead of sled's raw lock error.
+    /// message naming the holder's pid instead of sled's raw lock error. A store of an older schema is rebuilt
+    /// in the current layout first ([`migrate`]); a newer one is refused.
     pub fn open_with(dir: &Path, opts: StoreOptions) -> Result<Self, StoreError> {
         let io = |source| StoreError::Io {
             dir: dir.to_path_buf(),
             source,
         };
         std::fs::create_dir_all(dir).map_err(io)?;
-        let lock = take_lock(dir)?;
-        // Our lock is held, so no other vigil process has the store; sled may still refuse for a moment while
-        // a handle this process just dropped finishes shutting down its threads. Retry briefly.
-        let config = sled::Config::new()
-            .path(dir.join("db"))
-            .cache_capacity(opts.cache_bytes)
-            .mode(sled::Mode::HighThroughput)
-            .flush_every_ms(Some(1000));
-        let mut attempt = 0;
-        let db = loop {
-            match config.open() {
-                Ok(db) => break db,
-                // sled reports its lock as ErrorKind::Other with this text.
-                Err(sled::Error::Io(e))
-                    if e.to_string().contains("could not acquire lock") && attempt < 40 =>
-                {
-                    attempt += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(50));
-                }
-                Err(source) => {
-                    return Err(StoreError::Sled {
-                        dir: dir.to_path_buf(),
-                        source,
-                    });
-                }
-            }
+        let lock = std::sync::Arc::new(take_lock(dir)?);
+        migrate::finish_interrupted_swap(dir)?;
+        let db = open_sled(dir, &dir.join(DB_DIR), opts)?;
+        let found = migrate::schema_of(dir, &db)?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                dir: dir.to_path_buf(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        let db = if found < SCHEMA_VERSION {
+            migrate::rebuild(dir, db, found, opts, &lock)?;
+            open_sled(dir, &dir.join(DB_DIR), opts)?
+        } else {
+            db
         };
+        let store = Self::from_db(dir, db, lock)?;
+        store
+            .meta
+            .insert(META_SCHEMA, &SCHEMA_VERSION.to_be_bytes())
+            .map_err(|e| store.sled(e))?;
+        Ok(store)
+    }
+
+    /// A store over an open sled database (the trees are created when missing).
+    fn from_db(dir: &Path, db: sled::Db, lock: std::sync::Arc<File>) -> Result<Self, StoreError> {
         let tree = |name: &str| {
             db.open_tree(name).map_err(|source| StoreError::Sled {
                 dir: dir.to_path_buf(),
                 source,
             })
         };
-        let store = Self {
+        Ok(Self {
             dir: dir.to_path_buf(),
             runs: tree("event_runs")?,
             run_writer: Default::default(),
@@ -153,10 +187,8 @@ impl Store {
             quarantine_seen: tree("quarantine_seen")?,
             meta: tree("meta")?,
             db,
-            _lock: std::sync::Arc::new(lock),
-        };
-        store.check_schema()?;
-        Ok(store)
+            _lock: lock,
+        })
     }
 
     /// The directory the store lives in.
@@ -187,74 +219,6 @@ impl Store {
             tree,
             detail: detail.into(),
         }
-    }
-
-    fn check_schema(&self) -> Result<(), StoreError> {
-        let found = match self.meta.get(META_SCHEMA).map_err(|e| self.sled(e))? {
-            Some(v) => {
-                let b: [u8; 4] = v
-                    .as_ref()
-                    .try_into()
-                    .map_err(|_| self.corrupt("meta", "schema_version"))?;
-                u32::from_be_bytes(b)
-            }
-            // A store with data but no version predates versioning: schema 0.
-            None if self.has_tree("events")? || self.has_tree("alerts")? => 0,
-            None => SCHEMA_VERSION,
-        };
-        if found > SCHEMA_VERSION {
-            return Err(StoreError::TooNew {
-                dir: self.dir.clone(),
-                found,
-                supported: SCHEMA_VERSION,
-            });
-        }
-        for from in found..SCHEMA_VERSION {
-            self.migrate(from)?;
-        }
-        self.meta
-            .insert(META_SCHEMA, &SCHEMA_VERSION.to_be_bytes())
-            .map_err(|e| self.sled(e))?;
-        Ok(())
-    }
-
-    /// One migration step `from` → `from + 1`. Schema 0 (no version key) has the layout of 1. The 2 → 3 step
-    /// reads schema 1's JSON alerts as well as schema 2's postcard, so 1 → 2 has nothing left to do.
-    fn migrate(&self, from: u32) -> Result<(), StoreError> {
-        tracing::info!(dir = %self.dir.display(), from, to = from + 1, "migrating store schema");
-        if from == 2 {
-            let events = self.migrate_events_to_runs()?;
-            let alerts = self.migrate_alerts_to_book()?;
-            tracing::info!(
-                events,
-                alerts,
-                "events packed into runs, alerts into blocks"
-            );
-        }
-        self.flush()
-    }
-
-    fn open_tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
-        self.db.open_tree(name).map_err(|e| self.sled(e))
-    }
-
-    fn has_tree(&self, name: &str) -> Result<bool, StoreError> {
-        if !self
-            .db
-            .tree_names()
-            .iter()
-            .any(|n| n.as_ref() == name.as_bytes())
-        {
-            return Ok(false);
-        }
-        Ok(!self.open_tree(name)?.is_empty())
-    }
-
-    fn drop_tree(&self, name: &str) -> Result<(), StoreError> {
-        self.db
-            .drop_tree(name)
-            .map(|_| ())
-            .map_err(|e| self.sled(e))
     }
 
     /// Write the schema version (tests use it to simulate a store from a newer vigil).
