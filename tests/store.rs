@@ -468,3 +468,42 @@ fn an_interrupted_rebuild_is_finished_or_undone_on_open() {
         assert!(!dir.join("db.old").exists() && !dir.join("db.migrating").exists());
     }
 }
+
+/// Two writers changing one alert at once (the pipeline growing it, an analyst noting it) never lose each
+/// other's change: each read-change-write is one step under the store's alert lock.
+#[test]
+fn concurrent_changes_to_one_alert_are_all_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let a = alert(1, AlertStatus::Open, Severity::High, "page-crawling", "ana");
+    s.save_alerts(std::slice::from_ref(&a)).unwrap();
+    let (s1, s2) = (s.clone(), s.clone());
+    let grower = std::thread::spawn(move || {
+        for _ in 0..300 {
+            s1.modify_alerts(&[a.id], |x| {
+                x.count += 1;
+                x.version += 1;
+                Ok(true)
+            })
+            .unwrap();
+        }
+    });
+    let analyst = std::thread::spawn(move || {
+        for i in 0..300 {
+            s2.update_alert(a.id, None, |x| {
+                x.notes.push(vigil::model::Note {
+                    author: "ana".into(),
+                    time: t0(),
+                    text: format!("note {i}"),
+                })
+            })
+            .unwrap();
+        }
+    });
+    grower.join().unwrap();
+    analyst.join().unwrap();
+    let got = s.alert(a.id).unwrap().unwrap();
+    assert_eq!(got.count, a.count + 300);
+    assert_eq!(got.notes.len(), 300);
+    assert_eq!(got.version, a.version + 600);
+}

@@ -406,29 +406,26 @@ impl EngineHandle {
         }
     }
 
-    /// Apply `change` to each alert (under its version); publish and flush once. Returns how many changed.
+    /// Apply `change` to each alert (bumping its version); publish and flush once. Returns how many changed.
     fn change_alerts(
         &self,
         ids: &[Ulid],
         mut change: impl FnMut(&mut Alert) -> bool,
     ) -> Result<usize, EngineError> {
-        let mut changed = Vec::new();
-        for id in ids {
-            let Some(current) = self.store.alert(*id)? else {
-                continue;
-            };
-            let mut next = current.clone();
-            if !change(&mut next) {
-                continue;
-            }
-            self.store.update_alert(*id, Some(current.version), |a| {
-                *a = Alert {
-                    version: a.version,
-                    ..next
+        // Read, change and write under the store's alert lock: a burst growing the alert meanwhile is kept,
+        // and so is this change.
+        let changed: Vec<Ulid> = self
+            .store
+            .modify_alerts(ids, |a| {
+                if !change(a) {
+                    return Ok(false);
                 }
-            })?;
-            changed.push(*id);
-        }
+                a.version += 1;
+                Ok(true)
+            })?
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
         if !changed.is_empty() {
             self.store.flush()?;
             self.publish(Change::AlertsChanged {

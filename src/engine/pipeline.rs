@@ -124,6 +124,9 @@ struct Committer {
     groups: HashMap<String, Ulid>,
     /// New alerts whose evidence is filled from the actor index once their batch is written.
     backfill: Vec<(Ulid, AlertDraft)>,
+    /// Drafts absorbed into alerts that were already stored. They are replayed onto a fresh read under the
+    /// store's alert lock at the end of the batch, so an analyst's change made meanwhile is kept.
+    grown: HashMap<Ulid, Vec<AlertDraft>>,
     stats: IngestStats,
     /// Alerts written since the last [`Pipeline::take_touched`]: (raised, grown).
     touched: (Vec<Ulid>, Vec<Ulid>),
@@ -168,10 +171,24 @@ impl Committer {
                 self.dirty.insert(id, alert);
             }
         }
-        let dirty: Vec<Alert> = self.dirty.drain().map(|(_, a)| a).collect();
-        self.store.save_alerts(&dirty)?;
+        let grown = std::mem::take(&mut self.grown);
+        let new: Vec<Alert> = self
+            .dirty
+            .drain()
+            .filter(|(id, _)| !grown.contains_key(id))
+            .map(|(_, a)| a)
+            .collect();
+        self.store.save_alerts(&new)?;
+        let ids: Vec<Ulid> = grown.keys().copied().collect();
+        self.store.modify_alerts(&ids, |alert| {
+            for draft in grown.get(&alert.id).into_iter().flatten() {
+                absorb(alert, draft);
+            }
+            Ok(true)
+        })?;
         if self.track_touched {
-            self.touched.1.extend(dirty.iter().map(|a| a.id));
+            self.touched.1.extend(new.iter().map(|a| a.id));
+            self.touched.1.extend(ids);
         }
         self.groups.clear();
         Ok(events)
@@ -184,6 +201,9 @@ impl Committer {
             {
                 absorb(alert, &draft);
                 self.stats.alerts_grown += 1;
+                if let Some(drafts) = self.grown.get_mut(&id) {
+                    drafts.push(draft);
+                }
                 return Ok(());
             }
         } else if let Some(mut alert) = self.store.latest_in_group(&draft.group_key)?
@@ -192,6 +212,7 @@ impl Committer {
             absorb(&mut alert, &draft);
             self.stats.alerts_grown += 1;
             self.groups.insert(draft.group_key.clone(), alert.id);
+            self.grown.insert(alert.id, vec![draft]);
             self.dirty.insert(alert.id, alert);
             return Ok(());
         }
@@ -281,6 +302,7 @@ impl Pipeline {
                 dirty: HashMap::new(),
                 groups: HashMap::new(),
                 backfill: Vec::new(),
+                grown: HashMap::new(),
                 stats: IngestStats::default(),
                 touched: Default::default(),
                 track_touched: false,

@@ -488,8 +488,10 @@ impl Store {
             .map_or(0, u64::from_be_bytes))
     }
 
-    /// Write alerts (new or changed) with their index entries and status counters in one batch, so an index
-    /// never points at a missing alert and counters never drift.
+    /// Write alerts with their index entries and status counters in one batch, so an index never points at a
+    /// missing alert and counters never drift. A blind write: meant for new alerts and bulk loads. To change an
+    /// alert that others may change too, use [`Store::update_alert`] or [`Store::modify_alerts`], which read
+    /// and write under the alert lock.
     pub fn save_alerts(&self, alerts: &[Alert]) -> Result<(), StoreError> {
         if alerts.is_empty() {
             return Ok(());
@@ -502,31 +504,72 @@ impl Store {
         let _guard = self.alert_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut stage = Stage::new(self);
         for (a, bytes) in encoded {
-            let id = u128::from(a.id);
-            let old = match stage.get_alert(id)? {
+            let old = match stage.get_alert(u128::from(a.id))? {
                 Some(v) => Some(decode_alert(&v).map_err(|e| self.corrupt("alert_book", e))?),
                 None => None,
             };
-            let new_prefixes = index_prefixes(a);
-            if let Some(old) = &old {
-                for p in index_prefixes(old) {
-                    if !new_prefixes.contains(&p) {
-                        stage.list_remove(&p, id)?;
-                    }
-                }
-                if old.group_key != a.group_key {
-                    stage.group_unset(&old.group_key, id)?;
-                }
-                stage.count(old.status, -1);
-            }
-            for p in &new_prefixes {
-                stage.list_insert(p, id)?;
-            }
-            stage.group_set(&a.group_key, id)?;
-            stage.count(a.status, 1);
-            stage.put_alert(id, bytes)?;
+            self.stage_alert(&mut stage, old.as_ref(), a, bytes)?;
         }
         stage.commit()
+    }
+
+    /// Stage `a` over `old` (its stored version, if any): lists, group pointer, counters, block.
+    fn stage_alert(
+        &self,
+        stage: &mut Stage<'_>,
+        old: Option<&Alert>,
+        a: &Alert,
+        bytes: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        let id = u128::from(a.id);
+        let new_prefixes = index_prefixes(a);
+        if let Some(old) = old {
+            for p in index_prefixes(old) {
+                if !new_prefixes.contains(&p) {
+                    stage.list_remove(&p, id)?;
+                }
+            }
+            if old.group_key != a.group_key {
+                stage.group_unset(&old.group_key, id)?;
+            }
+            stage.count(old.status, -1);
+        }
+        for p in &new_prefixes {
+            stage.list_insert(p, id)?;
+        }
+        stage.group_set(&a.group_key, id)?;
+        stage.count(a.status, 1);
+        stage.put_alert(id, bytes)
+    }
+
+    /// Read, change and write alerts as one step under the alert lock, so that two writers (the ingest
+    /// pipeline growing an alert, an analyst acknowledging it) never overwrite each other's change. `change`
+    /// returns whether it changed anything; an error from it aborts the whole write. Ids not stored are
+    /// skipped. Returns the alerts as written.
+    pub fn modify_alerts(
+        &self,
+        ids: &[Ulid],
+        mut change: impl FnMut(&mut Alert) -> Result<bool, StoreError>,
+    ) -> Result<Vec<Alert>, StoreError> {
+        let _guard = self.alert_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stage = Stage::new(self);
+        let mut out = Vec::new();
+        for id in ids {
+            let Some(v) = stage.get_alert(u128::from(*id))? else {
+                continue;
+            };
+            let old = decode_alert(&v).map_err(|e| self.corrupt("alert_book", e))?;
+            let mut a = old.clone();
+            if !change(&mut a)? {
+                continue;
+            }
+            let bytes = encode_alert(&a)
+                .map_err(|e| self.corrupt("alert_book", format!("cannot encode alert: {e}")))?;
+            self.stage_alert(&mut stage, Some(&old), &a, bytes)?;
+            out.push(a);
+        }
+        stage.commit()?;
+        Ok(out)
     }
 
     /// One alert by id.
@@ -551,29 +594,35 @@ impl Store {
     }
 
     /// Change one alert under optimistic concurrency: `expected_version` must match what is stored, else
-    /// [`StoreError::Conflict`] (another analyst changed it first). The change bumps `version`.
+    /// [`StoreError::Conflict`] (another analyst changed it first). The change bumps `version`. The check and
+    /// the write happen under the alert lock, as one step.
     pub fn update_alert(
         &self,
         id: Ulid,
         expected_version: Option<u64>,
         change: impl FnOnce(&mut Alert),
     ) -> Result<Alert, StoreError> {
-        let mut alert = self
-            .alert(id)?
-            .ok_or_else(|| StoreError::NoSuchAlert(id.to_string()))?;
-        if let Some(v) = expected_version
-            && v != alert.version
-        {
-            return Err(StoreError::Conflict {
-                id: id.to_string(),
-                found: alert.version,
-                expected: v,
-            });
-        }
-        change(&mut alert);
-        alert.version += 1;
-        self.save_alerts(std::slice::from_ref(&alert))?;
-        Ok(alert)
+        let mut change = Some(change);
+        let written = self.modify_alerts(&[id], |a| {
+            if let Some(v) = expected_version
+                && v != a.version
+            {
+                return Err(StoreError::Conflict {
+                    id: id.to_string(),
+                    found: a.version,
+                    expected: v,
+                });
+            }
+            if let Some(change) = change.take() {
+                change(a);
+            }
+            a.version += 1;
+            Ok(true)
+        })?;
+        written
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::NoSuchAlert(id.to_string()))
     }
 
     /// Alerts created before `before`, oldest first, at most `limit`: what alert retention archives next.
