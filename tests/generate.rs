@@ -541,3 +541,17 @@ fn million_events_raise_exactly_the_planted_alerts() {
     got.sort();
     assert_eq!(got, expected);
 }
+
+/// The generator plants one incident per catalogue detection: its list must name exactly the detection
+/// catalogue's ids, or a new detection would go untested by the scenario and an old one would plant nothing.
+#[test]
+fn generator_plants_every_catalogue_detection_and_nothing_else() {
+    let mut planted: Vec<&str> = vigil::ingest::generate::CATALOGUE.to_vec();
+    let mut catalogue: Vec<&str> = vigil::detect::catalogue::catalogue()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    planted.sort_unstable();
+    catalogue.sort_unstable();
+    assert_eq!(planted, catalogue);
+}

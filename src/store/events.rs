@@ -511,7 +511,10 @@ impl Store {
         if from >= to {
             return Ok(out);
         }
-        for day in day_of(from)..=day_of(to - 1) {
+        let Some((min_day, max_day)) = self.day_span()? else {
+            return Ok(out);
+        };
+        for day in day_of(from).max(min_day)..=day_of(to - 1).min(max_day) {
             let mut today: Vec<AuditEvent> = Vec::new();
             let lo = run_key(day, 0, i64::MIN, 0);
             let hi = run_key(day, u64::MAX, i64::MAX, u32::MAX);
