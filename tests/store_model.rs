@@ -153,6 +153,37 @@ fn continue_events_case(
         }
         all.extend(batch);
     }
+    // Trickle: tiny batches of mixed sizes, the pattern that makes tails merge in cascades.
+    for batch_no in 40..160 {
+        let batch: Vec<AuditEvent> = (0..rng.random_range(1..6))
+            .map(|i| {
+                clock += rng.random_range(0..400_000);
+                ev(
+                    &format!("t{batch_no}-{i}"),
+                    clock,
+                    ["ana", "bob"][rng.random_range(0..2)],
+                    [10, 200, 900, 2500][rng.random_range(0..4)],
+                )
+            })
+            .collect();
+        s.insert_events(&batch).unwrap();
+        for e in &batch {
+            model.insert((
+                e.actor.id.clone(),
+                e.time_ms() - t0().timestamp_millis(),
+                e.id.clone(),
+            ));
+        }
+        all.extend(batch);
+    }
+    // Everything again, in order: every event is a duplicate.
+    for chunk in all.chunks(97) {
+        let out = s.insert_events(chunk).unwrap();
+        assert_eq!(
+            out.new, 0,
+            "seed {seed}: a stored event was not found again"
+        );
+    }
     assert_eq!(s.event_count(), model.len() as u64);
     for actor in ["ana", "bob", "cy", "dee"] {
         for _ in 0..15 {

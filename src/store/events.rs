@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use chrono::{DateTime, Utc};
 
 use super::keys::{RUN_KEY, day_from_bytes, day_of, hash64, run_first_ms, run_key, run_prefix};
-use super::run::{MAX_RUN_BYTES, MAX_RUN_EVENTS, RunBuilder, RunView, concat};
+use super::run::{MAX_RUN_BYTES, MAX_RUN_EVENTS, RunBuilder, RunView, concat, is_final};
 use super::{Store, StoreError};
 use crate::model::AuditEvent;
 
@@ -145,7 +145,7 @@ pub fn event_runs(events: &[AuditEvent]) -> Vec<([u8; RUN_KEY], Vec<u8>)> {
             seq = seq.wrapping_add(1);
             out.push((
                 run_key(group[0].0, group[0].1, b.first_ms().unwrap_or(0), seq),
-                b.finish(),
+                b.finish(true),
             ));
         }
     }
@@ -264,9 +264,9 @@ impl Store {
         let hi = run_key(day, ah, t, u32::MAX);
         for kv in self.runs.range(lo..=hi).rev() {
             let (k, v) = kv.map_err(|e| self.sled(e))?;
-            let run =
-                RunView::parse(&v).ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
-            if run.contains(t, ev.id.as_bytes()) {
+            if RunView::contains(&v, t, ev.id.as_bytes())
+                .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?
+            {
                 return Ok(true);
             }
             if run_first_ms(&k).is_none_or(|f| f < t) {
@@ -359,18 +359,28 @@ impl Store {
         let mut fresh = Vec::with_capacity(runs.len());
         for b in runs {
             let key = run_key(day, ah, b.first_ms().unwrap_or(first), w.next_seq());
-            let value = b.finish();
+            // A run big enough to be final goes in compressed and never merges; a small one stays plain.
+            let fin = b.is_final();
+            let value = b.finish(fin);
             batch.insert(&key[..], value.as_slice());
-            fresh.push(TailRun {
-                key,
-                count: b.len(),
-                bytes: b.payload_bytes(),
-                pending: Some(value),
-            });
+            fresh.push((
+                fin,
+                TailRun {
+                    key,
+                    count: b.len(),
+                    bytes: b.payload_bytes(),
+                    pending: Some(value),
+                },
+            ));
         }
         let tail = w.tails.entry((day, ah)).or_default();
         tail.last_ms = tail.last_ms.max(items[items.len() - 1].0);
-        for run in fresh {
+        for (fin, run) in fresh {
+            if fin {
+                // Later runs must not merge across it: the tail starts again after it.
+                tail.runs.clear();
+                continue;
+            }
             tail.runs.push(run);
             while tail.runs.len() >= 2 {
                 let n = tail.runs.len();
@@ -391,18 +401,23 @@ impl Store {
                     return Err(self.corrupt("event_runs", "malformed run"));
                 };
                 let merged = concat(&[ra, rb]);
+                let fin = merged.is_final();
+                let value = merged.finish(fin);
                 batch.remove(&b.key[..]);
-                batch.insert(&a.key[..], merged.as_slice());
+                batch.insert(&a.key[..], value.as_slice());
+                if fin {
+                    // Final runs never merge, and nothing older may merge across one: runs of an actor-day
+                    // must not overlap. The tail starts again after it.
+                    tail.runs.clear();
+                    break;
+                }
                 a.count += b.count;
                 a.bytes += b.bytes;
-                a.pending = Some(merged);
+                a.pending = Some(value);
             }
         }
-        // Runs that can no longer merge with their newer neighbour are final; the tail forgets them.
-        while tail.runs.len() >= 2
-            && (tail.runs[0].count + tail.runs[1].count > MAX_RUN_EVENTS
-                || tail.runs[0].bytes + tail.runs[1].bytes > MAX_RUN_BYTES)
-        {
+        // Bound what is remembered: a tail this long no longer merges at its old end anyway.
+        if tail.runs.len() > 16 {
             tail.runs.remove(0);
         }
         Ok(())
@@ -424,14 +439,19 @@ impl Store {
             .as_ref()
             .try_into()
             .map_err(|_| self.corrupt("event_runs", "malformed key"))?;
+        let (count, bytes) = (run.len(), run.payload_bytes());
         Ok(Tail {
             last_ms: run.last_ms,
-            runs: vec![TailRun {
-                key,
-                count: run.entries.len(),
-                bytes: run.payload_bytes(),
-                pending: None,
-            }],
+            runs: if is_final(count, bytes) {
+                Vec::new()
+            } else {
+                vec![TailRun {
+                    key,
+                    count,
+                    bytes,
+                    pending: None,
+                }]
+            },
         })
     }
 
@@ -469,15 +489,16 @@ impl Store {
         for kv in self.runs.range(start..=hi.to_vec()) {
             old.push(kv.map_err(|e| self.sled(e))?);
         }
+        let runs: Vec<RunView<'_>> = old
+            .iter()
+            .map(|(_, v)| RunView::parse(v))
+            .collect::<Option<_>>()
+            .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
         let mut all: Vec<(i64, usize, &[u8], &[u8])> = Vec::new();
         let mut seq = 0usize;
-        for (_, v) in &old {
-            let run =
-                RunView::parse(v).ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
-            for e in run.entries {
-                all.push((e.time_ms, seq, e.id, e.body));
-                seq += 1;
-            }
+        for e in runs.iter().flat_map(RunView::entries) {
+            all.push((e.time_ms, seq, e.id, e.body));
+            seq += 1;
         }
         for (t, id, body) in items {
             all.push((*t, seq, id, body));
@@ -489,7 +510,7 @@ impl Store {
         }
         for b in build_runs(all.iter().map(|&(t, _, id, body)| (t, id, body))) {
             let key = run_key(day, ah, b.first_ms().unwrap_or(first), w.next_seq());
-            batch.insert(&key[..], b.finish());
+            batch.insert(&key[..], b.finish(b.is_final()));
         }
         Ok(())
     }
@@ -522,11 +543,7 @@ impl Store {
                 let (_, v) = kv.map_err(|e| self.sled(e))?;
                 let run = RunView::parse(&v)
                     .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
-                for e in run
-                    .entries
-                    .iter()
-                    .filter(|e| (from..to).contains(&e.time_ms))
-                {
+                for e in run.entries().filter(|e| (from..to).contains(&e.time_ms)) {
                     today.push(self.decode_entry(e.body)?);
                 }
             }
@@ -592,7 +609,7 @@ impl Store {
                 let (_, v) = kv.map_err(|e| self.sled(e))?;
                 let run = RunView::parse(&v)
                     .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
-                for e in run.entries.iter().rev().filter(|e| e.time_ms <= t) {
+                for e in run.entries().rev().filter(|e| e.time_ms <= t) {
                     let ev = self.decode_entry(e.body)?;
                     // Two actors may share a hash; the key only narrows, the id decides.
                     if ev.actor.id == actor_id {
@@ -629,7 +646,7 @@ impl Store {
                 let (_, v) = kv.map_err(|e| self.sled(e))?;
                 let run = RunView::parse(&v)
                     .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
-                for e in run.entries.iter().filter(|e| e.time_ms > t) {
+                for e in run.entries().filter(|e| e.time_ms > t) {
                     let ev = self.decode_entry(e.body)?;
                     if ev.actor.id == actor_id {
                         newer.push(ev);
@@ -676,11 +693,7 @@ impl Store {
                 let (_, v) = kv.map_err(|e| self.sled(e))?;
                 let run = RunView::parse(&v)
                     .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
-                for e in run
-                    .entries
-                    .iter()
-                    .filter(|e| (from..=to).contains(&e.time_ms))
-                {
+                for e in run.entries().filter(|e| (from..=to).contains(&e.time_ms)) {
                     let ev = self.decode_entry(e.body)?;
                     if ev.actor.id == actor_id {
                         out.push(ev);
@@ -728,8 +741,8 @@ impl Store {
             }
             let run =
                 RunView::parse(&v).ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
-            let keep: Vec<_> = run.entries.iter().filter(|e| e.time_ms >= cut).collect();
-            n += (run.entries.len() - keep.len()) as u64;
+            let keep: Vec<_> = run.entries().filter(|e| e.time_ms >= cut).collect();
+            n += (run.len() - keep.len()) as u64;
             batch.remove(k.clone());
             if let Some(first) = keep.first() {
                 let mut b = RunBuilder::default();
@@ -739,7 +752,7 @@ impl Store {
                 let mut key = [0u8; RUN_KEY];
                 key.copy_from_slice(&k);
                 key[12..20].copy_from_slice(&super::keys::time_bytes(first.time_ms));
-                batch.insert(&key[..], b.finish());
+                batch.insert(&key[..], b.finish(b.is_final()));
             }
         }
         self.runs.apply_batch(batch).map_err(|e| self.sled(e))?;
@@ -790,7 +803,7 @@ impl Store {
             ) {
                 seq = seq.wrapping_add(1);
                 let key = run_key(at.1, at.0, b.first_ms().unwrap_or(0), seq);
-                batch.insert(&key[..], b.finish());
+                batch.insert(&key[..], b.finish(b.is_final()));
                 *in_batch += 1;
             }
             group.clear();

@@ -2,29 +2,41 @@
 //!
 //! sled's memory and open time grow with the number of entries (leaf nodes split at 16 items, and every node
 //! costs a page-table slot and fragment pointers whatever its size), so events are packed several to an entry.
-//! A run is laid out so that the two things done with it most — checking whether an id is there (dedupe) and
-//! merging two adjacent runs — never decode an event:
+//! A run is laid out so that checking whether an id is there (dedupe) never touches the bodies:
 //!
 //! ```text
-//! [format u8 = 1][count u16][last time i64]
+//! [format u8][count u16][last time i64]
 //! count × [time i64][id length u16][body length u32][id bytes]     directory
-//! bodies, concatenated in directory order                          the events' JSON
+//! bodies, concatenated in directory order                          format 1: as they are
+//!                                                                  format 2: lz4, size-prefixed
 //! ```
 //!
-//! Every read is bounds-checked: a damaged value is reported as corrupt, never a panic.
+//! Small runs, still growing by merges, stay plain (format 1) so a merge is a concatenation; a run big enough
+//! to be final is compressed once (format 2, ~2.5x smaller on audit JSON). Every read is bounds-checked: a
+//! damaged value is reported as corrupt, never a panic.
 
-/// Format byte of a run value.
-const FORMAT: u8 = 1;
+use std::borrow::Cow;
+use std::ops::Range;
+
+/// Format byte of a plain run.
+const PLAIN: u8 = 1;
+/// Format byte of a run whose bodies are lz4-compressed.
+const LZ4: u8 = 2;
 const HEADER: usize = 1 + 2 + 8;
 const ENTRY_FIXED: usize = 8 + 2 + 4;
 
 /// Most events in one run. Runs are also capped by bytes ([`MAX_RUN_BYTES`]); whichever is hit first.
 pub const MAX_RUN_EVENTS: usize = 64;
 
-/// Most bytes in one run (a single larger event gets a run of its own). sled writes a node bigger than a
-/// quarter of its 512 KiB segment as a separate blob file, and a leaf holds up to 17 values: 6 KiB keeps a
-/// node of runs inside the log.
-pub const MAX_RUN_BYTES: usize = 6 * 1024;
+/// Most bytes of ids and bodies in one run, before compression (a single larger event gets a run of its
+/// own). sled writes a node bigger than a quarter of its 512 KiB segment as a separate blob file and a leaf
+/// holds up to 17 values: plain runs stay under half of this, compressed ones come to ~6 KiB.
+pub const MAX_RUN_BYTES: usize = 16 * 1024;
+
+/// A run this big (events or bytes) is final: it is written compressed and merges no more.
+pub fn is_final(count: usize, bytes: usize) -> bool {
+    count * 2 >= MAX_RUN_EVENTS || bytes * 2 >= MAX_RUN_BYTES
+}
 
 /// One event's place in a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,45 +46,77 @@ pub struct Entry<'a> {
     pub body: &'a [u8],
 }
 
-/// A parsed run: its directory, borrowing the value's bytes.
+/// A parsed run: its directory (borrowing the value) and its bodies (borrowed, or decompressed).
 #[derive(Debug)]
 pub struct RunView<'a> {
     pub last_ms: i64,
-    pub entries: Vec<Entry<'a>>,
+    dir: Vec<(i64, &'a [u8], Range<usize>)>,
+    bodies: Cow<'a, [u8]>,
+}
+
+/// Directory of a run value: last time, entries (time, id, body length) and where the bodies start.
+type Directory<'a> = (i64, Vec<(i64, &'a [u8], usize)>, usize);
+
+fn directory(v: &[u8]) -> Option<Directory<'_>> {
+    if !matches!(v.first()?, &PLAIN | &LZ4) {
+        return None;
+    }
+    let count = u16::from_be_bytes(v.get(1..3)?.try_into().ok()?) as usize;
+    let last_ms = i64::from_be_bytes(v.get(3..11)?.try_into().ok()?);
+    let mut dir = Vec::with_capacity(count);
+    let mut at = HEADER;
+    for _ in 0..count {
+        let f = v.get(at..at + ENTRY_FIXED)?;
+        let time_ms = i64::from_be_bytes(f[..8].try_into().ok()?);
+        let id_len = u16::from_be_bytes(f[8..10].try_into().ok()?) as usize;
+        let body_len = u32::from_be_bytes(f[10..14].try_into().ok()?) as usize;
+        at += ENTRY_FIXED;
+        let id = v.get(at..at + id_len)?;
+        at += id_len;
+        dir.push((time_ms, id, body_len));
+    }
+    Some((last_ms, dir, at))
 }
 
 impl<'a> RunView<'a> {
-    /// Parse a run value; `None` when it is not a well-formed run.
+    /// Parse a run value (decompressing its bodies if need be); `None` when it is not a well-formed run.
     pub fn parse(v: &'a [u8]) -> Option<Self> {
-        if *v.first()? != FORMAT {
+        let (last_ms, entries, at) = directory(v)?;
+        let total = entries.iter().try_fold(0usize, |n, e| n.checked_add(e.2))?;
+        let bodies: Cow<'a, [u8]> = match v[0] {
+            PLAIN => Cow::Borrowed(v.get(at..)?),
+            _ => {
+                // The size prefix comes from the value: refuse one that does not match the directory before
+                // allocating anything for it.
+                let claimed = u32::from_le_bytes(v.get(at..at + 4)?.try_into().ok()?) as usize;
+                if claimed != total {
+                    return None;
+                }
+                Cow::Owned(lz4_flex::decompress_size_prepended(v.get(at..)?).ok()?)
+            }
+        };
+        if bodies.len() != total {
             return None;
         }
-        let count = u16::from_be_bytes(v.get(1..3)?.try_into().ok()?) as usize;
-        let last_ms = i64::from_be_bytes(v.get(3..11)?.try_into().ok()?);
-        let mut dir = Vec::with_capacity(count);
-        let mut at = HEADER;
-        for _ in 0..count {
-            let f = v.get(at..at + ENTRY_FIXED)?;
-            let time_ms = i64::from_be_bytes(f[..8].try_into().ok()?);
-            let id_len = u16::from_be_bytes(f[8..10].try_into().ok()?) as usize;
-            let body_len = u32::from_be_bytes(f[10..14].try_into().ok()?) as usize;
-            at += ENTRY_FIXED;
-            let id = v.get(at..at + id_len)?;
-            at += id_len;
-            dir.push((time_ms, id, body_len));
-        }
-        let mut entries = Vec::with_capacity(count);
-        for (time_ms, id, body_len) in dir {
-            let body = v.get(at..at.checked_add(body_len)?)?;
-            at += body_len;
-            entries.push(Entry { time_ms, id, body });
-        }
-        (at == v.len()).then_some(Self { last_ms, entries })
+        let mut off = 0;
+        let dir = entries
+            .into_iter()
+            .map(|(t, id, len)| {
+                let r = off..off + len;
+                off += len;
+                (t, id, r)
+            })
+            .collect();
+        Some(Self {
+            last_ms,
+            dir,
+            bodies,
+        })
     }
 
     /// Just the header: event count and last time, without walking the directory.
     pub fn header(v: &[u8]) -> Option<(usize, i64)> {
-        if *v.first()? != FORMAT {
+        if !matches!(v.first()?, &PLAIN | &LZ4) {
             return None;
         }
         let count = u16::from_be_bytes(v.get(1..3)?.try_into().ok()?) as usize;
@@ -80,16 +124,29 @@ impl<'a> RunView<'a> {
         Some((count, last_ms))
     }
 
-    /// Whether an event with this time and id is in the run.
-    pub fn contains(&self, time_ms: i64, id: &[u8]) -> bool {
-        self.entries
-            .iter()
-            .any(|e| e.time_ms == time_ms && e.id == id)
+    /// Whether an event with this time and id is in the run value. Reads the directory only.
+    pub fn contains(v: &[u8], time_ms: i64, id: &[u8]) -> Option<bool> {
+        let (_, dir, _) = directory(v)?;
+        Some(dir.iter().any(|e| e.0 == time_ms && e.1 == id))
     }
 
-    /// Bytes of the events (ids and bodies), the measure runs are capped by.
+    /// The events, in time order.
+    pub fn entries(&self) -> impl DoubleEndedIterator<Item = Entry<'_>> + ExactSizeIterator {
+        self.dir.iter().map(|(t, id, r)| Entry {
+            time_ms: *t,
+            id,
+            body: &self.bodies[r.clone()],
+        })
+    }
+
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.dir.len()
+    }
+
+    /// Bytes of the events (ids and bodies, uncompressed), the measure runs are capped by.
     pub fn payload_bytes(&self) -> usize {
-        self.entries.iter().map(|e| e.id.len() + e.body.len()).sum()
+        self.dir.iter().map(|(_, id, r)| id.len() + r.len()).sum()
     }
 }
 
@@ -144,28 +201,36 @@ impl RunBuilder {
         self.bodies.len() + self.dir.len() - self.count * ENTRY_FIXED
     }
 
-    /// The value to store.
-    pub fn finish(&self) -> Vec<u8> {
+    /// Whether the run is big enough to be final ([`is_final`]).
+    pub fn is_final(&self) -> bool {
+        is_final(self.count, self.payload_bytes())
+    }
+
+    /// The value to store: compressed when `compress`, else plain.
+    pub fn finish(&self, compress: bool) -> Vec<u8> {
         let mut v = Vec::with_capacity(HEADER + self.dir.len() + self.bodies.len());
-        v.push(FORMAT);
+        v.push(if compress { LZ4 } else { PLAIN });
         v.extend_from_slice(&(self.count.min(u16::MAX as usize) as u16).to_be_bytes());
         v.extend_from_slice(&self.last_ms.to_be_bytes());
         v.extend_from_slice(&self.dir);
-        v.extend_from_slice(&self.bodies);
+        if compress {
+            v.extend_from_slice(&lz4_flex::compress_prepend_size(&self.bodies));
+        } else {
+            v.extend_from_slice(&self.bodies);
+        }
         v
     }
 }
 
-/// Concatenate runs that follow each other in time (each one's events no earlier than the previous run's) into
-/// one value without decoding an event: directories first, then bodies.
-pub fn concat(runs: &[RunView<'_>]) -> Vec<u8> {
+/// Concatenate runs that follow each other in time (each one's events no earlier than the previous run's).
+pub fn concat(runs: &[RunView<'_>]) -> RunBuilder {
     let mut b = RunBuilder::default();
     for r in runs {
-        for e in &r.entries {
+        for e in r.entries() {
             b.push(e.time_ms, e.id, e.body);
         }
     }
-    b.finish()
+    b
 }
 
 #[cfg(test)]
@@ -180,18 +245,24 @@ mod tests {
         a.push(2, b"b", b"{}");
         let mut b = RunBuilder::default();
         b.push(2, b"c", b"[]");
-        let (va, vb) = (a.finish(), b.finish());
+        let (va, vb) = (a.finish(false), b.finish(true));
+        assert_eq!(RunView::contains(&va, 2, b"b"), Some(true));
+        assert_eq!(RunView::contains(&va, 1, b"b"), Some(false));
+        assert_eq!(RunView::contains(&vb, 2, b"c"), Some(true));
         let (ra, rb) = (RunView::parse(&va).unwrap(), RunView::parse(&vb).unwrap());
-        assert!(ra.contains(2, b"b") && !ra.contains(1, b"b"));
-        let m = concat(&[ra, rb]);
-        let rm = RunView::parse(&m).unwrap();
-        assert_eq!(rm.last_ms, 2);
-        assert_eq!(
-            rm.entries.iter().map(|e| e.id).collect::<Vec<_>>(),
-            [&b"a"[..], b"b", b"c"]
-        );
-        assert_eq!(rm.entries[0].body, b"{\"x\":1}");
-        assert_eq!(RunView::header(&m), Some((3, 2)));
+        for compress in [false, true] {
+            let m = concat(&[RunView::parse(&va).unwrap(), RunView::parse(&vb).unwrap()])
+                .finish(compress);
+            let rm = RunView::parse(&m).unwrap();
+            assert_eq!(rm.last_ms, 2);
+            assert_eq!(
+                rm.entries().map(|e| e.id).collect::<Vec<_>>(),
+                [&b"a"[..], b"b", b"c"]
+            );
+            assert_eq!(rm.entries().next().unwrap().body, b"{\"x\":1}");
+            assert_eq!(RunView::header(&m), Some((3, 2)));
+        }
+        assert_eq!(ra.payload_bytes() + rb.payload_bytes(), 3 + 7 + 2 + 2);
     }
 
     proptest! {
@@ -203,12 +274,24 @@ mod tests {
         }
 
         #[test]
-        fn truncation_is_refused(n in 1usize..30) {
+        fn truncation_is_refused(n in 1usize..30, compress: bool) {
             let mut b = RunBuilder::default();
-            b.push(5, b"id-1", b"{\"a\":\"bbbbbbbb\"}");
-            let v = b.finish();
+            b.push(5, b"id-1", b"{\"a\":\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"}");
+            let v = b.finish(compress);
             let cut = v.len().saturating_sub(n);
             prop_assert!(RunView::parse(&v[..cut]).is_none());
+        }
+
+        /// A compressed run claiming a huge size is refused before anything is allocated for it.
+        #[test]
+        fn lying_size_prefix_is_refused(claim: u32) {
+            let mut b = RunBuilder::default();
+            b.push(5, b"id-1", b"{}");
+            let mut v = b.finish(true);
+            // Header, one directory entry with its 4-byte id: the size prefix follows.
+            let at = 1 + 2 + 8 + 14 + 4;
+            v[at..at + 4].copy_from_slice(&claim.to_le_bytes());
+            prop_assert_eq!(RunView::parse(&v).is_some(), claim == 2);
         }
     }
 }
