@@ -59,6 +59,36 @@ fn timeline_model(m: &Model, actor: &str, around: i64, before: usize, after: usi
     out
 }
 
+fn key_of(e: &AuditEvent) -> (String, i64, String) {
+    (
+        e.actor.id.clone(),
+        e.time_ms() - t0().timestamp_millis(),
+        e.id.clone(),
+    )
+}
+
+/// The ids of an actor's timeline around `around` (ms after [`t0`]).
+fn timeline_ids(s: &Store, actor: &str, around: i64, before: usize, after: usize) -> Vec<String> {
+    let at = t0()
+        .checked_add_signed(TimeDelta::milliseconds(around))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    s.actor_timeline(actor, at, before, after)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect()
+}
+
+/// Insert a batch and check that exactly the events the model lacks were new.
+fn insert_checked(s: &Store, batch: &[AuditEvent], model: &mut Model, seed: u64) {
+    let out = s.insert_events(batch).unwrap();
+    for (e, stored) in batch.iter().zip(&out.stored) {
+        let k = key_of(e);
+        assert_eq!(*stored, !model.contains(&k), "seed {seed}: dedupe of {k:?}");
+        model.insert(k);
+    }
+}
+
 fn run_events_case(seed: u64) {
     let mut rng = SmallRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
@@ -92,16 +122,7 @@ fn run_events_case(seed: u64) {
             };
             batch.push(e);
         }
-        let out = s.insert_events(&batch).unwrap();
-        for (e, stored) in batch.iter().zip(&out.stored) {
-            let k = (
-                e.actor.id.clone(),
-                e.time_ms() - t0().timestamp_millis(),
-                e.id.clone(),
-            );
-            assert_eq!(*stored, !model.contains(&k), "seed {seed}: dedupe of {k:?}");
-            model.insert(k);
-        }
+        insert_checked(&s, &batch, &mut model, seed);
         all.extend(batch);
         if batch_no == 20 {
             // Reopen halfway: the writer's memory of tails starts empty.
@@ -141,16 +162,7 @@ fn continue_events_case(
         if rng.random_bool(0.3) {
             batch.push(all[rng.random_range(0..all.len())].clone());
         }
-        let out = s.insert_events(&batch).unwrap();
-        for (e, stored) in batch.iter().zip(&out.stored) {
-            let k = (
-                e.actor.id.clone(),
-                e.time_ms() - t0().timestamp_millis(),
-                e.id.clone(),
-            );
-            assert_eq!(*stored, !model.contains(&k), "seed {seed}: dedupe of {k:?}");
-            model.insert(k);
-        }
+        insert_checked(&s, &batch, &mut model, seed);
         all.extend(batch);
     }
     // Trickle: tiny batches of mixed sizes, the pattern that makes tails merge in cascades.
@@ -166,14 +178,7 @@ fn continue_events_case(
                 )
             })
             .collect();
-        s.insert_events(&batch).unwrap();
-        for e in &batch {
-            model.insert((
-                e.actor.id.clone(),
-                e.time_ms() - t0().timestamp_millis(),
-                e.id.clone(),
-            ));
-        }
+        insert_checked(&s, &batch, &mut model, seed);
         all.extend(batch);
     }
     // Everything again, in order: every event is a duplicate.
@@ -189,14 +194,8 @@ fn continue_events_case(
         for _ in 0..15 {
             let around = rng.random_range(-1000..clock + 1000);
             let (before, after) = (rng.random_range(0..60), rng.random_range(0..60));
-            let got: Vec<String> = s
-                .actor_timeline(actor, t0() + TimeDelta::milliseconds(around), before, after)
-                .unwrap()
-                .into_iter()
-                .map(|e| e.id)
-                .collect();
             assert_eq!(
-                got,
+                timeline_ids(&s, actor, around, before, after),
                 timeline_model(&model, actor, around, before, after),
                 "seed {seed}: timeline of {actor} around {around} ({before}/{after})"
             );
@@ -236,34 +235,15 @@ fn continue_events_case(
     let s = Store::open(dir.path()).unwrap();
     assert_eq!(s.event_count(), model.len() as u64);
     for actor in ["ana", "bob", "cy", "dee"] {
-        let got: Vec<String> = s
-            .actor_timeline(actor, t0() + TimeDelta::days(400), usize::MAX, 0)
-            .unwrap()
-            .into_iter()
-            .map(|e| e.id)
-            .collect();
         assert_eq!(
-            got,
+            timeline_ids(&s, actor, i64::MAX / 4, usize::MAX, 0),
             timeline_model(&model, actor, i64::MAX, usize::MAX, 0),
             "seed {seed}: {actor} after retention"
         );
     }
     // Late writes after retention still dedupe and land.
     let again: Vec<AuditEvent> = all.iter().rev().take(50).cloned().collect();
-    let out = s.insert_events(&again).unwrap();
-    for (e, stored) in again.iter().zip(&out.stored) {
-        let k = (
-            e.actor.id.clone(),
-            e.time_ms() - t0().timestamp_millis(),
-            e.id.clone(),
-        );
-        assert_eq!(
-            *stored,
-            !model.contains(&k),
-            "seed {seed}: after retention {k:?}"
-        );
-        model.insert(k);
-    }
+    insert_checked(&s, &again, &mut model, seed);
     assert_eq!(s.event_count(), model.len() as u64);
 }
 

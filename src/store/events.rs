@@ -455,6 +455,20 @@ impl Store {
         })
     }
 
+    /// Where a scan of an actor-day's runs from time `t` on must start: the key of the run starting at or
+    /// before `t` (runs do not overlap, so it is the one that may hold `t`), else the day's first key.
+    fn run_holding(&self, day: i32, ah: u64, t: i64) -> Result<Vec<u8>, StoreError> {
+        let lo = run_key(day, ah, i64::MIN, 0);
+        match self
+            .runs
+            .range(lo..=run_key(day, ah, t, u32::MAX))
+            .next_back()
+        {
+            Some(kv) => Ok(kv.map_err(|e| self.sled(e))?.0.to_vec()),
+            None => Ok(lo.to_vec()),
+        }
+    }
+
     fn run_value(&self, key: &[u8]) -> Result<Vec<u8>, StoreError> {
         self.runs
             .get(key)
@@ -475,15 +489,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let (first, last) = (items[0].0, items[items.len() - 1].0);
         // The run starting at or before `first` may reach into the span; every run starting up to `last` does.
-        let lo = run_key(day, ah, i64::MIN, 0);
-        let start = match self
-            .runs
-            .range(lo..=run_key(day, ah, first, u32::MAX))
-            .next_back()
-        {
-            Some(kv) => kv.map_err(|e| self.sled(e))?.0.to_vec(),
-            None => lo.to_vec(),
-        };
+        let start = self.run_holding(day, ah, first)?;
         let hi = run_key(day, ah, last, u32::MAX);
         let mut old: Vec<(sled::IVec, sled::IVec)> = Vec::new();
         for kv in self.runs.range(start..=hi.to_vec()) {
@@ -630,14 +636,7 @@ impl Store {
         while newer.len() < after && day <= max_day {
             // On the first day, start at the run holding `around`: its later events are after it.
             let start = if day == d0 {
-                match self
-                    .runs
-                    .range(run_key(day, ah, i64::MIN, 0)..=run_key(day, ah, t, u32::MAX))
-                    .next_back()
-                {
-                    Some(kv) => kv.map_err(|e| self.sled(e))?.0.to_vec(),
-                    None => run_key(day, ah, i64::MIN, 0).to_vec(),
-                }
+                self.run_holding(day, ah, t)?
             } else {
                 run_key(day, ah, i64::MIN, 0).to_vec()
             };
@@ -678,16 +677,8 @@ impl Store {
             return Ok(out);
         }
         'days: for day in day_of(from)..=day_of(to) {
-            let lo = run_key(day, ah, i64::MIN, 0);
             // The run starting at or before `from` may hold events of the span.
-            let start = match self
-                .runs
-                .range(lo..=run_key(day, ah, from, u32::MAX))
-                .next_back()
-            {
-                Some(kv) => kv.map_err(|e| self.sled(e))?.0.to_vec(),
-                None => lo.to_vec(),
-            };
+            let start = self.run_holding(day, ah, from)?;
             let hi = run_key(day, ah, to, u32::MAX).to_vec();
             for kv in self.runs.range(start..=hi) {
                 let (_, v) = kv.map_err(|e| self.sled(e))?;
