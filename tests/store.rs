@@ -507,3 +507,23 @@ fn concurrent_changes_to_one_alert_are_all_kept() {
     assert_eq!(got.notes.len(), 300);
     assert_eq!(got.version, a.version + 600);
 }
+
+/// Retention deletes what it archived and nothing newer: an alert changed since it was read stays.
+#[test]
+fn delete_at_version_keeps_an_alert_changed_since() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let a = alert(1, AlertStatus::Open, Severity::High, "page-crawling", "ana");
+    let b = alert(2, AlertStatus::Open, Severity::High, "page-crawling", "bob");
+    s.save_alerts(&[a.clone(), b.clone()]).unwrap();
+    let read = [(a.id, a.version), (b.id, b.version)];
+    s.update_alert(b.id, None, |x| x.status = AlertStatus::Acknowledged)
+        .unwrap();
+    assert_eq!(s.delete_alerts_at(&read).unwrap(), 1);
+    assert!(s.alert(a.id).unwrap().is_none());
+    assert_eq!(
+        s.alert(b.id).unwrap().unwrap().status,
+        AlertStatus::Acknowledged
+    );
+    assert_eq!(s.status_counts().total(), 1);
+}

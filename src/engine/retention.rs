@@ -5,7 +5,9 @@
 //!   deleted. Each expired alert is appended as one JSON line (the full [`Alert`]) to
 //!   `<store dir>/archive/alerts-YYYY-MM.jsonl`, the month being that of its `created` in UTC. The archive
 //!   directory is created `0700` and the files `0600` on unix. [`sweep_alerts`] works in chunks: append a
-//!   chunk, `sync_all` its files, and only then delete it from the store and flush.
+//!   chunk, `sync_all` its files, and only then delete it from the store and flush. Only the versions archived
+//!   are deleted: an alert changed in between (a note, a growing burst) stays and is archived again, changed,
+//!   by the next sweep.
 //!
 //! 0 days keeps that kind forever. A failed sweep is a health note and is tried again next time, never fatal:
 //! keeping data a little longer harms nobody.
@@ -180,9 +182,10 @@ pub fn sweep_alerts(
             return Err(SweepError::Archive { path, source, done });
         }
         done.archived += batch.len() as u64;
-        let ids: Vec<Ulid> = batch.iter().map(|a| a.id).collect();
+        // Only what was archived: an alert changed since it was read stays, and is archived again next time.
+        let archived: Vec<(Ulid, u64)> = batch.iter().map(|a| (a.id, a.version)).collect();
         let deleted = match store
-            .delete_alerts(&ids)
+            .delete_alerts_at(&archived)
             .and_then(|n| store.flush().map(|()| n))
         {
             Ok(n) => n,

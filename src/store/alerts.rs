@@ -639,19 +639,36 @@ impl Store {
         Ok(self.alerts_page(&filter, None, limit)?.alerts)
     }
 
-    /// Delete alerts with their index entries and status counters (retention, after archiving). Returns how
-    /// many existed. Ids that are not stored are skipped.
+    /// Delete alerts with their index entries and status counters. Returns how many existed. Ids that are not
+    /// stored are skipped.
     pub fn delete_alerts(&self, ids: &[Ulid]) -> Result<u64, StoreError> {
+        let at: Vec<(Ulid, Option<u64>)> = ids.iter().map(|id| (*id, None)).collect();
+        self.delete_alerts_where(&at)
+    }
+
+    /// Delete alerts that are still at the version given (retention deletes what it archived): one changed
+    /// since (an analyst's note, a burst growing it) is kept, to be archived again in its new form. Returns how
+    /// many went.
+    pub fn delete_alerts_at(&self, versions: &[(Ulid, u64)]) -> Result<u64, StoreError> {
+        let at: Vec<(Ulid, Option<u64>)> = versions.iter().map(|(id, v)| (*id, Some(*v))).collect();
+        self.delete_alerts_where(&at)
+    }
+
+    fn delete_alerts_where(&self, ids: &[(Ulid, Option<u64>)]) -> Result<u64, StoreError> {
         let _guard = self.alert_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut stage = Stage::new(self);
         let mut n = 0;
-        for id in ids {
+        for (id, version) in ids {
             let id = u128::from(*id);
-            let Some(v) = stage.remove_alert(id)? else {
+            let Some(v) = stage.get_alert(id)? else {
                 continue;
             };
-            n += 1;
             let old = decode_alert(&v).map_err(|e| self.corrupt("alert_book", e))?;
+            if version.is_some_and(|v| v != old.version) {
+                continue;
+            }
+            stage.remove_alert(id)?;
+            n += 1;
             for p in index_prefixes(&old) {
                 stage.list_remove(&p, id)?;
             }
