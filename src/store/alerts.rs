@@ -68,6 +68,9 @@ const GROUPS: u8 = b'G';
 /// 24 KiB takes microseconds) and rewritten whole on a change.
 const BLOCK_ALERTS: usize = 32;
 const BLOCK_BYTES: usize = 24 * 1024;
+/// Most bytes a block may claim to decompress to. Blocks are capped far below (one alert, with evidence of
+/// 1,000 ids of up to 512 bytes, stays under 1 MiB): anything above is damage.
+const MAX_BLOCK_RAW: usize = 64 << 20;
 /// Most ULIDs in a posting list (6 KiB, so that a sled leaf of 17 lists stays inside its log segment).
 const LIST_CAP: usize = 384;
 
@@ -139,6 +142,7 @@ pub(super) fn decode_alert(v: &[u8]) -> Result<Alert, String> {
 }
 
 /// A decoded block: the alerts' ids in order and their encoded bytes.
+#[derive(Debug)]
 struct Block {
     alerts: BTreeMap<u128, Vec<u8>>,
 }
@@ -147,6 +151,15 @@ impl Block {
     fn decode(v: &[u8]) -> Result<Self, String> {
         if v.first() != Some(&FORMAT) {
             return Err("unknown block format".into());
+        }
+        // The size prefix comes from disk: refuse an absurd one before allocating for it.
+        let claimed = v
+            .get(1..5)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_le_bytes)
+            .ok_or("truncated block")?;
+        if claimed as usize > MAX_BLOCK_RAW {
+            return Err(format!("block claims {claimed} bytes"));
         }
         let raw = lz4_flex::decompress_size_prepended(&v[1..])
             .map_err(|e| format!("block does not decompress: {e}"))?;
@@ -1060,5 +1073,36 @@ impl Store {
             old.insert(a.id.to_bytes(), v).map_err(|e| self.sled(e))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn block_round_trip_and_absurd_size_refused() {
+        let (a, b) = (vec![1u8, 2, 3], vec![9u8; 40]);
+        let v = Block::encode(&[(&5u128, &a), (&7u128, &b)]);
+        let got = Block::decode(&v).unwrap().alerts;
+        assert_eq!(got.get(&5), Some(&a));
+        assert_eq!(got.get(&7), Some(&b));
+        let mut bad = v.clone();
+        bad[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(Block::decode(&bad).unwrap_err().contains("claims"));
+    }
+
+    proptest! {
+        /// Damaged values are refused, never a panic.
+        #[test]
+        fn decoders_never_panic(v in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = Block::decode(&v);
+            let _ = decode_list(&v);
+            let _ = decode_groups(&v);
+            let mut framed = vec![FORMAT];
+            framed.extend_from_slice(&v);
+            let _ = Block::decode(&framed);
+        }
     }
 }
