@@ -83,7 +83,10 @@ fn phase(name: &str, file: &Path, work: &Path) -> (f64, u64) {
             let mut runs = event_runs(&events);
             drop(events);
             runs.sort_by_key(|(k, _)| (k[12..20].to_vec(), k[..12].to_vec()));
-            eprintln!("  {} runs for {n_events} events", runs.len());
+            eprintln!(
+                "  {} runs for {n_events} events, all built in memory before the clock starts (so this phase's peak RSS is not the store's)",
+                runs.len()
+            );
             let db = sled::Config::new()
                 .path(work.join("db"))
                 .cache_capacity(StoreOptions::default().cache_bytes)
