@@ -23,7 +23,7 @@
 //!   could be reversed by brute force. [`run_with`] takes a private key and can include them.
 //! - **Threads**: files are scanned in parallel, one worker per core by default ([`ScanOptions::threads`]);
 //!   rows are still written in walk order.
-//! - **Errors**: an unreadable path is recorded in [`ScanSummary::unreadable`] and the scan goes on; only a
+//! - **Errors**: an unreadable path is recorded in `ScanSummary::unreadable` and the scan goes on; only a
 //!   failure to write the output ends it.
 
 use std::borrow::Cow;

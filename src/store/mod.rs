@@ -137,7 +137,7 @@ impl Store {
 
     /// Open (or create) the store in `dir`. Takes an exclusive lock first so that a second vigil process gets a
     /// message naming the holder's pid instead of sled's raw lock error. A store of an older schema is rebuilt
-    /// in the current layout first ([`migrate`]); a newer one is refused.
+    /// in the current layout first (see the `migrate` module); a newer one is refused.
     pub fn open_with(dir: &Path, opts: StoreOptions) -> Result<Self, StoreError> {
         let io = |source| StoreError::Io {
             dir: dir.to_path_buf(),

@@ -2,11 +2,11 @@
 //! (DESIGN §5, `sensitive-content`), and in files at rest (`vigil scan`).
 //!
 //! Three linear passes over the bytes, each cheap where nothing is found:
-//! - a literal pass ([`tokens`]): one Aho-Corasick automaton over token prefixes and context keywords, then a
+//! - a literal pass (`tokens`): one Aho-Corasick automaton over token prefixes and context keywords, then a
 //!   small anchored regex and a validator on a bounded window at each occurrence;
-//! - a numeric pass ([`numbers`]): payment cards (Luhn + issuer prefix and length) and IBANs (per-country
+//! - a numeric pass (`numbers`): payment cards (Luhn + issuer prefix and length) and IBANs (per-country
 //!   length + mod-97), which have no literal to prefilter on;
-//! - an `@` pass ([`email`]): many distinct e-mail addresses in one body;
+//! - an `@` pass (`email`): many distinct e-mail addresses in one body;
 //!
 //! plus the organization's custom detections. Work per text is linear in its length: windows are bounded,
 //! and candidates and findings are capped ([`MAX_FINDINGS`]).
@@ -97,7 +97,7 @@ pub struct ScannerInfo {
     pub description: &'static str,
 }
 
-/// The built-in scanners, in [`Kind`] order.
+/// The built-in scanners, in `Kind` order.
 pub const SCANNERS: &[ScannerInfo] = &[
     info(
         "aws-access-key-id",
