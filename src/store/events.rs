@@ -321,6 +321,11 @@ impl Store {
         if w.tails.len() > MAX_TAILS {
             let keep_from = w.newest_day.saturating_sub(1);
             w.tails.retain(|(d, _), _| *d >= keep_from);
+            // Still too many (a flood of distinct actors in one day): forget them all; each reloads with one
+            // read when its actor writes again.
+            if w.tails.len() > MAX_TAILS {
+                w.tails.clear();
+            }
         }
         drop(w);
         let new = order.len() as u64;
