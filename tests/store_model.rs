@@ -403,3 +403,34 @@ fn alert_blocks_and_lists_behave_like_a_map_of_alerts() {
         }
     }
 }
+
+/// Input that arrives newest first (an API export, page after page) still packs into full runs, instead of
+/// leaving one small run per actor and batch.
+#[test]
+fn newest_first_input_packs_into_few_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let mut events: Vec<AuditEvent> = (0..4000)
+        .map(|i| {
+            ev(
+                &format!("r{i}"),
+                i * 20_000,
+                ["ana", "bob", "cy", "dee"][(i % 4) as usize],
+                200,
+            )
+        })
+        .collect();
+    events.reverse();
+    for chunk in events.chunks(50) {
+        assert_eq!(s.insert_events(chunk).unwrap().new, chunk.len() as u64);
+    }
+    let ideal = vigil::store::event_runs(&events).len();
+    let got = s.event_run_entries();
+    assert!(got <= ideal * 2, "{got} runs for an ideal {ideal}");
+    // And every event reads back in order.
+    let tl = s
+        .actor_timeline("ana", t0() + TimeDelta::days(30), usize::MAX, 0)
+        .unwrap();
+    assert_eq!(tl.len(), 1000);
+    assert!(tl.windows(2).all(|w| w[0].time <= w[1].time));
+}

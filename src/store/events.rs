@@ -16,6 +16,7 @@
 //! Dedupe identity is (actor, time, id): the Atlassian id is unique, and the time and actor place the lookup.
 
 use std::collections::{HashMap, VecDeque};
+use std::ops::Bound;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Utc};
@@ -499,6 +500,23 @@ impl Store {
         let mut old: Vec<(sled::IVec, sled::IVec)> = Vec::new();
         for kv in self.runs.range(start..=hi.to_vec()) {
             old.push(kv.map_err(|e| self.sled(e))?);
+        }
+        // The run just after the span, when it is still small, is taken in too: input that arrives newest
+        // first (an API export, page after page) then still packs into full runs instead of one small run per
+        // actor and batch.
+        let day_end = run_key(day, ah, i64::MAX, u32::MAX);
+        if let Some(kv) = self
+            .runs
+            .range((
+                Bound::Excluded(hi.to_vec()),
+                Bound::Included(day_end.to_vec()),
+            ))
+            .next()
+        {
+            let (k, v) = kv.map_err(|e| self.sled(e))?;
+            if RunView::is_small(&v).ok_or_else(|| self.corrupt("event_runs", "malformed run"))? {
+                old.push((k, v));
+            }
         }
         let runs: Vec<RunView<'_>> = old
             .iter()

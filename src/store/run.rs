@@ -130,6 +130,14 @@ impl<'a> RunView<'a> {
         Some(dir.iter().any(|e| e.0 == time_ms && e.1 == id))
     }
 
+    /// Whether the run value is plain and below the final size, so merging it is cheap and worthwhile. Reads
+    /// the directory only.
+    pub fn is_small(v: &[u8]) -> Option<bool> {
+        let (_, dir, _) = directory(v)?;
+        let bytes: usize = dir.iter().map(|e| e.1.len() + e.2).sum();
+        Some(v[0] == PLAIN && !is_final(dir.len(), bytes))
+    }
+
     /// The events, in time order.
     pub fn entries(&self) -> impl DoubleEndedIterator<Item = Entry<'_>> + ExactSizeIterator {
         self.dir.iter().map(|(t, id, r)| Entry {
