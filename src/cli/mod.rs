@@ -137,7 +137,7 @@ pub enum ListFormat {
 /// Parse arguments, run, and turn the outcome into an exit status.
 pub fn run() -> i32 {
     let cli = Cli::parse();
-    let _ = color_eyre::install();
+    vigil::tui::terminal::install_error_hooks();
     match commands::dispatch(cli) {
         Ok(code) => code,
         Err(err) => {

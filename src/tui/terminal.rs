@@ -14,13 +14,23 @@ pub type Tty = Terminal<CompactBackend<io::Stdout>>;
 
 /// Take over the terminal. Installs color-eyre's hooks first, then ratatui's panic hook (which restores the
 /// terminal before the report prints) — in that order, so a panic leaves a usable shell and a readable report.
-/// A second `color_eyre::install` (the CLI may have done it) is harmless and ignored.
+/// color-eyre is installed once per process: a second `install` fails, and building that error's report
+/// resolved a backtrace — it read the binary's debug info and cost ~100 MB of resident memory.
 pub fn enter() -> io::Result<Tty> {
-    let _ = color_eyre::install();
+    install_error_hooks();
     // ratatui's init does the raw mode, the alternate screen and the restoring panic hook; the frames then go
     // through the compact backend.
     drop(ratatui::try_init()?);
     Terminal::new(CompactBackend::new(io::stdout()))
+}
+
+/// Install color-eyre's panic and error hooks, once per process (the CLI calls it first; tests and benches
+/// may not).
+pub fn install_error_hooks() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = color_eyre::install();
+    });
 }
 
 /// Give the terminal back (main screen, cooked mode, cursor shown). Safe to call more than once.
