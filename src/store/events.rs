@@ -3,8 +3,8 @@
 //!
 //! Why runs: sled's open time and resident memory grow with the number of entries, not their bytes (a store
 //! with 2 entries per event took 0.3 s and 400 MB just to open at 2M events). Runs of up to
-//! [`MAX_RUN_EVENTS`](super::run::MAX_RUN_EVENTS) events or 6 KiB cut the entries several-fold, and an actor's
-//! timeline is still one contiguous range scan.
+//! [`MAX_RUN_EVENTS`](super::run::MAX_RUN_EVENTS) events or 16 KiB (compressed once final) cut the entries
+//! ten-fold, and an actor's timeline is still one contiguous range scan.
 //!
 //! The runs of one actor-day never overlap in time (each run's events are no earlier than the previous run's),
 //! which makes a dedupe check one or two runs and lets a timeline page stop as soon as it has enough. A
