@@ -265,3 +265,57 @@ fn second_process_gets_a_clear_in_use_error() {
         "{err}"
     );
 }
+
+/// A refused record is kept for the operator, but a secret in it is not kept in full: not in the quarantine's
+/// bytes, not in its listing, not anywhere in the store's files.
+#[test]
+fn secrets_in_quarantined_records_are_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.jsonl");
+    let key = "AKIAZ7QK3M4N5P6R7S8T";
+    let token = "ghp_R8t2LmVq9x7ZkP3wN5yB1cD4fG6hJ0kLmN2p";
+    std::fs::write(
+        &file,
+        format!(
+            "not json, but aws_access_key_id = {key}\n\
+             {{\"id\":\"bad-1\",\"attributes\":{{\"action\":\"page_created\",\"actor\":{{\"id\":\"u1\"}},\"content\":{{\"body\":\"token {token}\"}}}}}}\n"
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let out = vigil(&data, &["ingest", file.to_str().unwrap()]);
+    assert_eq!(
+        last_line(&out),
+        "ingested=0 duplicates=0 quarantined=2 alerts=0",
+        "{}",
+        stderr(&out)
+    );
+    let listing = stdout(&vigil(&data, &["quarantine", "list", "--format", "json"]));
+    assert!(
+        listing.contains("AKIA…[aws-access-key-id, 20 chars]"),
+        "{listing}"
+    );
+    for secret in [key, token] {
+        assert!(!listing.contains(secret), "{listing}");
+        for entry in walk(&data) {
+            let bytes = std::fs::read(&entry).unwrap();
+            assert!(
+                memchr::memmem::find(&bytes, secret.as_bytes()).is_none(),
+                "{secret} in {}",
+                entry.display()
+            );
+        }
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        } else if e.file_name() != "vigil.log" {
+            out.push(e.path());
+        }
+    }
+    out
+}

@@ -259,6 +259,27 @@ type Redaction = (bool, usize, usize, String);
 
 /// Which findings are secrets to redact from stored text: credentials, financial and identity numbers. The
 /// e-mail count and custom terms are not secrets and stay readable.
+/// Replace each `(start, end, redacted)` span of `text`, from the end so earlier offsets stay valid; overlaps
+/// and spans off a character boundary are skipped. Returns how many were replaced.
+fn apply_redactions(text: &mut String, mut findings: Vec<(usize, usize, String)>) -> usize {
+    findings.sort_by_key(|f| std::cmp::Reverse(f.0));
+    let mut floor = usize::MAX;
+    let mut n = 0;
+    for (start, end, redacted) in findings {
+        if end <= floor
+            && start < end
+            && end <= text.len()
+            && text.is_char_boundary(start)
+            && text.is_char_boundary(end)
+        {
+            text.replace_range(start..end, &redacted);
+            floor = start;
+            n += 1;
+        }
+    }
+    n
+}
+
 fn is_secret(f: &Finding) -> bool {
     matches!(
         f.category,
@@ -304,7 +325,7 @@ impl Detector {
         let mut n = 0;
         for (is_body, text) in [(false, c.title.as_mut()), (true, c.body.as_mut())] {
             let Some(text) = text else { continue };
-            let mut findings: Vec<(usize, usize, String)> = match cached {
+            let findings: Vec<(usize, usize, String)> = match cached {
                 Some(spans) => spans
                     .iter()
                     .filter(|r| r.0 == is_body)
@@ -317,23 +338,28 @@ impl Detector {
                     .map(|f| (f.start, f.end, f.redacted))
                     .collect(),
             };
-            // Replace from the end so earlier offsets stay valid; skip overlaps.
-            findings.sort_by_key(|f| std::cmp::Reverse(f.0));
-            let mut floor = usize::MAX;
-            for (start, end, redacted) in findings {
-                if end <= floor
-                    && start < end
-                    && end <= text.len()
-                    && text.is_char_boundary(start)
-                    && text.is_char_boundary(end)
-                {
-                    text.replace_range(start..end, &redacted);
-                    floor = start;
-                    n += 1;
-                }
-            }
+            n += apply_redactions(text, findings);
         }
         n
+    }
+
+    /// A copy of `text` with every secret the content scanners find replaced by its redacted form, or `None`
+    /// when there is none. For text kept outside an event — a quarantined record's raw bytes, a refusal reason
+    /// quoting a value — which must not hold a secret in full either.
+    pub fn redact_text(&self, text: &str) -> Option<String> {
+        let scanner = self.compiled.scanner.as_ref()?;
+        let findings: Vec<(usize, usize, String)> = scanner
+            .scan(text)
+            .into_iter()
+            .filter(is_secret)
+            .map(|f| (f.start, f.end, f.redacted))
+            .collect();
+        if findings.is_empty() {
+            return None;
+        }
+        let mut out = text.to_string();
+        apply_redactions(&mut out, findings);
+        Some(out)
     }
 
     /// Counters so far.

@@ -94,8 +94,12 @@ impl Preparer {
     fn prepare(
         &mut self,
         mut events: Vec<AuditEvent>,
-        rejected: Vec<QuarantineRecord>,
+        mut rejected: Vec<QuarantineRecord>,
     ) -> Result<Prepared, PipelineError> {
+        // A refused record is kept for the operator to read, but a secret in it must not be kept in full either.
+        for r in &mut rejected {
+            redact_quarantined(&self.detector, r);
+        }
         let plan = self.planner.plan(&events)?;
         let mut drafts = Vec::new();
         // Detection sees each new event once, in arrival order, with its original text; the store gets the
@@ -112,6 +116,19 @@ impl Preparer {
             drafts,
             rejected,
         })
+    }
+}
+
+/// Redact the secrets the content scanners find in a refused record's kept bytes and in its reason (which
+/// may quote a value). Bytes that are not UTF-8 are read lossily for the scan; they are only replaced when a
+/// secret was found, and then by the redacted text.
+fn redact_quarantined(detector: &Detector, r: &mut QuarantineRecord) {
+    let text = String::from_utf8_lossy(&r.raw);
+    if let Some(clean) = detector.redact_text(&text) {
+        r.raw = clean.into_bytes();
+    }
+    if let Some(clean) = detector.redact_text(&r.reason) {
+        r.reason = clean;
     }
 }
 
