@@ -260,6 +260,10 @@ struct Stage<'s> {
     lists: BTreeMap<Vec<u8>, Vec<u128>>,
     groups: BTreeMap<[u8; 3], Vec<(u64, u128)>>,
     counters: [i64; AlertStatus::ALL.len()],
+    /// What changed: only these are written back (a block read to check a version is not).
+    dirty_blocks: std::collections::BTreeSet<u128>,
+    dirty_lists: std::collections::BTreeSet<Vec<u8>>,
+    dirty_groups: std::collections::BTreeSet<[u8; 3]>,
 }
 
 impl<'s> Stage<'s> {
@@ -270,6 +274,9 @@ impl<'s> Stage<'s> {
             lists: BTreeMap::new(),
             groups: BTreeMap::new(),
             counters: [0; AlertStatus::ALL.len()],
+            dirty_blocks: Default::default(),
+            dirty_lists: Default::default(),
+            dirty_groups: Default::default(),
         }
     }
 
@@ -306,12 +313,17 @@ impl<'s> Stage<'s> {
     fn put_alert(&mut self, id: u128, bytes: Vec<u8>) -> Result<(), StoreError> {
         let k = self.block_for(id)?;
         self.blocks.entry(k).or_default().insert(id, bytes);
+        self.dirty_blocks.insert(k);
         Ok(())
     }
 
     fn remove_alert(&mut self, id: u128) -> Result<Option<Vec<u8>>, StoreError> {
         let k = self.block_for(id)?;
-        Ok(self.blocks.get_mut(&k).and_then(|b| b.remove(&id)))
+        let gone = self.blocks.get_mut(&k).and_then(|b| b.remove(&id));
+        if gone.is_some() {
+            self.dirty_blocks.insert(k);
+        }
+        Ok(gone)
     }
 
     /// The key of the list under `prefix` that `id` belongs in, loaded into the stage (created if none).
@@ -345,18 +357,20 @@ impl<'s> Stage<'s> {
 
     fn list_insert(&mut self, prefix: &[u8], id: u128) -> Result<(), StoreError> {
         let k = self.list_for(prefix, id)?;
-        let list = self.lists.entry(k).or_default();
+        let list = self.lists.entry(k.clone()).or_default();
         if let Err(pos) = list.binary_search(&id) {
             list.insert(pos, id);
+            self.dirty_lists.insert(k);
         }
         Ok(())
     }
 
     fn list_remove(&mut self, prefix: &[u8], id: u128) -> Result<(), StoreError> {
         let k = self.list_for(prefix, id)?;
-        let list = self.lists.entry(k).or_default();
+        let list = self.lists.entry(k.clone()).or_default();
         if let Ok(pos) = list.binary_search(&id) {
             list.remove(pos);
+            self.dirty_lists.insert(k);
         }
         Ok(())
     }
@@ -383,9 +397,19 @@ impl<'s> Stage<'s> {
     fn group_set(&mut self, group: &str, id: u128) -> Result<(), StoreError> {
         let h = hash64(group);
         let t = self.group_table(h)?;
-        match t.binary_search_by_key(&h, |e| e.0) {
-            Ok(i) => t[i].1 = t[i].1.max(id),
-            Err(i) => t.insert(i, (h, id)),
+        let changed = match t.binary_search_by_key(&h, |e| e.0) {
+            Ok(i) if t[i].1 >= id => false,
+            Ok(i) => {
+                t[i].1 = id;
+                true
+            }
+            Err(i) => {
+                t.insert(i, (h, id));
+                true
+            }
+        };
+        if changed {
+            self.dirty_groups.insert(group_bucket(h));
         }
         Ok(())
     }
@@ -398,6 +422,7 @@ impl<'s> Stage<'s> {
             && t[i].1 == id
         {
             t.remove(i);
+            self.dirty_groups.insert(group_bucket(h));
         }
         Ok(())
     }
@@ -410,7 +435,11 @@ impl<'s> Stage<'s> {
     fn commit(self) -> Result<(), StoreError> {
         let store = self.store;
         let mut batch = sled::Batch::default();
-        for (key, alerts) in &self.blocks {
+        for (key, alerts) in self
+            .blocks
+            .iter()
+            .filter(|(k, _)| self.dirty_blocks.contains(*k))
+        {
             batch.remove(with_id(&[BLOCK], *key));
             let all: Vec<(&u128, &Vec<u8>)> = alerts.iter().collect();
             let mut start = 0;
@@ -430,7 +459,11 @@ impl<'s> Stage<'s> {
                 start = end;
             }
         }
-        for (key, ids) in &self.lists {
+        for (key, ids) in self
+            .lists
+            .iter()
+            .filter(|(k, _)| self.dirty_lists.contains(*k))
+        {
             if ids.len() <= LIST_CAP {
                 if ids.is_empty() {
                     batch.remove(key.as_slice());
@@ -450,7 +483,11 @@ impl<'s> Stage<'s> {
                 batch.insert(k, encode_list(chunk));
             }
         }
-        for (bucket, table) in &self.groups {
+        for (bucket, table) in self
+            .groups
+            .iter()
+            .filter(|(b, _)| self.dirty_groups.contains(*b))
+        {
             if table.is_empty() {
                 batch.remove(&bucket[..]);
             } else {
@@ -843,7 +880,7 @@ impl Store {
         }
     }
 
-    /// Alerts, blocks and posting lists in the alert tree; for the benches and `vigil status`.
+    /// Entries (blocks, posting lists, group tables, counters) in the alert tree. Walks the tree: for the benches.
     #[doc(hidden)]
     pub fn alert_book_entries(&self) -> usize {
         self.book.len()
