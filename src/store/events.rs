@@ -357,9 +357,17 @@ impl Store {
         let first = items[0].0;
         let last_stored = w.tails.get(&(day, ah)).map_or(i64::MIN, |t| t.last_ms);
         if first < last_stored {
-            // Late events: rewrite the runs they fall among; the tail reloads from the store next time.
+            // Late events: rewrite the runs they fall among. Only the late ones, so that a batch mixing a
+            // backfill with live events rewrites the backfill's span, not the whole day. The rest follow every
+            // stored event and go in as they are; the tail reloads from the store next time.
             w.tails.remove(&(day, ah));
-            return self.merge_out_of_order(w, batch, day, ah, items);
+            let split = items.partition_point(|it| it.0 < last_stored);
+            self.merge_out_of_order(w, batch, day, ah, &items[..split])?;
+            for b in build_runs(items[split..].iter().copied()) {
+                let key = run_key(day, ah, b.first_ms().unwrap_or(first), w.next_seq());
+                batch.insert(&key[..], b.finish(b.is_final()));
+            }
+            return Ok(());
         }
         let runs = build_runs(items.iter().copied());
         let mut fresh = Vec::with_capacity(runs.len());
