@@ -4,7 +4,7 @@ mod common;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use ulid::Ulid;
-use vigil::model::{Actor, Alert, AlertActor, AlertStatus, AuditEvent, DetectionId, Severity};
+use vigil::model::{Alert, AlertActor, AlertStatus, AuditEvent, DetectionId, Severity};
 use vigil::store::{AlertFilter, Store, StoreError};
 
 fn t0() -> DateTime<Utc> {
@@ -14,21 +14,7 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn ev(id: &str, secs: i64, actor: &str) -> AuditEvent {
-    AuditEvent {
-        id: id.to_string(),
-        time: t0() + TimeDelta::seconds(secs),
-        action: "page_viewed".to_string(),
-        actor: Actor {
-            id: actor.to_string(),
-            ..Default::default()
-        },
-        context: vec![],
-        container: vec![],
-        location: None,
-        content: None,
-        message: None,
-        extra: Default::default(),
-    }
+    common::audit_event(id, t0() + TimeDelta::seconds(secs), actor)
 }
 
 fn alert(i: u64, status: AlertStatus, severity: Severity, det: &str, actor: &str) -> Alert {

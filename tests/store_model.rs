@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use ulid::Ulid;
-use vigil::model::{Actor, Alert, AlertActor, AlertStatus, AuditEvent, DetectionId, Severity};
+use vigil::model::{Alert, AlertActor, AlertStatus, AuditEvent, DetectionId, Severity};
 use vigil::store::{AlertFilter, Store};
 
 fn t0() -> DateTime<Utc> {
@@ -22,26 +22,10 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn ev(id: &str, ms: i64, actor: &str, pad: usize) -> AuditEvent {
-    AuditEvent {
-        id: id.to_string(),
-        time: t0() + TimeDelta::milliseconds(ms),
-        action: "page_viewed".to_string(),
-        actor: Actor {
-            id: actor.to_string(),
-            ..Default::default()
-        },
-        context: vec![],
-        container: vec![],
-        location: None,
-        content: None,
-        message: None,
-        extra: [(
-            "pad".to_string(),
-            serde_json::Value::String("x".repeat(pad)),
-        )]
-        .into_iter()
-        .collect(),
-    }
+    let mut e = common::audit_event(id, t0() + TimeDelta::milliseconds(ms), actor);
+    e.extra
+        .insert("pad".into(), serde_json::Value::String("x".repeat(pad)));
+    e
 }
 
 /// Model of the event side: (actor, time, id) → stored.

@@ -73,3 +73,26 @@ pub fn alert(seq: u64, created: chrono::DateTime<chrono::Utc>) -> vigil::model::
         group_key: format!("g{seq}"),
     }
 }
+
+/// A bare `page_viewed` event of `actor` at `time`; tests change the fields they care about.
+pub fn audit_event(
+    id: &str,
+    time: chrono::DateTime<chrono::Utc>,
+    actor: &str,
+) -> vigil::model::AuditEvent {
+    vigil::model::AuditEvent {
+        id: id.to_string(),
+        time,
+        action: "page_viewed".to_string(),
+        actor: vigil::model::Actor {
+            id: actor.to_string(),
+            ..Default::default()
+        },
+        context: vec![],
+        container: vec![],
+        location: None,
+        content: None,
+        message: None,
+        extra: Default::default(),
+    }
+}
