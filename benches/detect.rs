@@ -3,6 +3,7 @@
 //!
 //! `cargo bench --bench detect` (set `VIGIL_BENCH_EVENTS` for another size). Prints events/s, drafts raised
 //! and the windows left live. The bar is 1,000,000 events/s on one core.
+#![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 use std::time::Instant;
 

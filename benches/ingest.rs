@@ -4,6 +4,7 @@
 //!
 //! `cargo bench --bench ingest` (set `VIGIL_BENCH_EVENTS` for another size). Each phase runs in a child process
 //! so its peak RSS (VmHWM) is its own.
+#![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -5,6 +5,7 @@
 //! `cargo bench --bench scan -- docs` (or `VIGIL_BENCH_DOCS=1`) — scan the Rust docs under
 //! `$(rustc --print sysroot)/share/doc/rust/html/{book,reference,std}` and print every finding: the
 //! false-positive check (the target is zero). `VIGIL_BENCH_PATHS=dir:dir` scans other trees the same way.
+#![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 use std::fmt::Write as _;
 use std::io::Write as _;

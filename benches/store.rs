@@ -2,6 +2,7 @@
 //!
 //! `cargo bench --bench store`. The store is built once under `target/bench-store` (it takes a few minutes)
 //! and reused; delete that directory to rebuild. Prints median and p99 per query kind.
+#![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 use std::time::{Duration, Instant};
 

@@ -16,6 +16,7 @@
 //!
 //! Effects are performed one after another (`App::settle`), before the frame is drawn; the real loop runs
 //! them as concurrent tasks and draws in between, so the times here are an upper bound for what a user sees.
+#![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 use std::cell::RefCell;
 use std::io::{self, Write};

@@ -1,12 +1,115 @@
 //! Alert exports (DESIGN §4): CSV in the contract's column order with RFC 4180 quoting and formula-injection
-//! neutralised, or JSON lines with every field. The CLI and the UI's export write through here, so both give
-//! the same rows.
+//! neutralised, or JSON lines with every field. `vigil export` and the UI's export (through the engine) both
+//! call [`export_alerts`] and [`create_export_file`], so both give the same rows into the same kind of file.
 
+use std::fs::File;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use chrono::SecondsFormat;
+use ulid::Ulid;
 
-use crate::model::Alert;
+use crate::model::{Alert, AlertFilter};
+use crate::store::{Store, StoreError};
+
+/// Which alerts an export writes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExportSelection {
+    /// Every alert the filter matches, paged from the store's indexes (never all in memory).
+    Filter(AlertFilter),
+    /// These alerts (the UI's selection), in this order; ids no longer stored are skipped.
+    Ids(Vec<Ulid>),
+}
+
+/// Why an export stopped. Says which file; never holds alert content.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The output file is there and overwriting was not asked for.
+    #[error("{} exists; use --force to overwrite it", .0.display())]
+    Exists(PathBuf),
+    /// The output file cannot be opened (a symlink at its place is refused, not followed).
+    #[error("cannot write {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Writing the rows failed (disk full, closed pipe).
+    #[error("cannot write the export: {0}")]
+    Write(#[source] std::io::Error),
+    /// Reading the alerts failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ExportError {
+    /// Whether the reader went away (`| head`): the reader's choice, not a failure.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Self::Write(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// Open `path` for an export: created owner-only (alerts name people and what they did); an existing file is
+/// refused unless `overwrite`; a symlink at `path` is never followed, so a planted link cannot redirect the
+/// export onto another file.
+pub fn create_export_file(path: &Path, overwrite: bool) -> Result<File, ExportError> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true);
+    if overwrite {
+        opts.create(true).truncate(true);
+    } else {
+        opts.create_new(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    opts.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            ExportError::Exists(path.to_path_buf())
+        } else {
+            ExportError::Open {
+                path: path.to_path_buf(),
+                source: e,
+            }
+        }
+    })
+}
+
+/// Write the selected alerts to `out` in `format`, flushing at the end; returns the rows written.
+pub fn export_alerts<W: Write>(
+    store: &Store,
+    selection: &ExportSelection,
+    out: W,
+    format: ExportFormat,
+) -> Result<u64, ExportError> {
+    let mut exporter = Exporter::new(out, format).map_err(ExportError::Write)?;
+    match selection {
+        ExportSelection::Ids(ids) => {
+            for id in ids {
+                if let Some(a) = store.alert(*id)? {
+                    exporter.write(&a).map_err(ExportError::Write)?;
+                }
+            }
+        }
+        ExportSelection::Filter(filter) => {
+            let mut cursor = None;
+            loop {
+                let page = store.alerts_page(filter, cursor, 1000)?;
+                for a in &page.alerts {
+                    exporter.write(a).map_err(ExportError::Write)?;
+                }
+                match page.next {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+        }
+    }
+    let rows = exporter.rows();
+    exporter.finish().map_err(ExportError::Write)?;
+    Ok(rows)
+}
 
 /// The CSV columns, in contract order.
 pub const CSV_COLUMNS: [&str; 19] = [

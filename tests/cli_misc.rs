@@ -1,4 +1,5 @@
 //! `vigil scan`, `vigil check` and `vigil generate` through the real binary.
+#![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 mod common;
 

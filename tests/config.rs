@@ -1,11 +1,13 @@
 //! `vigil.toml` loading: every file in `tests/valid_configs` loads; every file in `tests/invalid_configs` fails
 //! with each message its `# expect: ...` comment lines name (file name, line and key included).
+#![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use vigil::config::{self, Config, IntegrationKind, SecretRef, SourceConfig};
+use vigil::config::{self, Config, SecretRef, SourceConfig};
 use vigil::detect::tuning::{ExclusionKind, Sensitivity};
+use vigil::model::IntegrationKind;
 use vigil::model::Severity;
 
 fn files(dir: &str) -> Vec<PathBuf> {
@@ -102,8 +104,8 @@ fn the_design_example_means_what_it_says() {
     assert!(
         matches!(&c.sources[1], SourceConfig::File { path } if path == Path::new("/var/log/atlassian/audit.jsonl"))
     );
-    assert_eq!(c.integrations[0].kind, IntegrationKind::Slack);
-    assert_eq!(c.integrations[0].min_severity, Severity::Medium);
+    assert_eq!(c.integrations[0].integration.kind, IntegrationKind::Slack);
+    assert_eq!(c.integrations[0].integration.min_severity, Severity::Medium);
     assert_eq!(
         c.integrations[1].secret,
         Some(SecretRef::File("/etc/vigil/webhook.secret".into()))

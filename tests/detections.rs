@@ -1,5 +1,6 @@
 //! The detector, driven with hand-made events: thresholds per sensitivity, distinct counting, windows,
 //! lateness, grouping, login detections, exclusions, aliases, save/restore and robustness.
+#![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;

@@ -1,5 +1,6 @@
 //! The engine runtime over a temp store with a followed file: events stored, alerts announced, positions kept
 //! across restarts, triage commands and tuning through the client handle.
+#![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 mod common;
 

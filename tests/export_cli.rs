@@ -1,4 +1,5 @@
 //! `vigil export`: the contract's columns, RFC 4180 quoting, formula neutralising, filters and `-o` safety.
+#![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! `vigil generate`: determinism, exact line counts, the DESIGN §3 shape, the planted-incident list, and a
 //! small reference check of the DESIGN §5 thresholds: benign output stays under the `more` sensitivity while
 //! every planted threshold incident crosses the default one.
+#![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 

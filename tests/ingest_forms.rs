@@ -1,4 +1,5 @@
 //! Every input form of DESIGN §3 and every bad-input case of the foundation issue, through the real binary.
+#![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! The keymap: embedded defaults, chords, user overrides, errors with their place, and key normalisation.
+#![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
 use proptest::prelude::*;

@@ -1,4 +1,5 @@
 //! The `/` filter query language: every term kind, errors with spans, and round trips through `describe`.
+#![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;

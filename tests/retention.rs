@@ -1,5 +1,6 @@
 //! Alert retention: expired alerts are archived to monthly JSON-lines files in the store directory, then
 //! deleted; nothing is deleted when the archive cannot be written.
+#![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 mod common;
 

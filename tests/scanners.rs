@@ -1,5 +1,6 @@
 //! Content scanners through the public API: a true positive for every scanner, decoys that must stay quiet,
 //! custom-detection limits, and properties (no panic on any input; redaction shows at most four characters).
+#![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 use proptest::prelude::*;
 use vigil::detect::content::{Category, ContentScanner, Finding, SCANNERS, scanner_ids};

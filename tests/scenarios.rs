@@ -2,6 +2,7 @@
 //! noise and decoys, ingested through the real binary. Exactly the planted (detection, actor) pairs must come
 //! out — nothing missing, nothing extra — with the same alerts however the input is split, and no found
 //! secret may reach the store or an export in full.
+#![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 mod common;
 

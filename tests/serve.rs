@@ -1,5 +1,6 @@
 //! `vigil serve` as a child process: follows a file from the config, stops gracefully on SIGTERM with exit 0,
 //! and everything fed before the signal is in the store afterwards. `vigil status` around it.
+#![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! The store: persistence, dedupe, schema versions, alert paging through indexes, actor timelines.
+#![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! random events in random batches (late ones, duplicates, several days, several actors) and random alert
 //! writes, status changes and deletes, big enough that runs merge, blocks and lists split. Whatever the
 //! layout does inside, what comes out must be what went in.
+#![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The real binary in a real terminal (tmux): the queue appears, j/Enter open the detail, q quits and the
 //! terminal is restored; a second run ends on SIGTERM and restores it too. Skipped with a note without tmux.
+#![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 mod tui_support;
 

@@ -1,4 +1,5 @@
 //! Keys drive the real app (keymap → state → effects → engine) against a seeded store; the store is checked.
+#![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 mod tui_support;
 

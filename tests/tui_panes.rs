@@ -1,4 +1,5 @@
 //! Snapshots of every pane at 80x24 and 120x40 over fixed data, plus a style check and the hostile-title check.
+#![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 mod tui_support;
 

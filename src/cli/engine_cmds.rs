@@ -1,23 +1,17 @@
-//! The commands that run the engine: `vigil` (the UI over an in-process engine), `vigil demo`, `vigil serve`,
-//! and `vigil status`. Start-up order in each: config → data dir → logging → store → engine → UI or signals.
+//! The commands that run the engine: `vigil` (the UI over an in-process engine), `vigil demo` and
+//! `vigil serve`. Each starts through [`Setup`] (config → data dir → logging → store), then the engine, then
+//! the UI or the signal wait.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::Utc;
 use color_eyre::eyre::{Result, WrapErr, bail, eyre};
-use vigil::config::Config;
 use vigil::engine::demo::{DemoOptions, seed as seed_demo};
-use vigil::engine::{Engine, EngineHandle, EngineOptions, EngineTasks, StatusReport};
-use vigil::store::{Store, StoreError};
+use vigil::engine::{Engine, EngineHandle, EngineOptions, EngineTasks};
+use vigil::store::Store;
 use vigil::tui::UiOptions;
 
-use super::ListFormat;
-use super::commands::{data_dir, init_logging, load_config, tuning};
-
-/// The data dir: `--data-dir` or `$VIGIL_DATA_DIR` (`given`), else `[engine] data_dir`, else the XDG dir.
-fn data_dir_for(given: Option<PathBuf>, config: &Config) -> Result<PathBuf> {
-    data_dir(given.or_else(|| config.engine.data_dir.clone()))
-}
+use super::setup::{Setup, create_private_dir};
 
 /// What the UI is launched over, for its title and messages.
 #[derive(Debug, Clone)]
@@ -26,8 +20,8 @@ pub struct UiLaunch {
     pub data_dir: PathBuf,
     /// Whether this is `vigil demo` (synthetic data, temporary store).
     pub demo: bool,
-    /// `--config`, beside which a user keymap may sit.
-    pub config: Option<PathBuf>,
+    /// The user keymap, when there is one.
+    pub keymap_path: Option<PathBuf>,
 }
 
 /// Run the terminal UI over `handle` until the user quits or the engine fails; the caller then shuts the
@@ -39,7 +33,7 @@ fn run_ui(handle: EngineHandle, tasks: &EngineTasks, launch: &UiLaunch) -> Resul
         // Failed before the UI could subscribe to the feed: say so instead of drawing a dead engine.
         bail!("engine stopped: {}", handle.stats().health);
     }
-    let keymap_path = super::commands::keymap_path(launch.config.as_deref());
+    let keymap_path = launch.keymap_path.clone();
     let opts = UiOptions {
         user: std::env::var("USER")
             .or_else(|_| std::env::var("LOGNAME"))
@@ -55,32 +49,15 @@ fn run_ui(handle: EngineHandle, tasks: &EngineTasks, launch: &UiLaunch) -> Resul
     vigil::tui::run(handle, opts)
 }
 
-/// `[engine] fingerprint_key`, resolved now.
-fn fingerprint_key(config: &Config) -> Result<Option<Vec<u8>>> {
-    config
-        .engine
-        .fingerprint_key
-        .as_ref()
-        .map(|r| {
-            r.resolve()
-                .map(String::into_bytes)
-                .map_err(|e| eyre!("engine.fingerprint_key: {e}"))
-        })
-        .transpose()
-}
-
 /// `vigil`: the engine in-process over the configured data dir (its sources included), and the UI over it.
-/// (Attaching to a running `vigil serve` comes with its socket.)
-pub fn ui(given: Option<PathBuf>, config_arg: Option<&Path>) -> Result<i32> {
-    let config = load_config(config_arg)?;
-    let dir = data_dir_for(given, &config)?;
-    let _log = init_logging(&dir);
-    let store = open_store(&dir)?;
-    let (handle, tasks) = Engine::start(store, &config, EngineOptions::default())?;
+/// (Attaching to a running `vigil serve` comes with its socket, and branches in [`Setup`].)
+pub fn ui(mut setup: Setup) -> Result<i32> {
+    let (dir, store) = setup.open_store()?;
+    let (handle, tasks) = Engine::start(store, &setup.config, EngineOptions::default())?;
     let launch = UiLaunch {
         data_dir: dir,
         demo: false,
-        config: config_arg.map(Path::to_path_buf),
+        keymap_path: setup.keymap_path(),
     };
     let ui = run_ui(handle, &tasks, &launch);
     let stopped = tasks.shutdown_blocking();
@@ -103,8 +80,7 @@ impl Drop for TempDir {
 /// `vigil demo`: a month of synthetic history (alerts raised through the real pipeline), a live stream on
 /// top, and the UI. `explicit_dir` is `--data-dir` only: a `VIGIL_DATA_DIR` in the environment must never
 /// fill someone's real store with synthetic events.
-pub fn demo(explicit_dir: Option<PathBuf>, config_arg: Option<&Path>, seed: u64) -> Result<i32> {
-    let config = load_config(config_arg)?;
+pub fn demo(mut setup: Setup, explicit_dir: Option<PathBuf>, seed: u64) -> Result<i32> {
     let (dir, temp) = match explicit_dir {
         Some(d) => (d, None),
         None => {
@@ -114,13 +90,12 @@ pub fn demo(explicit_dir: Option<PathBuf>, config_arg: Option<&Path>, seed: u64)
                 .unwrap_or(0);
             let d =
                 std::env::temp_dir().join(format!("vigil-demo-{}-{nanos:x}", std::process::id()));
-            std::fs::create_dir_all(&d)
-                .wrap_err_with(|| format!("cannot create {}", d.display()))?;
+            create_private_dir(&d)?;
             (d.clone(), Some(TempDir(d)))
         }
     };
-    let log = init_logging(&dir);
-    let store = open_store(&dir)?;
+    setup.start_logging(&dir);
+    let store = Store::open(&dir)?;
     let opts = DemoOptions {
         seed,
         ..DemoOptions::default()
@@ -132,10 +107,10 @@ pub fn demo(explicit_dir: Option<PathBuf>, config_arg: Option<&Path>, seed: u64)
             dir.display()
         );
     }
-    let key = fingerprint_key(&config)?;
+    let key = setup.fingerprint_key()?;
     let seeded = seed_demo(
         &store,
-        &tuning(&config, &store)?,
+        &setup.tuning(&store)?,
         key.as_deref(),
         &opts,
         Utc::now(),
@@ -153,16 +128,16 @@ pub fn demo(explicit_dir: Option<PathBuf>, config_arg: Option<&Path>, seed: u64)
         live: Some(seeded.live),
         ..EngineOptions::default()
     };
-    let (handle, tasks) = Engine::start(store, &config, engine_opts)?;
+    let (handle, tasks) = Engine::start(store, &setup.config, engine_opts)?;
     let launch = UiLaunch {
         data_dir: dir,
         demo: true,
-        config: config_arg.map(Path::to_path_buf),
+        keymap_path: setup.keymap_path(),
     };
     let ui = run_ui(handle, &tasks, &launch);
     let stopped = tasks.shutdown_blocking();
     // Logging ends before its file's directory goes.
-    drop(log);
+    drop(setup);
     drop(temp);
     ui?;
     stopped.map_err(|e| eyre!("engine stopped: {e}"))?;
@@ -171,10 +146,9 @@ pub fn demo(explicit_dir: Option<PathBuf>, config_arg: Option<&Path>, seed: u64)
 
 /// `vigil serve`: the engine without a UI until SIGTERM or SIGINT, then a graceful stop (sources stop, the
 /// queue drains, the store is flushed) and exit 0. (The socket for attached UIs comes later.)
-pub fn serve(given: Option<PathBuf>, config: Option<&Path>, stdin: bool) -> Result<i32> {
-    let config = load_config(config)?;
-    let dir = data_dir_for(given, &config)?;
-    let _log = init_logging(&dir);
+pub fn serve(mut setup: Setup, stdin: bool) -> Result<i32> {
+    let dir = setup.data_dir()?;
+    setup.start_logging(&dir);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -184,12 +158,12 @@ pub fn serve(given: Option<PathBuf>, config: Option<&Path>, stdin: bool) -> Resu
         // Signals are watched before anything starts, so an early SIGTERM still stops gracefully.
         let mut term = signal(SignalKind::terminate()).wrap_err("cannot watch for SIGTERM")?;
         let mut int = signal(SignalKind::interrupt()).wrap_err("cannot watch for SIGINT")?;
-        let store = open_store(&dir)?;
+        let (_, store) = setup.open_store()?;
         let opts = EngineOptions {
             stdin,
             ..EngineOptions::default()
         };
-        let (_handle, mut tasks) = Engine::start(store, &config, opts)?;
+        let (_handle, mut tasks) = Engine::start(store, &setup.config, opts)?;
         tracing::info!(dir = %dir.display(), pid = std::process::id(), "vigil serve running");
         let failed = tokio::select! {
             r = tasks.wait() => Some(r),
@@ -204,34 +178,4 @@ pub fn serve(given: Option<PathBuf>, config: Option<&Path>, stdin: bool) -> Resu
         tracing::info!("vigil serve stopped cleanly");
         Ok(0)
     })
-}
-
-/// `vigil status`: figures from the store. While `vigil serve` holds the store they cannot be read here
-/// (the socket that will answer comes later): say who holds it.
-pub fn status(given: Option<PathBuf>, config: Option<&Path>, format: ListFormat) -> Result<i32> {
-    let config = load_config(config)?;
-    let dir = data_dir_for(given, &config)?;
-    if !dir.exists() {
-        bail!("no store at {} (nothing was ingested there)", dir.display());
-    }
-    let store = match Store::open(&dir) {
-        Ok(s) => s,
-        Err(StoreError::InUse { dir, pid }) => bail!(
-            "the store at {} is in use by a running vigil (pid {pid}), probably `vigil serve`; \
-             status from a running engine comes with its socket in a later version",
-            dir.display()
-        ),
-        Err(e) => return Err(e.into()),
-    };
-    let report = StatusReport::of_store(&store);
-    match format {
-        ListFormat::Json => println!("{}", serde_json::to_string(&report)?),
-        ListFormat::Text => println!("{report}"),
-    }
-    Ok(0)
-}
-
-/// Open the store; the "in use" error already names the holder's pid.
-fn open_store(dir: &Path) -> Result<Store> {
-    Ok(Store::open(dir)?)
 }

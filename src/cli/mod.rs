@@ -1,13 +1,23 @@
 //! Command-line contract of DESIGN §8. Exit status: 0 success, 1 failure with a one-line reason on stderr,
 //! 2 usage (clap's own).
+//!
+//! Start-up order, the same for every command: parse arguments → install the error hooks → [`setup::Setup`]
+//! (configuration → data dir → logging → store or engine) → the command. The commands live by what they need:
+//! `tool_cmds` (no store: generate, scan, check), `store_cmds` (the store: ingest, export, quarantine,
+//! status), `engine_cmds` (the running engine: the UI, demo, serve). None of them imports another.
 
-mod commands;
 mod engine_cmds;
+mod setup;
+mod store_cmds;
 mod time_arg;
+mod tool_cmds;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use color_eyre::eyre::Result;
+
+use setup::{Globals, Setup};
 
 /// vigil: triage security alerts raised from SaaS audit logs.
 #[derive(Debug, Parser)]
@@ -138,7 +148,7 @@ pub enum ListFormat {
 pub fn run() -> i32 {
     let cli = Cli::parse();
     vigil::tui::terminal::install_error_hooks();
-    match commands::dispatch(cli) {
+    match dispatch(cli) {
         Ok(code) => code,
         Err(err) => {
             // One line: the chain of causes joined, as scripts expect.
@@ -149,6 +159,69 @@ pub fn run() -> i32 {
                 .join(": ");
             eprintln!("vigil: {}", vigil::model::text::sanitize(&msg));
             1
+        }
+    }
+}
+
+/// Run the parsed command line: the one place commands are chosen and their start-up begins.
+fn dispatch(cli: Cli) -> Result<i32> {
+    let globals = Globals {
+        data_dir: cli.data_dir,
+        config: cli.config,
+    };
+    let Some(command) = cli.command else {
+        return engine_cmds::ui(Setup::load(globals)?);
+    };
+    match command {
+        // No configuration needed: the generator's output depends on its options alone.
+        Command::Generate {
+            events,
+            seed,
+            incidents,
+            manifest,
+        } => tool_cmds::generate(events, seed, incidents, manifest.as_deref()),
+        // `check` reports a broken configuration instead of failing on it.
+        Command::Check => tool_cmds::check(&globals),
+        Command::Scan { format, paths } => tool_cmds::scan(&Setup::load(globals)?, format, &paths),
+        Command::Ingest { files } => store_cmds::ingest(Setup::load(globals)?, &files),
+        Command::Export {
+            format,
+            since,
+            until,
+            status,
+            detection,
+            actor,
+            output,
+            force,
+        } => {
+            let request = store_cmds::ExportArgs {
+                format,
+                since,
+                until,
+                status,
+                detection,
+                actor,
+                output,
+                force,
+            };
+            store_cmds::export(Setup::load(globals)?, request)
+        }
+        Command::Quarantine {
+            action: QuarantineCmd::List { format, limit },
+        } => store_cmds::quarantine_list(Setup::load(globals)?, format, limit),
+        Command::Status { format } => store_cmds::status(Setup::load(globals)?, format),
+        Command::Serve { stdin } => engine_cmds::serve(Setup::load(globals)?, stdin),
+        Command::Demo { seed } => {
+            // Only an explicit --data-dir: a VIGIL_DATA_DIR (or a configured data_dir) meant for real data must
+            // not get the demo's synthetic events.
+            let explicit = std::env::args_os()
+                .any(|a| a == "--data-dir" || a.to_string_lossy().starts_with("--data-dir="));
+            let dir = if explicit {
+                globals.data_dir.clone()
+            } else {
+                None
+            };
+            engine_cmds::demo(Setup::load(globals)?, dir, seed)
         }
     }
 }

@@ -12,9 +12,14 @@ use ulid::Ulid;
 use crate::config::IntegrationConfig;
 use crate::detect::catalogue::{self, DetectionKind};
 use crate::detect::tuning::{DetectionSettings, Exclusion, Sensitivity, Tuning};
-use crate::export::{ExportFormat, Exporter};
-use crate::model::{Alert, AlertFilter, AlertStatus, AuditEvent, HistoryEntry, Note, Severity};
-use crate::store::{AlertPage, StatusCounts, Store, StoreError};
+use crate::export::{
+    ExportError, ExportFormat, ExportSelection, create_export_file, export_alerts,
+};
+use crate::model::{
+    Alert, AlertFilter, AlertStatus, AuditEvent, HistoryEntry, Integration, Note, Severity,
+};
+use crate::model::{AlertPage, StatusCounts};
+use crate::store::{Store, StoreError};
 
 /// Something the engine could not do, said so that a status bar can show it.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -113,15 +118,14 @@ pub struct DetectionView {
     pub custom: bool,
 }
 
-/// One integration as the integrations pane shows it, with its endpoint masked.
+/// One integration as the integrations pane shows it: the routing rule, and the endpoint masked so that no
+/// secret reaches a UI.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IntegrationView {
-    pub name: String,
-    pub kind: String,
+    /// Name, kind and routing.
+    pub integration: Integration,
+    /// The endpoint as configured, with any secret part masked.
     pub endpoint: String,
-    pub min_severity: Severity,
-    pub detections: Vec<String>,
-    pub enabled: bool,
 }
 
 /// What the UI talks to. Cheap to clone; every clone sees the same engine.
@@ -292,12 +296,8 @@ impl EngineHandle {
         self.integrations
             .iter()
             .map(|i| IntegrationView {
-                name: i.name.clone(),
-                kind: format!("{:?}", i.kind).to_lowercase(),
+                integration: i.integration.clone(),
                 endpoint: i.url.to_string(),
-                min_severity: i.min_severity,
-                detections: i.detections.clone(),
-                enabled: i.enabled,
             })
             .collect()
     }
@@ -445,48 +445,24 @@ impl EngineHandle {
         path: PathBuf,
         overwrite: bool,
     ) -> Result<String, EngineError> {
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true);
-        if overwrite {
-            opts.create(true).truncate(true);
-        } else {
-            opts.create_new(true);
-        }
-        let file = opts.open(&path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                EngineError::Invalid(format!("{} exists", path.display()))
-            } else {
-                EngineError::Invalid(format!("cannot write {}: {e}", path.display()))
-            }
+        let file = create_export_file(&path, overwrite).map_err(|e| match e {
+            ExportError::Exists(p) => EngineError::Invalid(format!("{} exists", p.display())),
+            other => EngineError::Invalid(other.to_string()),
         })?;
-        let io = |e: std::io::Error| {
-            EngineError::Invalid(format!("cannot write {}: {e}", path.display()))
+        let selection = match ids {
+            Some(ids) => ExportSelection::Ids(ids),
+            None => ExportSelection::Filter(filter),
         };
-        let mut exporter = Exporter::new(std::io::BufWriter::new(file), format).map_err(io)?;
-        match ids {
-            Some(ids) => {
-                for id in ids {
-                    if let Some(a) = self.store.alert(id)? {
-                        exporter.write(&a).map_err(io)?;
-                    }
-                }
-            }
-            None => {
-                let mut cursor = None;
-                loop {
-                    let page = self.store.alerts_page(&filter, cursor, 1000)?;
-                    for a in &page.alerts {
-                        exporter.write(a).map_err(io)?;
-                    }
-                    match page.next {
-                        Some(c) => cursor = Some(c),
-                        None => break,
-                    }
-                }
-            }
-        }
-        let rows = exporter.rows();
-        exporter.finish().map_err(io)?;
+        let rows = export_alerts(
+            &self.store,
+            &selection,
+            std::io::BufWriter::new(file),
+            format,
+        )
+        .map_err(|e| match e {
+            ExportError::Store(e) => EngineError::from(e),
+            other => EngineError::Invalid(format!("{}: {other}", path.display())),
+        })?;
         Ok(format!("exported {rows} alert(s) to {}", path.display()))
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use super::pipeline::{IngestStats, Pipeline, PipelineError};
-use super::runtime::LiveFeed;
+use super::sources::LiveFeed;
 use crate::detect::tuning::Tuning;
 use crate::ingest::generate::{CATALOGUE, GenerateOptions, Generator, LiveOptions};
 use crate::store::Store;

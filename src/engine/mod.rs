@@ -13,6 +13,7 @@ pub mod retention;
 mod runtime;
 mod sources;
 pub mod status;
+mod workers;
 
 pub use api::{
     Change, Command, DetectionView, EngineError, EngineHandle, EngineStats, IntegrationView,
@@ -20,6 +21,7 @@ pub use api::{
 };
 
 pub use pipeline::{IngestStats, Pipeline, PipelineError};
-pub use runtime::{CHECKPOINT_EVERY, Engine, EngineOptions, EngineTasks, LiveFeed, RuntimeError};
-pub use sources::position_key;
+pub use runtime::{CHECKPOINT_EVERY, Engine, EngineOptions, EngineTasks, RuntimeError};
+pub use sources::{LiveFeed, position_key};
 pub use status::StatusReport;
+pub use workers::SpawnError;

@@ -22,7 +22,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use ulid::Ulid;
 
-use super::runtime::Shared;
+use super::workers::Shared;
 use crate::config::RetentionConfig;
 use crate::model::Alert;
 use crate::store::{Store, StoreError};

@@ -17,10 +17,9 @@
 //!
 //! May use every module but `tui`.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -28,19 +27,17 @@ use tokio::sync::watch;
 
 use super::api::{Change, EngineError, EngineHandle};
 use super::pipeline::{Pipeline, PipelineError};
+use super::sources::LiveFeed;
+use super::workers::{Batch, Feeder, Role, Shared, SpawnError, TICK, WorkerSet};
 use super::{retention, sources};
 use crate::config::{Config, SourceConfig};
 use crate::detect::tuning::Tuning;
 use crate::ingest::Record;
-use crate::ingest::generate::Generator;
 use crate::store::{Store, StoreError};
 
 /// Longest time stored events wait for a flush while events flow; also the least time between two
 /// `AlertsChanged` or `Stats` announcements (at most ~2 a second, so the UI never redraws faster for them).
 pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
-
-/// How often idle threads look at the stop flag: the upper bound on how long a shutdown waits for them.
-const TICK: Duration = Duration::from_millis(100);
 
 /// Ingest-rate average window.
 const RATE_WINDOW: Duration = Duration::from_secs(5);
@@ -54,30 +51,10 @@ pub enum RuntimeError {
     Pipeline(#[from] PipelineError),
     #[error(transparent)]
     Engine(#[from] EngineError),
-    #[error("engine.fingerprint_key: {0}")]
-    FingerprintKey(String),
-    #[error("cannot start the {name} thread: {source}")]
-    Spawn {
-        name: String,
-        source: std::io::Error,
-    },
-}
-
-/// An endless in-process event stream (the demo): a generator whose event-time gaps are replayed as
-/// wall-clock pauses, so a live stream arrives at the pace its timestamps say.
-pub struct LiveFeed {
-    /// The generator, usually [`Generator::then_live`] after the demo's history.
-    pub generator: Generator,
-    /// Longest pause between two events, whatever their time gap (keeps a demo lively after a quiet spell).
-    pub max_pause: Duration,
-}
-
-impl std::fmt::Debug for LiveFeed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveFeed")
-            .field("max_pause", &self.max_pause)
-            .finish_non_exhaustive()
-    }
+    #[error(transparent)]
+    FingerprintKey(#[from] crate::config::FingerprintKeyError),
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
 }
 
 /// What to run besides the pipeline. `Default` is what `vigil serve` and plain `vigil` use.
@@ -110,182 +87,6 @@ impl Default for EngineOptions {
     }
 }
 
-/// Records from one source on their way to the pipeline, with the source position they bring it to.
-pub(crate) struct Batch {
-    /// Source name, for quarantine records.
-    pub source: Arc<str>,
-    pub records: Vec<Record>,
-    /// `(meta key, value)` to store once these records are durable (a file source's position).
-    pub position: Option<(String, Vec<u8>)>,
-}
-
-/// State every engine thread shares: stop flags, the backlog count, health notes.
-pub(crate) struct Shared {
-    stop_sources: AtomicBool,
-    stop_pipeline: AtomicBool,
-    /// Records handed to the channel and not yet durably stored.
-    backlog: AtomicU64,
-    /// Source name → what is wrong with it; empty means healthy.
-    health: Mutex<BTreeMap<String, String>>,
-    /// Bumped whenever figures change outside the pipeline (health notes, retention), so stats are resent.
-    generation: AtomicU64,
-}
-
-impl Shared {
-    fn new() -> Self {
-        Self {
-            stop_sources: AtomicBool::new(false),
-            stop_pipeline: AtomicBool::new(false),
-            backlog: AtomicU64::new(0),
-            health: Mutex::new(BTreeMap::new()),
-            generation: AtomicU64::new(0),
-        }
-    }
-
-    /// Whether sources should finish (after one last read of what is already there).
-    pub fn stopping(&self) -> bool {
-        self.stop_sources.load(Ordering::Acquire)
-    }
-
-    fn request_stop(&self) {
-        self.stop_sources.store(true, Ordering::Release);
-    }
-
-    /// Set (`Some`) or clear (`None`) the health note of `who`.
-    pub fn set_health(&self, who: &str, note: Option<String>) {
-        let mut h = match self.health.lock() {
-            Ok(h) => h,
-            Err(p) => p.into_inner(),
-        };
-        let changed = match note {
-            Some(n) => h.insert(who.to_string(), n.clone()).as_deref() != Some(n.as_str()),
-            None => h.remove(who).is_some(),
-        };
-        drop(h);
-        if changed {
-            self.touch();
-        }
-    }
-
-    /// Mark the figures stale (the pipeline thread republishes them).
-    pub fn touch(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-    }
-
-    fn health_line(&self) -> String {
-        let h = match self.health.lock() {
-            Ok(h) => h,
-            Err(p) => p.into_inner(),
-        };
-        if h.is_empty() {
-            "ok".into()
-        } else {
-            h.iter()
-                .map(|(k, v)| format!("{k}: {v}"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        }
-    }
-
-    /// Sleep up to `d`, waking early when sources are asked to stop. Returns whether they are.
-    pub fn sleep(&self, d: Duration) -> bool {
-        let until = Instant::now() + d;
-        loop {
-            if self.stopping() {
-                return true;
-            }
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            std::thread::sleep(left.min(TICK));
-        }
-    }
-}
-
-/// A source's end of the channel: counts the backlog and notices when the pipeline has gone.
-#[derive(Clone)]
-pub(crate) struct Feeder {
-    tx: SyncSender<Batch>,
-    shared: Arc<Shared>,
-}
-
-impl Feeder {
-    /// Hand a batch to the pipeline, waiting while the channel is full. `false` once the pipeline has ended:
-    /// the source should stop.
-    pub fn send(&self, batch: Batch) -> bool {
-        let n = batch.records.len() as u64;
-        self.shared.backlog.fetch_add(n, Ordering::AcqRel);
-        if self.tx.send(batch).is_err() {
-            self.shared.backlog.fetch_sub(n, Ordering::AcqRel);
-            return false;
-        }
-        true
-    }
-}
-
-/// What kind of thread ended, for the supervisor's bookkeeping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    Source,
-    /// A source blocked in a read nobody can interrupt (stdin): not waited for at shutdown.
-    DetachedSource,
-    Pipeline,
-    Retention,
-}
-
-/// A thread's last word: its name, role, and how it ended (a panic is an `Err` with the panic message).
-struct Exit {
-    name: String,
-    role: Role,
-    result: Result<(), String>,
-}
-
-/// Spawn a named worker whose end, normal, failed or panicking, is reported to the supervisor.
-fn spawn_worker(
-    name: String,
-    role: Role,
-    exits: &mpsc::Sender<Exit>,
-    work: impl FnOnce() -> Result<(), String> + Send + 'static,
-) -> Result<(String, Role, JoinHandle<()>), RuntimeError> {
-    let exits = exits.clone();
-    let thread_name = name.clone();
-    let handle = std::thread::Builder::new()
-        .name(format!("vigil-{}", short(&name)))
-        .spawn(move || {
-            let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
-                Ok(r) => r,
-                Err(p) => Err(format!("{thread_name} panicked: {}", panic_text(&*p))),
-            };
-            let _ = exits.send(Exit {
-                name: thread_name,
-                role,
-                result,
-            });
-        })
-        .map_err(|source| RuntimeError::Spawn {
-            name: name.clone(),
-            source,
-        })?;
-    Ok((name, role, handle))
-}
-
-/// Thread names are capped at 15 bytes by Linux; keep the informative end of a path.
-fn short(name: &str) -> String {
-    let tail: String = name.chars().rev().take(9).collect();
-    tail.chars().rev().collect()
-}
-
-fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic".into()
-    }
-}
-
 /// The engine as a whole: use [`Engine::start`].
 #[derive(Debug)]
 pub struct Engine;
@@ -308,24 +109,13 @@ impl Engine {
             config.integrations.clone(),
             Some(retune_tx),
         )?;
-        let key = match &config.engine.fingerprint_key {
-            Some(r) => Some(
-                r.resolve()
-                    .map_err(|e| RuntimeError::FingerprintKey(e.to_string()))?
-                    .into_bytes(),
-            ),
-            None => None,
-        };
+        let key = config.engine.resolve_fingerprint_key()?;
         let pipeline = Pipeline::new(store.clone(), &handle.current_tuning(), key.as_deref())?;
 
         let shared = Arc::new(Shared::new());
         let (tx, rx) = mpsc::sync_channel::<Batch>(opts.channel_capacity.max(1));
-        let feeder = Feeder {
-            tx,
-            shared: shared.clone(),
-        };
-        let (exits_tx, exits_rx) = mpsc::channel::<Exit>();
-        let mut workers = Vec::new();
+        let feeder = Feeder::new(tx, shared.clone());
+        let mut workers = WorkerSet::new();
 
         // Anything failing from here on must stop what already runs.
         let started = (|| {
@@ -336,12 +126,7 @@ impl Engine {
                 handle: handle.clone(),
                 shared: shared.clone(),
             };
-            workers.push(spawn_worker(
-                "pipeline".into(),
-                Role::Pipeline,
-                &exits_tx,
-                move || pipe.run(),
-            )?);
+            workers.spawn("pipeline".into(), Role::Pipeline, move || pipe.run())?;
 
             if opts.config_sources {
                 for source in &config.sources {
@@ -350,12 +135,11 @@ impl Engine {
                             let (path, store, feeder, shared) =
                                 (path.clone(), store.clone(), feeder.clone(), shared.clone());
                             let poll = opts.file_poll;
-                            workers.push(spawn_worker(
+                            workers.spawn(
                                 format!("file {}", path.display()),
                                 Role::Source,
-                                &exits_tx,
                                 move || sources::follow_file(path, store, feeder, shared, poll),
-                            )?);
+                            )?;
                         }
                         SourceConfig::Http { listen, .. } => {
                             tracing::warn!(%listen, "http source skipped: not served by this version");
@@ -379,21 +163,15 @@ impl Engine {
             }
             if opts.stdin {
                 let (feeder, shared) = (feeder.clone(), shared.clone());
-                workers.push(spawn_worker(
-                    "stdin".into(),
-                    Role::DetachedSource,
-                    &exits_tx,
-                    move || sources::read_stdin(feeder, shared),
-                )?);
+                workers.spawn("stdin".into(), Role::DetachedSource, move || {
+                    sources::read_stdin(feeder, shared)
+                })?;
             }
             if let Some(live) = opts.live {
                 let (feeder, shared) = (feeder.clone(), shared.clone());
-                workers.push(spawn_worker(
-                    "live".into(),
-                    Role::Source,
-                    &exits_tx,
-                    move || sources::feed_live(live, feeder, shared),
-                )?);
+                workers.spawn("live".into(), Role::Source, move || {
+                    sources::feed_live(live, feeder, shared)
+                })?;
             }
             let (rstore, rshared, policy, every) = (
                 store.clone(),
@@ -401,42 +179,29 @@ impl Engine {
                 config.retention,
                 opts.retention_every,
             );
-            workers.push(spawn_worker(
-                "retention".into(),
-                Role::Retention,
-                &exits_tx,
-                move || retention::run(rstore, policy, rshared, every),
-            )?);
+            workers.spawn("retention".into(), Role::Retention, move || {
+                retention::run(rstore, policy, rshared, every)
+            })?;
             Ok::<(), RuntimeError>(())
         })();
         // Only the sources hold senders now: when the last ends the pipeline sees the channel close.
         drop(feeder);
         if let Err(e) = started {
-            shared.request_stop();
-            shared.stop_pipeline.store(true, Ordering::Release);
+            shared.abort();
             return Err(e);
         }
 
         let (state_tx, state_rx) = watch::channel(None);
-        let sup = Supervisor {
-            exits: exits_rx,
-            workers,
-            shared: shared.clone(),
-            handle: handle.clone(),
-            state: state_tx,
-        };
-        // The supervisor keeps no sender of its own, but the exits channel must outlive every worker's clone.
-        drop(exits_tx);
+        let sup = workers.supervise(shared.clone(), handle.clone(), state_tx);
         let supervisor = std::thread::Builder::new()
             .name("vigil-supervisor".into())
             .spawn(move || sup.run())
             .map_err(|source| {
-                shared.request_stop();
-                shared.stop_pipeline.store(true, Ordering::Release);
-                RuntimeError::Spawn {
+                shared.abort();
+                RuntimeError::Spawn(SpawnError {
                     name: "supervisor".into(),
                     source,
-                }
+                })
             })?;
         tracing::info!(dir = %store.dir().display(), "engine started");
         Ok((
@@ -457,14 +222,6 @@ pub struct EngineTasks {
     shared: Arc<Shared>,
     state: watch::Receiver<Option<Result<(), String>>>,
     supervisor: Option<JoinHandle<()>>,
-}
-
-impl std::fmt::Debug for Shared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared")
-            .field("stopping", &self.stopping())
-            .finish_non_exhaustive()
-    }
 }
 
 impl EngineTasks {
@@ -514,70 +271,6 @@ impl Drop for EngineTasks {
     }
 }
 
-/// Watches the workers: joins each as it ends, turns the first failure into [`Change::Fatal`] and a stop,
-/// and moves the pipeline to its drain once every source has ended.
-struct Supervisor {
-    exits: Receiver<Exit>,
-    workers: Vec<(String, Role, JoinHandle<()>)>,
-    shared: Arc<Shared>,
-    handle: EngineHandle,
-    state: watch::Sender<Option<Result<(), String>>>,
-}
-
-impl Supervisor {
-    fn run(mut self) {
-        let mut first_error: Option<String> = None;
-        let waited = |w: &[(String, Role, JoinHandle<()>)], role: Role| {
-            w.iter().filter(|(_, r, _)| *r == role).count()
-        };
-        loop {
-            match self.exits.recv_timeout(TICK) {
-                Ok(exit) => {
-                    if let Some(i) = self
-                        .workers
-                        .iter()
-                        .position(|(n, r, _)| *n == exit.name && *r == exit.role)
-                    {
-                        let (_, _, h) = self.workers.swap_remove(i);
-                        let _ = h.join();
-                    }
-                    match exit.result {
-                        Ok(()) => tracing::info!(worker = %exit.name, "engine worker ended"),
-                        Err(msg) => {
-                            tracing::error!(worker = %exit.name, error = %msg, "engine worker failed");
-                            if first_error.is_none() {
-                                self.handle.refresh_stats(0.0, 0, Some(msg.clone()));
-                                self.handle.publish(Change::Fatal(msg.clone()));
-                                first_error = Some(msg);
-                                self.shared.request_stop();
-                            }
-                        }
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
-            if self.shared.stopping() && waited(&self.workers, Role::Source) == 0 {
-                self.shared.stop_pipeline.store(true, Ordering::Release);
-            }
-            if waited(&self.workers, Role::Source) == 0
-                && waited(&self.workers, Role::Pipeline) == 0
-                && waited(&self.workers, Role::Retention) == 0
-            {
-                break;
-            }
-        }
-        // A detached stdin reader may still be blocked in a read; it ends with the process.
-        self.workers.clear();
-        let outcome = match first_error {
-            Some(e) => Err(e),
-            None => Ok(()),
-        };
-        tracing::info!(ok = outcome.is_ok(), "engine stopped");
-        let _ = self.state.send(Some(outcome));
-    }
-}
-
 /// The pipeline thread: records in, checkpoints, change-feed announcements out.
 struct PipelineWorker {
     pipeline: Pipeline,
@@ -596,7 +289,7 @@ impl PipelineWorker {
         let mut last_checkpoint = Instant::now() - CHECKPOINT_EVERY;
         let mut stats = StatsClock::new(self.pipeline.stats().ingested);
         loop {
-            let draining = self.shared.stop_pipeline.load(Ordering::Acquire);
+            let draining = self.shared.pipeline_draining();
             let next = if draining {
                 match self.rx.try_recv() {
                     Ok(b) => Some(b),
@@ -676,7 +369,7 @@ impl PipelineWorker {
             self.pipeline.store().meta_put(&k, &v)?;
         }
         self.pipeline.checkpoint()?;
-        self.shared.backlog.fetch_sub(*unflushed, Ordering::AcqRel);
+        self.shared.stored(*unflushed);
         *unflushed = 0;
         let (mut raised, mut changed) = self.pipeline.take_touched();
         // The pipeline may list a new alert twice (where it is created and where it is written).
@@ -739,13 +432,13 @@ impl StatsClock {
             }
             _ => 0.0,
         };
-        let backlog = shared.backlog.load(Ordering::Acquire);
+        let backlog = shared.backlog();
         let key = (
             ingested,
             backlog,
             // Tenths of an event a second: a decaying rate still settles.
             (rate * 10.0).round() as u64,
-            shared.generation.load(Ordering::Acquire),
+            shared.generation(),
         );
         if force || self.last != Some(key) {
             handle.refresh_stats(rate, backlog, Some(shared.health_line()));

@@ -11,9 +11,27 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::runtime::{Batch, Feeder, LiveFeed, Shared};
+use super::workers::{Batch, Feeder, Shared};
+use crate::ingest::generate::Generator;
 use crate::ingest::{QUARANTINE_RAW_CAP, Reader, Record, RejectedRecord};
 use crate::store::Store;
+
+/// An endless in-process event stream (the demo): a generator whose event-time gaps are replayed as
+/// wall-clock pauses, so a live stream arrives at the pace its timestamps say.
+pub struct LiveFeed {
+    /// The generator, usually [`Generator::then_live`] after the demo's history.
+    pub generator: Generator,
+    /// Longest pause between two events, whatever their time gap (keeps a demo lively after a quiet spell).
+    pub max_pause: Duration,
+}
+
+impl std::fmt::Debug for LiveFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveFeed")
+            .field("max_pause", &self.max_pause)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Records per batch handed to the pipeline.
 const BATCH_RECORDS: usize = 1000;

@@ -1,6 +1,8 @@
-//! Which alerts a view or an export wants: the one filter type the UI, the CLI and the store share.
+//! Which alerts a view or an export wants, and what the store answers: the filter, the page and the status
+//! counters that the UI, the CLI and the store share (so the UI needs nothing from `store`).
 
 use chrono::{DateTime, Utc};
+use ulid::Ulid;
 
 use super::{Alert, AlertStatus, Severity};
 
@@ -89,4 +91,37 @@ fn text_matches(a: &Alert, t: &str) -> bool {
     .into_iter()
     .flatten()
     .any(|f| f.to_lowercase().contains(&t))
+}
+
+/// One page of alerts and the cursor for the next (`None` at the end).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlertPage {
+    pub alerts: Vec<Alert>,
+    pub next: Option<Ulid>,
+}
+
+/// Alerts per status, kept as counters so the header never counts a million rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StatusCounts {
+    pub open: u64,
+    pub acknowledged: u64,
+    pub expected: u64,
+    pub true_positive: u64,
+}
+
+impl StatusCounts {
+    /// All alerts.
+    pub fn total(&self) -> u64 {
+        self.open + self.acknowledged + self.expected + self.true_positive
+    }
+
+    /// The counter for one status.
+    pub fn get(&self, s: AlertStatus) -> u64 {
+        match s {
+            AlertStatus::Open => self.open,
+            AlertStatus::Acknowledged => self.acknowledged,
+            AlertStatus::Expected => self.expected,
+            AlertStatus::TruePositive => self.true_positive,
+        }
+    }
 }

@@ -1,10 +1,12 @@
-//! Domain types shared by every layer: audit events, alerts, severities, statuses.
+//! Domain types shared by every layer: audit events, alerts, severities, statuses, integrations' routing and
+//! the pages of alerts the store serves.
 //!
 //! Owns no I/O. Must not import tokio, sled, ratatui, crossterm or reqwest (guarded by `tests/layering.rs`).
 
 mod alert;
 mod event;
 mod filter;
+mod integration;
 pub mod query;
 pub mod text;
 
@@ -13,4 +15,5 @@ pub use alert::{
     Severity,
 };
 pub use event::{Actor, AuditEvent, Content, Entity, Location, Message, Party};
-pub use filter::AlertFilter;
+pub use filter::{AlertFilter, AlertPage, StatusCounts};
+pub use integration::{Integration, IntegrationKind};

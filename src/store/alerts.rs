@@ -25,40 +25,7 @@ use ulid::Ulid;
 
 use super::keys::hash64;
 use super::{Store, StoreError};
-use crate::model::{Alert, AlertFilter, AlertStatus, Severity};
-
-/// One page of alerts and the cursor for the next (`None` at the end).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AlertPage {
-    pub alerts: Vec<Alert>,
-    pub next: Option<Ulid>,
-}
-
-/// Alerts per status, kept as counters so the header never counts a million rows.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct StatusCounts {
-    pub open: u64,
-    pub acknowledged: u64,
-    pub expected: u64,
-    pub true_positive: u64,
-}
-
-impl StatusCounts {
-    /// All alerts.
-    pub fn total(&self) -> u64 {
-        self.open + self.acknowledged + self.expected + self.true_positive
-    }
-
-    /// The counter for one status.
-    pub fn get(&self, s: AlertStatus) -> u64 {
-        match s {
-            AlertStatus::Open => self.open,
-            AlertStatus::Acknowledged => self.acknowledged,
-            AlertStatus::Expected => self.expected,
-            AlertStatus::TruePositive => self.true_positive,
-        }
-    }
-}
+use crate::model::{Alert, AlertFilter, AlertPage, AlertStatus, Severity, StatusCounts};
 
 const BLOCK: u8 = b'B';
 const COUNTER: u8 = b'C';

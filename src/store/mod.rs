@@ -11,8 +11,7 @@ mod quarantine;
 mod run;
 
 /// Re-exported where callers page alerts.
-pub use crate::model::AlertFilter;
-pub use alerts::{AlertPage, StatusCounts};
+pub use crate::model::{AlertFilter, AlertPage, StatusCounts};
 pub use events::{EventPlan, InsertOutcome, Planner, encode_event, event_runs};
 pub use quarantine::QuarantineRecord;
 

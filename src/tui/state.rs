@@ -12,8 +12,8 @@ use crossterm::event::KeyEvent;
 use ulid::Ulid;
 
 use crate::engine::{Change, Command, DetectionView, EngineStats, IntegrationView};
+use crate::model::AlertPage;
 use crate::model::{Alert, AuditEvent};
-use crate::store::AlertPage;
 use crate::tui::action::Action;
 
 pub use prompt::{ExportRequest, Mode, NoteEditor, Prompt, PromptKind};

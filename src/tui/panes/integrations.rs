@@ -34,7 +34,8 @@ pub fn draw(f: &mut Frame, area: Rect, s: &AppState, theme: Theme, focused: bool
         );
         return;
     }
-    let rows = s.integrations.items.iter().enumerate().map(|(i, v)| {
+    let rows = s.integrations.items.iter().enumerate().map(|(i, view)| {
+        let v = &view.integration;
         let dets = if v.detections.is_empty() {
             "all".to_string()
         } else {
@@ -43,8 +44,8 @@ pub fn draw(f: &mut Frame, area: Rect, s: &AppState, theme: Theme, focused: bool
         let row = Row::new(vec![
             Cell::from(if v.enabled { "on" } else { "off" }),
             Cell::from(clean(&v.name, 24)),
-            Cell::from(clean(&v.kind, 12)),
-            Cell::from(clean(&v.endpoint, 48)),
+            Cell::from(v.kind.as_str()),
+            Cell::from(clean(&view.endpoint, 48)),
             Cell::from(format!(">={}", v.min_severity)),
             Cell::from(dets),
         ]);

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 
 use ulid::Ulid;
 
+use crate::model::AlertPage;
 use crate::model::{Alert, AlertFilter};
-use crate::store::AlertPage;
 
 /// Rows fetched when the window is (re)loaded.
 pub const FIRST_PAGE: usize = 200;

@@ -1,0 +1,197 @@
+//! The one start-up path every command takes: configuration → data dir → logging → store (or engine).
+//!
+//! Each step is a method of [`Setup`], so a command asks for exactly what it needs and gets the same answer
+//! as every other command: `vigil ingest`, `export`, `quarantine` and `status` all honour `[engine] data_dir`
+//! because they resolve the data dir here and nowhere else. The socket-attach mode of `vigil serve` will
+//! branch here, once, between "open the store" and "attach to the running engine".
+
+use std::path::{Path, PathBuf};
+
+use color_eyre::eyre::{Result, WrapErr, bail, eyre};
+use vigil::config::Config;
+use vigil::detect::tuning::Tuning;
+use vigil::store::{Store, StoreError};
+
+/// What the command line says about where things are (the global flags).
+#[derive(Debug, Clone, Default)]
+pub struct Globals {
+    /// `--data-dir` or `$VIGIL_DATA_DIR` (clap reads both).
+    pub data_dir: Option<PathBuf>,
+    /// `--config`.
+    pub config: Option<PathBuf>,
+}
+
+/// A command's start-up state: the configuration in force, then (when asked for) the data dir and its log.
+pub struct Setup {
+    /// The configuration in force (the defaults when there is no file).
+    pub config: Config,
+    globals: Globals,
+    /// Kept alive for the command's lifetime: dropping it flushes the log.
+    log: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
+
+impl Setup {
+    /// Step 1: the configuration. A file with errors stops the command with every error listed.
+    pub fn load(globals: Globals) -> Result<Self> {
+        let config_path = config_path(globals.config.as_deref());
+        let config = match &config_path {
+            Some(p) => vigil::config::load(p).map_err(|errs| eyre!("{errs}"))?,
+            None => Config::default(),
+        };
+        Ok(Self {
+            config,
+            globals,
+            log: None,
+        })
+    }
+
+    /// Step 2: the data dir: `--data-dir` or `$VIGIL_DATA_DIR`, else `[engine] data_dir`, else the XDG data dir.
+    pub fn data_dir(&self) -> Result<PathBuf> {
+        if let Some(d) = self
+            .globals
+            .data_dir
+            .clone()
+            .or_else(|| self.config.engine.data_dir.clone())
+        {
+            return Ok(d);
+        }
+        directories::ProjectDirs::from("", "", "vigil")
+            .map(|p| p.data_dir().to_path_buf())
+            .ok_or_else(|| {
+                eyre!(
+                    "no data directory: set --data-dir or VIGIL_DATA_DIR (no home directory found)"
+                )
+            })
+    }
+
+    /// Step 3: logs go to `<dir>/vigil.log` (owner-only), never to the terminal; the filter comes from
+    /// `VIGIL_LOG`. Creates `dir` (owner-only) when it is missing. A log that cannot be opened is not fatal:
+    /// the command runs without one.
+    /// Logging starts once per process; a second call keeps the first log.
+    pub fn start_logging(&mut self, dir: &Path) {
+        if self.log.is_none() {
+            self.log = init_logging(dir);
+        }
+    }
+
+    /// Steps 2–4 for commands that read or write the store: resolve the data dir, log there, open the store.
+    pub fn open_store(&mut self) -> Result<(PathBuf, Store)> {
+        let dir = self.data_dir()?;
+        self.start_logging(&dir);
+        let store = Store::open(&dir).map_err(in_use_hint)?;
+        Ok((dir, store))
+    }
+
+    /// Like [`Setup::open_store`] for commands that only read: a missing store is an error naming the dir,
+    /// not an empty store created as a side effect.
+    pub fn open_existing_store(&mut self) -> Result<(PathBuf, Store)> {
+        let dir = self.data_dir()?;
+        if !dir.exists() {
+            bail!("no store at {} (nothing was ingested there)", dir.display());
+        }
+        self.open_store()
+    }
+
+    /// The file's tuning with the store's UI changes laid over it.
+    pub fn tuning(&self, store: &Store) -> Result<Tuning> {
+        Ok(self.config.tuning().overlay(&store.detection_overrides()?))
+    }
+
+    /// `[engine] fingerprint_key`, resolved now (`None`: the store's own key).
+    pub fn fingerprint_key(&self) -> Result<Option<Vec<u8>>> {
+        Ok(self.config.engine.resolve_fingerprint_key()?)
+    }
+
+    /// The user keymap: `keymap.toml` beside `--config` when one is given, else in the XDG config dir; only
+    /// when it exists (the defaults are embedded).
+    pub fn keymap_path(&self) -> Option<PathBuf> {
+        keymap_path(self.globals.config.as_deref())
+    }
+}
+
+/// `--config`, else `vigil.toml` in the XDG config dir when it exists, else no file (defaults).
+pub fn config_path(given: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = given {
+        return Some(p.to_path_buf());
+    }
+    let p = directories::ProjectDirs::from("", "", "vigil")?
+        .config_dir()
+        .join("vigil.toml");
+    p.exists().then_some(p)
+}
+
+/// See [`Setup::keymap_path`].
+pub fn keymap_path(config: Option<&Path>) -> Option<PathBuf> {
+    let dir = match config {
+        Some(c) => c.parent().map(Path::to_path_buf),
+        None => {
+            directories::ProjectDirs::from("", "", "vigil").map(|p| p.config_dir().to_path_buf())
+        }
+    }?;
+    let p = dir.join("keymap.toml");
+    p.exists().then_some(p)
+}
+
+/// See [`Setup::start_logging`].
+fn init_logging(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    create_private_dir(dir).ok()?;
+    let file = dir.join("vigil.log");
+    // Created owner-only before the appender opens it (it would create it world-readable); a symlink planted
+    // at the log's place is not followed.
+    open_private_append(&file).ok()?;
+    let appender = tracing_appender::rolling::never(dir, "vigil.log");
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init()
+        .ok()?;
+    Some(guard)
+}
+
+/// `dir` and its missing parents; the last component owner-only when this creates it.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .wrap_err_with(|| format!("cannot create {}", parent.display()))?;
+    }
+    let mut b = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    match b.create(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) => Err(e).wrap_err_with(|| format!("cannot create {}", dir.display())),
+    }
+}
+
+/// Open (creating owner-only) a file for appending, refusing to follow a symlink at its place.
+fn open_private_append(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    o.open(path)
+}
+
+/// The store error a person understands when `vigil serve` holds the store: the holder's pid, and why.
+fn in_use_hint(e: StoreError) -> color_eyre::Report {
+    match e {
+        e @ StoreError::InUse { .. } => eyre!(
+            "{e}, probably `vigil serve`; other commands cannot run beside it until it offers its socket"
+        ),
+        other => other.into(),
+    }
+}

@@ -1,0 +1,177 @@
+//! The commands that work on the store without running the engine: `ingest`, `export`, `quarantine list`
+//! and `status`. Each starts through [`Setup`], so each honours the same data dir.
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use color_eyre::eyre::{Result, eyre};
+use vigil::engine::{Pipeline, PipelineError, StatusReport};
+use vigil::export::{ExportFormat, ExportSelection, create_export_file, export_alerts};
+use vigil::model::{AlertFilter, AlertStatus};
+
+use super::setup::Setup;
+use super::time_arg::parse_time;
+use super::{Format, ListFormat};
+
+/// `vigil ingest FILE... | -`: parse, store and detect; the summary is the last stdout line.
+pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {
+    let (_dir, store) = setup.open_store()?;
+    let tuning = setup.tuning(&store)?;
+    let key = setup.fingerprint_key()?;
+    let mut pipeline = Pipeline::new(store, &tuning, key.as_deref())?;
+    let mut unreadable = 0;
+    for path in files {
+        let name = path.display().to_string();
+        let result = if name == "-" {
+            pipeline.ingest_reader("-", std::io::stdin())
+        } else {
+            match File::open(path) {
+                Ok(f) => pipeline.ingest_reader(&name, f),
+                Err(e) => {
+                    eprintln!("vigil: cannot read {name}: {e}");
+                    unreadable += 1;
+                    continue;
+                }
+            }
+        };
+        if let Err(e) = result {
+            match e {
+                PipelineError::Read { .. } => {
+                    eprintln!("vigil: {e}");
+                    unreadable += 1;
+                }
+                other => return Err(other.into()),
+            }
+        }
+    }
+    let stats = pipeline.finish()?;
+    if stats.late > 0 {
+        eprintln!(
+            "vigil: {} events arrived more than 5 minutes late: stored, not detected",
+            stats.late
+        );
+    }
+    if stats.quarantined > 0 {
+        eprintln!(
+            "vigil: {} records quarantined; see `vigil quarantine list`",
+            stats.quarantined
+        );
+    }
+    println!("{stats}");
+    Ok(if unreadable > 0 { 1 } else { 0 })
+}
+
+/// `vigil export`'s arguments, as clap parsed them.
+pub struct ExportArgs {
+    pub format: Format,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub status: Vec<String>,
+    pub detection: Option<String>,
+    pub actor: Option<String>,
+    pub output: Option<PathBuf>,
+    pub force: bool,
+}
+
+impl ExportArgs {
+    /// The filter these arguments mean, oldest first; a bad value is named with its flag.
+    fn filter(&self) -> Result<AlertFilter> {
+        let now = Utc::now();
+        let time = |flag: &str, v: &Option<String>| {
+            v.as_deref()
+                .map(|s| parse_time(s, now))
+                .transpose()
+                .map_err(|e| eyre!("{flag}: {e}"))
+        };
+        Ok(AlertFilter {
+            statuses: self
+                .status
+                .iter()
+                .map(|s| s.parse::<AlertStatus>())
+                .collect::<Result<_, _>>()
+                .map_err(|e| eyre!("--status: {e}"))?,
+            since: time("--since", &self.since)?,
+            until: time("--until", &self.until)?,
+            detection: self.detection.clone(),
+            actor: self.actor.clone(),
+            ascending: true,
+            ..Default::default()
+        })
+    }
+}
+
+/// `vigil export`: the same writer as the UI's export, to a file (owner-only, never through a symlink) or
+/// stdout.
+pub fn export(mut setup: Setup, args: ExportArgs) -> Result<i32> {
+    let filter = args.filter()?;
+    let (_dir, store) = setup.open_existing_store()?;
+    let format = match args.format {
+        Format::Csv => ExportFormat::Csv,
+        Format::Json => ExportFormat::Json,
+    };
+    let selection = ExportSelection::Filter(filter);
+    let file = args.output.as_deref().filter(|p| *p != Path::new("-"));
+    let written = match file {
+        Some(p) => {
+            let f = create_export_file(p, args.force)?;
+            export_alerts(&store, &selection, BufWriter::new(f), format)
+        }
+        None => export_alerts(
+            &store,
+            &selection,
+            BufWriter::new(std::io::stdout().lock()),
+            format,
+        ),
+    };
+    let rows = match written {
+        Ok(rows) => rows,
+        Err(e) if e.is_broken_pipe() => return Ok(0),
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(p) = file {
+        eprintln!("vigil: wrote {rows} alerts to {}", p.display());
+    }
+    Ok(0)
+}
+
+/// `vigil quarantine list`: records refused at ingest, with their reasons (already redacted in the store).
+pub fn quarantine_list(mut setup: Setup, format: ListFormat, limit: usize) -> Result<i32> {
+    let (_dir, store) = setup.open_existing_store()?;
+    let records = store.quarantine_list(0, limit)?;
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    match format {
+        ListFormat::Json => {
+            for r in &records {
+                let mut v = serde_json::to_value(r)?;
+                v["raw"] = serde_json::Value::String(String::from_utf8_lossy(&r.raw).into_owned());
+                serde_json::to_writer(&mut out, &v)?;
+                writeln!(out)?;
+            }
+        }
+        ListFormat::Text => {
+            let clean = vigil::model::text::sanitize;
+            for r in &records {
+                writeln!(out, "{}: {}", clean(&r.source), clean(&r.reason))?;
+            }
+            if std::io::stdout().is_terminal() || records.is_empty() {
+                writeln!(out, "{} quarantined in all", store.quarantined_count())?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+/// `vigil status`: figures from the store. While `vigil serve` holds the store they cannot be read here
+/// (its socket will answer them): the error says who holds it.
+pub fn status(mut setup: Setup, format: ListFormat) -> Result<i32> {
+    let (_dir, store) = setup.open_existing_store()?;
+    let report = StatusReport::of_store(&store);
+    match format {
+        ListFormat::Json => println!("{}", serde_json::to_string(&report)?),
+        ListFormat::Text => println!("{report}"),
+    }
+    Ok(0)
+}
