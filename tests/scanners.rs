@@ -725,8 +725,10 @@ fn hostile_inputs_stay_linear_and_bounded() {
         let start = std::time::Instant::now();
         let found = s.scan(text);
         assert!(found.len() <= vigil::detect::content::MAX_FINDINGS);
+        // A hang guard, not a speed test (speed is `cargo bench --bench scan`'s job): a quadratic scanner takes
+        // minutes on these inputs even in release; linear ones take seconds in a debug build on a busy machine.
         assert!(
-            start.elapsed().as_secs() < 5,
+            start.elapsed().as_secs() < 60,
             "too slow on {:?}…",
             &text[..20]
         );

@@ -103,3 +103,40 @@ async fn no_color_draws_without_colours() {
             .all(|c| c.fg == Color::Reset && c.bg == Color::Reset)
     );
 }
+
+/// The integrations pane names each kind as the config file does (`splunk_hec`), never Rust's `Debug`
+/// spelling, and shows no secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integrations_show_config_kind_names_and_no_secret() {
+    let config = vigil::config::parse(
+        "[[integrations]]\nname = \"siem\"\nkind = \"splunk_hec\"\nurl = \"https://splunk.example:8088\"\n\
+         token = \"hec-literal-token-1234\"\n\n[[integrations]]\nname = \"chat\"\nkind = \"slack\"\n\
+         url = \"https://hooks.slack.com/services/T0/B0/secretpart\"\n",
+        std::path::Path::new("vigil.toml"),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = vigil::store::Store::open(dir.path()).unwrap();
+    let handle = vigil::engine::EngineHandle::new(
+        store,
+        vigil::detect::tuning::Tuning::default(),
+        config.integrations,
+        None,
+    )
+    .unwrap();
+    let mut app = app(handle, 120, 40).await;
+    let e = app.update(Msg::Action(Action::ShowIntegrations));
+    app.settle(e).await;
+    let term = render(&app, 120, 40);
+    let text: String = term
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(text.contains("splunk_hec"), "{text}");
+    assert!(!text.contains("splunkhec"));
+    assert!(text.contains("slack"));
+    assert!(!text.contains("secretpart") && !text.contains("hec-literal-token-1234"));
+}

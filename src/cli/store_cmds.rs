@@ -11,9 +11,9 @@ use vigil::engine::{Pipeline, PipelineError, StatusReport};
 use vigil::export::{ExportFormat, ExportSelection, create_export_file, export_alerts};
 use vigil::model::{AlertFilter, AlertStatus};
 
+use super::args::{Format, ListFormat};
 use super::setup::Setup;
 use super::time_arg::parse_time;
-use super::{Format, ListFormat};
 
 /// `vigil ingest FILE... | -`: parse, store and detect; the summary is the last stdout line.
 pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use color_eyre::eyre::{Context, Result};
 
-use super::Format;
+use super::args::Format;
 use super::setup::{Globals, Setup, config_path, keymap_path};
 
 /// `vigil generate`: synthetic events as JSON lines on stdout, the planted incidents to `manifest`.
