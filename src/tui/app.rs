@@ -157,7 +157,17 @@ fn slot(effect: &Effect) -> Option<&'static str> {
         Effect::Page(r) if r.kind == PageKind::Reset => Some("queue"),
         Effect::Timeline(_) => Some("timeline"),
         Effect::Alert(_) => Some("detail"),
-        _ => None,
+        // Older/newer pages extend the window rather than replace it; the rest are not view queries.
+        Effect::Page(_)
+        | Effect::Alerts(_)
+        | Effect::Detections
+        | Effect::Integrations
+        | Effect::Stats
+        | Effect::Execute(_)
+        | Effect::ProbePath(_)
+        | Effect::Copy(_)
+        | Effect::Quit
+        | Effect::Fail(_) => None,
     }
 }
 

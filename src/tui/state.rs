@@ -527,7 +527,20 @@ impl AppState {
                 self.prompt = Some(Prompt::new(PromptKind::Command { error: None }, ""));
                 Vec::new()
             }
-            other => self.on_triage_action(other),
+            a @ (Action::Acknowledge
+            | Action::MarkExpected
+            | Action::MarkTruePositive
+            | Action::Reopen
+            | Action::AssignToMe
+            | Action::Assign
+            | Action::AddNote
+            | Action::Export
+            | Action::CopyId
+            | Action::ToggleDetection
+            | Action::CycleSensitivity
+            | Action::ExcludeActor
+            | Action::ExcludeObject
+            | Action::RemoveExclusion) => self.on_triage_action(a),
         }
     }
 
@@ -541,7 +554,38 @@ impl AppState {
             Action::HalfPageUp => Some(scroll.saturating_sub(self.list_rows() / 2)),
             Action::FirstRow => Some(0),
             Action::Quit => return vec![Effect::Quit],
-            _ => Some(scroll),
+            // The help has the screen: every other action waits until it closes.
+            Action::LastRow
+            | Action::NextPane
+            | Action::PrevPane
+            | Action::ShowQueue
+            | Action::ShowDetail
+            | Action::ShowTimeline
+            | Action::ShowDetections
+            | Action::ShowIntegrations
+            | Action::Open
+            | Action::ToggleSelect
+            | Action::ClearSelection
+            | Action::Acknowledge
+            | Action::MarkExpected
+            | Action::MarkTruePositive
+            | Action::Reopen
+            | Action::AssignToMe
+            | Action::Assign
+            | Action::AddNote
+            | Action::Export
+            | Action::CopyId
+            | Action::Filter
+            | Action::CommandLine
+            | Action::ToggleSort
+            | Action::WidenTimeline
+            | Action::NarrowTimeline
+            | Action::ToggleDetection
+            | Action::CycleSensitivity
+            | Action::ExcludeActor
+            | Action::ExcludeObject
+            | Action::RemoveExclusion
+            | Action::Refresh => Some(scroll),
         };
         Vec::new()
     }
@@ -598,7 +642,7 @@ impl AppState {
             }
             Pane::Detections => vec![Effect::Detections],
             Pane::Integrations => vec![Effect::Integrations],
-            _ => Vec::new(),
+            Pane::Queue | Pane::Detail => Vec::new(),
         }
     }
 
@@ -630,7 +674,7 @@ impl AppState {
                     }
                 }
             }
-            _ => Vec::new(),
+            Pane::Detail | Pane::Detections | Pane::Integrations => Vec::new(),
         }
     }
 
