@@ -4,7 +4,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
 use proptest::prelude::*;
 use vigil::tui::action::Action;
-use vigil::tui::keymap::{Keymap, KeymapError, Resolved, action_help, check_file};
+use vigil::tui::keymap::{Keymap, KeymapError, Resolved, check_file};
 
 const DEFAULTS: &str = include_str!("../keymap.toml");
 
@@ -32,7 +32,7 @@ fn defaults_parse_cleanly_and_bind_every_action() {
     assert!(bindings.len() >= 39);
     for (action, keys) in &bindings {
         assert!(!keys.is_empty(), "{action:?} has no default key");
-        assert!(!action_help(*action).is_empty());
+        assert!(!action.help().is_empty());
     }
     // Enum order, one line per action.
     assert_eq!(bindings[0].0, Action::NextRow);

@@ -3,10 +3,20 @@
 
 mod tui_support;
 
-use crossterm::event::KeyCode;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::layout::Rect;
+use ratatui::{Terminal, TerminalOptions, Viewport};
 use tui_support::*;
 use vigil::detect::tuning::ExclusionKind;
+use vigil::engine::Change;
 use vigil::model::AlertStatus;
+use vigil::tui::App;
+use vigil::tui::action::Action;
+use vigil::tui::backend::CompactBackend;
+use vigil::tui::state::{Effect, Msg};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn j_j_enter_a_acknowledges_the_third_row_with_history() {
@@ -196,4 +206,139 @@ async fn s_reloads_the_queue_most_severe_first_from_the_store() {
     let mut newest_first = ids.clone();
     newest_first.sort_by(|a, b| b.cmp(a));
     assert_eq!(ids, newest_first);
+}
+
+/// Everything the terminal was sent, readable while the terminal owns the writer.
+#[derive(Clone, Default)]
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl Sink {
+    fn len(&self) -> usize {
+        self.0.lock().map(|b| b.len()).unwrap_or(0)
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut b) = self.0.lock() {
+            b.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The terminal the loop draws on, over an in-memory writer.
+fn tty(w: u16, h: u16) -> (Terminal<CompactBackend<Sink>>, Sink) {
+    let sink = Sink::default();
+    let term = Terminal::with_options(
+        CompactBackend::new(sink.clone()),
+        TerminalOptions {
+            viewport: Viewport::Fixed(Rect::new(0, 0, w, h)),
+        },
+    )
+    .unwrap();
+    (term, sink)
+}
+
+/// What the loop does on its 1 Hz tick: the clock message plus a fetch of the header figures.
+async fn tick(app: &mut App, minute: u32) {
+    let mut effects = vec![Effect::Stats];
+    effects.extend(app.update(Msg::Tick(t(12, minute))));
+    app.settle(effects).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loop_draws_a_frame_only_when_the_screen_changed() {
+    let (_dir, handle) = engine();
+    let mut app = app(handle, 80, 24).await;
+    let (mut term, sink) = tty(80, 24);
+    assert!(app.draw_if_dirty(&mut term).unwrap(), "the first frame");
+    assert!(
+        !app.draw_if_dirty(&mut term).unwrap(),
+        "nothing changed since"
+    );
+    let sent = sink.len();
+    assert!(sent > 0);
+
+    // (a) Ignored input and events that change nothing on screen: no frame, not a byte.
+    app.press(code(KeyCode::F(12))).await; // unbound
+    app.press(KeyEvent::new_with_kind(
+        KeyCode::Char('j'),
+        KeyModifiers::NONE,
+        KeyEventKind::Release,
+    ))
+    .await;
+    tick(&mut app, 1).await;
+    tick(&mut app, 2).await;
+    // Facts from the feed whose reloads bring back what is already shown.
+    let e = app.update(Msg::Change(Change::TuningChanged));
+    app.settle(e).await;
+    let e = app.update(Msg::Change(Change::AlertsChanged {
+        ids: Vec::new(),
+        raised: 0,
+    }));
+    assert!(
+        !e.is_empty(),
+        "at the top of the queue a change reloads the window"
+    );
+    app.settle(e).await;
+    assert!(!app.state.is_dirty());
+    assert!(!app.draw_if_dirty(&mut term).unwrap());
+    assert_eq!(sink.len(), sent, "nothing was sent to the terminal");
+    assert_eq!(app.frames, 1);
+
+    // (b) `j` on a list with rows moves the cursor: one frame.
+    assert!(app.state.queue.rows.len() > 1);
+    keys(&mut app, "j").await;
+    assert!(app.state.is_dirty());
+    assert!(app.draw_if_dirty(&mut term).unwrap());
+    assert!(sink.len() > sent);
+    // … but not at the last row, where it moves nothing.
+    keys(&mut app, "G").await;
+    assert!(app.draw_if_dirty(&mut term).unwrap());
+    keys(&mut app, "j").await;
+    assert!(!app.draw_if_dirty(&mut term).unwrap(), "j at the last row");
+
+    // (c) A resize: one frame.
+    let e = app.update(Msg::Resize(80, 24));
+    app.settle(e).await;
+    assert!(app.draw_if_dirty(&mut term).unwrap());
+
+    // A triage key: the command's outcome reaches the footer and the row through the feed.
+    keys(&mut app, "a").await;
+    assert!(app.draw_if_dirty(&mut term).unwrap());
+    assert_eq!(app.frames, 5);
+}
+
+/// The other direction: whatever changes the drawn screen must have marked the state dirty (otherwise the loop
+/// would leave a stale frame up). Every action, in many orders and panes, each followed by what it causes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_change_on_screen_marks_the_state_dirty() {
+    for (w, h) in [(80, 24), (120, 40)] {
+        let (_dir, handle) = engine();
+        let mut app = app(handle, w, h).await;
+        let n = Action::ALL.len();
+        let mut before = render(&app, w, h);
+        app.state.take_dirty();
+        for i in 0..4 * n {
+            // Strides coprime with the number of actions visit them in varied orders.
+            let action = Action::ALL[(i * 7 + i / n) % n];
+            if action == Action::Quit {
+                continue;
+            }
+            let e = app.update(Msg::Action(action));
+            app.settle(e).await;
+            let after = render(&app, w, h);
+            let dirty = app.state.take_dirty();
+            assert!(
+                dirty || after.backend().buffer() == before.backend().buffer(),
+                "{w}x{h} step {i}: {action:?} changed the screen without marking it dirty"
+            );
+            before = after;
+        }
+    }
 }

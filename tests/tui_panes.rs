@@ -6,6 +6,7 @@ mod tui_support;
 use ratatui::style::Color;
 use tui_support::*;
 use vigil::tui::action::Action;
+use vigil::tui::keymap::{Keymap, action_name};
 use vigil::tui::state::Msg;
 
 async fn show(
@@ -41,6 +42,47 @@ pane_snapshots! {
     detections: [Action::ShowDetections];
     integrations: [Action::ShowIntegrations];
     help: [Action::Help];
+}
+
+/// The screen as one string per row.
+fn screen_rows(term: &ratatui::Terminal<ratatui::backend::TestBackend>) -> Vec<String> {
+    let buf = term.backend().buffer();
+    (0..buf.area.height)
+        .map(|y| {
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_shows_every_bindable_action_with_its_help_text() {
+    // Tall and wide enough for every line, unscrolled and unclipped.
+    let term = show(140, 60, &[Action::Help]).await;
+    let rows = screen_rows(&term);
+    let defaults = include_str!("../keymap.toml");
+    let mut bindable = 0;
+    for action in Action::ALL {
+        // Bindable = a user keymap line can name it (internal actions are refused by name).
+        let line = format!("[normal]\n\"f12\" = \"{}\"\n", action_name(*action));
+        let (map, errors) = Keymap::from_strs(defaults, Some((&line, "probe.toml")));
+        if !errors.is_empty() {
+            continue;
+        }
+        bindable += 1;
+        assert_eq!(
+            map.keys_for(*action).last().map(String::as_str),
+            Some("f12")
+        );
+        let help = action.help();
+        assert!(!help.is_empty(), "{action:?} has no help text");
+        assert!(
+            rows.iter().any(|r| r.contains(help)),
+            "the ? help does not show {action:?}: {help:?}"
+        );
+    }
+    assert!(bindable > 0, "no action could be bound");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,12 +1,37 @@
 //! The keymap vocabulary: every user intent a key can be bound to. Serde names (kebab-case) are what
-//! `keymap.toml` uses; each variant's doc comment is its line in the `?` help.
+//! `keymap.toml` uses; each variant's doc comment is its line in the `?` help ([`Action::help`]), so the text is
+//! written once, here.
 
 use serde::{Deserialize, Serialize};
 
-/// A user intent, resolved from keys before anything changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Action {
+/// Declares [`Action`] from its variants as written below, each with exactly one `///` line (a variant without one,
+/// or with two, does not match and fails to compile), and derives [`Action::ALL`] and [`Action::help`] from the same
+/// list. Further attributes (`#[serde(skip)]` for internal actions) go after the doc line.
+macro_rules! actions {
+    ($(#[doc = $help:literal] $(#[$attr:meta])* $variant:ident,)*) => {
+        /// A user intent, resolved from keys before anything changes.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        pub enum Action {
+            $(#[doc = $help] $(#[$attr])* $variant,)*
+        }
+
+        impl Action {
+            /// Every action, in declaration order (the order of the `?` help).
+            pub const ALL: &'static [Action] = &[$(Action::$variant),*];
+
+            /// The one-line description `?` shows: the variant's doc comment.
+            pub fn help(self) -> &'static str {
+                match self {
+                    // A `///` line arrives as `#[doc = " text"]`: drop the space after the slashes.
+                    $(Action::$variant => $help.trim_ascii(),)*
+                }
+            }
+        }
+    };
+}
+
+actions! {
     /// Move down one row
     NextRow,
     /// Move up one row
@@ -85,4 +110,25 @@ pub enum Action {
     Help,
     /// Quit
     Quit,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Action;
+
+    #[test]
+    fn help_is_the_doc_comment_trimmed() {
+        assert_eq!(Action::NextRow.help(), "Move down one row");
+        assert_eq!(Action::AssignToMe.help(), "Assign to me ($USER)");
+        for a in Action::ALL {
+            let h = a.help();
+            assert!(!h.is_empty(), "{a:?} has no help");
+            assert_eq!(h, h.trim(), "{a:?}");
+        }
+        let mut all = Action::ALL.to_vec();
+        all.dedup();
+        assert_eq!(all.len(), Action::ALL.len(), "each variant once");
+        assert_eq!(Action::ALL.first(), Some(&Action::NextRow));
+        assert_eq!(Action::ALL.last(), Some(&Action::Quit));
+    }
 }

@@ -6,6 +6,7 @@
 //! borrows the current multi-thread runtime, or builds one when there is none).
 
 use std::collections::{HashMap, VecDeque};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,12 +14,13 @@ use chrono::{DateTime, Utc};
 use color_eyre::eyre::eyre;
 use crossterm::event::{Event, EventStream, KeyEvent, KeyEventKind};
 use futures::StreamExt;
-use ratatui::Frame;
+use ratatui::{Frame, Terminal};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::{AbortHandle, JoinSet};
 
 use crate::engine::{Change, EngineHandle};
+use crate::tui::backend::CompactBackend;
 use crate::tui::keymap::{Keymap, Resolved};
 use crate::tui::state::{AppState, EVENT_CAP, Effect, Msg, PageKind};
 use crate::tui::theme::Theme;
@@ -51,6 +53,8 @@ pub struct App {
     pub failure: Option<String>,
     /// Everything sent to the clipboard (tests read it; the terminal also gets OSC 52).
     pub copied: Vec<String>,
+    /// Frames drawn by [`App::draw_if_dirty`] so far.
+    pub frames: u64,
 }
 
 impl App {
@@ -75,6 +79,7 @@ impl App {
             quit: false,
             failure: None,
             copied: Vec::new(),
+            frames: 0,
         };
         (app, effects)
     }
@@ -105,6 +110,20 @@ impl App {
     /// Draw the current state.
     pub fn draw(&self, f: &mut Frame) {
         panes::draw(f, &self.state, &self.keymap, self.theme);
+    }
+
+    /// Draw one frame (a synchronized update, see [`terminal::draw`]) if the state changed on screen since the
+    /// last one; otherwise send nothing. Returns whether it drew. The event loop calls it once per turn.
+    pub fn draw_if_dirty<W: Write>(
+        &mut self,
+        term: &mut Terminal<CompactBackend<W>>,
+    ) -> io::Result<bool> {
+        if !self.state.take_dirty() {
+            return Ok(false);
+        }
+        terminal::draw(term, |f| self.draw(f))?;
+        self.frames += 1;
+        Ok(true)
     }
 
     /// Handle the effects that need no engine (quit, fail, copy). Returns the effect back when it does.
@@ -157,7 +176,17 @@ fn slot(effect: &Effect) -> Option<&'static str> {
         Effect::Page(r) if r.kind == PageKind::Reset => Some("queue"),
         Effect::Timeline(_) => Some("timeline"),
         Effect::Alert(_) => Some("detail"),
-        _ => None,
+        // Older/newer pages extend the window rather than replace it; the rest are not view queries.
+        Effect::Page(_)
+        | Effect::Alerts(_)
+        | Effect::Detections
+        | Effect::Integrations
+        | Effect::Stats
+        | Effect::Execute(_)
+        | Effect::ProbePath(_)
+        | Effect::Copy(_)
+        | Effect::Quit
+        | Effect::Fail(_) => None,
     }
 }
 
@@ -300,7 +329,9 @@ async fn event_loop(
         if app.quit {
             return Ok(());
         }
-        terminal::draw(term, |f| app.draw(f))?;
+        // Draws only when a message changed the screen: a key that did something, a query answer or feed change
+        // that differs from what is shown, a resize, or changed figures from the 1 Hz tick.
+        app.draw_if_dirty(term)?;
 
         let msg = tokio::select! {
             ev = events.next() => match ev {

@@ -1,4 +1,5 @@
-//! Keys → actions: the keymap as data (`keymap.toml`), user overrides, chord state, and the `?` help lines.
+//! Keys → actions: the keymap as data (`keymap.toml`), user overrides, chord state, and the keys each `?` help line
+//! lists (the line's text is [`Action::help`]).
 //!
 //! Resolving a key never changes application state; the caller applies the [`Action`] (STYLE: "Keys → actions →
 //! state → view"). Chords such as `g g` are entries in the table, not code. Bad user entries are collected as
@@ -24,65 +25,6 @@ const NORMAL: &str = "normal";
 
 /// The action name that removes a binding instead of setting one.
 const UNBIND: &str = "none";
-
-/// Declares every action once: the list `bindings()` walks (enum order) and the `?` help line of each. The `match`
-/// is exhaustive, so a new `Action` variant does not compile until it has a help line here.
-macro_rules! actions {
-    ($($variant:ident => $help:literal,)*) => {
-        /// Every action, in the enum's declaration order (the order of the `?` help).
-        const ALL: &[Action] = &[$(Action::$variant),*];
-
-        /// The one-line description shown by `?` for an action: the variant's doc comment, kept here as a table so
-        /// the help needs no reflection at run time.
-        pub fn action_help(action: Action) -> &'static str {
-            match action {
-                $(Action::$variant => $help,)*
-            }
-        }
-    };
-}
-
-actions! {
-    NextRow => "Move down one row",
-    PrevRow => "Move up one row",
-    FirstRow => "Jump to the first row",
-    LastRow => "Jump to the last row",
-    HalfPageDown => "Move down half a page",
-    HalfPageUp => "Move up half a page",
-    NextPane => "Next pane",
-    PrevPane => "Previous pane",
-    ShowQueue => "Show the alert queue",
-    ShowDetail => "Show the selected alert's detail",
-    ShowTimeline => "Show the selected alert's actor timeline",
-    ShowDetections => "Show the detections catalogue",
-    ShowIntegrations => "Show the integrations",
-    Open => "Open the selection (an alert's detail; from the timeline, the event's alert)",
-    Back => "Go back / cancel",
-    ToggleSelect => "Select or unselect the row for bulk actions",
-    ClearSelection => "Clear the selection",
-    Acknowledge => "Mark acknowledged",
-    MarkExpected => "Mark expected (investigated, benign)",
-    MarkTruePositive => "Mark true positive",
-    Reopen => "Reopen",
-    AssignToMe => "Assign to me ($USER)",
-    Assign => "Assign to someone",
-    AddNote => "Add a note",
-    Export => "Export the selection or the filtered view",
-    CopyId => "Copy the alert id",
-    Filter => "Filter the queue",
-    CommandLine => "Command line",
-    ToggleSort => "Sort by time or by severity",
-    WidenTimeline => "Widen the timeline window",
-    NarrowTimeline => "Narrow the timeline window",
-    ToggleDetection => "Enable or disable the detection",
-    CycleSensitivity => "Cycle the detection's sensitivity",
-    ExcludeActor => "Exclude the alert's actor from its detection",
-    ExcludeObject => "Exclude the alert's page or issue from its detection",
-    RemoveExclusion => "Remove the detection's last exclusion",
-    Refresh => "Reload from the store",
-    Help => "Show the key bindings",
-    Quit => "Quit",
-}
 
 /// The kebab-case name `keymap.toml` uses for an action (its serde name).
 pub fn action_name(action: Action) -> String {
@@ -440,7 +382,7 @@ fn suggest(name: &str) -> String {
         .split(['-', '_', ' '])
         .filter(|w| w.len() > 2)
         .collect();
-    let close: Vec<String> = ALL
+    let close: Vec<String> = Action::ALL
         .iter()
         .map(|a| action_name(*a))
         .filter(|n| words.iter().any(|w| n.contains(&w.to_ascii_lowercase())))
@@ -634,7 +576,10 @@ impl Keymap {
 
     /// Every action in enum order with its keys (possibly none), for the `?` help: one line per action.
     pub fn bindings(&self) -> Vec<(Action, Vec<String>)> {
-        ALL.iter().map(|a| (*a, self.keys_for(*a))).collect()
+        Action::ALL
+            .iter()
+            .map(|a| (*a, self.keys_for(*a)))
+            .collect()
     }
 
     /// The keys bound to an action in display form (`["j", "down"]`, `["g g", "home"]`), primary key first.

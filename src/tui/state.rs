@@ -1,6 +1,10 @@
 //! Everything the UI knows, and the one function that changes it: [`AppState::apply`] takes a [`Msg`] (a user
 //! intent, a query result, an engine change, a tick) and returns the [`Effect`]s the app loop must perform.
 //! No I/O and no drawing happen here, so tests drive it directly and the panes render from `&AppState`.
+//!
+//! `apply` also keeps a dirty flag: set when a message changed what the screen shows, taken by the app loop
+//! before it draws ([`AppState::take_dirty`]), so an ignored key, a stale query answer or a tick that changes
+//! nothing on screen draws nothing.
 
 mod prompt;
 mod queue;
@@ -205,6 +209,44 @@ pub struct AppState {
     /// Keys typed so far of an unfinished chord.
     pub pending_keys: Option<String>,
     pub now: DateTime<Utc>,
+    /// The screen no longer shows this state; see [`AppState::take_dirty`].
+    dirty: bool,
+}
+
+/// The small part of the state that moves on every key (which pane, cursors, scrolls, overlays, footer), cheap
+/// to copy: [`AppState::apply`] compares it before and after each message, so a key that moves nothing draws
+/// nothing. Data that arrives from queries (rows, events, detections, figures) is not in it; the messages that
+/// bring data mark the state dirty themselves when it differs from what is shown.
+#[derive(Debug, PartialEq)]
+struct ViewStamp {
+    pane: Pane,
+    /// Which prompt (its kind, text and cursor); prompts are open rarely and briefly, so the copy is cheap.
+    prompt: Option<(PromptKind, String, usize)>,
+    note: Option<Ulid>,
+    help: Option<usize>,
+    message: Option<Message>,
+    pending_keys: Option<String>,
+    queue_selected: usize,
+    queue_offset: usize,
+    queue_window_start: usize,
+    queue_rows: usize,
+    queue_more: (bool, bool),
+    queue_marked: usize,
+    queue_unseen: usize,
+    queue_sort: SortOrder,
+    queue_loaded: bool,
+    queue_error: bool,
+    detail_scroll: u16,
+    detail_pinned: Option<Ulid>,
+    timeline_actor: String,
+    timeline_around: Option<DateTime<Utc>>,
+    timeline_span: usize,
+    timeline_selected: usize,
+    timeline_offset: usize,
+    timeline_loading: bool,
+    timeline_error: bool,
+    detections_cursor: (usize, usize, usize),
+    integrations_cursor: (usize, usize, usize),
 }
 
 impl AppState {
@@ -228,6 +270,7 @@ impl AppState {
             help: None,
             pending_keys: None,
             now,
+            dirty: true,
         };
         let first = s.queue.request(PageKind::Reset);
         (
@@ -300,8 +343,84 @@ impl AppState {
         });
     }
 
-    /// The single entry point for change.
+    /// Whether something on screen changed since the last [`AppState::take_dirty`] (a fresh state is dirty: its
+    /// first frame has not been drawn).
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Whether to draw: returns the dirty flag and clears it. The app loop calls it once per turn and draws only
+    /// when it says so.
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// Ask for a redraw: for changes made to the public fields outside [`AppState::apply`].
+    pub fn mark_dirty(&mut self) {
+        self.dirty = true;
+    }
+
+    fn stamp(&self) -> ViewStamp {
+        let q = &self.queue;
+        let t = &self.timeline;
+        ViewStamp {
+            pane: self.pane,
+            prompt: self.prompt.as_ref().map(|p| {
+                (
+                    p.kind.clone(),
+                    p.input.value().to_string(),
+                    p.input.cursor(),
+                )
+            }),
+            note: self.note.as_ref().map(|n| n.id),
+            help: self.help,
+            message: self.message.clone(),
+            pending_keys: self.pending_keys.clone(),
+            queue_selected: q.selected,
+            queue_offset: q.offset,
+            queue_window_start: q.window_start,
+            queue_rows: q.rows.len(),
+            queue_more: (q.more_older, q.more_newer),
+            queue_marked: q.marked.len(),
+            queue_unseen: q.unseen,
+            queue_sort: q.sort,
+            queue_loaded: q.loaded,
+            queue_error: q.error.is_some(),
+            detail_scroll: self.detail.scroll,
+            detail_pinned: self.detail.pinned.as_ref().map(|a| a.id),
+            timeline_actor: t.actor_label.clone(),
+            timeline_around: t.around,
+            timeline_span: t.span,
+            timeline_selected: t.selected,
+            timeline_offset: t.offset,
+            timeline_loading: t.loading,
+            timeline_error: t.error.is_some(),
+            detections_cursor: (
+                self.detections.selected,
+                self.detections.offset,
+                self.detections.items.len(),
+            ),
+            integrations_cursor: (
+                self.integrations.selected,
+                self.integrations.offset,
+                self.integrations.items.len(),
+            ),
+        }
+    }
+
+    /// The single entry point for change. Marks the state dirty when the message changed what the screen shows.
     pub fn apply(&mut self, msg: Msg) -> Vec<Effect> {
+        let before = self.stamp();
+        let effects = self.dispatch(msg);
+        if self.stamp() != before {
+            self.dirty = true;
+        }
+        effects
+    }
+
+    /// [`AppState::apply`] without the stamp comparison. Arms that take data in mark dirty themselves, and only
+    /// when the data differs from what is shown.
+    fn dispatch(&mut self, msg: Msg) -> Vec<Effect> {
         match msg {
             Msg::Action(a) => self.on_action(a),
             Msg::Key(k) => self.on_text_key(k),
@@ -310,7 +429,14 @@ impl AppState {
                 kind,
                 result,
             } => {
+                // A reload that brings back exactly the rows on screen (the change was elsewhere in the store)
+                // shows nothing new; cursor, flags and errors it touches are in the stamp.
+                let same_rows = kind == PageKind::Reset
+                    && matches!(&result, Ok(page) if page.alerts == self.queue.rows);
                 if self.queue.accept(generation, kind, result) {
+                    if !same_rows {
+                        self.dirty = true;
+                    }
                     self.queue.scroll_into_view(self.list_rows());
                     if let Some(e) = &self.queue.error {
                         let e = format!("loading alerts failed: {e}");
@@ -324,14 +450,27 @@ impl AppState {
                     .collect()
             }
             Msg::Alerts(fresh) => {
+                let rows = &self.queue.rows;
+                if fresh
+                    .iter()
+                    .any(|a| rows.iter().any(|r| r.id == a.id && r != a))
+                {
+                    self.dirty = true;
+                }
                 self.queue.refresh_rows(fresh);
                 Vec::new()
             }
             Msg::Alert(result) => {
                 match result {
                     Ok(Some(a)) => {
-                        if self.detail.pinned.as_ref().is_some_and(|p| p.id == a.id) {
+                        if self
+                            .detail
+                            .pinned
+                            .as_ref()
+                            .is_some_and(|p| p.id == a.id && *p != *a)
+                        {
                             self.detail.pinned = Some(*a);
+                            self.dirty = true;
                         }
                     }
                     Ok(None) => {}
@@ -340,21 +479,31 @@ impl AppState {
                 Vec::new()
             }
             Msg::Timeline { generation, result } => {
+                // A stale answer is dropped by `accept` and changes nothing.
+                if generation == self.timeline.generation {
+                    self.dirty = true;
+                }
                 self.timeline.accept(generation, result);
                 let rows = self.list_rows();
                 self.timeline.move_by(0, rows);
                 Vec::new()
             }
             Msg::Detections(d) => {
+                if d != self.detections.items {
+                    self.dirty = true;
+                }
                 self.detections.replace(d);
                 Vec::new()
             }
             Msg::Integrations(i) => {
+                if i != self.integrations.items {
+                    self.dirty = true;
+                }
                 self.integrations.replace(i);
                 Vec::new()
             }
             Msg::Stats(s) => {
-                self.stats = s;
+                self.set_stats(s);
                 Vec::new()
             }
             Msg::Change(c) => self.on_change(c),
@@ -376,10 +525,13 @@ impl AppState {
                 }
             }
             Msg::Tick(now) => {
+                // No pane shows the clock (it only dates `since:` filters); the figures the loop fetches on each
+                // tick mark dirty when they arrive changed. A pane that shows relative times must mark dirty here.
                 self.now = now;
                 Vec::new()
             }
             Msg::Resize(w, h) => {
+                self.dirty = true;
                 self.width = w;
                 self.height = h;
                 let rows = self.list_rows();
@@ -421,7 +573,7 @@ impl AppState {
             }
             Change::TuningChanged => vec![Effect::Detections],
             Change::Stats(s) => {
-                self.stats = s;
+                self.set_stats(s);
                 Vec::new()
             }
             Change::Notice(n) => {
@@ -429,6 +581,14 @@ impl AppState {
                 Vec::new()
             }
             Change::Fatal(e) => vec![Effect::Fail(e)],
+        }
+    }
+
+    /// Fresh engine figures for the header; a redraw only when they differ.
+    fn set_stats(&mut self, stats: EngineStats) {
+        if stats != self.stats {
+            self.stats = stats;
+            self.dirty = true;
         }
     }
 
@@ -527,7 +687,20 @@ impl AppState {
                 self.prompt = Some(Prompt::new(PromptKind::Command { error: None }, ""));
                 Vec::new()
             }
-            other => self.on_triage_action(other),
+            a @ (Action::Acknowledge
+            | Action::MarkExpected
+            | Action::MarkTruePositive
+            | Action::Reopen
+            | Action::AssignToMe
+            | Action::Assign
+            | Action::AddNote
+            | Action::Export
+            | Action::CopyId
+            | Action::ToggleDetection
+            | Action::CycleSensitivity
+            | Action::ExcludeActor
+            | Action::ExcludeObject
+            | Action::RemoveExclusion) => self.on_triage_action(a),
         }
     }
 
@@ -541,7 +714,38 @@ impl AppState {
             Action::HalfPageUp => Some(scroll.saturating_sub(self.list_rows() / 2)),
             Action::FirstRow => Some(0),
             Action::Quit => return vec![Effect::Quit],
-            _ => Some(scroll),
+            // The help has the screen: every other action waits until it closes.
+            Action::LastRow
+            | Action::NextPane
+            | Action::PrevPane
+            | Action::ShowQueue
+            | Action::ShowDetail
+            | Action::ShowTimeline
+            | Action::ShowDetections
+            | Action::ShowIntegrations
+            | Action::Open
+            | Action::ToggleSelect
+            | Action::ClearSelection
+            | Action::Acknowledge
+            | Action::MarkExpected
+            | Action::MarkTruePositive
+            | Action::Reopen
+            | Action::AssignToMe
+            | Action::Assign
+            | Action::AddNote
+            | Action::Export
+            | Action::CopyId
+            | Action::Filter
+            | Action::CommandLine
+            | Action::ToggleSort
+            | Action::WidenTimeline
+            | Action::NarrowTimeline
+            | Action::ToggleDetection
+            | Action::CycleSensitivity
+            | Action::ExcludeActor
+            | Action::ExcludeObject
+            | Action::RemoveExclusion
+            | Action::Refresh => Some(scroll),
         };
         Vec::new()
     }
@@ -598,7 +802,7 @@ impl AppState {
             }
             Pane::Detections => vec![Effect::Detections],
             Pane::Integrations => vec![Effect::Integrations],
-            _ => Vec::new(),
+            Pane::Queue | Pane::Detail => Vec::new(),
         }
     }
 
@@ -630,7 +834,7 @@ impl AppState {
                     }
                 }
             }
-            _ => Vec::new(),
+            Pane::Detail | Pane::Detections | Pane::Integrations => Vec::new(),
         }
     }
 
@@ -647,10 +851,13 @@ impl AppState {
     }
 
     fn on_text_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        // Text and cursor live in the editor and the input, outside the stamp: a key they take redraws.
         if self.note.is_some() {
+            self.dirty = true;
             return self.on_note_key(key);
         }
         if self.prompt.is_some() {
+            self.dirty = true;
             return self.on_prompt_key(key);
         }
         Vec::new()
@@ -679,5 +886,99 @@ pub(crate) fn scroll_into_view(selected: usize, offset: &mut usize, view: usize)
         *offset = selected;
     } else if selected >= *offset + view {
         *offset = selected + 1 - view;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use crossterm::event::KeyCode;
+
+    use super::*;
+
+    /// A fresh state with its first frame taken: clean.
+    fn drawn() -> AppState {
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 2, 12, 0, 0)
+            .single()
+            .expect("fixed time");
+        let (mut s, _) = AppState::new("tester".into(), "t".into(), now);
+        assert!(s.take_dirty(), "a fresh state has its first frame to draw");
+        assert!(!s.is_dirty(), "taking the flag clears it");
+        s
+    }
+
+    #[test]
+    fn ignored_keys_ticks_and_unchanged_answers_leave_the_screen_clean() {
+        let mut s = drawn();
+        // What an unbound key sends (`App::on_key` on `Resolved::Unbound`).
+        s.apply(Msg::Pending(None));
+        assert!(!s.is_dirty(), "unbound key");
+        // A raw key with no prompt or editor open: nobody takes it.
+        s.apply(Msg::Key(KeyEvent::from(KeyCode::Char('x'))));
+        assert!(!s.is_dirty(), "raw key without a text field");
+        // Nothing on screen shows the clock.
+        let later = s.now + chrono::Duration::seconds(1);
+        s.apply(Msg::Tick(later));
+        assert_eq!(s.now, later);
+        assert!(!s.is_dirty(), "tick");
+        s.apply(Msg::Stats(EngineStats::default()));
+        assert!(!s.is_dirty(), "the same figures again");
+        s.apply(Msg::Timeline {
+            generation: 99,
+            result: Err("late".into()),
+        });
+        assert!(!s.is_dirty(), "a stale timeline answer");
+        s.apply(Msg::Detections(Vec::new()));
+        s.apply(Msg::Integrations(Vec::new()));
+        assert!(!s.is_dirty(), "the same (empty) lists again");
+        let effects = s.apply(Msg::Change(Change::TuningChanged));
+        assert_eq!(effects, vec![Effect::Detections]);
+        assert!(!s.is_dirty(), "a feed fact that only asks for a reload");
+        // The queue is empty: there is no row to move to.
+        s.apply(Msg::Action(Action::NextRow));
+        assert!(!s.is_dirty(), "j with nothing to move");
+    }
+
+    #[test]
+    fn resizes_chords_panes_figures_and_help_mark_dirty() {
+        let mut s = drawn();
+        s.apply(Msg::Resize(120, 40));
+        assert!(s.take_dirty(), "resize");
+        s.apply(Msg::Resize(120, 40));
+        assert!(s.take_dirty(), "a resize repaints even at the same size");
+        s.apply(Msg::Pending(Some("g".into())));
+        assert!(s.take_dirty(), "a chord's first key shows in the footer");
+        s.apply(Msg::Pending(Some("g".into())));
+        assert!(!s.take_dirty(), "the same chord again");
+        s.apply(Msg::Action(Action::ShowDetections));
+        assert!(s.take_dirty(), "another pane");
+        s.apply(Msg::Stats(EngineStats {
+            ingest_rate: 2.5,
+            ..EngineStats::default()
+        }));
+        assert!(s.take_dirty(), "new figures in the header");
+        s.apply(Msg::Change(Change::Notice("exported".into())));
+        assert!(s.take_dirty(), "a notice in the footer");
+        s.apply(Msg::Action(Action::Help));
+        assert!(s.take_dirty(), "help opens");
+        s.apply(Msg::Action(Action::ToggleSort));
+        assert!(!s.take_dirty(), "an action the open help ignores");
+        s.apply(Msg::Action(Action::NextRow));
+        assert!(s.take_dirty(), "help scrolls");
+    }
+
+    #[test]
+    fn the_flag_stays_set_until_taken() {
+        let mut s = drawn();
+        s.apply(Msg::Action(Action::ShowIntegrations));
+        s.apply(Msg::Pending(None));
+        assert!(
+            s.is_dirty(),
+            "a later no-op does not clear an earlier change"
+        );
+        s.mark_dirty();
+        assert!(s.take_dirty());
+        assert!(!s.take_dirty());
     }
 }

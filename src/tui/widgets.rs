@@ -136,7 +136,7 @@ pub fn footer(f: &mut Frame, area: Rect, s: &AppState, keymap: &Keymap, theme: T
                 (Action::NarrowTimeline, "narrow"),
                 (Action::Help, "help"),
             ],
-            (Mode::Normal, _) => &[
+            (Mode::Normal, Pane::Queue | Pane::Detail | Pane::Integrations) => &[
                 (Action::Acknowledge, "ack"),
                 (Action::MarkExpected, "expected"),
                 (Action::ToggleSelect, "select"),
@@ -144,7 +144,7 @@ pub fn footer(f: &mut Frame, area: Rect, s: &AppState, keymap: &Keymap, theme: T
                 (Action::Help, "help"),
                 (Action::Quit, "quit"),
             ],
-            _ => &[],
+            (Mode::Filter | Mode::Command | Mode::Confirm | Mode::Input, _) => &[],
         };
         if mode == Mode::Note {
             spans.push(Span::styled(

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
 
 use super::block;
-use crate::tui::keymap::{Keymap, action_help};
+use crate::tui::keymap::Keymap;
 use crate::tui::theme::Theme;
 
 /// Draw the help over `area` (the whole body), scrolled by `scroll` lines.
@@ -22,7 +22,7 @@ pub fn draw(f: &mut Frame, area: Rect, keymap: &Keymap, theme: Theme, scroll: us
             };
             Line::from(vec![
                 Span::styled(format!("{keys:<22}"), theme.bold()),
-                Span::raw(action_help(action)),
+                Span::raw(action.help()),
             ])
         })
         .collect();

@@ -96,7 +96,9 @@ impl Prompt {
             PromptKind::Filter { .. } => Mode::Filter,
             PromptKind::Command { .. } => Mode::Command,
             PromptKind::ConfirmOverwrite(_) => Mode::Confirm,
-            _ => Mode::Input,
+            PromptKind::Assign { .. }
+            | PromptKind::ExcludeUntil { .. }
+            | PromptKind::ExportPath { .. } => Mode::Input,
         }
     }
 
@@ -137,7 +139,9 @@ impl Prompt {
             PromptKind::Command { error } | PromptKind::ExcludeUntil { error, .. } => {
                 error.as_deref()
             }
-            _ => None,
+            PromptKind::Assign { .. }
+            | PromptKind::ExportPath { .. }
+            | PromptKind::ConfirmOverwrite(_) => None,
         }
     }
 }

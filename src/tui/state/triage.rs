@@ -85,7 +85,32 @@ impl AppState {
             Action::RemoveExclusion => self.tune_selected(|s| {
                 s.exclusions.pop();
             }),
-            _ => Vec::new(),
+            // Navigation, panes, prompts and the rest: `AppState::on_action` handles them and never sends them here.
+            Action::NextRow
+            | Action::PrevRow
+            | Action::FirstRow
+            | Action::LastRow
+            | Action::HalfPageDown
+            | Action::HalfPageUp
+            | Action::NextPane
+            | Action::PrevPane
+            | Action::ShowQueue
+            | Action::ShowDetail
+            | Action::ShowTimeline
+            | Action::ShowDetections
+            | Action::ShowIntegrations
+            | Action::Open
+            | Action::Back
+            | Action::ToggleSelect
+            | Action::ClearSelection
+            | Action::Filter
+            | Action::CommandLine
+            | Action::ToggleSort
+            | Action::WidenTimeline
+            | Action::NarrowTimeline
+            | Action::Refresh
+            | Action::Help
+            | Action::Quit => Vec::new(),
         }
     }
 
@@ -126,7 +151,7 @@ impl AppState {
             ExclusionKind::Actor => Some(alert.actor.id.clone()),
             // Content alerts group on `detection|actor|object|fingerprint`; other detections name their
             // object only through evidence events, which the timeline has loaded when it shows this actor.
-            _ => object_of(alert).or_else(|| {
+            ExclusionKind::Container | ExclusionKind::Object => object_of(alert).or_else(|| {
                 self.timeline
                     .events
                     .iter()
