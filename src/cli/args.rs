@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// vigil: triage security alerts raised from SaaS audit logs.
 #[derive(Debug, Parser)]
@@ -28,31 +28,7 @@ pub enum Command {
         files: Vec<PathBuf>,
     },
     /// Write alerts as CSV or JSON lines.
-    Export {
-        #[arg(long, value_enum)]
-        format: Format,
-        /// Created at or after (RFC 3339, YYYY-MM-DD, or a span back from now such as 7d, 12h).
-        #[arg(long, value_name = "T")]
-        since: Option<String>,
-        /// Created before (same forms as --since).
-        #[arg(long, value_name = "T")]
-        until: Option<String>,
-        /// open, acknowledged, expected or true_positive (repeat or comma-separate for several).
-        #[arg(long, value_name = "S", value_delimiter = ',')]
-        status: Vec<String>,
-        /// Detection id, e.g. page-crawling.
-        #[arg(long, value_name = "D")]
-        detection: Option<String>,
-        /// Actor id, e-mail or full name.
-        #[arg(long, value_name = "A")]
-        actor: Option<String>,
-        /// Write here instead of stdout.
-        #[arg(short = 'o', long = "output", value_name = "FILE")]
-        output: Option<PathBuf>,
-        /// Overwrite FILE if it exists.
-        #[arg(long)]
-        force: bool,
-    },
+    Export(ExportArgs),
     /// Synthetic audit events of a made-up organization, as JSON lines on stdout.
     Generate {
         #[arg(long, value_name = "N")]
@@ -127,4 +103,33 @@ pub enum Format {
 pub enum ListFormat {
     Text,
     Json,
+}
+
+/// `vigil export`'s arguments.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// csv (the contract's columns, formula cells neutralised) or json (one alert per line).
+    #[arg(long, value_enum)]
+    pub format: Format,
+    /// Created at or after (RFC 3339, YYYY-MM-DD, or a span back from now such as 7d, 12h).
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// Created before (same forms as --since).
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
+    /// open, acknowledged, expected or true_positive (repeat or comma-separate for several).
+    #[arg(long, value_name = "S", value_delimiter = ',')]
+    pub status: Vec<String>,
+    /// Detection id, e.g. page-crawling.
+    #[arg(long, value_name = "D")]
+    pub detection: Option<String>,
+    /// Actor id, e-mail or full name.
+    #[arg(long, value_name = "A")]
+    pub actor: Option<String>,
+    /// Write here instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Overwrite FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
 }

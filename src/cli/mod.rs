@@ -59,28 +59,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Check => tool_cmds::check(&globals),
         Command::Scan { format, paths } => tool_cmds::scan(&Setup::load(globals)?, format, &paths),
         Command::Ingest { files } => store_cmds::ingest(Setup::load(globals)?, &files),
-        Command::Export {
-            format,
-            since,
-            until,
-            status,
-            detection,
-            actor,
-            output,
-            force,
-        } => {
-            let request = store_cmds::ExportArgs {
-                format,
-                since,
-                until,
-                status,
-                detection,
-                actor,
-                output,
-                force,
-            };
-            store_cmds::export(Setup::load(globals)?, request)
-        }
+        Command::Export(args) => store_cmds::export(Setup::load(globals)?, args),
         Command::Quarantine {
             action: QuarantineCmd::List { format, limit },
         } => store_cmds::quarantine_list(Setup::load(globals)?, format, limit),

@@ -11,7 +11,7 @@ use vigil::engine::{Pipeline, PipelineError, StatusReport};
 use vigil::export::{ExportFormat, ExportSelection, create_export_file, export_alerts};
 use vigil::model::{AlertFilter, AlertStatus};
 
-use super::args::{Format, ListFormat};
+use super::args::{ExportArgs, Format, ListFormat};
 use super::setup::Setup;
 use super::time_arg::parse_time;
 
@@ -61,18 +61,6 @@ pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {
     }
     println!("{stats}");
     Ok(if unreadable > 0 { 1 } else { 0 })
-}
-
-/// `vigil export`'s arguments, as clap parsed them.
-pub struct ExportArgs {
-    pub format: Format,
-    pub since: Option<String>,
-    pub until: Option<String>,
-    pub status: Vec<String>,
-    pub detection: Option<String>,
-    pub actor: Option<String>,
-    pub output: Option<PathBuf>,
-    pub force: bool,
 }
 
 impl ExportArgs {
