@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
-use vigil::ingest::generate::{CATALOGUE, GenerateOptions, Generator, write_jsonl};
+use vigil::generate::{CATALOGUE, GenerateOptions, Generator, write_jsonl};
 
 fn opts(events: u64, seed: u64, incidents: u32) -> GenerateOptions {
     GenerateOptions {
@@ -17,7 +17,7 @@ fn opts(events: u64, seed: u64, incidents: u32) -> GenerateOptions {
     }
 }
 
-fn bytes(o: &GenerateOptions) -> (Vec<u8>, vigil::ingest::generate::GenerateSummary) {
+fn bytes(o: &GenerateOptions) -> (Vec<u8>, vigil::generate::GenerateSummary) {
     let mut out = Vec::new();
     let summary = write_jsonl(o, &mut out).expect("writing to a Vec cannot fail");
     (out, summary)
@@ -403,7 +403,7 @@ fn single_event_incidents_carry_their_action_and_secrets() {
 
 #[test]
 fn live_stream_plants_incidents_every_interval() {
-    let start = vigil::ingest::generate::default_start();
+    let start = vigil::generate::default_start();
     let mut g = Generator::live(3, start);
     let mut buf = String::new();
     let mut last = start;
@@ -546,7 +546,7 @@ fn million_events_raise_exactly_the_planted_alerts() {
 /// catalogue's ids, or a new detection would go untested by the scenario and an old one would plant nothing.
 #[test]
 fn generator_plants_every_catalogue_detection_and_nothing_else() {
-    let mut planted: Vec<&str> = vigil::ingest::generate::CATALOGUE.to_vec();
+    let mut planted: Vec<&str> = vigil::generate::CATALOGUE.to_vec();
     let mut catalogue: Vec<&str> = vigil::detect::catalogue::catalogue()
         .iter()
         .map(|s| s.id)

@@ -11,7 +11,7 @@ use std::path::Path;
 use common::{last_line, stderr, stdout, vigil};
 use vigil::detect::content::ContentScanner;
 use vigil::detect::tuning::Tuning;
-use vigil::ingest::generate::{CATALOGUE, GenerateOptions, GenerateSummary, write_jsonl};
+use vigil::generate::{CATALOGUE, GenerateOptions, GenerateSummary, write_jsonl};
 
 fn generate(path: &Path) -> GenerateSummary {
     let opts = GenerateOptions {

@@ -278,7 +278,7 @@ fn quarantine_list(dir: &Path, format: ListFormat, limit: usize) -> Result<i32> 
 }
 
 fn generate(events: u64, seed: u64, incidents: u32, manifest: Option<&Path>) -> Result<i32> {
-    use vigil::ingest::generate::{GenerateOptions, write_jsonl};
+    use vigil::generate::{GenerateOptions, write_jsonl};
     let opts = GenerateOptions {
         events,
         seed,

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::pipeline::{IngestStats, Pipeline, PipelineError};
 use super::runtime::LiveFeed;
 use crate::detect::tuning::Tuning;
-use crate::ingest::generate::{CATALOGUE, GenerateOptions, Generator, LiveOptions};
+use crate::generate::{CATALOGUE, GenerateOptions, Generator, LiveOptions};
 use crate::store::Store;
 
 /// What the demo loads and streams.

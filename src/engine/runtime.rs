@@ -32,7 +32,7 @@ use super::{retention, sources};
 use crate::config::{Config, SourceConfig};
 use crate::detect::tuning::Tuning;
 use crate::ingest::Record;
-use crate::ingest::generate::Generator;
+use crate::generate::Generator;
 use crate::store::{Store, StoreError};
 
 /// Longest time stored events wait for a flush while events flow; also the least time between two
