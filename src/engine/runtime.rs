@@ -31,8 +31,8 @@ use super::pipeline::{Pipeline, PipelineError};
 use super::{retention, sources};
 use crate::config::{Config, SourceConfig};
 use crate::detect::tuning::Tuning;
-use crate::ingest::Record;
 use crate::generate::Generator;
+use crate::ingest::Record;
 use crate::store::{Store, StoreError};
 
 /// Longest time stored events wait for a flush while events flow; also the least time between two
