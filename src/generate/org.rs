@@ -1,6 +1,9 @@
 //! The synthetic organization: cities, people, Confluence spaces and pages, Jira projects and issues, and the
 //! prose they write. Static tables plus a deterministic builder, so that the same seed always yields the same
 //! company and the rest of the generator can refer to everything by index.
+//!
+//! Owns the company's data, none of the detections': no detection id, action key or threshold belongs here.
+//! Imports only the generator's `rng`; no store, engine, tokio or `std::fs`.
 
 use super::rng::Rng;
 
