@@ -1,5 +1,5 @@
 //! Detection bench: `Detector::observe` alone over 1M events of the synthetic organization
-//! (`vigil::ingest::generate`), parsed into memory first so that only detection is timed.
+//! (`vigil::generate`), parsed into memory first so that only detection is timed.
 //!
 //! `cargo bench --bench detect` (set `VIGIL_BENCH_EVENTS` for another size). Prints events/s, drafts raised
 //! and the windows left live. The bar is 1,000,000 events/s on one core.
@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use vigil::detect::Detector;
 use vigil::detect::tuning::Tuning;
-use vigil::ingest::generate::{GenerateOptions, write_jsonl};
+use vigil::generate::{GenerateOptions, write_jsonl};
 use vigil::ingest::{Reader, Record};
 use vigil::model::AuditEvent;
 

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use vigil::detect::tuning::Tuning;
 use vigil::engine::Pipeline;
-use vigil::ingest::generate::{GenerateOptions, write_jsonl};
+use vigil::generate::{GenerateOptions, write_jsonl};
 use vigil::ingest::{Reader, Record};
 use vigil::store::{Store, StoreOptions, event_runs};
 

@@ -7,6 +7,7 @@ pub mod config;
 pub mod detect;
 pub mod engine;
 pub mod export;
+pub mod generate;
 pub mod ingest;
 pub mod model;
 pub mod scan;

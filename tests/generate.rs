@@ -7,7 +7,15 @@ use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
-use vigil::ingest::generate::{CATALOGUE, GenerateOptions, Generator, write_jsonl};
+use vigil::detect::catalogue::{
+    DetectionKind, EventCondition, MAX_TRAVEL_KMH, MIN_PRIOR_LOGINS, SENSITIVE_TERMS, catalogue,
+};
+use vigil::generate::{GenerateOptions, Generator, write_jsonl};
+
+/// The catalogue's detection ids, in planting order.
+fn ids() -> Vec<&'static str> {
+    catalogue().iter().map(|s| s.id).collect()
+}
 
 fn opts(events: u64, seed: u64, incidents: u32) -> GenerateOptions {
     GenerateOptions {
@@ -18,7 +26,7 @@ fn opts(events: u64, seed: u64, incidents: u32) -> GenerateOptions {
     }
 }
 
-fn bytes(o: &GenerateOptions) -> (Vec<u8>, vigil::ingest::generate::GenerateSummary) {
+fn bytes(o: &GenerateOptions) -> (Vec<u8>, vigil::generate::GenerateSummary) {
     let mut out = Vec::new();
     let summary = write_jsonl(o, &mut out).expect("writing to a Vec cannot fail");
     (out, summary)
@@ -168,8 +176,9 @@ fn organization_is_large_enough() {
 fn planted_list_is_round_robin_with_distinct_actors() {
     let (_, summary) = bytes(&opts(60_000, 5, 60));
     assert_eq!(summary.planted.len(), 60);
+    let ids = ids();
     for (i, p) in summary.planted.iter().enumerate() {
-        assert_eq!(p.detection, CATALOGUE[i % CATALOGUE.len()]);
+        assert_eq!(p.detection, ids[i % ids.len()]);
     }
     let actors: BTreeSet<_> = summary.planted.iter().map(|p| &p.actor_id).collect();
     assert_eq!(actors.len(), 60, "every incident has its own actor");
@@ -179,7 +188,7 @@ fn planted_list_is_round_robin_with_distinct_actors() {
 fn incidents_that_do_not_fit_are_not_planted() {
     let (out, summary) = bytes(&opts(300, 5, 25));
     assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 300);
-    // 250 page views fit, 250 issue views do not; the single-event ones that follow still fit.
+    // 240 page views fit, 240 issue views do not; the single-event ones that follow still fit.
     assert!(summary.planted.len() < 25);
     assert!(
         summary
@@ -190,17 +199,8 @@ fn incidents_that_do_not_fit_are_not_planted() {
 }
 
 // ---- a reference detector, deliberately naive, with DESIGN §5 semantics --------------------------------
-
-const SENSITIVE: &[&str] = &[
-    "password",
-    "salary",
-    "credential",
-    "secret",
-    "private key",
-    "api key",
-    "ssn",
-    "token",
-];
+// Naive on purpose (a queue per window, substring search for terms) but reading the catalogue's actions,
+// windows and thresholds, so that it checks the generator against the catalogue rather than a copy.
 
 /// Events in one sliding window, and how often each object occurs in it (for distinct counts).
 type Window = (VecDeque<(i64, String)>, BTreeMap<String, usize>);
@@ -212,17 +212,30 @@ struct Windows {
     logins: BTreeMap<String, Vec<(i64, String, f64, f64)>>,
 }
 
-fn threshold(det: &str, more: bool) -> (usize, i64, bool) {
-    let m = 60_000;
-    let (t_more, t_def, win, distinct) = match det {
-        "page-crawling" | "issue-crawling" => (100, 200, 10 * m, true),
-        "suspicious-search" => (3, 10, 60 * m, false),
-        "bulk-export" => (5, 10, 60 * m, false),
-        "mass-download" => (50, 100, 10 * m, false),
-        "mass-deletion" => (10, 25, 10 * m, false),
-        _ => (5, 10, 10 * m, false), // failed-login-burst
-    };
-    (if more { t_more } else { t_def }, win, distinct)
+/// Threshold (at `more` or default), window in ms and whether it counts distinct objects.
+fn threshold(kind: DetectionKind, more: bool) -> Option<(usize, i64, bool)> {
+    match kind {
+        DetectionKind::Threshold {
+            window_secs,
+            default,
+            more: m,
+            distinct,
+            ..
+        } => Some((
+            if more { m } else { default } as usize,
+            window_secs as i64 * 1000,
+            distinct,
+        )),
+        _ => None,
+    }
+}
+
+fn login_action() -> &'static str {
+    catalogue()
+        .iter()
+        .find(|s| s.kind == DetectionKind::LoginNewCountry)
+        .map(|s| s.actions[0])
+        .expect("a login detection")
 }
 
 /// Every (detection, actor) that fires at the given sensitivity, by a naive re-implementation.
@@ -238,32 +251,29 @@ fn fired(events: &[Value], more: bool) -> BTreeSet<(String, String)> {
         let action = a["action"].as_str().unwrap_or_default();
         let object = a["content"]["objectId"]
             .as_str()
+            .or(a["context"][0]["id"].as_str())
             .unwrap_or_default()
             .to_string();
-        let det: Option<&'static str> = match action {
-            "page_viewed" | "blogpost_viewed" => Some("page-crawling"),
-            "issue_viewed" => Some("issue-crawling"),
-            "page_exported" => Some("bulk-export"),
-            "attachment_downloaded" => Some("mass-download"),
-            "page_deleted" => Some("mass-deletion"),
-            "user_login_failed" => Some("failed-login-burst"),
-            "search_performed" => {
+        for spec in catalogue() {
+            let Some((limit, win, distinct)) = threshold(spec.kind, more) else {
+                continue;
+            };
+            if !spec.actions.contains(&action) {
+                continue;
+            }
+            if spec.condition == EventCondition::SensitiveQuery {
                 let q = a["context"][0]["attributes"]["query"]
                     .as_str()
                     .unwrap_or_default()
                     .to_lowercase();
-                SENSITIVE
-                    .iter()
-                    .any(|s| q.contains(s))
-                    .then_some("suspicious-search")
+                if !SENSITIVE_TERMS.iter().any(|s| q.contains(s)) {
+                    continue;
+                }
             }
-            _ => None,
-        };
-        if let Some(det) = det {
-            let (limit, win, distinct) = threshold(det, more);
+            let det = spec.id;
             let (q, objects) = st.w.entry((actor.clone(), det)).or_default();
             *objects.entry(object.clone()).or_default() += 1;
-            q.push_back((t, object));
+            q.push_back((t, object.clone()));
             while let Some((_, o)) = q.front().filter(|f| f.0 < t - win).cloned() {
                 q.pop_front();
                 if let Some(c) = objects.get_mut(&o) {
@@ -278,7 +288,7 @@ fn fired(events: &[Value], more: bool) -> BTreeSet<(String, String)> {
                 out.insert((det.to_string(), actor.clone()));
             }
         }
-        if action == "user_login" {
+        if action == login_action() {
             let loc = &a["location"];
             let country = loc["countryName"].as_str().unwrap_or_default().to_string();
             let mut geo = loc["geo"]
@@ -288,13 +298,13 @@ fn fired(events: &[Value], more: bool) -> BTreeSet<(String, String)> {
                 .map(|x| x.parse::<f64>().unwrap_or(0.0));
             let (lat, lon) = (geo.next().unwrap_or(0.0), geo.next().unwrap_or(0.0));
             let hist = st.logins.entry(actor.clone()).or_default();
-            if hist.len() >= 5 && !hist.iter().any(|h| h.1 == country) {
+            if hist.len() >= MIN_PRIOR_LOGINS as usize && !hist.iter().any(|h| h.1 == country) {
                 out.insert(("login-new-country".into(), actor.clone()));
             }
             if let Some(prev) = hist.last() {
                 let km = haversine(prev.2, prev.3, lat, lon);
                 let hours = (t - prev.0) as f64 / 3.6e6;
-                if km > 1.0 && (hours <= 0.0 || km / hours > 900.0) {
+                if km > 1.0 && (hours <= 0.0 || km / hours > MAX_TRAVEL_KMH) {
                     out.insert(("impossible-travel".into(), actor.clone()));
                 }
             }
@@ -324,26 +334,26 @@ fn benign_output_stays_under_the_more_sensitivity() {
 fn planted_threshold_and_login_incidents_fire_exactly_as_listed() {
     let (out, summary) = bytes(&opts(150_000, 9, 50));
     let events = lines(&out);
-    let reference: BTreeSet<&str> = [
-        "page-crawling",
-        "issue-crawling",
-        "suspicious-search",
-        "bulk-export",
-        "mass-download",
-        "mass-deletion",
-        "failed-login-burst",
-        "login-new-country",
-        "impossible-travel",
-    ]
-    .into_iter()
-    .collect();
+    // What the reference detector implements: threshold and login-history detections.
+    let reference: BTreeSet<&str> = catalogue()
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.kind,
+                DetectionKind::Threshold { .. }
+                    | DetectionKind::LoginNewCountry
+                    | DetectionKind::ImpossibleTravel
+            )
+        })
+        .map(|s| s.id)
+        .collect();
     let expected: BTreeSet<(String, String)> = summary
         .planted
         .iter()
         .filter(|p| reference.contains(p.detection.as_str()))
         .map(|p| (p.detection.clone(), p.actor_id.clone()))
         .collect();
-    assert_eq!(expected.len(), 18);
+    assert_eq!(expected.len(), 2 * reference.len());
     assert_eq!(fired(&events, false), expected);
     // At `more`, the decoys stay quiet too: only planted actors fire.
     let planted_actors: BTreeSet<_> = summary.planted.iter().map(|p| p.actor_id.clone()).collect();
@@ -404,7 +414,7 @@ fn single_event_incidents_carry_their_action_and_secrets() {
 
 #[test]
 fn live_stream_plants_incidents_every_interval() {
-    let start = vigil::ingest::generate::default_start();
+    let start = vigil::generate::default_start();
     let mut g = Generator::live(3, start);
     let mut buf = String::new();
     let mut last = start;
@@ -466,7 +476,7 @@ fn detector_alerts(
     use vigil::detect::tuning::{DetectionSettings, Tuning};
     use vigil::detect::{Detector, absorb, alert_from_draft, can_absorb};
     let mut tuning = Tuning::default();
-    for d in CATALOGUE {
+    for d in ids() {
         tuning.detections.insert(
             d.to_string(),
             DetectionSettings {
@@ -543,16 +553,146 @@ fn million_events_raise_exactly_the_planted_alerts() {
     assert_eq!(got, expected);
 }
 
-/// The generator plants one incident per catalogue detection: its list must name exactly the detection
-/// catalogue's ids, or a new detection would go untested by the scenario and an old one would plant nothing.
+/// One round of incidents plants every catalogue detection exactly once: a new detection cannot go untested by
+/// the scenario, and the generator plants nothing the catalogue does not define.
 #[test]
 fn generator_plants_every_catalogue_detection_and_nothing_else() {
-    let mut planted: Vec<&str> = vigil::ingest::generate::CATALOGUE.to_vec();
-    let mut catalogue: Vec<&str> = vigil::detect::catalogue::catalogue()
+    let (_, summary) = bytes(&opts(60_000, 5, catalogue().len() as u32));
+    let mut planted: Vec<&str> = summary
+        .planted
         .iter()
-        .map(|s| s.id)
+        .map(|p| p.detection.as_str())
         .collect();
+    let mut ids = ids();
     planted.sort_unstable();
-    catalogue.sort_unstable();
-    assert_eq!(planted, catalogue);
+    ids.sort_unstable();
+    assert_eq!(planted, ids);
+}
+
+// ---- no detection id or catalogue action key is written under src/generate/ -----------------------------
+
+/// The string literals of Rust source `src`, unescaped only as far as needed here (the text between quotes).
+/// Skips comments, char literals and lifetimes; reads plain, byte and raw strings.
+fn string_literals(src: &str) -> Vec<String> {
+    let b = src.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 2;
+            }
+            b'\'' => {
+                // 'x', '\n', '\u{..}' are char literals; 'a (no closing quote right after) is a lifetime.
+                if b.get(i + 1) == Some(&b'\\') {
+                    i += 2;
+                    while i < b.len() && b[i] != b'\'' {
+                        i += 1;
+                    }
+                    i += 1;
+                } else if let Some(len) = src[i + 1..].chars().next().map(char::len_utf8)
+                    && b.get(i + 1 + len) == Some(&b'\'')
+                {
+                    i += len + 2;
+                } else {
+                    i += 1;
+                }
+            }
+            b'"' => {
+                let mut j = i + 1;
+                let mut text = String::new();
+                while j < b.len() && b[j] != b'"' {
+                    if b[j] == b'\\' {
+                        j += 1;
+                    }
+                    let len = src[j..].chars().next().map_or(1, char::len_utf8);
+                    text.push_str(&src[j..j + len]);
+                    j += len;
+                }
+                out.push(text);
+                i = j + 1;
+            }
+            c if c.is_ascii_alphanumeric() || c == b'_' => {
+                // A whole identifier or number; `r"…"`, `r#"…"#` and `br"…"` are raw strings.
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                let raw = matches!(&src[start..i], "r" | "br");
+                let mut j = i;
+                while raw && b.get(j) == Some(&b'#') {
+                    j += 1;
+                }
+                if raw && b.get(j) == Some(&b'"') {
+                    let close = format!("\"{}", "#".repeat(j - i));
+                    let body = j + 1;
+                    let end = src[body..].find(&close).map_or(b.len(), |e| body + e);
+                    out.push(src[body..end].to_string());
+                    i = end + close.len();
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// Every catalogue detection id and action key found as a whole string literal in `src`.
+fn catalogue_literals(src: &str) -> Vec<String> {
+    let forbidden: BTreeSet<&str> = catalogue()
+        .iter()
+        .flat_map(|s| std::iter::once(s.id).chain(s.actions.iter().copied()))
+        .collect();
+    string_literals(src)
+        .into_iter()
+        .filter(|l| forbidden.contains(l.as_str()))
+        .collect()
+}
+
+#[test]
+fn literal_scanner_finds_catalogue_keys_and_ignores_comments() {
+    let snippet = r##"
+        // "page-crawling" in a comment is fine
+        /* so is "issue_viewed" */
+        let q = b'"'; let c = '\''; fn f<'a>(x: &'a str) {}
+        let action = if blog { "blogpost_viewed" } else { "page_viewed" };
+        let id = r#"mass-deletion"#;
+        let other = "page_created";
+    "##;
+    let found = catalogue_literals(snippet);
+    assert_eq!(found, ["blogpost_viewed", "page_viewed", "mass-deletion"]);
+}
+
+#[test]
+fn no_detection_id_or_action_key_is_written_under_src_generate() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/generate");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("src/generate exists")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    let mut found = Vec::new();
+    for f in &files {
+        let src = std::fs::read_to_string(f).expect("read source");
+        for lit in catalogue_literals(&src) {
+            found.push(format!("{}: \"{lit}\"", f.display()));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "read these from vigil::detect::catalogue instead:\n{}",
+        found.join("\n")
+    );
 }

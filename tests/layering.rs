@@ -26,8 +26,9 @@ fn allowed_modules(top: &str) -> &'static [&'static str] {
         "export" => &["model", "store"],
         "scan" => &["model", "detect"],
         "config" => &["model", "detect"],
+        "deliver" => &["model", "store"],
         "engine" => &[
-            "model", "detect", "ingest", "generate", "store", "export", "config",
+            "model", "detect", "ingest", "generate", "store", "export", "config", "deliver",
         ],
         // The UI talks to the engine's client handle; never to the store, never to the config file.
         "tui" => &["model", "detect", "engine", "export"],

@@ -10,15 +10,16 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use common::{last_line, stderr, stdout, vigil};
+use vigil::detect::catalogue::catalogue;
 use vigil::detect::content::ContentScanner;
 use vigil::detect::tuning::Tuning;
-use vigil::ingest::generate::{CATALOGUE, GenerateOptions, GenerateSummary, write_jsonl};
+use vigil::generate::{GenerateOptions, GenerateSummary, write_jsonl};
 
 fn generate(path: &Path) -> GenerateSummary {
     let opts = GenerateOptions {
         events: 60_000,
         seed: 7,
-        incidents: CATALOGUE.len() as u32,
+        incidents: catalogue().len() as u32,
         days: 10,
         ..GenerateOptions::default()
     };
@@ -69,7 +70,7 @@ fn planted_incidents_and_nothing_else_through_the_whole_pipeline() {
         .collect();
     assert_eq!(
         planted_detections.len(),
-        CATALOGUE.len(),
+        catalogue().len(),
         "every detection is planted at least once"
     );
 

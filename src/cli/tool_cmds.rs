@@ -11,7 +11,7 @@ use super::setup::{Globals, Setup, config_path, keymap_path};
 
 /// `vigil generate`: synthetic events as JSON lines on stdout, the planted incidents to `manifest`.
 pub fn generate(events: u64, seed: u64, incidents: u32, manifest: Option<&Path>) -> Result<i32> {
-    use vigil::ingest::generate::{GenerateOptions, write_jsonl};
+    use vigil::generate::{GenerateOptions, write_jsonl};
     let opts = GenerateOptions {
         events,
         seed,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 /// One problem in a configuration file, with enough to find and fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
-    /// The file, as given to [`load`] or [`parse`].
+    /// The file, as given to [`load`](super::load) or [`parse`](super::parse).
     pub path: PathBuf,
     /// 1-based line; `None` for problems of the file as a whole (unreadable, permissions).
     pub line: Option<usize>,

@@ -84,6 +84,23 @@ impl DetectionKind {
     }
 }
 
+/// An extra condition an event must meet, beyond its action key, to count for a detection. Data rather than a
+/// rule keyed by detection id, so the detector and the synthetic generator read the same thing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventCondition {
+    /// Every event of the detection's actions counts.
+    Any,
+    /// Only searches whose query (a [`SEARCH_QUERY_ATTRS`] context attribute, or the message) names one of
+    /// [`SENSITIVE_TERMS`] count.
+    SensitiveQuery,
+    /// Events of `actions` count only when the client they name looks like an AI agent or MCP client
+    /// ([`AI_WORDS`], [`AI_FRAGMENTS`]); the detection's other actions always count.
+    AiClient {
+        /// The action keys the condition applies to (a subset of the detection's actions).
+        actions: &'static [&'static str],
+    },
+}
+
 /// One catalogue entry. Every string is `'static` so the catalogue costs nothing to hold and can be listed
 /// without allocation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -104,9 +121,83 @@ pub struct DetectionSpec {
     pub actions: &'static [&'static str],
     /// How it decides to fire.
     pub kind: DetectionKind,
+    /// What else an event must meet to count.
+    pub condition: EventCondition,
     /// Severity of the alerts it raises (content: the nominal severity; each alert takes its findings').
     pub severity: Severity,
 }
+
+/// How long a country stays "seen" for a [`DetectionKind::LoginNewCountry`] detection.
+pub const COUNTRY_MEMORY_MS: i64 = 90 * 86_400_000;
+/// Prior logins an actor needs before a new country is unusual ([`DetectionKind::LoginNewCountry`]).
+pub const MIN_PRIOR_LOGINS: u32 = 5;
+/// Great-circle speed above which two consecutive logins are impossible travel
+/// ([`DetectionKind::ImpossibleTravel`]).
+pub const MAX_TRAVEL_KMH: f64 = 900.0;
+/// Logins closer than this never count as impossible travel: geolocation of one city varies this much.
+pub const MIN_TRAVEL_KM: f64 = 100.0;
+
+/// Words that make a search query count for an [`EventCondition::SensitiveQuery`] detection (case-insensitive,
+/// matched at the start of a word so plurals count: "passwords", "tokens"; `ssn` only as a whole word). The
+/// synthetic generator builds its suspicious searches from this list, so the two cannot drift apart.
+pub const SENSITIVE_TERMS: &[&str] = &[
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "salary",
+    "salaries",
+    "confidential",
+    "credential",
+    "api key",
+    "api_key",
+    "api-key",
+    "apikey",
+    "access key",
+    "private key",
+    "token",
+    "ssn",
+    "social security",
+    "payroll",
+    "bank account",
+    "credit card",
+    "compensation",
+];
+
+/// Context attributes that may hold a search query, in the order they are read (the first is where the
+/// Atlassian shape puts it).
+pub const SEARCH_QUERY_ATTRS: &[&str] = &[
+    "query",
+    "searchQuery",
+    "search_query",
+    "cql",
+    "jql",
+    "text",
+    "name",
+];
+
+/// Words naming AI or MCP clients, for [`EventCondition::AiClient`] (whole words, case-insensitive).
+pub const AI_WORDS: &[&str] = &[
+    "ai",
+    "mcp",
+    "llm",
+    "gpt",
+    "chatgpt",
+    "claude",
+    "openai",
+    "copilot",
+    "gemini",
+    "anthropic",
+];
+/// Fragments distinctive enough to count inside a longer word ("ClaudeDesktop", "openai-connector").
+pub const AI_FRAGMENTS: &[&str] = &[
+    "claude",
+    "openai",
+    "copilot",
+    "chatgpt",
+    "anthropic",
+    "gemini",
+];
 
 const MIN10: u64 = 600;
 const HOUR: u64 = 3600;
@@ -139,6 +230,7 @@ static CATALOGUE: &[DetectionSpec] = &[
             more: 100,
             distinct: true,
         },
+        condition: EventCondition::Any,
         severity: Severity::Medium,
     },
     DetectionSpec {
@@ -166,6 +258,7 @@ static CATALOGUE: &[DetectionSpec] = &[
             more: 100,
             distinct: true,
         },
+        condition: EventCondition::Any,
         severity: Severity::Medium,
     },
     DetectionSpec {
@@ -193,6 +286,7 @@ static CATALOGUE: &[DetectionSpec] = &[
             more: 3,
             distinct: false,
         },
+        condition: EventCondition::SensitiveQuery,
         severity: Severity::Medium,
     },
     DetectionSpec {
@@ -225,6 +319,7 @@ static CATALOGUE: &[DetectionSpec] = &[
             more: 5,
             distinct: false,
         },
+        condition: EventCondition::Any,
         severity: Severity::High,
     },
     DetectionSpec {
@@ -249,6 +344,7 @@ static CATALOGUE: &[DetectionSpec] = &[
             more: 50,
             distinct: false,
         },
+        condition: EventCondition::Any,
         severity: Severity::Medium,
     },
     DetectionSpec {
@@ -274,6 +370,7 @@ static CATALOGUE: &[DetectionSpec] = &[
             more: 10,
             distinct: false,
         },
+        condition: EventCondition::Any,
         severity: Severity::High,
     },
     DetectionSpec {
@@ -300,6 +397,7 @@ static CATALOGUE: &[DetectionSpec] = &[
             more: 5,
             distinct: false,
         },
+        condition: EventCondition::Any,
         severity: Severity::Medium,
     },
     DetectionSpec {
@@ -319,6 +417,7 @@ static CATALOGUE: &[DetectionSpec] = &[
         ],
         actions: &["user_login"],
         kind: DetectionKind::LoginNewCountry,
+        condition: EventCondition::Any,
         severity: Severity::Medium,
     },
     DetectionSpec {
@@ -339,6 +438,7 @@ static CATALOGUE: &[DetectionSpec] = &[
         ],
         actions: &["user_login"],
         kind: DetectionKind::ImpossibleTravel,
+        condition: EventCondition::Any,
         severity: Severity::High,
     },
     DetectionSpec {
@@ -358,6 +458,7 @@ static CATALOGUE: &[DetectionSpec] = &[
         ],
         actions: &["user_logged_in_as_user"],
         kind: DetectionKind::Single,
+        condition: EventCondition::Any,
         severity: Severity::High,
     },
     DetectionSpec {
@@ -377,6 +478,7 @@ static CATALOGUE: &[DetectionSpec] = &[
         ],
         actions: &["org_admin_role_granted", "site_admin_role_granted"],
         kind: DetectionKind::Single,
+        condition: EventCondition::Any,
         severity: Severity::High,
     },
     DetectionSpec {
@@ -400,6 +502,7 @@ static CATALOGUE: &[DetectionSpec] = &[
             "sso_disabled",
         ],
         kind: DetectionKind::Single,
+        condition: EventCondition::Any,
         severity: Severity::High,
     },
     DetectionSpec {
@@ -418,6 +521,7 @@ static CATALOGUE: &[DetectionSpec] = &[
         ],
         actions: &["user_two_step_disabled"],
         kind: DetectionKind::Single,
+        condition: EventCondition::Any,
         severity: Severity::Medium,
     },
     DetectionSpec {
@@ -436,6 +540,7 @@ static CATALOGUE: &[DetectionSpec] = &[
         ],
         actions: &["ip_allowlist_updated", "ip_allowlist_removed"],
         kind: DetectionKind::Single,
+        condition: EventCondition::Any,
         severity: Severity::High,
     },
     DetectionSpec {
@@ -454,6 +559,7 @@ static CATALOGUE: &[DetectionSpec] = &[
         ],
         actions: &["domain_verified", "domain_removed"],
         kind: DetectionKind::Single,
+        condition: EventCondition::Any,
         severity: Severity::High,
     },
     DetectionSpec {
@@ -473,6 +579,7 @@ static CATALOGUE: &[DetectionSpec] = &[
         ],
         actions: &["admin_api_key_created"],
         kind: DetectionKind::Single,
+        condition: EventCondition::Any,
         severity: Severity::High,
     },
     DetectionSpec {
@@ -490,6 +597,7 @@ static CATALOGUE: &[DetectionSpec] = &[
         ],
         actions: &["api_token_created"],
         kind: DetectionKind::Single,
+        condition: EventCondition::Any,
         severity: Severity::Low,
     },
     DetectionSpec {
@@ -513,6 +621,7 @@ static CATALOGUE: &[DetectionSpec] = &[
             "data_security_policy_deleted",
         ],
         kind: DetectionKind::Single,
+        condition: EventCondition::Any,
         severity: Severity::High,
     },
     DetectionSpec {
@@ -528,6 +637,7 @@ static CATALOGUE: &[DetectionSpec] = &[
         remediation: &["Restore the previous classification if the change was a mistake."],
         actions: &["classification_level_decreased"],
         kind: DetectionKind::Single,
+        condition: EventCondition::Any,
         severity: Severity::Medium,
     },
     DetectionSpec {
@@ -545,6 +655,7 @@ static CATALOGUE: &[DetectionSpec] = &[
         ],
         actions: &["public_link_enabled", "anonymous_access_enabled"],
         kind: DetectionKind::Single,
+        condition: EventCondition::Any,
         severity: Severity::Medium,
     },
     DetectionSpec {
@@ -563,6 +674,7 @@ static CATALOGUE: &[DetectionSpec] = &[
         ],
         actions: &["site_export_started", "site_backup_created"],
         kind: DetectionKind::Single,
+        condition: EventCondition::Any,
         severity: Severity::High,
     },
     DetectionSpec {
@@ -581,6 +693,7 @@ static CATALOGUE: &[DetectionSpec] = &[
         ],
         actions: &["app_installed", "app_removed"],
         kind: DetectionKind::Single,
+        condition: EventCondition::Any,
         severity: Severity::Low,
     },
     DetectionSpec {
@@ -596,6 +709,9 @@ static CATALOGUE: &[DetectionSpec] = &[
         remediation: &["Revoke the client's authorization if it is not approved."],
         actions: &["mcp_server_connected", "oauth_app_authorized"],
         kind: DetectionKind::Single,
+        condition: EventCondition::AiClient {
+            actions: &["oauth_app_authorized"],
+        },
         severity: Severity::Medium,
     },
     DetectionSpec {
@@ -614,6 +730,7 @@ static CATALOGUE: &[DetectionSpec] = &[
         ],
         actions: &["audit_log_webhook_updated", "audit_log_webhook_deleted"],
         kind: DetectionKind::Single,
+        condition: EventCondition::Any,
         severity: Severity::Critical,
     },
     DetectionSpec {
@@ -633,6 +750,7 @@ static CATALOGUE: &[DetectionSpec] = &[
         ],
         actions: &[],
         kind: DetectionKind::Content,
+        condition: EventCondition::Any,
         severity: Severity::High,
     },
 ];
@@ -678,6 +796,9 @@ mod tests {
             assert!(s.description.len() < 600, "{}", s.id);
             if !matches!(s.kind, DetectionKind::Content) {
                 assert!(!s.actions.is_empty(), "{}", s.id);
+            }
+            if let EventCondition::AiClient { actions } = s.condition {
+                assert!(actions.iter().all(|a| s.actions.contains(a)), "{}", s.id);
             }
         }
         assert_eq!(catalogue().len(), 25);

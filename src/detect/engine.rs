@@ -33,7 +33,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AlertDraft;
-use super::catalogue::{self, DetectionKind, DetectionSpec};
+use super::catalogue::{
+    self, AI_FRAGMENTS, AI_WORDS, COUNTRY_MEMORY_MS, DetectionKind, DetectionSpec, EventCondition,
+    MAX_TRAVEL_KMH, MIN_PRIOR_LOGINS, MIN_TRAVEL_KM, SEARCH_QUERY_ATTRS, SENSITIVE_TERMS,
+};
 use super::content::{ContentScanner, Finding};
 use super::tuning::{CustomDetection, Exclusion, ExclusionKind, Tuning};
 use super::window::SlidingWindow;
@@ -45,79 +48,11 @@ pub const LATE_MS: i64 = 5 * 60 * 1000;
 pub const SWEEP_EVERY: u64 = 4096;
 /// Countries remembered per actor for `login-new-country`.
 pub const MAX_COUNTRIES: usize = 16;
-/// How long a country stays "seen" for `login-new-country`.
-pub const COUNTRY_MEMORY_MS: i64 = 90 * 86_400_000;
-/// Prior logins an actor needs before a new country is unusual.
-pub const MIN_PRIOR_LOGINS: u32 = 5;
-/// Great-circle speed above which two consecutive logins are impossible travel.
-pub const MAX_TRAVEL_KMH: f64 = 900.0;
-/// Logins closer than this never count as impossible travel: geolocation of one city varies this much.
-pub const MIN_TRAVEL_KM: f64 = 100.0;
 /// Beyond this, no pair of places on Earth is more than 900 km/h apart; older positions are forgotten.
 const TRAVEL_MEMORY_MS: i64 = 24 * 3_600_000;
 const HOUR_MS: i64 = 3_600_000;
 const CONTENT_GROUP_MS: i64 = 24 * HOUR_MS;
 const SUBJECT_MAX: usize = 200;
-
-/// Words that make a search query worth counting for `suspicious-search` (case-insensitive, matched at the
-/// start of a word so plurals count: "passwords", "tokens").
-const SENSITIVE_TERMS: &[&str] = &[
-    "password",
-    "passwd",
-    "passphrase",
-    "secret",
-    "salary",
-    "salaries",
-    "confidential",
-    "credential",
-    "api key",
-    "api_key",
-    "api-key",
-    "apikey",
-    "access key",
-    "private key",
-    "token",
-    "ssn",
-    "social security",
-    "payroll",
-    "bank account",
-    "credit card",
-    "compensation",
-];
-
-/// Context attributes that may hold a search query.
-const QUERY_ATTRS: &[&str] = &[
-    "query",
-    "searchQuery",
-    "search_query",
-    "cql",
-    "jql",
-    "text",
-    "name",
-];
-
-/// Words naming AI or MCP clients, for `oauth_app_authorized` (whole words, case-insensitive).
-const AI_WORDS: &[&str] = &[
-    "ai",
-    "mcp",
-    "llm",
-    "gpt",
-    "chatgpt",
-    "claude",
-    "openai",
-    "copilot",
-    "gemini",
-    "anthropic",
-];
-/// Fragments distinctive enough to count inside a longer word ("ClaudeDesktop", "openai-connector").
-const AI_FRAGMENTS: &[&str] = &[
-    "claude",
-    "openai",
-    "copilot",
-    "chatgpt",
-    "anthropic",
-    "gemini",
-];
 
 /// Counters the detector keeps about what it saw.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -574,9 +509,11 @@ fn compile(tuning: &Tuning, key: &[u8]) -> Result<Compiled, DetectorError> {
         let mut real_actions = Vec::new();
         if settings.enabled {
             for &cat_key in spec.actions {
-                let filter = match (spec.id, cat_key) {
-                    ("suspicious-search", _) => Filter::SensitiveQuery,
-                    ("ai-agent-connected", "oauth_app_authorized") => Filter::AiClient,
+                let filter = match spec.condition {
+                    EventCondition::SensitiveQuery => Filter::SensitiveQuery,
+                    EventCondition::AiClient { actions } if actions.contains(&cat_key) => {
+                        Filter::AiClient
+                    }
                     _ => Filter::None,
                 };
                 for real in resolve_aliases(tuning, cat_key) {
@@ -729,7 +666,7 @@ fn threshold(
     d.time_end = DateTime::from_timestamp_millis(burst.last_ms).filter(|end| *end > d.time_start);
     d.threshold = Some(u64::from(threshold));
     d.window_secs = det.spec.kind.window_secs();
-    d.subject = if det.spec.id == "suspicious-search" {
+    d.subject = if det.spec.condition == EventCondition::SensitiveQuery {
         search_query_text(e).map(short)
     } else {
         None
@@ -1021,7 +958,7 @@ fn setting_subject(e: &AuditEvent) -> Option<String> {
 fn query_texts(e: &AuditEvent) -> impl Iterator<Item = &str> {
     e.context
         .iter()
-        .flat_map(|c| QUERY_ATTRS.iter().filter_map(|k| c.attr(k)))
+        .flat_map(|c| SEARCH_QUERY_ATTRS.iter().filter_map(|k| c.attr(k)))
         .chain(e.message.as_ref().and_then(|m| m.content.as_deref()))
 }
 

@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 
 use super::pipeline::{IngestStats, Pipeline, PipelineError};
 use super::sources::LiveFeed;
+use crate::detect::catalogue::catalogue;
 use crate::detect::tuning::Tuning;
-use crate::ingest::generate::{CATALOGUE, GenerateOptions, Generator, LiveOptions};
+use crate::generate::{GenerateOptions, Generator, LiveOptions};
 use crate::store::Store;
 
 /// What the demo loads and streams.
@@ -39,7 +40,7 @@ impl Default for DemoOptions {
             seed: 1,
             days: 30,
             events: 100_000,
-            incidents: 3 * CATALOGUE.len() as u32,
+            incidents: 3 * catalogue().len() as u32,
             step_ms: 350,
             incident_every_ms: 20_000,
             max_pause: Duration::from_secs(2),

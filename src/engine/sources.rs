@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::workers::{Batch, Feeder, Shared};
-use crate::ingest::generate::Generator;
+use crate::generate::Generator;
 use crate::ingest::{QUARANTINE_RAW_CAP, Reader, Record, RejectedRecord};
 use crate::store::Store;
 

@@ -1,5 +1,5 @@
-//! Parsing the input formats of DESIGN §3 into [`AuditEvent`]s, with validation and quarantine reasons, and
-//! the synthetic generator. Sources that need an async runtime live in the engine; this module only reads
+//! Parsing the input formats of DESIGN §3 into [`AuditEvent`]s, with validation and quarantine reasons (the
+//! synthetic generator is its own module, `crate::generate`). Sources that need an async runtime live in the engine; this module only reads
 //! bytes it is handed.
 //!
 //! May use `model` only: no store, no detect.
@@ -7,7 +7,6 @@
 //! [`AuditEvent`]: crate::model::AuditEvent
 
 mod framer;
-pub mod generate;
 mod normalise;
 
 pub use framer::{Frame, FrameError, Framer, FramerLimits};

@@ -1,6 +1,8 @@
 //! Valid secrets for planted sensitive-content incidents. Each one passes the validation a real scanner does
 //! (Luhn, mod-97, CRC32 checksum, SSA rules, entropy) so that a planted incident fires for the right reason,
 //! while the decoys in `org::DECOY_PROSE` are built to fail exactly those checks.
+//!
+//! Owns secret synthesis only; imports only the generator's `rng` (no store, engine, tokio or `std::fs`).
 
 use super::rng::Rng;
 

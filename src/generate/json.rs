@@ -1,5 +1,7 @@
 //! Hand-rolled JSON and time formatting into a reused buffer: the generator writes about a million lines in a
 //! few seconds only because it never builds a `serde_json::Value` or allocates per field.
+//!
+//! Owns the byte format of strings and times only; imports nothing beyond `std`.
 
 use std::fmt::Write as _;
 

@@ -1,5 +1,7 @@
 //! A tiny portable PRNG. Written here rather than taken from `rand` because `SmallRng`'s algorithm is allowed
 //! to change between releases and platforms, and the generator promises byte-identical output for a seed.
+//!
+//! Owns randomness only; imports nothing, and nothing else in the generator may use another source of it.
 
 /// SplitMix64 finaliser: a bijection on `u64`, used both to seed and to derive stable ids.
 pub(crate) fn mix(mut z: u64) -> u64 {

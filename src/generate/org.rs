@@ -1,6 +1,9 @@
 //! The synthetic organization: cities, people, Confluence spaces and pages, Jira projects and issues, and the
 //! prose they write. Static tables plus a deterministic builder, so that the same seed always yields the same
 //! company and the rest of the generator can refer to everything by index.
+//!
+//! Owns the company's data, none of the detections': no detection id, action key or threshold belongs here.
+//! Imports only the generator's `rng`; no store, engine, tokio or `std::fs`.
 
 use super::rng::Rng;
 
@@ -1020,7 +1023,7 @@ pub(crate) const ATTACHMENTS: &[&str] = &[
     "contract-draft.pdf",
 ];
 
-/// Searches people really run; none contains a term a sensitive-search list would hold.
+/// Searches people really run; none names a term of the catalogue's `SENSITIVE_TERMS` (a test checks).
 pub(crate) const BENIGN_QUERIES: &[&str] = &[
     "onboarding checklist",
     "q4 roadmap",
@@ -1052,25 +1055,6 @@ pub(crate) const BENIGN_QUERIES: &[&str] = &[
     "team offsite",
     "laptop setup",
     "support macros",
-];
-
-/// Queries for planted suspicious-search incidents: the first ten name the two terms every sensitive-search
-/// list holds, so the default threshold (10) is reached whatever else a list contains.
-pub(crate) const SENSITIVE_QUERIES: &[&str] = &[
-    "password",
-    "admin password",
-    "salary",
-    "salary bands 2026",
-    "passwords.txt",
-    "root password",
-    "vpn password",
-    "salary review",
-    "database password",
-    "executive salary",
-    "credentials",
-    "aws credentials",
-    "secret",
-    "private key",
 ];
 
 /// Sentences for page and comment bodies: realistic, and free of anything a content scanner should match.
