@@ -46,6 +46,7 @@ fn event(i: u64) -> AuditEvent {
         content: None,
         message: None,
         extra: Default::default(),
+        secrets: Vec::new(),
     }
 }
 

@@ -21,6 +21,7 @@ pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {
     let tuning = setup.tuning(&store)?;
     let key = setup.fingerprint_key()?;
     let mut pipeline = Pipeline::new(store, &tuning, key.as_deref())?;
+    pipeline.set_time_limits(setup.config.engine.time_limits());
     let mut unreadable = 0;
     for path in files {
         let name = path.display().to_string();
@@ -49,8 +50,9 @@ pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {
     let stats = pipeline.finish()?;
     if stats.late > 0 {
         eprintln!(
-            "vigil: {} events arrived more than 5 minutes late: stored, not detected",
-            stats.late
+            "vigil: {} events arrived out of time order; {} actors were re-detected from the store, so the \
+             alerts are those of in-order arrival",
+            stats.late, stats.redetected
         );
     }
     if stats.quarantined > 0 {

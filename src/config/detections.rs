@@ -324,6 +324,16 @@ pub(super) fn parse_exclusion(
 
 /// An RFC 3339 date-time, or a date meaning through the end of that day (UTC).
 pub(super) fn until(w: &mut Walker<'_>, v: &Value<'_>, key: &str) -> Option<DateTime<Utc>> {
+    instant(w, v, key, true)
+}
+
+/// An RFC 3339 date-time, or a date: its start, or with `end_of_day` the start of the next day.
+pub(super) fn instant(
+    w: &mut Walker<'_>,
+    v: &Value<'_>,
+    key: &str,
+    end_of_day: bool,
+) -> Option<DateTime<Utc>> {
     let text = match v.get_ref() {
         DeValue::String(s) => s.to_string(),
         DeValue::Datetime(d) => d.to_string(),
@@ -338,7 +348,7 @@ pub(super) fn until(w: &mut Walker<'_>, v: &Value<'_>, key: &str) -> Option<Date
         .or_else(|| {
             NaiveDate::parse_from_str(&text, "%Y-%m-%d")
                 .ok()
-                .and_then(|d| d.succ_opt())
+                .and_then(|d| if end_of_day { d.succ_opt() } else { Some(d) })
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
                 .map(|d| d.and_utc())
         })

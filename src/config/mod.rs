@@ -57,9 +57,25 @@ pub struct EngineConfig {
     /// Key of the content fingerprints. Unset, each store makes a random one (fingerprints then only compare
     /// within one store); set it (`env:NAME` or `file:PATH`) so that several stores give equal fingerprints.
     pub fingerprint_key: Option<SecretRef>,
+    /// How far ahead of this host's clock an event may be dated (default 24 h); later ones are quarantined.
+    pub max_future_hours: Option<u32>,
+    /// The earliest event time accepted (default 2000-01-01); earlier ones are quarantined.
+    pub earliest_event_time: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl EngineConfig {
+    /// The plausible span of event times these settings give.
+    pub fn time_limits(&self) -> crate::model::TimeLimits {
+        let mut l = crate::model::TimeLimits::default();
+        if let Some(h) = self.max_future_hours {
+            l.max_ahead = chrono::TimeDelta::hours(i64::from(h));
+        }
+        if let Some(t) = self.earliest_event_time {
+            l.earliest = t;
+        }
+        l
+    }
+
     /// `fingerprint_key` read now, as the bytes the fingerprint HMAC is keyed with; `None` when unset (the
     /// store then uses its own random key). The one place the key is resolved, for `ingest`, `demo` and the
     /// engine alike, so the error always names the same key.
@@ -258,7 +274,27 @@ fn parse_inner(src: &str, path: &Path) -> (Config, Vec<ConfigError>, Option<(Str
     if let Some(v) = root.get("engine")
         && let Some(t) = w.table(v, "engine")
     {
-        w.unknown(t, "engine", &["data_dir", "fingerprint_key"], "[engine]");
+        w.unknown(
+            t,
+            "engine",
+            &[
+                "data_dir",
+                "fingerprint_key",
+                "max_future_hours",
+                "earliest_event_time",
+            ],
+            "[engine]",
+        );
+        if let Some(n) = t
+            .get("max_future_hours")
+            .and_then(|v| w.uint(v, "engine.max_future_hours", 24 * 366))
+        {
+            config.engine.max_future_hours = u32::try_from(n).ok();
+        }
+        if let Some(v) = t.get("earliest_event_time") {
+            config.engine.earliest_event_time =
+                detections::instant(&mut w, v, "engine.earliest_event_time", false);
+        }
         if let Some(v) = t.get("data_dir") {
             config.engine.data_dir = w.string(v, "engine.data_dir").map(PathBuf::from);
         }

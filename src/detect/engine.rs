@@ -2,9 +2,14 @@
 //! in arrival order, one pure step at a time.
 //!
 //! Decisions (DESIGN §5 leaves them open):
-//! - **Time.** Only event time. The watermark is the newest event time seen; an event up to [`LATE_MS`]
-//!   (5 min) older than it still counts, an older one is not detected and is counted in
-//!   [`DetectorStats::late_events`].
+//! - **Time, and order.** Only event time. Every detection and every alert group is per actor, so the result
+//!   is defined per actor as: that actor's events in `(time, id)` order. The detector keeps each actor's
+//!   *frontier* (the newest `(time, id)` it observed); an event at or behind its actor's frontier is not
+//!   detected here but reported through [`Detector::take_late`], and the caller replays that actor's stored
+//!   events in order ([`Detector::begin_replay`]) so the alerts come out as if the events had arrived in order.
+//!   Cross-actor order never matters. Rules that forget (a login history after 90 days without a login, a
+//!   travel position after 24 h) are applied at observe time, never by sweep timing, so batching cannot
+//!   change a result.
 //! - **Action aliases** (`Tuning.actions`, `[actions]`): the listed real keys are *added* to the catalogue
 //!   key, which keeps counting; an entry `"!key"` removes `key` (so `page_viewed = ["!page_viewed",
 //!   "confluence_page_viewed"]` replaces the default). A real key mapped to several catalogue keys of one
@@ -17,11 +22,12 @@
 //! - **Grouping windows.** Threshold detections group over their window length; single-event detections over
 //!   1 h (a flurry of the same admin change is one alert); login detections over 1 h; content over 24 h (the
 //!   same secret on the same object, edited again the same day, is one alert).
-//! - **State bounds.** Threshold windows: see `window.rs` (≤ threshold × 4 or 8 bytes). Windows idle for
-//!   longer than their length plus the lateness allowance are dropped by a sweep every [`SWEEP_EVERY`] events.
-//!   Login history: at most [`MAX_COUNTRIES`] countries per actor (least recent evicted), forgotten after 90
-//!   days without a login; impossible-travel keeps one last position per actor, forgotten after 24 h (no
-//!   two logins further apart than that can exceed 900 km/h on Earth).
+//! - **State bounds.** Threshold windows: see `window.rs` (≤ threshold × 4 or 8 bytes). A sweep every
+//!   [`SWEEP_EVERY`] events drops state idle for longer than it can matter plus [`SWEEP_SLACK_MS`] behind the
+//!   newest event time: windows after their length, login histories after 90 days, travel positions after
+//!   24 h. The actor's frontier remembers until when the dropped state could have mattered; an event of that
+//!   actor before then is replayed, not guessed. Login history: at most [`MAX_COUNTRIES`] countries per actor
+//!   (least recent evicted). Frontiers (an id and two times per actor) are kept.
 //! - **Content.** Every event carrying `content` text is scanned (title and body) except reads
 //!   (`*_viewed`), which would re-raise a page's secret once per reader.
 //! - **Determinism.** Hash maps are only looked up, never iterated into output; saved state is sorted.
@@ -42,8 +48,10 @@ use super::tuning::{CustomDetection, Exclusion, ExclusionKind, Tuning};
 use super::window::SlidingWindow;
 use crate::model::{AlertActor, AuditEvent, ContentMatch, DetectionId, Severity, text};
 
-/// How much older than the watermark an event may be and still be detected.
-pub const LATE_MS: i64 = 5 * 60 * 1000;
+/// How far behind the newest event time state must fall idle before a sweep drops it. An actor's event that
+/// would have needed dropped state is replayed from the store instead (see [`Detector::take_late`]), so this
+/// only trades memory against replays: time-ordered input never needs one.
+pub const SWEEP_SLACK_MS: i64 = 5 * 60 * 1000;
 /// Idle windows and histories are swept every this many events (amortised, O(live state) per sweep).
 pub const SWEEP_EVERY: u64 = 4096;
 /// Countries remembered per actor for `login-new-country`.
@@ -145,11 +153,24 @@ struct LastLogin {
 /// Mutable detection state: what save/restore carries.
 #[derive(Debug, Default)]
 struct State {
+    /// The newest event time observed; only ages out idle actors ([`STALE_MS`]).
     watermark: Option<i64>,
     since_sweep: u64,
     windows: HashMap<String, Vec<(u16, SlidingWindow)>>,
     logins: HashMap<String, LoginHistory>,
     travel: HashMap<String, LastLogin>,
+    /// Actor → the newest event observed for it.
+    frontiers: HashMap<String, Frontier>,
+}
+
+/// The newest `(time, id)` observed for one actor: events at or behind it are out of order for that actor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Frontier {
+    t: i64,
+    id: String,
+    /// A sweep dropped state of this actor that an event before this time would still need: such an event
+    /// is replayed from the store.
+    replay_before: i64,
 }
 
 /// A window as saved: keyed by detection id so catalogue order can change between versions.
@@ -172,9 +193,13 @@ pub struct DetectorState {
     windows: Vec<SavedWindow>,
     logins: Vec<(String, LoginHistory)>,
     travel: Vec<(String, LastLogin)>,
+    #[serde(default)]
+    frontiers: Vec<(String, Frontier)>,
 }
 
-const STATE_VERSION: u32 = 1;
+/// Version 2 added per-actor frontiers; a version-1 state (one global watermark, whose lateness rule let a
+/// single far-future event switch detection off) is not resumed.
+const STATE_VERSION: u32 = 2;
 
 /// Runs every enabled detection over events in arrival order. Build it once from the tuning; feed it every
 /// stored event; hand its drafts to the grouping step.
@@ -187,10 +212,39 @@ pub struct Detector {
     /// Secrets found in the last event `observe` scanned, kept for [`Detector::redact_event`] so a content
     /// event is scanned once, not twice: (event id, [(in body?, start, end, redacted)]).
     last_scan: Option<(String, Vec<Redaction>)>,
+    /// Actors that received an out-of-order event since the last [`Detector::take_late`], with the oldest
+    /// such event time.
+    late: std::collections::BTreeMap<String, i64>,
+    /// While replaying an actor: counters and sweeps stay as they were.
+    replaying: bool,
 }
 
-/// One span to replace when redacting: (found in the body rather than the title, start, end, redacted form).
-type Redaction = (bool, usize, usize, String);
+/// One span to replace when redacting, and what is kept of the secret.
+#[derive(Debug, Clone)]
+struct Redaction {
+    /// Found in the body rather than the title.
+    in_body: bool,
+    start: usize,
+    end: usize,
+    /// What is kept, in the event and in [`AuditEvent::secrets`]: the redacted form, kind and fingerprint.
+    kept: ContentMatch,
+}
+
+impl Redaction {
+    fn of(in_body: bool, f: &Finding) -> Self {
+        Self {
+            in_body,
+            start: f.start,
+            end: f.end,
+            kept: ContentMatch {
+                kind: f.scanner.clone(),
+                redacted: f.redacted.clone(),
+                fingerprint: f.fingerprint.clone(),
+                field: if in_body { "body" } else { "title" }.to_string(),
+            },
+        }
+    }
+}
 
 /// Which findings are secrets to redact from stored text: credentials, financial and identity numbers. The
 /// e-mail count and custom terms are not secrets and stay readable.
@@ -234,6 +288,8 @@ impl Detector {
             stats: DetectorStats::default(),
             key: fingerprint_key.to_vec(),
             last_scan: None,
+            late: std::collections::BTreeMap::new(),
+            replaying: false,
         })
     }
 
@@ -260,20 +316,36 @@ impl Detector {
         let mut n = 0;
         for (is_body, text) in [(false, c.title.as_mut()), (true, c.body.as_mut())] {
             let Some(text) = text else { continue };
-            let findings: Vec<(usize, usize, String)> = match cached {
+            let found: Vec<Redaction> = match cached {
                 Some(spans) => spans
                     .iter()
-                    .filter(|r| r.0 == is_body)
-                    .map(|r| (r.1, r.2, r.3.clone()))
+                    .filter(|r| r.in_body == is_body)
+                    .cloned()
                     .collect(),
                 None => scanner
                     .scan(text)
-                    .into_iter()
-                    .filter(is_secret)
-                    .map(|f| (f.start, f.end, f.redacted))
+                    .iter()
+                    .filter(|f| is_secret(f))
+                    .map(|f| Redaction::of(is_body, f))
                     .collect(),
             };
-            n += apply_redactions(text, findings);
+            for r in &found {
+                // Kept so that re-detection from the stored (redacted) copy finds the same secrets.
+                if !event.secrets.iter().any(|m| {
+                    m.kind == r.kept.kind
+                        && m.fingerprint == r.kept.fingerprint
+                        && m.field == r.kept.field
+                }) {
+                    event.secrets.push(r.kept.clone());
+                }
+            }
+            n += apply_redactions(
+                text,
+                found
+                    .into_iter()
+                    .map(|r| (r.start, r.end, r.kept.redacted))
+                    .collect(),
+            );
         }
         n
     }
@@ -314,24 +386,46 @@ impl Detector {
         self.state.windows.values().map(Vec::len).sum()
     }
 
-    /// The pure step: what this event makes the detections raise or grow.
+    /// The pure step: what this event makes the detections raise or grow. An event at or behind its actor's
+    /// frontier (or one that needs state dropped for idleness) raises nothing here: it is recorded for
+    /// [`Detector::take_late`] and its actor must be replayed.
     pub fn observe(&mut self, event: &AuditEvent) -> Vec<AlertDraft> {
         let t = event.time_ms();
-        self.stats.events += 1;
-        if let Some(w) = self.state.watermark {
-            if t < w.saturating_sub(LATE_MS) {
-                self.stats.late_events += 1;
+        if !self.replaying {
+            self.stats.events += 1;
+        }
+        if let Some(f) = self.state.frontiers.get_mut(event.actor.id.as_str()) {
+            let behind = (t, event.id.as_str()) <= (f.t, f.id.as_str());
+            if behind || t < f.replay_before {
+                if !self.replaying {
+                    self.stats.late_events += 1;
+                }
+                self.late
+                    .entry(event.actor.id.clone())
+                    .and_modify(|m| *m = (*m).min(t))
+                    .or_insert(t);
                 return Vec::new();
             }
-            if t > w {
-                self.state.watermark = Some(t);
-            }
+            f.t = t;
+            f.id.clone_from(&event.id);
         } else {
+            self.state.frontiers.insert(
+                event.actor.id.clone(),
+                Frontier {
+                    t,
+                    id: event.id.clone(),
+                    replay_before: i64::MIN,
+                },
+            );
+        }
+        if self.state.watermark.is_none_or(|w| t > w) {
             self.state.watermark = Some(t);
         }
-        self.state.since_sweep += 1;
-        if self.state.since_sweep >= SWEEP_EVERY {
-            self.sweep();
+        if !self.replaying {
+            self.state.since_sweep += 1;
+            if self.state.since_sweep >= SWEEP_EVERY {
+                self.sweep();
+            }
         }
 
         let mut out = Vec::new();
@@ -376,8 +470,56 @@ impl Detector {
         if event.content.is_some() && !event.action.ends_with("_viewed") {
             *last_scan = Some((event.id.clone(), content(compiled, event, &mut out)));
         }
-        self.stats.drafts += out.len() as u64;
+        if !self.replaying {
+            self.stats.drafts += out.len() as u64;
+        }
         out
+    }
+
+    /// Actors that received out-of-order events since the last call, each with its oldest such event time,
+    /// sorted by actor. Replay each ([`Detector::begin_replay`]) to make its alerts what in-order arrival gives.
+    pub fn take_late(&mut self) -> Vec<(String, i64)> {
+        std::mem::take(&mut self.late).into_iter().collect()
+    }
+
+    /// Forget everything about `actor` so that its stored events, fed to [`Detector::observe`] in
+    /// `(time, id)` order, rebuild its state from nothing; until [`Detector::end_replay`] counters and sweeps
+    /// stand still. Other actors are untouched: results are per actor.
+    pub fn begin_replay(&mut self, actor: &str) {
+        self.replaying = true;
+        self.state.windows.remove(actor);
+        self.state.logins.remove(actor);
+        self.state.travel.remove(actor);
+        self.state.frontiers.remove(actor);
+        self.late.remove(actor);
+    }
+
+    /// End a replay: the actor's state is now what in-order arrival of its stored events leaves.
+    pub fn end_replay(&mut self) {
+        self.replaying = false;
+    }
+
+    /// Drop every actor's state whose frontier is past `limit` (a detector clock an implausible event moved,
+    /// written by an older version); returns those actors, whose stored events should be replayed.
+    pub fn forget_beyond(&mut self, limit_ms: i64) -> Vec<String> {
+        let mut gone: Vec<String> = self
+            .state
+            .frontiers
+            .iter()
+            .filter(|(_, f)| f.t > limit_ms)
+            .map(|(a, _)| a.clone())
+            .collect();
+        gone.sort();
+        for a in &gone {
+            self.state.windows.remove(a);
+            self.state.logins.remove(a);
+            self.state.travel.remove(a);
+            self.state.frontiers.remove(a);
+        }
+        if self.state.watermark.is_some_and(|w| w > limit_ms) {
+            self.state.watermark = self.state.frontiers.values().map(|f| f.t).max();
+        }
+        gone
     }
 
     /// Everything needed to resume detection later exactly where it stopped.
@@ -412,6 +554,13 @@ impl Detector {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         travel.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut frontiers: Vec<_> = self
+            .state
+            .frontiers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        frontiers.sort_by(|a, b| a.0.cmp(&b.0));
         DetectorState {
             version: STATE_VERSION,
             watermark_ms: self.state.watermark,
@@ -420,6 +569,7 @@ impl Detector {
             windows,
             logins,
             travel,
+            frontiers,
         }
     }
 
@@ -454,6 +604,7 @@ impl Detector {
         }
         state.logins = saved.logins.into_iter().collect();
         state.travel = saved.travel.into_iter().collect();
+        state.frontiers = saved.frontiers.into_iter().collect();
         self.state = state;
         self.stats = saved.stats;
         self.drop_disabled_state();
@@ -474,28 +625,62 @@ impl Detector {
         }
     }
 
-    /// Drop windows and histories that can no longer affect any result.
+    /// Drop state idle for longer than it can matter (plus [`SWEEP_SLACK_MS`]) behind the newest event time,
+    /// to bound memory; each actor's frontier records until when the dropped state could still have mattered.
     fn sweep(&mut self) {
         self.state.since_sweep = 0;
         let Some(w) = self.state.watermark else {
             return;
         };
+        let State {
+            windows,
+            logins,
+            travel,
+            frontiers,
+            ..
+        } = &mut self.state;
+        let mut mark = |actor: &str, needed_until: i64| {
+            if let Some(f) = frontiers.get_mut(actor) {
+                f.replay_before = f.replay_before.max(needed_until);
+            }
+        };
         let dets = &self.compiled.dets;
         let mut expired = 0u64;
-        self.state.windows.retain(|_, ws| {
+        windows.retain(|actor, ws| {
             ws.retain(|(i, win)| {
                 let window_ms = dets.get(usize::from(*i)).map_or(0, |d| d.window_ms);
-                let idle = win.is_idle(w, window_ms, LATE_MS);
-                expired += u64::from(idle);
+                let idle = win.is_idle(w, window_ms, SWEEP_SLACK_MS);
+                if idle {
+                    expired += 1;
+                    if let Some(n) = win.newest_ms() {
+                        mark(actor, n.saturating_add(window_ms));
+                    }
+                }
                 !idle
             });
             !ws.is_empty()
         });
         self.stats.expired_windows += expired;
-        let login_horizon = w.saturating_sub(COUNTRY_MEMORY_MS).saturating_sub(LATE_MS);
-        self.state.logins.retain(|_, h| h.last_ms > login_horizon);
-        let travel_horizon = w.saturating_sub(TRAVEL_MEMORY_MS).saturating_sub(LATE_MS);
-        self.state.travel.retain(|_, l| l.t > travel_horizon);
+        let login_horizon = w
+            .saturating_sub(COUNTRY_MEMORY_MS)
+            .saturating_sub(SWEEP_SLACK_MS);
+        logins.retain(|actor, h| {
+            let keep = h.last_ms > login_horizon;
+            if !keep {
+                mark(actor, h.last_ms.saturating_add(COUNTRY_MEMORY_MS));
+            }
+            keep
+        });
+        let travel_horizon = w
+            .saturating_sub(TRAVEL_MEMORY_MS)
+            .saturating_sub(SWEEP_SLACK_MS);
+        travel.retain(|actor, l| {
+            let keep = l.t > travel_horizon;
+            if !keep {
+                mark(actor, l.t.saturating_add(TRAVEL_MEMORY_MS));
+            }
+            keep
+        });
     }
 }
 
@@ -694,6 +879,13 @@ fn new_country(det: &Det, state: &mut State, e: &AuditEvent, out: &mut Vec<Alert
                 last_ms: t,
             }),
     };
+    // Forgotten after 90 days without a login, decided here (not by when a sweep ran) so that batching and
+    // arrival order cannot change it.
+    if h.last_ms < t.saturating_sub(COUNTRY_MEMORY_MS) {
+        h.countries.clear();
+        h.logins = 0;
+        h.last_ms = t;
+    }
     if let Some(c) = country {
         let seen = h
             .countries
@@ -740,7 +932,11 @@ fn travel(det: &Det, state: &mut State, e: &AuditEvent, out: &mut Vec<AlertDraft
     };
     let t = e.time_ms();
     let place = place_name(e);
-    if let Some(prev) = state.travel.get(e.actor.id.as_str()) {
+    if let Some(prev) = state
+        .travel
+        .get(e.actor.id.as_str())
+        .filter(|p| p.t >= t.saturating_sub(TRAVEL_MEMORY_MS))
+    {
         let km = haversine_km(prev.lat, prev.lon, lat, lon);
         let dt_ms = t.abs_diff(prev.t);
         let impossible = km >= MIN_TRAVEL_KM
@@ -796,8 +992,33 @@ fn content(compiled: &Compiled, e: &AuditEvent, out: &mut Vec<AlertDraft>) -> Ve
     let redactions: Vec<Redaction> = hits
         .iter()
         .filter(|(_, f)| is_secret(f))
-        .map(|(field, f)| (*field == "body", f.start, f.end, f.redacted.clone()))
+        .map(|(field, f)| Redaction::of(*field == "body", f))
         .collect();
+    // A stored copy has its secrets redacted; what was found before is kept beside it (re-detection).
+    for kept in &e.secrets {
+        let field = if kept.field == "body" {
+            "body"
+        } else {
+            "title"
+        };
+        let Some(info) = super::content::scanner_info(&kept.kind) else {
+            continue;
+        };
+        if scanner.is_enabled(info.id) {
+            hits.push((
+                field,
+                Finding {
+                    scanner: kept.kind.clone(),
+                    category: info.category,
+                    severity: info.severity,
+                    start: 0,
+                    end: 0,
+                    redacted: kept.redacted.clone(),
+                    fingerprint: kept.fingerprint.clone(),
+                },
+            ));
+        }
+    }
     if hits.is_empty() {
         return redactions;
     }

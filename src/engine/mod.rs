@@ -9,6 +9,7 @@
 mod api;
 pub mod demo;
 mod pipeline;
+mod redetect;
 pub mod retention;
 mod runtime;
 mod sources;

@@ -17,9 +17,11 @@ use std::sync::mpsc;
 use chrono::Utc;
 use ulid::Ulid;
 
+use super::redetect::{reconcile, replay_actor};
 use crate::detect::tuning::Tuning;
 use crate::detect::{AlertDraft, Detector, DetectorState, absorb, alert_from_draft, can_absorb};
 use crate::ingest::{Reader, Record, RejectedRecord};
+use crate::model::TimeLimits;
 use crate::model::{Alert, AuditEvent};
 use crate::store::{EventPlan, Planner, QuarantineRecord, Store, StoreError, encode_event};
 
@@ -32,6 +34,11 @@ const IN_FLIGHT: usize = 2;
 
 /// Meta key of the persisted detector state.
 const DETECTOR_STATE: &str = "detector_state";
+
+/// Meta key prefix of the re-detection markers: before a batch's events are written, the actors it brings
+/// are recorded under this prefix; a checkpoint (detector state saved) removes them. Markers found at start
+/// mean a crash came between: those actors are replayed from the store, so the alerts are a clean run's.
+const PENDING: &str = "redetect/";
 
 /// What went wrong while ingesting, with the source named.
 #[derive(Debug, thiserror::Error)]
@@ -57,8 +64,10 @@ pub struct IngestStats {
     pub alerts: u64,
     /// Existing alerts grown by continuing activity.
     pub alerts_grown: u64,
-    /// Events stored but too late (over 5 minutes behind) for detection.
+    /// Events that arrived behind their actor's newest: stored, and their actors re-detected.
     pub late: u64,
+    /// Actors whose stored events were replayed to keep their alerts order-independent.
+    pub redetected: u64,
 }
 
 impl std::fmt::Display for IngestStats {
@@ -88,6 +97,7 @@ type Spent = Vec<AuditEvent>;
 struct Preparer {
     planner: Planner,
     detector: Detector,
+    limits: TimeLimits,
 }
 
 impl Preparer {
@@ -96,10 +106,32 @@ impl Preparer {
         mut events: Vec<AuditEvent>,
         mut rejected: Vec<QuarantineRecord>,
     ) -> Result<Prepared, PipelineError> {
+        // Implausible times are refused like any bad record: they must never move the detector's clock.
+        let now = Utc::now();
+        events.retain_mut(|ev| match self.limits.check(ev.time, now) {
+            Ok(()) => true,
+            Err(reason) => {
+                self.detector.redact_event(ev);
+                let raw = encode_event(ev);
+                rejected.push(QuarantineRecord {
+                    source: "time check".to_string(),
+                    line: 0,
+                    offset: 0,
+                    reason: format!("event {}: {reason}", ev.id),
+                    size: raw.len() as u64,
+                    at: now,
+                    raw,
+                });
+                false
+            }
+        });
         // A refused record is kept for the operator to read, but a secret in it must not be kept in full either.
         for r in &mut rejected {
             redact_quarantined(&self.detector, r);
         }
+        // Each actor's events in (time, id) order: a batch that arrived newest first (an API page) needs no
+        // replay.
+        events.sort_by(|a, b| (a.time_ms(), &a.id).cmp(&(b.time_ms(), &b.id)));
         let plan = self.planner.plan(&events)?;
         let mut drafts = Vec::new();
         // Detection sees each new event once, in arrival order, with its original text; the store gets the
@@ -149,6 +181,8 @@ struct Committer {
     touched: (Vec<Ulid>, Vec<Ulid>),
     /// Off for one-shot ingests (nobody reads `touched`), on for the engine.
     track_touched: bool,
+    /// Re-detection markers written since the last checkpoint (and found at start).
+    pending: Vec<String>,
 }
 
 impl Committer {
@@ -162,6 +196,7 @@ impl Committer {
         } = batch;
         self.store.quarantine_records(&rejected)?;
         self.stats.quarantined += rejected.len() as u64;
+        self.mark_pending(&events, &plan)?;
         let bodies: Vec<Vec<u8>> = events
             .iter()
             .enumerate()
@@ -209,6 +244,32 @@ impl Committer {
         }
         self.groups.clear();
         Ok(events)
+    }
+
+    /// Record the actors whose new events this batch stores, before storing them (sled makes writes durable
+    /// in order): a crash before the next checkpoint leaves the marker, and the next start replays them.
+    fn mark_pending(
+        &mut self,
+        events: &[AuditEvent],
+        plan: &EventPlan,
+    ) -> Result<(), PipelineError> {
+        let mut actors: Vec<&str> = events
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| plan.is_new(*i))
+            .map(|(_, e)| e.actor.id.as_str())
+            .collect();
+        if actors.is_empty() {
+            return Ok(());
+        }
+        actors.sort_unstable();
+        actors.dedup();
+        let key = format!("{PENDING}{}", Ulid::new());
+        let value = serde_json::to_vec(&actors)
+            .map_err(|e| PipelineError::Tuning(format!("cannot record pending actors: {e}")))?;
+        self.store.meta_put(&key, &value)?;
+        self.pending.push(key);
+        Ok(())
     }
 
     fn apply_draft(&mut self, draft: AlertDraft) -> Result<(), PipelineError> {
@@ -284,6 +345,8 @@ pub struct Pipeline {
     events: Vec<AuditEvent>,
     rejected: Vec<QuarantineRecord>,
     late_at_start: u64,
+    /// Alerts stored when the pipeline opened: the ingest summary counts what this run added.
+    alerts_at_start: u64,
 }
 
 impl Pipeline {
@@ -309,10 +372,24 @@ impl Pipeline {
             }
         }
         let late_at_start = detector.stats().late_events;
-        Ok(Self {
+        let limits = TimeLimits::default();
+        // A detector clock moved by an implausible event (stores written before the time check) recovers:
+        // the actors concerned are replayed without it.
+        let mut redo: Vec<String> =
+            detector.forget_beyond(limits.latest(Utc::now()).timestamp_millis());
+        let mut pending = Vec::new();
+        for (key, value) in store.meta_with_prefix(PENDING)? {
+            redo.extend(serde_json::from_slice::<Vec<String>>(&value).unwrap_or_default());
+            pending.push(key);
+        }
+        redo.sort();
+        redo.dedup();
+        let alerts_at_start = store.status_counts().total();
+        let mut pipeline = Self {
             prep: Preparer {
                 planner: store.planner()?,
                 detector,
+                limits,
             },
             commit: Committer {
                 store,
@@ -323,11 +400,48 @@ impl Pipeline {
                 stats: IngestStats::default(),
                 touched: Default::default(),
                 track_touched: false,
+                pending,
             },
             events: Vec::with_capacity(BATCH),
             rejected: Vec::new(),
             late_at_start,
-        })
+            alerts_at_start,
+        };
+        if !redo.is_empty() {
+            tracing::info!(
+                actors = redo.len(),
+                "re-detecting actors whose events a crash or an implausible clock left undetected"
+            );
+            pipeline.redetect(&redo)?;
+        }
+        Ok(pipeline)
+    }
+
+    /// Event times outside `limits` are quarantined from now on (`[engine]` sets them).
+    pub fn set_time_limits(&mut self, limits: TimeLimits) {
+        self.prep.limits = limits;
+    }
+
+    /// Replay each actor's stored events and reconcile its alerts (see the `redetect` module).
+    fn redetect(&mut self, actors: &[String]) -> Result<(), PipelineError> {
+        let now = Utc::now();
+        for actor in actors {
+            let (replayed, first) = replay_actor(
+                &self.commit.store,
+                &mut self.prep.detector,
+                actor,
+                &self.prep.limits,
+                now,
+            )?;
+            let done = reconcile(&self.commit.store, actor, first, replayed)?;
+            self.commit.stats.redetected += 1;
+            if self.commit.track_touched {
+                self.commit.touched.0.extend(done.raised);
+                self.commit.touched.1.extend(done.changed);
+                self.commit.touched.1.extend(done.deleted);
+            }
+        }
+        Ok(())
     }
 
     /// Read every record of `input`, naming it `source` in quarantine. Parsing, planning and detection run on
@@ -393,16 +507,35 @@ impl Pipeline {
     /// counts true on disk.
     pub fn finish(mut self) -> Result<IngestStats, PipelineError> {
         self.checkpoint()?;
-        Ok(self.commit.stats)
+        let mut stats = self.commit.stats;
+        // Re-detection may merge or drop alerts this run raised: count what the store holds now.
+        stats.alerts = self
+            .commit
+            .store
+            .status_counts()
+            .total()
+            .saturating_sub(self.alerts_at_start);
+        Ok(stats)
     }
 
     /// Process what is queued, persist detector state and flush, keeping the pipeline open (long-running
     /// sources call this before acknowledging a batch).
     pub fn checkpoint(&mut self) -> Result<(), PipelineError> {
         self.process_batch()?;
+        let late: Vec<String> = self
+            .prep
+            .detector
+            .take_late()
+            .into_iter()
+            .map(|(actor, _)| actor)
+            .collect();
+        self.redetect(&late)?;
         let state = serde_json::to_vec(&self.prep.detector.save_state())
             .map_err(|e| PipelineError::Tuning(format!("cannot save detector state: {e}")))?;
         self.commit.store.meta_put(DETECTOR_STATE, &state)?;
+        // After the state that covers them: a crash between the two replays them again, harmlessly.
+        let pending = std::mem::take(&mut self.commit.pending);
+        self.commit.store.meta_remove(&pending)?;
         self.commit.store.flush()?;
         self.commit.stats.late = self
             .prep

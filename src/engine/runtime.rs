@@ -110,7 +110,8 @@ impl Engine {
             Some(retune_tx),
         )?;
         let key = config.engine.resolve_fingerprint_key()?;
-        let pipeline = Pipeline::new(store.clone(), &handle.current_tuning(), key.as_deref())?;
+        let mut pipeline = Pipeline::new(store.clone(), &handle.current_tuning(), key.as_deref())?;
+        pipeline.set_time_limits(config.engine.time_limits());
 
         let shared = Arc::new(Shared::new());
         let (tx, rx) = mpsc::sync_channel::<Batch>(opts.channel_capacity.max(1));

@@ -187,6 +187,7 @@ pub fn normalise(value: &Value) -> Result<AuditEvent, Rejection> {
         content,
         message,
         extra,
+        secrets: Vec::new(),
     })
 }
 

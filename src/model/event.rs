@@ -35,6 +35,11 @@ pub struct AuditEvent {
     /// Fields vigil does not model, keyed by their JSON path (`type`, `attributes.foo`…), kept verbatim.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub extra: Map<String, Value>,
+    /// Secrets the content scanners found in this event before its text was redacted for storage: their
+    /// redacted form and keyed fingerprint only. Stored with the event so that re-detection from the store
+    /// (after out-of-order arrival or a crash) raises the same content alerts without the secret.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<crate::model::ContentMatch>,
 }
 
 /// The person or token behind an event.

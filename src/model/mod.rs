@@ -9,6 +9,7 @@ mod filter;
 mod integration;
 pub mod query;
 pub mod text;
+mod time_limits;
 
 pub use alert::{
     Alert, AlertActor, AlertStatus, ContentMatch, DetectionId, HistoryEntry, Note, ParseEnumError,
@@ -17,3 +18,4 @@ pub use alert::{
 pub use event::{Actor, AuditEvent, Content, Entity, Location, Message, Party};
 pub use filter::{AlertFilter, AlertPage, StatusCounts};
 pub use integration::{Integration, IntegrationKind};
+pub use time_limits::TimeLimits;

@@ -693,6 +693,41 @@ impl Store {
         Ok(older)
     }
 
+    /// Every stored event of an actor, a UTC day at a time, each day's events in `(time, id)` order: what
+    /// re-detection replays. Memory is bounded by the actor's busiest day, not its history.
+    pub fn actor_history(
+        &self,
+        actor_id: &str,
+        mut each_day: impl FnMut(Vec<AuditEvent>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let Some((min_day, max_day)) = self.day_span()? else {
+            return Ok(());
+        };
+        let ah = hash64(actor_id);
+        for day in min_day..=max_day {
+            let lo = run_key(day, ah, i64::MIN, 0);
+            let hi = run_key(day, ah, i64::MAX, u32::MAX);
+            let mut events = Vec::new();
+            for kv in self.runs.range(lo..=hi) {
+                let (_, v) = kv.map_err(|e| self.sled(e))?;
+                let run = RunView::parse(&v)
+                    .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
+                for e in run.entries() {
+                    let ev = self.decode_entry(e.body)?;
+                    // Two actors may share a hash; the key only narrows, the id decides.
+                    if ev.actor.id == actor_id {
+                        events.push(ev);
+                    }
+                }
+            }
+            if !events.is_empty() {
+                events.sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
+                each_day(events)?;
+            }
+        }
+        Ok(())
+    }
+
     /// An actor's events with time in `[from, to]`, oldest first, at most `limit`.
     pub fn actor_events_between(
         &self,

@@ -246,6 +246,25 @@ impl Store {
         Ok(())
     }
 
+    /// Every meta blob whose name starts with `prefix`, in name order (pending re-detection markers).
+    pub fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.meta.scan_prefix(prefix.as_bytes()) {
+            let (k, v) = kv.map_err(|e| self.sled(e))?;
+            out.push((String::from_utf8_lossy(&k).into_owned(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Remove named meta blobs, in one batch.
+    pub fn meta_remove(&self, keys: &[String]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for k in keys {
+            batch.remove(k.as_bytes());
+        }
+        self.meta.apply_batch(batch).map_err(|e| self.sled(e))
+    }
+
     /// Detection settings changed from the UI, laid over the config file's by [`Tuning::overlay`].
     ///
     /// [`Tuning::overlay`]: crate::detect::tuning::Tuning::overlay

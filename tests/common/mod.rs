@@ -94,5 +94,6 @@ pub fn audit_event(
         content: None,
         message: None,
         extra: Default::default(),
+        secrets: Vec::new(),
     }
 }

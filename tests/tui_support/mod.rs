@@ -167,6 +167,7 @@ pub fn events() -> Vec<AuditEvent> {
             }),
             message: None,
             extra: Default::default(),
+            secrets: Vec::new(),
         })
         .collect()
 }

@@ -223,6 +223,11 @@ const fn info(
     }
 }
 
+/// The built-in scanner with this id, if there is one.
+pub fn scanner_info(id: &str) -> Option<&'static ScannerInfo> {
+    SCANNERS.iter().find(|s| s.id == id)
+}
+
 /// Ids of the built-in scanners, for `disabled_scanners` validation and the UI.
 pub fn scanner_ids() -> impl Iterator<Item = &'static str> {
     SCANNERS.iter().map(|s| s.id)
@@ -425,6 +430,15 @@ impl ContentScanner {
 
     fn on(&self, k: Kind) -> bool {
         self.enabled[k as usize]
+    }
+
+    /// Whether the built-in scanner `id` is switched on (re-detection honours today's switches for secrets
+    /// found earlier).
+    pub fn is_enabled(&self, id: &str) -> bool {
+        Kind::ALL
+            .iter()
+            .find(|k| k.info().id == id)
+            .is_some_and(|k| self.on(*k))
     }
 
     /// Validated findings in `text`, in order of position. Where a built-in scanner's findings overlap (an
