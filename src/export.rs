@@ -1,6 +1,7 @@
-//! Alert exports (DESIGN §4): CSV in the contract's column order with RFC 4180 quoting and formula-injection
-//! neutralised, or JSON lines with every field. `vigil export` and the UI's export (through the engine) both
-//! call [`export_alerts`] and [`create_export_file`], so both give the same rows into the same kind of file.
+//! Alert exports (DESIGN §4): CSV in the contract's column order with RFC 4180 quoting, formula-injection
+//! neutralised and control characters replaced, or JSON lines with every field. `vigil export` and the UI's
+//! export (through the engine) both call [`export_alerts`] and [`create_export_file`], so both give the same
+//! rows into the same kind of file.
 
 use std::fs::File;
 use std::io::Write;
@@ -142,12 +143,53 @@ pub enum ExportFormat {
 }
 
 /// A spreadsheet treats a cell starting with `=`, `+`, `-`, `@`, tab or CR as a formula; prefix those with `'`
-/// so an attacker-chosen page title cannot run one on the analyst's machine.
+/// so an attacker-chosen page title cannot run one on the analyst's machine. Spreadsheets skip leading blanks
+/// and read fullwidth signs as the ASCII ones, so the sign is looked for behind any run of whitespace (NBSP,
+/// ideographic space…) and invisible characters (zero-width space, BOM), and `＝`, `＋`, `－`, `＠` count too.
 pub fn neutralise_formula(cell: &str) -> std::borrow::Cow<'_, str> {
-    match cell.as_bytes().first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}").into(),
+    if cell.starts_with(['\t', '\r']) {
+        return format!("'{cell}").into();
+    }
+    let first = cell
+        .chars()
+        .find(|c| !(c.is_whitespace() || is_invisible(*c)));
+    match first {
+        Some(
+            '=' | '+' | '-' | '@' | '\u{ff1d}' | '\u{ff0b}' | '\u{ff0d}' | '\u{ff20}' | '\u{fe66}'
+            | '\u{fe62}' | '\u{fe63}' | '\u{fe6b}' | '\u{2212}',
+        ) => format!("'{cell}").into(),
         _ => cell.into(),
     }
+}
+
+/// Characters that show nothing but change what a reader sees: zero-width spaces and joiners, direction
+/// marks, embeddings, overrides and isolates, the BOM, the word joiner.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}'
+    )
+}
+
+/// One CSV cell as written: formula neutralised (decided on the text as given), then every C0/C1 control
+/// (newlines and tabs included: a cell is one line, and a raw ESC or BEL would drive the terminal of whoever
+/// `cat`s the file) and every invisible or reordering character replaced by U+FFFD, so what the file shows
+/// is what it holds.
+pub fn csv_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    let cell = neutralise_formula(cell);
+    if !cell.chars().any(|c| c.is_control() || is_invisible(c)) {
+        return cell;
+    }
+    cell.chars()
+        .map(|c| {
+            if c.is_control() || is_invisible(c) {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect::<String>()
+        .into()
 }
 
 /// Streams alerts to a writer in one format; `finish` flushes.
@@ -216,7 +258,7 @@ impl<W: Write> Exporter<W> {
                     .csv
                     .as_mut()
                     .ok_or_else(|| std::io::Error::other("exporter closed"))?;
-                w.write_record(row.iter().map(|c| neutralise_formula(c).into_owned()))
+                w.write_record(row.iter().map(|c| csv_cell(c).into_owned()))
                     .map_err(std::io::Error::other)
             }
             ExportFormat::Json => {
@@ -261,6 +303,45 @@ impl<W: Write> Exporter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn controls_and_bidi_become_replacement_characters() {
+        let hostile = "Deploy\x1b]0;pwned\x07 \0notes\u{9b}2J\u{202e}txt.exe\u{2066}\u{200b}\u{feff}\r\n\tend\x7f";
+        let cell = csv_cell(hostile);
+        assert!(
+            !cell.chars().any(|c| c.is_control()
+                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')),
+            "{cell:?}"
+        );
+        assert_eq!(
+            cell,
+            "Deploy\u{fffd}]0;pwned\u{fffd} \u{fffd}notes\u{fffd}2J\u{fffd}txt.exe\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}end\u{fffd}"
+        );
+        assert_eq!(csv_cell("Ana Admin — Zürich"), "Ana Admin — Zürich");
+    }
+
+    #[test]
+    fn formulas_behind_blanks_or_in_fullwidth_are_prefixed() {
+        for bad in [
+            " =1+1",
+            "   @SUM(A1)",
+            "\u{a0}=HYPERLINK(\"x\")",
+            "\u{200b}=1",
+            "\u{feff}+1",
+            "\u{3000}-1",
+            "\u{ff1d}HYPERLINK(\"x\")",
+            "\u{ff0b}1",
+            "\u{ff0d}1",
+            "\u{ff20}SUM(A1)",
+            " \u{ff1d}1",
+            "\t=1",
+        ] {
+            assert!(csv_cell(bad).starts_with('\''), "{bad:?}");
+        }
+        for fine in [" plain", "a=b", "\u{a0}text", "x-1"] {
+            assert!(!csv_cell(fine).starts_with('\''), "{fine:?}");
+        }
+    }
 
     #[test]
     fn formula_cells_are_prefixed() {
