@@ -26,12 +26,18 @@ pub fn run() -> i32 {
     match dispatch(cli) {
         Ok(code) => code,
         Err(err) => {
-            // One line: the chain of causes joined, as scripts expect.
-            let msg = err
-                .chain()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(": ");
+            // One line: the chain of causes joined, as scripts expect; a cause whose text its parent already
+            // quotes is not said twice.
+            let mut msg = String::new();
+            for cause in err.chain().map(|c| c.to_string()) {
+                if msg.contains(&cause) {
+                    continue;
+                }
+                if !msg.is_empty() {
+                    msg.push_str(": ");
+                }
+                msg.push_str(&cause);
+            }
             eprintln!("vigil: {}", vigil::model::text::sanitize(&msg));
             1
         }

@@ -10,17 +10,34 @@ use color_eyre::eyre::{Result, eyre};
 use vigil::engine::{Pipeline, PipelineError, StatusReport};
 use vigil::export::{ExportFormat, ExportSelection, create_export_file, export_alerts};
 use vigil::model::{AlertFilter, AlertStatus};
+use vigil::store::StoreError;
 
 use super::args::{ExportArgs, Format, ListFormat};
 use super::setup::Setup;
 use super::time_arg::parse_time;
 
 /// `vigil ingest FILE... | -`: parse, store and detect; the summary is the last stdout line.
+///
+/// A full disk stops it at the first failed write, whatever is left to read, with one line saying so and how
+/// many events this run stored: nothing written is lost and re-running the same command dedupes, so the
+/// remedy is space and the same command.
 pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {
-    let (_dir, store) = setup.open_store()?;
+    let (_dir, store) = match setup.open_store() {
+        Ok(opened) => opened,
+        Err(e) => {
+            return match e.downcast_ref::<StoreError>() {
+                Some(StoreError::DiskFull { dir }) => Ok(disk_full(dir, 0)),
+                _ => Err(e),
+            };
+        }
+    };
     let tuning = setup.tuning(&store)?;
     let key = setup.fingerprint_key()?;
-    let mut pipeline = Pipeline::new(store, &tuning, key.as_deref())?;
+    let mut pipeline = match Pipeline::new(store, &tuning, key.as_deref()) {
+        Ok(p) => p,
+        Err(PipelineError::Store(StoreError::DiskFull { dir })) => return Ok(disk_full(&dir, 0)),
+        Err(e) => return Err(e.into()),
+    };
     let mut unreadable = 0;
     for path in files {
         let name = path.display().to_string();
@@ -42,11 +59,21 @@ pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {
                     eprintln!("vigil: {e}");
                     unreadable += 1;
                 }
+                PipelineError::Store(StoreError::DiskFull { dir }) => {
+                    return Ok(disk_full(&dir, pipeline.stats().ingested));
+                }
                 other => return Err(other.into()),
             }
         }
     }
-    let stats = pipeline.finish()?;
+    let stored = pipeline.stats().ingested;
+    let stats = match pipeline.finish() {
+        Ok(stats) => stats,
+        Err(PipelineError::Store(StoreError::DiskFull { dir })) => {
+            return Ok(disk_full(&dir, stored));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if stats.late > 0 {
         eprintln!(
             "vigil: {} events arrived more than 5 minutes late: stored, not detected",
@@ -61,6 +88,15 @@ pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {
     }
     println!("{stats}");
     Ok(if unreadable > 0 { 1 } else { 0 })
+}
+
+/// Say once that the disk filled, where, and what to do; the exit status of a failure.
+fn disk_full(dir: &Path, stored: u64) -> i32 {
+    eprintln!(
+        "vigil: disk full writing the store in {} ({stored} events stored; run the same command again when there is space)",
+        vigil::model::text::sanitize(&dir.display().to_string())
+    );
+    1
 }
 
 impl ExportArgs {
