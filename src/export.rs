@@ -1,6 +1,6 @@
 //! Alert exports (DESIGN §4): CSV in the contract's column order with RFC 4180 quoting, formula-injection
 //! neutralised and control characters replaced, or JSON lines with every field. `vigil export` and the UI's
-//! export (through the engine) both call [`export_alerts`] and [`create_export_file`], so both give the same
+//! export (through the engine) both call [`export_alerts`] and [`ExportFile`], so both give the same
 //! rows into the same kind of file.
 
 use std::fs::File;
@@ -28,7 +28,7 @@ pub enum ExportError {
     /// The output file is there and overwriting was not asked for.
     #[error("{} exists; use --force to overwrite it", .0.display())]
     Exists(PathBuf),
-    /// The output file cannot be opened (a symlink at its place is refused, not followed).
+    /// The output file cannot be created or put in place.
     #[error("cannot write {}: {source}", path.display())]
     Open {
         path: PathBuf,
@@ -49,32 +49,126 @@ impl ExportError {
     }
 }
 
-/// Open `path` for an export: created owner-only (alerts name people and what they did); an existing file is
-/// refused unless `overwrite`; a symlink at `path` is never followed, so a planted link cannot redirect the
-/// export onto another file.
-pub fn create_export_file(path: &Path, overwrite: bool) -> Result<File, ExportError> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true);
-    if overwrite {
-        opts.create(true).truncate(true);
-    } else {
-        opts.create_new(true);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
-    }
-    opts.open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            ExportError::Exists(path.to_path_buf())
-        } else {
-            ExportError::Open {
-                path: path.to_path_buf(),
-                source: e,
+/// An export being written: a temporary file beside the target, which [`ExportFile::commit`] puts in the
+/// target's place.
+///
+/// Why not open the target: a symlink planted at the target would be followed (or, with `O_NOFOLLOW`,
+/// would make `--force` fail), a reader could see half an export, and an export that fails would leave one
+/// behind. The temporary file is created owner-only (alerts name people and what they did) and exclusively
+/// (`O_EXCL`: nothing planted under its name is used); the rename replaces whatever is at the target, a
+/// symlink included, and never writes through it. Without `overwrite` an existing target (a symlink too) is
+/// refused, also when it appears while the export is written. Dropped without a commit, the temporary file
+/// is removed.
+pub struct ExportFile {
+    file: File,
+    temp: PathBuf,
+    target: PathBuf,
+    overwrite: bool,
+    committed: bool,
+}
+
+impl ExportFile {
+    /// Start an export to `path`; an existing file there is refused unless `overwrite`.
+    pub fn create(path: &Path, overwrite: bool) -> Result<Self, ExportError> {
+        let open_err = |source| ExportError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        if !overwrite && std::fs::symlink_metadata(path).is_ok() {
+            return Err(ExportError::Exists(path.to_path_buf()));
+        }
+        let name = path.file_name().ok_or_else(|| {
+            open_err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a file name",
+            ))
+        })?;
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let mut attempt = 0;
+        loop {
+            let mut temp_name = std::ffi::OsString::from(".");
+            temp_name.push(name);
+            temp_name.push(format!(
+                ".vigil-{}-{:08x}.part",
+                std::process::id(),
+                rand::random::<u32>()
+            ));
+            let temp = dir.join(temp_name);
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+            }
+            match opts.open(&temp) {
+                Ok(file) => {
+                    return Ok(Self {
+                        file,
+                        temp,
+                        target: path.to_path_buf(),
+                        overwrite,
+                        committed: false,
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 16 => {
+                    attempt += 1;
+                }
+                Err(e) => return Err(open_err(e)),
             }
         }
-    })
+    }
+
+    /// Make the export durable and put it at the target: replacing what is there when overwriting
+    /// (`rename`), else only if nothing is (`link`, which fails on any existing name).
+    pub fn commit(mut self) -> Result<(), ExportError> {
+        let open_err = |source| ExportError::Open {
+            path: self.target.clone(),
+            source,
+        };
+        self.file.sync_all().map_err(ExportError::Write)?;
+        if self.overwrite {
+            std::fs::rename(&self.temp, &self.target).map_err(open_err)?;
+        } else {
+            match std::fs::hard_link(&self.temp, &self.target) {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(&self.temp);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return Err(ExportError::Exists(self.target.clone()));
+                }
+                // A file system without hard links: check, then rename (a target appearing in between is
+                // replaced; it was absent when the export started and when it ended).
+                Err(_) if std::fs::symlink_metadata(&self.target).is_ok() => {
+                    return Err(ExportError::Exists(self.target.clone()));
+                }
+                Err(_) => std::fs::rename(&self.temp, &self.target).map_err(open_err)?,
+            }
+        }
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Write for ExportFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Drop for ExportFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
 }
 
 /// Write the selected alerts to `out` in `format`, flushing at the end; returns the rows written.

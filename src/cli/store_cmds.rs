@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 use color_eyre::eyre::{Result, eyre};
 use vigil::engine::{Pipeline, PipelineError, StatusReport};
-use vigil::export::{ExportFormat, ExportSelection, create_export_file, export_alerts};
+use vigil::export::{ExportFile, ExportFormat, ExportSelection, export_alerts};
 use vigil::model::{AlertFilter, AlertStatus};
 use vigil::store::StoreError;
 
@@ -126,8 +126,8 @@ impl ExportArgs {
     }
 }
 
-/// `vigil export`: the same writer as the UI's export, to a file (owner-only, never through a symlink) or
-/// stdout.
+/// `vigil export`: the same writer as the UI's export, to a file (owner-only, put in place whole, never
+/// written through a symlink) or stdout.
 pub fn export(mut setup: Setup, args: ExportArgs) -> Result<i32> {
     let filter = args.filter()?;
     let (_dir, store) = setup.open_existing_store()?;
@@ -139,8 +139,9 @@ pub fn export(mut setup: Setup, args: ExportArgs) -> Result<i32> {
     let file = args.output.as_deref().filter(|p| *p != Path::new("-"));
     let written = match file {
         Some(p) => {
-            let f = create_export_file(p, args.force)?;
-            export_alerts(&store, &selection, BufWriter::new(f), format)
+            let mut f = ExportFile::create(p, args.force)?;
+            export_alerts(&store, &selection, BufWriter::new(&mut f), format)
+                .and_then(|rows| f.commit().map(|()| rows))
         }
         None => export_alerts(
             &store,

@@ -199,9 +199,11 @@ impl Store {
     /// message naming the holder's pid instead of sled's raw lock error. A store of an older schema is rebuilt
     /// in the current layout first (see the `migrate` module); a newer one is refused.
     pub fn open_with(dir: &Path, opts: StoreOptions) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::from_io(dir, e))?;
+        create_private_dirs(dir).map_err(|e| StoreError::from_io(dir, e))?;
         let lock = std::sync::Arc::new(take_lock(dir)?);
         migrate::finish_interrupted_swap(dir)?;
+        create_private_dirs(&dir.join(DB_DIR)).map_err(|e| StoreError::from_io(dir, e))?;
+        restrict_to_owner(&dir.join(DB_DIR));
         remove_unfinished_snapshots(dir, &dir.join(DB_DIR));
         let db = open_sled(dir, &dir.join(DB_DIR), opts)?;
         let found = migrate::schema_of(dir, &db)?;
@@ -219,6 +221,9 @@ impl Store {
             db
         };
         let store = Self::from_db(dir, db, lock)?;
+        // Files sled just created under a caller's loose umask (the command line sets 077; a library caller
+        // may not).
+        restrict_to_owner(&dir.join(DB_DIR));
         store
             .meta
             .insert(META_SCHEMA, &SCHEMA_VERSION.to_be_bytes())
@@ -362,6 +367,56 @@ impl Store {
     }
 }
 
+/// `dir` and its missing parents, those this creates owner-only (0700), so a store made by the library
+/// (tests, benches) is as private as one made by the command line, whose umask already says so.
+fn create_private_dirs(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+}
+
+/// Take group and other access away from sled's directory and the files directly in it (`conf`, `db`,
+/// snapshots; `blobs` is a directory, so closing it closes its files). sled creates them without a mode, so
+/// a store made before the command line set its umask, or by a caller with a loose one, would be readable
+/// by anyone; this makes it private on its next open. Best effort: a failure is logged, not fatal.
+fn restrict_to_owner(db: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let tighten = |p: &Path, md: &std::fs::Metadata| {
+            let mode = md.permissions().mode();
+            if mode & 0o077 != 0
+                && let Err(e) =
+                    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode & 0o700))
+            {
+                tracing::warn!(path = %p.display(), error = %e, "cannot make a store file owner-only");
+            }
+        };
+        if let Ok(md) = std::fs::symlink_metadata(db) {
+            tighten(db, &md);
+        }
+        let Ok(entries) = std::fs::read_dir(db) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            // Never through a symlink: only what sled itself made.
+            if let Ok(md) = entry.metadata()
+                && (md.is_file() || md.is_dir())
+            {
+                tighten(&entry.path(), &md);
+            }
+        }
+    }
+}
+
 /// Remove what a snapshot write that failed left in the sled directory `db`: sled writes
 /// `snap.<lsn>.generating` and renames it when complete, and on the next open reads the newest `snap.*` file
 /// whatever its suffix. A file too short to hold a snapshot's length and checksum (12 bytes; a full disk
@@ -406,13 +461,14 @@ fn remove_unfinished_snapshots(dir: &Path, db: &Path) {
 fn take_lock(dir: &Path) -> Result<File, StoreError> {
     let path = dir.join("vigil.lock");
     let io = |error| StoreError::from_io(dir, error);
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(io)?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&path).map_err(io)?;
     match f.try_lock() {
         Ok(()) => {
             f.set_len(0).map_err(io)?;
