@@ -1,6 +1,7 @@
-//! Alert exports (DESIGN §4): CSV in the contract's column order with RFC 4180 quoting and formula-injection
-//! neutralised, or JSON lines with every field. `vigil export` and the UI's export (through the engine) both
-//! call [`export_alerts`] and [`create_export_file`], so both give the same rows into the same kind of file.
+//! Alert exports (DESIGN §4): CSV in the contract's column order with RFC 4180 quoting, formula-injection
+//! neutralised and control characters replaced, or JSON lines with every field. `vigil export` and the UI's
+//! export (through the engine) both call [`export_alerts`] and [`ExportFile`], so both give the same
+//! rows into the same kind of file.
 
 use std::fs::File;
 use std::io::Write;
@@ -27,7 +28,7 @@ pub enum ExportError {
     /// The output file is there and overwriting was not asked for.
     #[error("{} exists; use --force to overwrite it", .0.display())]
     Exists(PathBuf),
-    /// The output file cannot be opened (a symlink at its place is refused, not followed).
+    /// The output file cannot be created or put in place.
     #[error("cannot write {}: {source}", path.display())]
     Open {
         path: PathBuf,
@@ -48,32 +49,126 @@ impl ExportError {
     }
 }
 
-/// Open `path` for an export: created owner-only (alerts name people and what they did); an existing file is
-/// refused unless `overwrite`; a symlink at `path` is never followed, so a planted link cannot redirect the
-/// export onto another file.
-pub fn create_export_file(path: &Path, overwrite: bool) -> Result<File, ExportError> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true);
-    if overwrite {
-        opts.create(true).truncate(true);
-    } else {
-        opts.create_new(true);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
-    }
-    opts.open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            ExportError::Exists(path.to_path_buf())
-        } else {
-            ExportError::Open {
-                path: path.to_path_buf(),
-                source: e,
+/// An export being written: a temporary file beside the target, which [`ExportFile::commit`] puts in the
+/// target's place.
+///
+/// Why not open the target: a symlink planted at the target would be followed (or, with `O_NOFOLLOW`,
+/// would make `--force` fail), a reader could see half an export, and an export that fails would leave one
+/// behind. The temporary file is created owner-only (alerts name people and what they did) and exclusively
+/// (`O_EXCL`: nothing planted under its name is used); the rename replaces whatever is at the target, a
+/// symlink included, and never writes through it. Without `overwrite` an existing target (a symlink too) is
+/// refused, also when it appears while the export is written. Dropped without a commit, the temporary file
+/// is removed.
+pub struct ExportFile {
+    file: File,
+    temp: PathBuf,
+    target: PathBuf,
+    overwrite: bool,
+    committed: bool,
+}
+
+impl ExportFile {
+    /// Start an export to `path`; an existing file there is refused unless `overwrite`.
+    pub fn create(path: &Path, overwrite: bool) -> Result<Self, ExportError> {
+        let open_err = |source| ExportError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        if !overwrite && std::fs::symlink_metadata(path).is_ok() {
+            return Err(ExportError::Exists(path.to_path_buf()));
+        }
+        let name = path.file_name().ok_or_else(|| {
+            open_err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a file name",
+            ))
+        })?;
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let mut attempt = 0;
+        loop {
+            let mut temp_name = std::ffi::OsString::from(".");
+            temp_name.push(name);
+            temp_name.push(format!(
+                ".vigil-{}-{:08x}.part",
+                std::process::id(),
+                rand::random::<u32>()
+            ));
+            let temp = dir.join(temp_name);
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+            }
+            match opts.open(&temp) {
+                Ok(file) => {
+                    return Ok(Self {
+                        file,
+                        temp,
+                        target: path.to_path_buf(),
+                        overwrite,
+                        committed: false,
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 16 => {
+                    attempt += 1;
+                }
+                Err(e) => return Err(open_err(e)),
             }
         }
-    })
+    }
+
+    /// Make the export durable and put it at the target: replacing what is there when overwriting
+    /// (`rename`), else only if nothing is (`link`, which fails on any existing name).
+    pub fn commit(mut self) -> Result<(), ExportError> {
+        let open_err = |source| ExportError::Open {
+            path: self.target.clone(),
+            source,
+        };
+        self.file.sync_all().map_err(ExportError::Write)?;
+        if self.overwrite {
+            std::fs::rename(&self.temp, &self.target).map_err(open_err)?;
+        } else {
+            match std::fs::hard_link(&self.temp, &self.target) {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(&self.temp);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return Err(ExportError::Exists(self.target.clone()));
+                }
+                // A file system without hard links: check, then rename (a target appearing in between is
+                // replaced; it was absent when the export started and when it ended).
+                Err(_) if std::fs::symlink_metadata(&self.target).is_ok() => {
+                    return Err(ExportError::Exists(self.target.clone()));
+                }
+                Err(_) => std::fs::rename(&self.temp, &self.target).map_err(open_err)?,
+            }
+        }
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Write for ExportFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Drop for ExportFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
 }
 
 /// Write the selected alerts to `out` in `format`, flushing at the end; returns the rows written.
@@ -142,12 +237,53 @@ pub enum ExportFormat {
 }
 
 /// A spreadsheet treats a cell starting with `=`, `+`, `-`, `@`, tab or CR as a formula; prefix those with `'`
-/// so an attacker-chosen page title cannot run one on the analyst's machine.
+/// so an attacker-chosen page title cannot run one on the analyst's machine. Spreadsheets skip leading blanks
+/// and read fullwidth signs as the ASCII ones, so the sign is looked for behind any run of whitespace (NBSP,
+/// ideographic space…) and invisible characters (zero-width space, BOM), and `＝`, `＋`, `－`, `＠` count too.
 pub fn neutralise_formula(cell: &str) -> std::borrow::Cow<'_, str> {
-    match cell.as_bytes().first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}").into(),
+    if cell.starts_with(['\t', '\r']) {
+        return format!("'{cell}").into();
+    }
+    let first = cell
+        .chars()
+        .find(|c| !(c.is_whitespace() || is_invisible(*c)));
+    match first {
+        Some(
+            '=' | '+' | '-' | '@' | '\u{ff1d}' | '\u{ff0b}' | '\u{ff0d}' | '\u{ff20}' | '\u{fe66}'
+            | '\u{fe62}' | '\u{fe63}' | '\u{fe6b}' | '\u{2212}',
+        ) => format!("'{cell}").into(),
         _ => cell.into(),
     }
+}
+
+/// Characters that show nothing but change what a reader sees: zero-width spaces and joiners, direction
+/// marks, embeddings, overrides and isolates, the BOM, the word joiner.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}'
+    )
+}
+
+/// One CSV cell as written: formula neutralised (decided on the text as given), then every C0/C1 control
+/// (newlines and tabs included: a cell is one line, and a raw ESC or BEL would drive the terminal of whoever
+/// `cat`s the file) and every invisible or reordering character replaced by U+FFFD, so what the file shows
+/// is what it holds.
+pub fn csv_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    let cell = neutralise_formula(cell);
+    if !cell.chars().any(|c| c.is_control() || is_invisible(c)) {
+        return cell;
+    }
+    cell.chars()
+        .map(|c| {
+            if c.is_control() || is_invisible(c) {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect::<String>()
+        .into()
 }
 
 /// Streams alerts to a writer in one format; `finish` flushes.
@@ -216,7 +352,7 @@ impl<W: Write> Exporter<W> {
                     .csv
                     .as_mut()
                     .ok_or_else(|| std::io::Error::other("exporter closed"))?;
-                w.write_record(row.iter().map(|c| neutralise_formula(c).into_owned()))
+                w.write_record(row.iter().map(|c| csv_cell(c).into_owned()))
                     .map_err(std::io::Error::other)
             }
             ExportFormat::Json => {
@@ -261,6 +397,45 @@ impl<W: Write> Exporter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn controls_and_bidi_become_replacement_characters() {
+        let hostile = "Deploy\x1b]0;pwned\x07 \0notes\u{9b}2J\u{202e}txt.exe\u{2066}\u{200b}\u{feff}\r\n\tend\x7f";
+        let cell = csv_cell(hostile);
+        assert!(
+            !cell.chars().any(|c| c.is_control()
+                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')),
+            "{cell:?}"
+        );
+        assert_eq!(
+            cell,
+            "Deploy\u{fffd}]0;pwned\u{fffd} \u{fffd}notes\u{fffd}2J\u{fffd}txt.exe\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}end\u{fffd}"
+        );
+        assert_eq!(csv_cell("Ana Admin — Zürich"), "Ana Admin — Zürich");
+    }
+
+    #[test]
+    fn formulas_behind_blanks_or_in_fullwidth_are_prefixed() {
+        for bad in [
+            " =1+1",
+            "   @SUM(A1)",
+            "\u{a0}=HYPERLINK(\"x\")",
+            "\u{200b}=1",
+            "\u{feff}+1",
+            "\u{3000}-1",
+            "\u{ff1d}HYPERLINK(\"x\")",
+            "\u{ff0b}1",
+            "\u{ff0d}1",
+            "\u{ff20}SUM(A1)",
+            " \u{ff1d}1",
+            "\t=1",
+        ] {
+            assert!(csv_cell(bad).starts_with('\''), "{bad:?}");
+        }
+        for fine in [" plain", "a=b", "\u{a0}text", "x-1"] {
+            assert!(!csv_cell(fine).starts_with('\''), "{fine:?}");
+        }
+    }
 
     #[test]
     fn formula_cells_are_prefixed() {

@@ -5,7 +5,11 @@
 //!   Nothing is skipped by name (no `.gitignore` logic, hidden files included).
 //! - **Symlinks**: a path named on the command line is followed (like `find -H` and ripgrep); a symlink met
 //!   while walking is never followed and counts as skipped, so the scan cannot leave the tree or loop.
-//!   Sockets, FIFOs and devices are skipped too (opening a FIFO would block).
+//!   Sockets, FIFOs and devices are skipped too, with a note (opening a FIFO would block). The tree can
+//!   change between the walk and the read: a file is opened without following a symlink at its place and
+//!   without blocking, then read only if the opened handle is a regular file that still lies inside the tree
+//!   being scanned (a parent directory swapped for a symlink cannot lead it out); otherwise it is skipped
+//!   with a note saying why.
 //! - **Binary files**: a NUL byte in the first 8 KiB marks a file binary and skips it (git's and grep's rule).
 //!   Other files are decoded as UTF-8, invalid sequences replaced by U+FFFD (lossy), so Latin-1 or mixed
 //!   files are still scanned; offsets then refer to the decoded text.
@@ -117,6 +121,10 @@ pub struct ScanSummary {
     pub findings: u64,
     /// Paths that could not be listed, opened or read; the scan went on without them.
     pub unreadable: Vec<Unreadable>,
+    /// Paths skipped for a reason the operator should hear (counted in `files_skipped` too): not a regular
+    /// file (a FIFO, a socket, a device), or changed since the walk listed it into a symlink or a path that
+    /// leads out of the tree. Symlinks met by the walk itself are skipped silently, as documented.
+    pub notes: Vec<Unreadable>,
 }
 
 impl fmt::Display for ScanSummary {
@@ -172,13 +180,24 @@ pub fn run_with(
 ) -> Result<ScanSummary, ScanError> {
     let scanner = ContentScanner::new(tuning, &opts.fingerprint_key).map_err(ScanError::Config)?;
     let mut summary = ScanSummary::default();
-    let mut files: Vec<PathBuf> = Vec::new();
+    let mut files: Vec<Listed> = Vec::new();
     for root in paths {
         match fs::metadata(root) {
             Err(e) => summary.unreadable(root, &e),
-            Ok(md) if md.is_dir() => walk(root, &mut files, &mut summary),
-            Ok(md) if md.is_file() => files.push(root.clone()),
-            Ok(_) => summary.files_skipped += 1,
+            Ok(md) if md.is_dir() => {
+                // The tree's real place: a root named on the command line is followed, its insides not.
+                let real = fs::canonicalize(root).unwrap_or_else(|_| root.clone());
+                let start = files.len();
+                walk(root, &mut files, &mut summary);
+                for f in &mut files[start..] {
+                    f.root = Some(real.clone());
+                }
+            }
+            Ok(md) if md.is_file() => files.push(Listed {
+                path: root.clone(),
+                root: None,
+            }),
+            Ok(md) => summary.note(root, not_regular(&md.file_type())),
         }
     }
     let mut sink = Sink::new(format, out, opts.include_fingerprint)?;
@@ -214,7 +233,7 @@ pub fn run_with(
             pending.insert(i, outcome);
             while let Some(outcome) = pending.remove(&turn) {
                 if result.is_ok() {
-                    result = summary.record(&files[turn], outcome, &mut sink);
+                    result = summary.record(&files[turn].path, outcome, &mut sink);
                     if result.is_err() {
                         stop.store(true, Ordering::Relaxed);
                     }
@@ -237,6 +256,14 @@ impl ScanSummary {
         });
     }
 
+    fn note(&mut self, path: &Path, reason: String) {
+        self.files_skipped += 1;
+        self.notes.push(Unreadable {
+            path: path.to_path_buf(),
+            reason,
+        });
+    }
+
     fn record(
         &mut self,
         path: &Path,
@@ -245,6 +272,7 @@ impl ScanSummary {
     ) -> Result<(), ScanError> {
         match outcome {
             Outcome::Skipped => self.files_skipped += 1,
+            Outcome::Refused(why) => self.note(path, why),
             Outcome::Unreadable(e) => self.unreadable(path, &e),
             Outcome::Scanned { bytes, rows } => {
                 self.files_scanned += 1;
@@ -261,7 +289,7 @@ impl ScanSummary {
 
 /// Depth-first, names sorted, with an explicit stack so deep trees cannot overflow the call stack. Symlinks
 /// met here are not followed.
-fn walk(root: &Path, files: &mut Vec<PathBuf>, summary: &mut ScanSummary) {
+fn walk(root: &Path, files: &mut Vec<Listed>, summary: &mut ScanSummary) {
     let mut stack: Vec<std::vec::IntoIter<(PathBuf, fs::FileType)>> = Vec::new();
     if let Some(entries) = list(root, summary) {
         stack.push(entries.into_iter());
@@ -276,9 +304,11 @@ fn walk(root: &Path, files: &mut Vec<PathBuf>, summary: &mut ScanSummary) {
                 stack.push(entries.into_iter());
             }
         } else if ft.is_file() {
-            files.push(path);
-        } else {
+            files.push(Listed { path, root: None });
+        } else if ft.is_symlink() {
             summary.files_skipped += 1;
+        } else {
+            summary.note(&path, not_regular(&ft));
         }
     }
 }
@@ -302,6 +332,98 @@ fn list(dir: &Path, summary: &mut ScanSummary) -> Option<Vec<(PathBuf, fs::FileT
     Some(entries)
 }
 
+/// Why a path that is not a regular file is skipped, naming what it is.
+fn not_regular(ft: &fs::FileType) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = if ft.is_fifo() {
+            "a FIFO"
+        } else if ft.is_socket() {
+            "a socket"
+        } else if ft.is_block_device() || ft.is_char_device() {
+            "a device"
+        } else if ft.is_dir() {
+            "a directory"
+        } else if ft.is_symlink() {
+            "a symbolic link"
+        } else {
+            "something else"
+        };
+        format!("not a regular file ({kind})")
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ft;
+        "not a regular file".to_string()
+    }
+}
+
+/// A file to scan: its path, and the real path of the tree the walk found it in (`None` for a file named on
+/// the command line, which is followed wherever it leads, like the roots).
+struct Listed {
+    path: PathBuf,
+    root: Option<PathBuf>,
+}
+
+/// Open a listed file for reading as what the walk saw: without blocking (a FIFO put in its place would
+/// wait for a writer for ever), without following a symlink at its place when it came from a walk, and
+/// only if the handle is a regular file inside the tree. `Err` holds the outcome to report instead.
+fn open_listed(entry: &Listed) -> Result<File, Outcome> {
+    let mut opts = fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let nofollow = if entry.root.is_some() {
+            libc::O_NOFOLLOW
+        } else {
+            0
+        };
+        opts.custom_flags(libc::O_NONBLOCK | nofollow);
+    }
+    let file = match opts.open(&entry.path) {
+        Ok(f) => f,
+        #[cfg(unix)]
+        Err(e) if entry.root.is_some() && e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(Outcome::Refused(
+                "a symbolic link where the walk listed a file (not followed)".to_string(),
+            ));
+        }
+        Err(e) => return Err(Outcome::Unreadable(e)),
+    };
+    // The handle's own type (fstat), not the path's: the path may have changed since.
+    let md = file.metadata().map_err(Outcome::Unreadable)?;
+    if !md.is_file() {
+        return Err(Outcome::Refused(not_regular(&md.file_type())));
+    }
+    if let Some(root) = &entry.root {
+        let real = real_path(&file, &entry.path).map_err(Outcome::Unreadable)?;
+        if !real.starts_with(root) {
+            return Err(Outcome::Refused(format!(
+                "outside the scanned tree (it is {}, reached through a symbolic link)",
+                real.display()
+            )));
+        }
+    }
+    Ok(file)
+}
+
+/// Where an open file really is: the kernel's name for the handle on Linux, else the path resolved now.
+fn real_path(file: &File, path: &Path) -> io::Result<PathBuf> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let _ = path;
+        fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = file;
+        fs::canonicalize(path)
+    }
+}
+
 /// One finding located in its file.
 struct Row {
     line: u64,
@@ -311,15 +433,20 @@ struct Row {
 
 /// What scanning one file gave.
 enum Outcome {
-    Scanned { bytes: u64, rows: Vec<Row> },
+    Scanned {
+        bytes: u64,
+        rows: Vec<Row>,
+    },
     Skipped,
+    /// Skipped, with the reason noted for the operator.
+    Refused(String),
     Unreadable(io::Error),
 }
 
-fn scan_file(scanner: &ContentScanner, path: &Path, opts: &ScanOptions) -> Outcome {
-    let mut file = match File::open(path) {
+fn scan_file(scanner: &ContentScanner, entry: &Listed, opts: &ScanOptions) -> Outcome {
+    let mut file = match open_listed(entry) {
         Ok(f) => f,
-        Err(e) => return Outcome::Unreadable(e),
+        Err(outcome) => return outcome,
     };
     let chunk_bytes = opts.chunk_bytes.max(BINARY_SNIFF);
     let size = file.metadata().map_or(0, |m| m.len());
@@ -646,6 +773,93 @@ mod tests {
         assert_eq!(s.unreadable.len(), 1);
         assert_eq!(s.files_scanned, 1);
         assert!(s.to_string().starts_with("scanned=1 skipped=0"));
+    }
+
+    /// Run `scan_file` on `entry` as if the walk had listed it, failing instead of hanging.
+    fn scan_listed(entry: Listed) -> Outcome {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let scanner =
+                ContentScanner::new(&Tuning::default(), AT_REST_FINGERPRINT_KEY).expect("scanner");
+            let _ = tx.send(scan_file(&scanner, &entry, &ScanOptions::default()));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(20))
+            .expect("scan_file returned instead of blocking")
+    }
+
+    fn walked(root: &Path, path: PathBuf) -> Listed {
+        Listed {
+            path,
+            root: Some(fs::canonicalize(root).expect("root")),
+        }
+    }
+
+    fn mkfifo(path: &Path) {
+        let ok = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .expect("mkfifo runs");
+        assert!(ok.success());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_swapped_for_a_fifo_is_skipped_with_a_note_not_opened_for_ever() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("notes.txt");
+        mkfifo(&fifo);
+        match scan_listed(walked(dir.path(), fifo)) {
+            Outcome::Refused(why) => assert!(why.contains("not a regular file"), "{why}"),
+            _ => panic!("a FIFO is refused with a reason"),
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_swapped_for_a_symlink_is_not_followed() {
+        let outside = tempfile::tempdir().expect("tempdir");
+        fs::write(outside.path().join("secret.txt"), "ssn: 536-22-8417").expect("write");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let link = dir.path().join("notes.txt");
+        std::os::unix::fs::symlink(outside.path().join("secret.txt"), &link).expect("symlink");
+        match scan_listed(walked(dir.path(), link)) {
+            Outcome::Refused(why) => assert!(why.contains("symbolic link"), "{why}"),
+            _ => panic!("a symlink is refused, not read"),
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_swapped_for_a_symlink_out_of_the_tree_is_not_read() {
+        let outside = tempfile::tempdir().expect("tempdir");
+        fs::write(outside.path().join("a.txt"), "ssn: 536-22-8417").expect("write");
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("sub")).expect("symlink");
+        match scan_listed(walked(dir.path(), dir.path().join("sub/a.txt"))) {
+            Outcome::Refused(why) => assert!(why.contains("outside"), "{why}"),
+            _ => panic!("a file reached through a swapped directory is refused"),
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fifos_in_the_tree_are_skipped_with_a_note_and_files_beside_them_scanned() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        mkfifo(&dir.path().join("pipe"));
+        fs::write(dir.path().join("z.txt"), "ssn: 536-22-8417").expect("write");
+        let (tx, rx) = mpsc::channel();
+        let root = dir.path().to_path_buf();
+        std::thread::spawn(move || {
+            let _ = tx.send(scan_dir(&root, ScanFormat::Csv, &ScanOptions::default()));
+        });
+        let (out, s) = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the scan finished");
+        assert_eq!(out.lines().count(), 2, "{out}");
+        assert_eq!((s.files_scanned, s.files_skipped), (1, 1));
+        assert_eq!(s.notes.len(), 1, "{:?}", s.notes);
+        assert!(s.notes[0].path.ends_with("pipe"));
+        assert!(s.notes[0].reason.contains("FIFO"), "{:?}", s.notes);
     }
 
     #[test]

@@ -179,3 +179,32 @@ fn scan_finds_nothing_in_the_rust_docs() {
     );
     assert!(stderr(&out).contains("findings=0"), "{}", stderr(&out));
 }
+
+/// A FIFO in the tree is skipped with a note on stderr; the scan neither hangs on it nor stops.
+#[cfg(unix)]
+#[test]
+fn scan_skips_a_fifo_with_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(tree.join("pipe"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::fs::write(tree.join("a.txt"), "ssn: 536-22-8417").unwrap();
+    let out = vigil(dir.path(), &["scan", tree.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 2, "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "vigil: skipped {}: not a regular file (a FIFO)",
+            tree.join("pipe").display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("scanned=1 skipped=1"), "{err}");
+}

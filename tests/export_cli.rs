@@ -62,11 +62,53 @@ fn csv_has_contract_columns_quoting_and_no_formulas() {
     assert_eq!(&r[13], "'@evil.example");
     assert_eq!(&r[14], "'+1");
     assert_eq!(
-        &r[16], "Deploy, \"notes\"\nline two",
-        "RFC 4180 quoting keeps commas, quotes and newlines"
+        &r[16], "Deploy, \"notes\"\u{fffd}line two",
+        "RFC 4180 quoting keeps commas and quotes; a newline is a control like any other and is replaced"
     );
     assert_eq!(&r[1], "2026-11-02T09:01:00.000Z");
-    assert!(text.contains("\"Deploy, \"\"notes\"\"\nline two\""));
+    assert!(text.contains("\"Deploy, \"\"notes\"\"\u{fffd}line two\""));
+}
+
+/// A title written by an attacker: terminal escapes (`cat` of the export retitled the terminal), a NUL, a
+/// right-to-left override, and formulas hidden behind a space, an NBSP, a zero-width space or in fullwidth.
+#[test]
+fn hostile_text_reaches_the_csv_inert() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let mut a = hostile_alert(1, AlertStatus::Open);
+    a.title = "\x1b]0;pwned\x07Deploy\0 notes\u{202e}txt.exe".into();
+    a.assignee = Some(" =1+1".into());
+    a.product = Some("\u{a0}=HYPERLINK(\"http://evil\")".into());
+    a.site = Some("\u{200b}@SUM(A1)".into());
+    a.subject = Some("\u{ff1d}HYPERLINK(\"http://evil\")".into());
+    s.save_alerts(&[a]).unwrap();
+    s.flush().unwrap();
+    drop(s);
+    let target = dir.path().join("q.csv");
+    let out = vigil(
+        dir.path(),
+        &["export", "--format", "csv", "-o", target.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&target).unwrap();
+    let body = text.replace("\r\n", "");
+    for c in body.chars() {
+        assert!(
+            !(c.is_control()
+                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')),
+            "{c:?} reached the export: {text:?}"
+        );
+    }
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let r = rdr.records().next().unwrap().unwrap();
+    assert_eq!(
+        &r[5],
+        "\u{fffd}]0;pwned\u{fffd}Deploy\u{fffd} notes\u{fffd}txt.exe"
+    );
+    assert_eq!(&r[8], "' =1+1");
+    assert_eq!(&r[9], "'\u{a0}=HYPERLINK(\"http://evil\")");
+    assert_eq!(&r[10], "'\u{fffd}@SUM(A1)");
+    assert_eq!(&r[16], "'\u{ff1d}HYPERLINK(\"http://evil\")");
 }
 
 #[test]

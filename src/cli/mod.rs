@@ -21,21 +21,36 @@ use setup::{Globals, Setup};
 
 /// Parse arguments, run, and turn the outcome into an exit status.
 pub fn run() -> i32 {
+    owner_only_files();
     let cli = Cli::parse();
     vigil::tui::terminal::install_error_hooks();
     match dispatch(cli) {
         Ok(code) => code,
         Err(err) => {
-            // One line: the chain of causes joined, as scripts expect.
-            let msg = err
-                .chain()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(": ");
+            // One line: the chain of causes joined, as scripts expect; a cause whose text its parent already
+            // quotes is not said twice.
+            let mut msg = String::new();
+            for cause in err.chain().map(|c| c.to_string()) {
+                if msg.contains(&cause) {
+                    continue;
+                }
+                if !msg.is_empty() {
+                    msg.push_str(": ");
+                }
+                msg.push_str(&cause);
+            }
             eprintln!("vigil: {}", vigil::model::text::sanitize(&msg));
             1
         }
     }
+}
+
+/// Every file and directory this process creates is its owner's alone, whatever umask the caller left: the
+/// store holds the fingerprint key and alerts naming people, and most of its files are created by sled,
+/// which takes no mode. Set once, before anything is opened; files that must be shared (none yet) would
+/// say so with an explicit `chmod`.
+fn owner_only_files() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
 }
 
 /// Run the parsed command line: the one place commands are chosen and their start-up begins.

@@ -8,19 +8,36 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 use color_eyre::eyre::{Result, eyre};
 use vigil::engine::{Pipeline, PipelineError, StatusReport};
-use vigil::export::{ExportFormat, ExportSelection, create_export_file, export_alerts};
+use vigil::export::{ExportFile, ExportFormat, ExportSelection, export_alerts};
 use vigil::model::{AlertFilter, AlertStatus};
+use vigil::store::StoreError;
 
 use super::args::{ExportArgs, Format, ListFormat};
 use super::setup::Setup;
 use super::time_arg::parse_time;
 
 /// `vigil ingest FILE... | -`: parse, store and detect; the summary is the last stdout line.
+///
+/// A full disk stops it at the first failed write, whatever is left to read, with one line saying so and how
+/// many events this run stored: nothing written is lost and re-running the same command dedupes, so the
+/// remedy is space and the same command.
 pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {
-    let (_dir, store) = setup.open_store()?;
+    let (_dir, store) = match setup.open_store() {
+        Ok(opened) => opened,
+        Err(e) => {
+            return match e.downcast_ref::<StoreError>() {
+                Some(StoreError::DiskFull { dir }) => Ok(disk_full(dir, 0)),
+                _ => Err(e),
+            };
+        }
+    };
     let tuning = setup.tuning(&store)?;
     let key = setup.fingerprint_key()?;
-    let mut pipeline = Pipeline::new(store, &tuning, key.as_deref())?;
+    let mut pipeline = match Pipeline::new(store, &tuning, key.as_deref()) {
+        Ok(p) => p,
+        Err(PipelineError::Store(StoreError::DiskFull { dir })) => return Ok(disk_full(&dir, 0)),
+        Err(e) => return Err(e.into()),
+    };
     pipeline.set_time_limits(setup.config.engine.time_limits());
     let mut unreadable = 0;
     for path in files {
@@ -43,11 +60,21 @@ pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {
                     eprintln!("vigil: {e}");
                     unreadable += 1;
                 }
+                PipelineError::Store(StoreError::DiskFull { dir }) => {
+                    return Ok(disk_full(&dir, pipeline.stats().ingested));
+                }
                 other => return Err(other.into()),
             }
         }
     }
-    let stats = pipeline.finish()?;
+    let stored = pipeline.stats().ingested;
+    let stats = match pipeline.finish() {
+        Ok(stats) => stats,
+        Err(PipelineError::Store(StoreError::DiskFull { dir })) => {
+            return Ok(disk_full(&dir, stored));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if stats.late > 0 {
         eprintln!(
             "vigil: {} events arrived out of time order; {} actors were re-detected from the store, so the \
@@ -63,6 +90,15 @@ pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {
     }
     println!("{stats}");
     Ok(if unreadable > 0 { 1 } else { 0 })
+}
+
+/// Say once that the disk filled, where, and what to do; the exit status of a failure.
+fn disk_full(dir: &Path, stored: u64) -> i32 {
+    eprintln!(
+        "vigil: disk full writing the store in {} ({stored} events stored; run the same command again when there is space)",
+        vigil::model::text::sanitize(&dir.display().to_string())
+    );
+    1
 }
 
 impl ExportArgs {
@@ -92,8 +128,8 @@ impl ExportArgs {
     }
 }
 
-/// `vigil export`: the same writer as the UI's export, to a file (owner-only, never through a symlink) or
-/// stdout.
+/// `vigil export`: the same writer as the UI's export, to a file (owner-only, put in place whole, never
+/// written through a symlink) or stdout.
 pub fn export(mut setup: Setup, args: ExportArgs) -> Result<i32> {
     let filter = args.filter()?;
     let (_dir, store) = setup.open_existing_store()?;
@@ -105,8 +141,9 @@ pub fn export(mut setup: Setup, args: ExportArgs) -> Result<i32> {
     let file = args.output.as_deref().filter(|p| *p != Path::new("-"));
     let written = match file {
         Some(p) => {
-            let f = create_export_file(p, args.force)?;
-            export_alerts(&store, &selection, BufWriter::new(f), format)
+            let mut f = ExportFile::create(p, args.force)?;
+            export_alerts(&store, &selection, BufWriter::new(&mut f), format)
+                .and_then(|rows| f.commit().map(|()| rows))
         }
         None => export_alerts(
             &store,

@@ -62,6 +62,13 @@ pub fn scan(setup: &Setup, format: Format, paths: &[PathBuf]) -> Result<i32> {
             clean(&u.reason)
         );
     }
+    for n in &summary.notes {
+        eprintln!(
+            "vigil: skipped {}: {}",
+            clean(&n.path.display().to_string()),
+            clean(&n.reason)
+        );
+    }
     eprintln!("vigil: {summary}");
     // Findings are the answer, not a failure: exit 0 whether or not there were any.
     Ok(0)

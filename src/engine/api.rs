@@ -12,9 +12,7 @@ use ulid::Ulid;
 use crate::config::IntegrationConfig;
 use crate::detect::catalogue::{self, DetectionKind};
 use crate::detect::tuning::{DetectionSettings, Exclusion, Sensitivity, Tuning};
-use crate::export::{
-    ExportError, ExportFormat, ExportSelection, create_export_file, export_alerts,
-};
+use crate::export::{ExportError, ExportFile, ExportFormat, ExportSelection, export_alerts};
 use crate::model::{
     Alert, AlertFilter, AlertStatus, AuditEvent, HistoryEntry, Integration, Note, Severity,
 };
@@ -445,10 +443,11 @@ impl EngineHandle {
         path: PathBuf,
         overwrite: bool,
     ) -> Result<String, EngineError> {
-        let file = create_export_file(&path, overwrite).map_err(|e| match e {
+        let refused = |e: ExportError| match e {
             ExportError::Exists(p) => EngineError::Invalid(format!("{} exists", p.display())),
             other => EngineError::Invalid(other.to_string()),
-        })?;
+        };
+        let mut file = ExportFile::create(&path, overwrite).map_err(refused)?;
         let selection = match ids {
             Some(ids) => ExportSelection::Ids(ids),
             None => ExportSelection::Filter(filter),
@@ -456,13 +455,14 @@ impl EngineHandle {
         let rows = export_alerts(
             &self.store,
             &selection,
-            std::io::BufWriter::new(file),
+            std::io::BufWriter::new(&mut file),
             format,
         )
         .map_err(|e| match e {
             ExportError::Store(e) => EngineError::from(e),
             other => EngineError::Invalid(format!("{}: {other}", path.display())),
         })?;
+        file.commit().map_err(refused)?;
         Ok(format!("exported {rows} alert(s) to {}", path.display()))
     }
 }

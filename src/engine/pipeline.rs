@@ -446,7 +446,7 @@ impl Pipeline {
 
     /// Read every record of `input`, naming it `source` in quarantine. Parsing, planning and detection run on
     /// a second thread while this one writes. An I/O error stops this input only; what was read before it is
-    /// kept.
+    /// kept. A failed write stops reading at once (the reader finishes the batch in hand, not the input).
     pub fn ingest_reader(
         &mut self,
         source: &str,
@@ -460,13 +460,19 @@ impl Pipeline {
             let reader = scope.spawn(|| prepare_stream(source, input, prep, tx, back_rx));
             let mut committed = Ok(());
             for batch in rx.iter() {
-                // After a failure keep draining so the reader thread can finish and be joined.
-                if committed.is_ok() {
-                    committed = commit.commit(batch).map(|spent| {
+                match commit.commit(batch) {
+                    Ok(spent) => {
                         let _ = back_tx.send(spent);
-                    });
+                    }
+                    Err(e) => {
+                        committed = Err(e);
+                        break;
+                    }
                 }
             }
+            // Hang up at the first failure (a full disk): the reader stops at its next batch instead of
+            // reading the rest of the input, which for stdin may never end.
+            drop(rx);
             let read = reader
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p));

@@ -24,10 +24,7 @@ const OLD: &str = "db.old";
 /// The schema of an open database: its version key, else 0 for a store that predates versioning (has
 /// data), else the current schema (a new, empty store).
 pub(super) fn schema_of(dir: &Path, db: &sled::Db) -> Result<u32, StoreError> {
-    let sled_err = |source| StoreError::Sled {
-        dir: dir.to_path_buf(),
-        source,
-    };
+    let sled_err = |error| StoreError::from_sled(dir, error);
     let meta = db.open_tree("meta").map_err(sled_err)?;
     if let Some(v) = meta.get(META_SCHEMA).map_err(sled_err)? {
         let b: [u8; 4] = v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
@@ -52,10 +49,7 @@ pub(super) fn schema_of(dir: &Path, db: &sled::Db) -> Result<u32, StoreError> {
 
 /// Complete or undo a swap a crash interrupted (see the module doc).
 pub(super) fn finish_interrupted_swap(dir: &Path) -> Result<(), StoreError> {
-    let io = |source| StoreError::Io {
-        dir: dir.to_path_buf(),
-        source,
-    };
+    let io = |error| StoreError::from_io(dir, error);
     let (db, new, old) = (dir.join(DB_DIR), dir.join(MIGRATING), dir.join(OLD));
     if !db.exists() && old.exists() {
         // Between the two renames: the new database was complete before the old one was moved away.
@@ -85,10 +79,7 @@ pub(super) fn rebuild(
     opts: StoreOptions,
     lock: &Arc<File>,
 ) -> Result<(), StoreError> {
-    let io = |source| StoreError::Io {
-        dir: dir.to_path_buf(),
-        source,
-    };
+    let io = |error| StoreError::from_io(dir, error);
     let started = std::time::Instant::now();
     tracing::info!(dir = %dir.display(), from, to = SCHEMA_VERSION, "rebuilding the store in the current schema");
     let new_path = dir.join(MIGRATING);

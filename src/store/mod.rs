@@ -28,6 +28,10 @@ use std::path::{Path, PathBuf};
 pub const SCHEMA_VERSION: u32 = 3;
 
 /// What can go wrong with the store, each naming the directory so the operator knows which one.
+///
+/// Messages are sentences for a person: the underlying error is part of the message, not also a `source`
+/// (the command line prints the chain of sources, which would repeat it), and sled's own texts are not used
+/// where they hold Rust debug output.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store at {dir} is in use by another vigil process (pid {pid})")]
@@ -40,13 +44,15 @@ pub enum StoreError {
         found: u32,
         supported: u32,
     },
-    #[error("cannot open store at {dir}: {source}")]
-    Io {
-        dir: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("store at {dir}: {source}")]
-    Sled { dir: PathBuf, source: sled::Error },
+    /// The file system holding the store is full (ENOSPC) or the owner's quota is spent (EDQUOT). Named
+    /// apart from other I/O errors because it is not damage: the same command succeeds once there is space,
+    /// and nothing written before is lost (a write is all or nothing, re-ingesting dedupes).
+    #[error("disk full writing the store in {dir}")]
+    DiskFull { dir: PathBuf },
+    #[error("cannot open store at {dir}: {error}")]
+    Io { dir: PathBuf, error: std::io::Error },
+    #[error("store at {dir}: {}", describe_sled(error))]
+    Sled { dir: PathBuf, error: sled::Error },
     #[error("store at {dir}: corrupt record in {tree}: {detail}")]
     Corrupt {
         dir: PathBuf,
@@ -61,6 +67,61 @@ pub enum StoreError {
     },
     #[error("no alert {0}")]
     NoSuchAlert(String),
+}
+
+impl StoreError {
+    /// A sled error from the store in `dir`, classified: a full disk is [`StoreError::DiskFull`] whichever
+    /// operation met it (sled reports it as `Error::Io`, cloned with its kind kept when a background write
+    /// failed first).
+    fn from_sled(dir: &Path, error: sled::Error) -> Self {
+        match error {
+            sled::Error::Io(e) => Self::from_io(dir, e),
+            error => Self::Sled {
+                dir: dir.to_path_buf(),
+                error,
+            },
+        }
+    }
+
+    /// An I/O error on the store's files in `dir`, classified like [`StoreError::from_sled`].
+    fn from_io(dir: &Path, error: std::io::Error) -> Self {
+        if is_disk_full(&error) {
+            Self::DiskFull {
+                dir: dir.to_path_buf(),
+            }
+        } else {
+            Self::Io {
+                dir: dir.to_path_buf(),
+                error,
+            }
+        }
+    }
+
+    /// Whether this is the file system filling up rather than a fault: retrying with space succeeds.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, Self::DiskFull { .. })
+    }
+}
+
+/// ENOSPC or EDQUOT, by errno or (for the copies sled makes of an error, which keep only the kind) by kind.
+fn is_disk_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    ) || matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+}
+
+/// sled's error as a sentence. Its `Display` embeds debug output (a cloned I/O error's text is `Os { code:
+/// .. }`, corruption carries a backtrace); print what a person can act on.
+fn describe_sled(e: &sled::Error) -> String {
+    match e {
+        sled::Error::Io(io) if io.raw_os_error().is_some() => io.to_string(),
+        sled::Error::Io(io) => format!("I/O error: {}", io.kind()),
+        sled::Error::Corruption { .. } => "its files are damaged (sled read corrupted data)".into(),
+        sled::Error::CollectionNotFound(_) => "a tree is missing".into(),
+        sled::Error::Unsupported(why) => format!("unsupported: {why}"),
+        sled::Error::ReportableBug(what) => format!("internal error in sled: {what}"),
+    }
 }
 
 /// Tuning of the store's resources.
@@ -118,11 +179,11 @@ fn open_sled(dir: &Path, path: &Path, opts: StoreOptions) -> Result<sled::Db, St
                 attempt += 1;
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
-            Err(source) => {
-                return Err(StoreError::Sled {
-                    dir: dir.to_path_buf(),
-                    source,
-                });
+            Err(error) => {
+                // sled writes a snapshot while opening; on a full disk it leaves the file it could not fill,
+                // which would make every later open report corruption.
+                remove_unfinished_snapshots(dir, path);
+                return Err(StoreError::from_sled(dir, error));
             }
         }
     }
@@ -138,13 +199,12 @@ impl Store {
     /// message naming the holder's pid instead of sled's raw lock error. A store of an older schema is rebuilt
     /// in the current layout first (see the `migrate` module); a newer one is refused.
     pub fn open_with(dir: &Path, opts: StoreOptions) -> Result<Self, StoreError> {
-        let io = |source| StoreError::Io {
-            dir: dir.to_path_buf(),
-            source,
-        };
-        std::fs::create_dir_all(dir).map_err(io)?;
+        create_private_dirs(dir).map_err(|e| StoreError::from_io(dir, e))?;
         let lock = std::sync::Arc::new(take_lock(dir)?);
         migrate::finish_interrupted_swap(dir)?;
+        create_private_dirs(&dir.join(DB_DIR)).map_err(|e| StoreError::from_io(dir, e))?;
+        restrict_to_owner(&dir.join(DB_DIR));
+        remove_unfinished_snapshots(dir, &dir.join(DB_DIR));
         let db = open_sled(dir, &dir.join(DB_DIR), opts)?;
         let found = migrate::schema_of(dir, &db)?;
         if found > SCHEMA_VERSION {
@@ -161,6 +221,9 @@ impl Store {
             db
         };
         let store = Self::from_db(dir, db, lock)?;
+        // Files sled just created under a caller's loose umask (the command line sets 077; a library caller
+        // may not).
+        restrict_to_owner(&dir.join(DB_DIR));
         store
             .meta
             .insert(META_SCHEMA, &SCHEMA_VERSION.to_be_bytes())
@@ -171,10 +234,8 @@ impl Store {
     /// A store over an open sled database (the trees are created when missing).
     fn from_db(dir: &Path, db: sled::Db, lock: std::sync::Arc<File>) -> Result<Self, StoreError> {
         let tree = |name: &str| {
-            db.open_tree(name).map_err(|source| StoreError::Sled {
-                dir: dir.to_path_buf(),
-                source,
-            })
+            db.open_tree(name)
+                .map_err(|error| StoreError::from_sled(dir, error))
         };
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -205,11 +266,8 @@ impl Store {
         self.db.size_on_disk().unwrap_or(0)
     }
 
-    fn sled(&self, source: sled::Error) -> StoreError {
-        StoreError::Sled {
-            dir: self.dir.clone(),
-            source,
-        }
+    fn sled(&self, error: sled::Error) -> StoreError {
+        StoreError::from_sled(&self.dir, error)
     }
 
     fn corrupt(&self, tree: &'static str, detail: impl Into<String>) -> StoreError {
@@ -328,20 +386,108 @@ impl Store {
     }
 }
 
+/// `dir` and its missing parents, those this creates owner-only (0700), so a store made by the library
+/// (tests, benches) is as private as one made by the command line, whose umask already says so.
+fn create_private_dirs(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+}
+
+/// Take group and other access away from sled's directory and the files directly in it (`conf`, `db`,
+/// snapshots; `blobs` is a directory, so closing it closes its files). sled creates them without a mode, so
+/// a store made before the command line set its umask, or by a caller with a loose one, would be readable
+/// by anyone; this makes it private on its next open. Best effort: a failure is logged, not fatal.
+fn restrict_to_owner(db: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let tighten = |p: &Path, md: &std::fs::Metadata| {
+            let mode = md.permissions().mode();
+            if mode & 0o077 != 0
+                && let Err(e) =
+                    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode & 0o700))
+            {
+                tracing::warn!(path = %p.display(), error = %e, "cannot make a store file owner-only");
+            }
+        };
+        if let Ok(md) = std::fs::symlink_metadata(db) {
+            tighten(db, &md);
+        }
+        let Ok(entries) = std::fs::read_dir(db) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            // Never through a symlink: only what sled itself made.
+            if let Ok(md) = entry.metadata()
+                && (md.is_file() || md.is_dir())
+            {
+                tighten(&entry.path(), &md);
+            }
+        }
+    }
+}
+
+/// Remove what a snapshot write that failed left in the sled directory `db`: sled writes
+/// `snap.<lsn>.generating` and renames it when complete, and on the next open reads the newest `snap.*` file
+/// whatever its suffix. A file too short to hold a snapshot's length and checksum (12 bytes; a full disk
+/// leaves it empty) is one sled can only report as corruption (`Read corrupted data at file offset None`),
+/// for ever. The snapshot is a cache of the log, which sled replays when none is left, so removing it loses
+/// nothing. Best effort: what cannot be removed is logged, and sled's open then says what is wrong.
+fn remove_unfinished_snapshots(dir: &Path, db: &Path) {
+    let Ok(entries) = std::fs::read_dir(db) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with("snap.") && name.ends_with(".generating")) {
+            continue;
+        }
+        let len = match entry.metadata() {
+            Ok(m) if m.is_file() => m.len(),
+            _ => continue,
+        };
+        if len > 12 {
+            continue;
+        }
+        match std::fs::remove_file(entry.path()) {
+            Ok(()) => tracing::warn!(
+                dir = %dir.display(),
+                file = %name,
+                bytes = len,
+                "removed an unfinished sled snapshot (a write that failed, e.g. on a full disk, left it)"
+            ),
+            Err(e) => tracing::error!(
+                dir = %dir.display(),
+                file = %name,
+                error = %e,
+                "cannot remove an unfinished sled snapshot; the store will not open until it is removed"
+            ),
+        }
+    }
+}
+
 /// Take `<dir>/vigil.lock` exclusively and write our pid into it.
 fn take_lock(dir: &Path) -> Result<File, StoreError> {
     let path = dir.join("vigil.lock");
-    let io = |source| StoreError::Io {
-        dir: dir.to_path_buf(),
-        source,
-    };
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(io)?;
+    let io = |error| StoreError::from_io(dir, error);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&path).map_err(io)?;
     match f.try_lock() {
         Ok(()) => {
             f.set_len(0).map_err(io)?;
