@@ -408,3 +408,66 @@ fn duplicated_read_keys_quarantine_the_record() {
         assert!(listing.contains(key), "{key} in {listing}");
     }
 }
+
+/// A flood of refused records — a JSON array of a million tiny bad objects, 8 MB — is counted in full but
+/// kept only up to the quarantine's cap per source: the store stays small (it took 614 MB before the cap).
+#[test]
+fn quarantine_is_capped_and_the_rest_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("flood.json");
+    let n = 1_000_000;
+    let mut text = String::with_capacity(8 * n + 2);
+    text.push('[');
+    for i in 0..n {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str("{\"a\":1}");
+    }
+    text.push(']');
+    assert!(text.len() >= 8_000_000);
+    std::fs::write(&file, text).unwrap();
+    let data = dir.path().join("data");
+    let out = vigil(&data, &["ingest", file.to_str().unwrap()]);
+    assert_eq!(
+        last_line(&out),
+        format!("ingested=0 duplicates=0 quarantined={n} alerts=0"),
+        "{}",
+        stderr(&out)
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&stdout(&vigil(&data, &["status", "--format", "json"]))).unwrap();
+    let kept = status["quarantined"].as_u64().unwrap();
+    let dropped = status["quarantine_dropped"].as_u64().unwrap();
+    let bytes = status["quarantine_bytes"].as_u64().unwrap();
+    assert_eq!(kept + dropped, n as u64, "{status}");
+    assert!(kept > 1000 && dropped > 0, "{status}");
+    assert!(bytes <= vigil::store::QUARANTINE_SOURCE_CAP, "{status}");
+    let listed = stdout(&vigil(
+        &data,
+        &["quarantine", "list", "--format", "json", "--limit", "2"],
+    ));
+    assert!(
+        listed.contains("attributes: required field is missing"),
+        "{listed}"
+    );
+    let on_disk: u64 = std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .map(|e| disk_size(&e.path()))
+        .sum();
+    eprintln!("flood: {kept} kept ({bytes} bytes), {dropped} dropped, {on_disk} bytes on disk");
+    assert!(on_disk < 100 * 1024 * 1024, "{on_disk} bytes on disk");
+}
+
+fn disk_size(p: &std::path::Path) -> u64 {
+    if p.is_dir() {
+        std::fs::read_dir(p)
+            .unwrap()
+            .flatten()
+            .map(|e| disk_size(&e.path()))
+            .sum()
+    } else {
+        std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+    }
+}
