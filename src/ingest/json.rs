@@ -75,9 +75,11 @@ pub(crate) fn read_field(path: &[Seg]) -> bool {
         }
     }
     let keys: Vec<Option<&str>> = path.iter().map(key).collect();
-    let entity = |rest: &[Option<&str>]| match rest {
-        [Some("id" | "type" | "attributes")] | [Some("attributes"), Some(_)] => true,
-        _ => false,
+    let entity = |rest: &[Option<&str>]| {
+        matches!(
+            rest,
+            [Some("id" | "type" | "attributes")] | [Some("attributes"), Some(_)]
+        )
     };
     match keys.as_slice() {
         [Some("id" | "attributes" | "message")] => true,
