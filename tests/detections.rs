@@ -1088,3 +1088,96 @@ proptest! {
         prop_assert_eq!(a.save_state(), b.save_state());
     }
 }
+
+/// A secret in a field other than the content's text (a message, an actor's name, an entity attribute, an
+/// unknown field) is as leaked as one in a body: it raises `sensitive-content`, grouped by object (or
+/// container) and fingerprint, whether the detector scans the event itself or takes what `redact_event`
+/// found; once redacted, nothing the draft carries holds it.
+#[test]
+fn secrets_outside_content_raise_and_never_reach_the_draft() {
+    let key = "AKIAZ7QK3M4N5P6R7S8T";
+    let event = || {
+        let mut e = with_query(ev("a1", t0(), "org_admin_role_granted", "u1"), "grant");
+        e.message = Some(Message {
+            content: Some(format!("granted with {key}")),
+            format: None,
+        });
+        e.actor.name = Some(format!("Ana {key}"));
+        e.extra.insert(
+            "attributes.note".into(),
+            json!({"deep": [format!("k={key}")]}),
+        );
+        e
+    };
+    // Scanned by `observe` itself.
+    let mut d = Detector::new(&Tuning::default(), KEY).unwrap();
+    let drafts = d.observe(&event());
+    let content: Vec<&AlertDraft> = drafts
+        .iter()
+        .filter(|d| d.detection.as_str() == "sensitive-content")
+        .collect();
+    assert_eq!(content.len(), 1, "one secret, one alert: {drafts:?}");
+    let fields: Vec<&str> = content[0]
+        .matches
+        .iter()
+        .map(|m| m.field.as_str())
+        .collect();
+    assert_eq!(fields, ["message", "actor.name", "extra.deep"]);
+    assert!(
+        content[0]
+            .group_key
+            .ends_with(&content[0].matches[0].fingerprint)
+    );
+    assert!(
+        content[0]
+            .subject
+            .as_deref()
+            .is_some_and(|s| s.starts_with("org_admin_role_granted:") && !s.contains(key))
+    );
+
+    // Redacted first: the same alerts, and not a trace of the key in any draft or in the event.
+    let mut d = Detector::new(&Tuning::default(), KEY).unwrap();
+    let mut e = event();
+    assert_eq!(d.redact_event(&mut e), 3);
+    let redacted = d.observe(&e);
+    assert_eq!(redacted.len(), drafts.len());
+    assert_eq!(
+        redacted
+            .iter()
+            .filter(|d| d.detection.as_str() == "sensitive-content")
+            .map(|d| d.group_key.clone())
+            .collect::<Vec<_>>(),
+        vec![content[0].group_key.clone()]
+    );
+    assert!(!format!("{redacted:?}{e:?}").contains(key));
+    assert!(format!("{e:?}").contains("AKIA…[aws-access-key-id, 20 chars]"));
+
+    // A read raises nothing (each reader would re-raise it), but is redacted all the same.
+    let mut view = event();
+    view.action = "page_viewed".into();
+    view.id = "v1".into();
+    assert_eq!(d.redact_event(&mut view), 3);
+    assert!(d.observe(&view).is_empty());
+}
+
+/// Outside the content's text only secrets count: a custom term in an actor's name or a site is not content.
+#[test]
+fn custom_terms_are_read_in_content_only() {
+    let mut t = Tuning::default();
+    t.custom.push(CustomDetection {
+        name: "Project Falcon".into(),
+        terms: vec!["falcon".into()],
+        regex: None,
+        severity: Severity::High,
+        enabled: true,
+    });
+    let mut d = Detector::new(&t, KEY).unwrap();
+    let mut e = ev("e1", t0(), "user_login", "u1");
+    e.actor.name = Some("Falcon team lead".into());
+    assert!(d.observe(&e).is_empty());
+    let mut e = with_object(ev("e2", t0(), "page_created", "u1"), "p1");
+    if let Some(c) = e.content.as_mut() {
+        c.body = Some("about falcon".into());
+    }
+    assert_eq!(d.observe(&e).len(), 1);
+}

@@ -320,3 +320,154 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Ids are compared as their exact text: two integers beyond `u64` that an `f64` would merge stay two events.
+#[test]
+fn integer_ids_beyond_u64_stay_distinct() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.jsonl");
+    let line = |id: &str, i: u32| event("X", &t(i), "user_login", "a").replace("\"X\"", id);
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}\n{}\n",
+            line("18446744073709551616", 1),
+            line("18446744073709551617", 2),
+            line("18446744073709551617", 2)
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let out = vigil(&data, &["ingest", file.to_str().unwrap()]);
+    assert_eq!(
+        last_line(&out),
+        "ingested=2 duplicates=1 quarantined=0 alerts=0",
+        "{}",
+        stderr(&out)
+    );
+    let store = vigil::store::Store::open(&data).unwrap();
+    let far = chrono::Duration::days(365 * 50);
+    let mut ids: Vec<String> = store
+        .events_between(chrono::Utc::now() - far, chrono::Utc::now() + far, 10)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["18446744073709551616", "18446744073709551617"]);
+}
+
+/// A duplicated key among the fields vigil reads quarantines the record, naming the key: a parser that reads
+/// the first one would see another event. Duplicates in fields vigil only keeps are read as before.
+#[test]
+fn duplicated_read_keys_quarantine_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.jsonl");
+    let ok = |id: &str, i: u32| event(id, &t(i), "user_login", "a");
+    let lines = [
+        // Two times.
+        ok("d1", 1).replace("\"time\":", &format!("\"time\":\"{}\",\"time\":", t(40))),
+        // Two actors.
+        ok("d2", 2).replace("\"actor\":", "\"actor\":{\"id\":\"admin\"},\"actor\":"),
+        // Two ids, at the top.
+        ok("d3", 3).replace("\"id\":\"d3\"", "\"id\":\"d3\",\"id\":\"other\""),
+        // Two actor ids, inside `attributes.actor`.
+        ok("d4", 4).replace("\"id\":\"a\"", "\"id\":\"admin\",\"id\":\"a\""),
+        // Inside an array, the element is refused and its neighbours are not.
+        format!(
+            "[{},{}]",
+            ok("d5", 5),
+            ok("d6", 6).replace(
+                "\"action\":",
+                "\"action\":\"user_logged_in_as_user\",\"action\":"
+            )
+        ),
+        // An unknown field's duplicate is kept last-wins as before.
+        ok("d7", 7).replace(
+            "\"type\":\"events\"",
+            "\"type\":\"events\",\"note\":1,\"note\":2",
+        ),
+    ];
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let data = dir.path().join("data");
+    let out = vigil(&data, &["ingest", file.to_str().unwrap()]);
+    assert_eq!(
+        last_line(&out),
+        "ingested=2 duplicates=0 quarantined=5 alerts=0",
+        "{}",
+        stderr(&out)
+    );
+    let listing = stdout(&vigil(&data, &["quarantine", "list", "--format", "json"]));
+    for key in [
+        "line 1: attributes.time: duplicated key",
+        "line 2: attributes.actor: duplicated key",
+        "line 3: id: duplicated key",
+        "line 4: attributes.actor.id: duplicated key",
+        "line 5: element 1: attributes.action: duplicated key",
+    ] {
+        assert!(listing.contains(key), "{key} in {listing}");
+    }
+}
+
+/// A flood of refused records — a JSON array of a million tiny bad objects, 8 MB — is counted in full but
+/// kept only up to the quarantine's cap per source: the store stays small (it took 614 MB before the cap).
+#[test]
+fn quarantine_is_capped_and_the_rest_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("flood.json");
+    let n = 1_000_000;
+    let mut text = String::with_capacity(8 * n + 2);
+    text.push('[');
+    for i in 0..n {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str("{\"a\":1}");
+    }
+    text.push(']');
+    assert!(text.len() >= 8_000_000);
+    std::fs::write(&file, text).unwrap();
+    let data = dir.path().join("data");
+    let out = vigil(&data, &["ingest", file.to_str().unwrap()]);
+    assert_eq!(
+        last_line(&out),
+        format!("ingested=0 duplicates=0 quarantined={n} alerts=0"),
+        "{}",
+        stderr(&out)
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&stdout(&vigil(&data, &["status", "--format", "json"]))).unwrap();
+    let kept = status["quarantined"].as_u64().unwrap();
+    let dropped = status["quarantine_dropped"].as_u64().unwrap();
+    let bytes = status["quarantine_bytes"].as_u64().unwrap();
+    assert_eq!(kept + dropped, n as u64, "{status}");
+    assert!(kept > 1000 && dropped > 0, "{status}");
+    assert!(bytes <= vigil::store::QUARANTINE_SOURCE_CAP, "{status}");
+    let listed = stdout(&vigil(
+        &data,
+        &["quarantine", "list", "--format", "json", "--limit", "2"],
+    ));
+    assert!(
+        listed.contains("attributes: required field is missing"),
+        "{listed}"
+    );
+    let on_disk: u64 = std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .map(|e| disk_size(&e.path()))
+        .sum();
+    eprintln!("flood: {kept} kept ({bytes} bytes), {dropped} dropped, {on_disk} bytes on disk");
+    assert!(on_disk < 100 * 1024 * 1024, "{on_disk} bytes on disk");
+}
+
+fn disk_size(p: &std::path::Path) -> u64 {
+    if p.is_dir() {
+        std::fs::read_dir(p)
+            .unwrap()
+            .flatten()
+            .map(|e| disk_size(&e.path()))
+            .sum()
+    } else {
+        std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+    }
+}

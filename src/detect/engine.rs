@@ -209,9 +209,13 @@ pub struct Detector {
     state: State,
     stats: DetectorStats,
     key: Vec<u8>,
-    /// Secrets found in the last event `observe` scanned, kept for [`Detector::redact_event`] so a content
-    /// event is scanned once, not twice: (event id, [(in body?, start, end, redacted)]).
-    last_scan: Option<(String, Vec<Redaction>)>,
+    /// What [`Detector::redact_event`] found in events not yet observed, by event id, so that each string is
+    /// scanned once: `observe` raises its alerts from these instead of scanning the redacted text. Only events
+    /// with findings have an entry, so the common case allocates nothing.
+    found: HashMap<String, Vec<Found>>,
+    /// Set by the first [`Detector::redact_event`]: from then on the caller redacts every event before
+    /// observing it, and an event without an entry in `found` was scanned and holds nothing.
+    redacts_first: bool,
     /// Actors that received an out-of-order event since the last [`Detector::take_late`], with the oldest
     /// such event time.
     late: std::collections::BTreeMap<String, i64>,
@@ -219,35 +223,17 @@ pub struct Detector {
     replaying: bool,
 }
 
-/// One span to replace when redacting, and what is kept of the secret.
-#[derive(Debug, Clone)]
-struct Redaction {
-    /// Found in the body rather than the title.
-    in_body: bool,
-    start: usize,
-    end: usize,
-    /// What is kept, in the event and in [`AuditEvent::secrets`]: the redacted form, kind and fingerprint.
-    kept: ContentMatch,
-}
+/// One finding and the field of the event it was found in (`title`, `body`, `message`, `actor.name`…).
+type Found = (String, Finding);
 
-impl Redaction {
-    fn of(in_body: bool, f: &Finding) -> Self {
-        Self {
-            in_body,
-            start: f.start,
-            end: f.end,
-            kept: ContentMatch {
-                kind: f.scanner.clone(),
-                redacted: f.redacted.clone(),
-                fingerprint: f.fingerprint.clone(),
-                field: if in_body { "body" } else { "title" }.to_string(),
-            },
-        }
-    }
-}
+/// Most events redacted and not yet observed whose findings are kept: a caller observes what it redacted
+/// right away, so this only bounds memory should one not.
+const MAX_PENDING: usize = 16_384;
 
-/// Which findings are secrets to redact from stored text: credentials, financial and identity numbers. The
-/// e-mail count and custom terms are not secrets and stay readable.
+/// Shortest string any built-in secret scanner can report (a `pwd=` assignment of 8 characters, an SSN
+/// with its keyword): shorter strings outside the content text are not scanned.
+pub const MIN_SECRET_TEXT: usize = 12;
+
 /// Replace each `(start, end, redacted)` span of `text`, from the end so earlier offsets stay valid; overlaps
 /// and spans off a character boundary are skipped. Returns how many were replaced.
 fn apply_redactions(text: &mut String, mut findings: Vec<(usize, usize, String)>) -> usize {
@@ -269,6 +255,8 @@ fn apply_redactions(text: &mut String, mut findings: Vec<(usize, usize, String)>
     n
 }
 
+/// Which findings are secrets to redact from stored text: credentials, financial and identity numbers. The
+/// e-mail count and custom terms are not secrets and stay readable.
 fn is_secret(f: &Finding) -> bool {
     matches!(
         f.category,
@@ -287,7 +275,8 @@ impl Detector {
             state: State::default(),
             stats: DetectorStats::default(),
             key: fingerprint_key.to_vec(),
-            last_scan: None,
+            found: HashMap::new(),
+            redacts_first: false,
             late: std::collections::BTreeMap::new(),
             replaying: false,
         })
@@ -301,51 +290,66 @@ impl Detector {
         Ok(())
     }
 
-    /// Replace every secret the content scanners find in the event's title and body by its redacted form,
-    /// so the stored copy never holds it in full. Custom terms and the e-mail-count finding are not secrets and
-    /// stay. Call after [`Detector::observe`], which needs the original text. Returns how many were replaced.
-    pub fn redact_event(&self, event: &mut AuditEvent) -> usize {
-        let (Some(scanner), Some(c)) = (&self.compiled.scanner, event.content.as_mut()) else {
+    /// Replace every secret the content scanners find in any stored string of the event (content, message,
+    /// names, entity attributes, location, kept unknown fields: [`AuditEvent::visit_text`]) by its redacted
+    /// form, so that neither the stored copy nor anything derived from it (alerts, detector state, logs)
+    /// holds it in full. Custom terms and the e-mail-count finding are not secrets and stay.
+    ///
+    /// Call it before [`Detector::observe`] on the same event: each string is scanned once, here, and what
+    /// was found is kept for `observe` to raise `sensitive-content` from, since the redacted text no longer
+    /// holds it. Once a detector has redacted, it expects every event to be redacted before it is observed.
+    /// Returns how many secrets were replaced.
+    pub fn redact_event(&mut self, event: &mut AuditEvent) -> usize {
+        self.redacts_first = true;
+        let Some(scanner) = &self.compiled.scanner else {
             return 0;
         };
-        let cached = self
-            .last_scan
-            .as_ref()
-            .filter(|(id, _)| *id == event.id)
-            .map(|(_, r)| r);
+        let mut found: Vec<Found> = Vec::new();
         let mut n = 0;
-        for (is_body, text) in [(false, c.title.as_mut()), (true, c.body.as_mut())] {
-            let Some(text) = text else { continue };
-            let found: Vec<Redaction> = match cached {
-                Some(spans) => spans
-                    .iter()
-                    .filter(|r| r.in_body == is_body)
-                    .cloned()
-                    .collect(),
-                None => scanner
-                    .scan(text)
-                    .iter()
-                    .filter(|f| is_secret(f))
-                    .map(|f| Redaction::of(is_body, f))
-                    .collect(),
-            };
-            for r in &found {
-                // Kept so that re-detection from the stored (redacted) copy finds the same secrets.
-                if !event.secrets.iter().any(|m| {
-                    m.kind == r.kept.kind
-                        && m.fingerprint == r.kept.fingerprint
-                        && m.field == r.kept.field
-                }) {
-                    event.secrets.push(r.kept.clone());
-                }
+        event.visit_text_mut(|field, text| {
+            let content_text = field.is_content_text();
+            if text.is_empty() || (!content_text && text.len() < MIN_SECRET_TEXT) {
+                return;
             }
-            n += apply_redactions(
-                text,
-                found
+            let findings = scanner.scan(text);
+            if findings.is_empty() {
+                return;
+            }
+            let spans = findings
+                .iter()
+                .filter(|f| is_secret(f))
+                .map(|f| (f.start, f.end, f.redacted.clone()))
+                .collect();
+            n += apply_redactions(text, spans);
+            // Outside the content text only secrets count: a custom term in a site name is not content.
+            found.extend(
+                findings
                     .into_iter()
-                    .map(|r| (r.start, r.end, r.kept.redacted))
-                    .collect(),
+                    .filter(|f| content_text || is_secret(f))
+                    .map(|f| (field.to_string(), f)),
             );
+        });
+        // Kept with the stored copy (redacted form and fingerprint only), so that re-detection from that copy
+        // raises the same content alerts.
+        for (field, f) in found.iter().filter(|(_, f)| is_secret(f)) {
+            if !event
+                .secrets
+                .iter()
+                .any(|m| m.kind == f.scanner && m.fingerprint == f.fingerprint && m.field == *field)
+            {
+                event.secrets.push(ContentMatch {
+                    kind: f.scanner.clone(),
+                    redacted: f.redacted.clone(),
+                    fingerprint: f.fingerprint.clone(),
+                    field: field.clone(),
+                });
+            }
+        }
+        if !found.is_empty() {
+            if self.found.len() >= MAX_PENDING {
+                self.found.clear();
+            }
+            self.found.insert(event.id.clone(), found);
         }
         n
     }
@@ -369,6 +373,15 @@ impl Detector {
         Some(out)
     }
 
+    /// What the scanners found in `event`: kept by [`Detector::redact_event`], or `None` when this detector
+    /// does not redact first and `observe` must scan the event itself.
+    fn take_found(&mut self, event: &AuditEvent) -> Option<Vec<Found>> {
+        match self.found.remove(&event.id) {
+            Some(found) => Some(found),
+            None => self.redacts_first.then(Vec::new),
+        }
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> &DetectorStats {
         &self.stats
@@ -390,6 +403,12 @@ impl Detector {
     /// frontier (or one that needs state dropped for idleness) raises nothing here: it is recorded for
     /// [`Detector::take_late`] and its actor must be replayed.
     pub fn observe(&mut self, event: &AuditEvent) -> Vec<AlertDraft> {
+        // A replayed event is a stored (redacted) copy: content() scans it and adds the secrets kept beside it.
+        let found = if self.replaying {
+            None
+        } else {
+            self.take_found(event)
+        };
         let t = event.time_ms();
         if !self.replaying {
             self.stats.events += 1;
@@ -429,12 +448,8 @@ impl Detector {
         }
 
         let mut out = Vec::new();
-        self.last_scan = None;
         let Self {
-            compiled,
-            state,
-            last_scan,
-            ..
+            compiled, state, ..
         } = self;
         if let Some(list) = compiled.by_action.get(event.action.as_str()) {
             for &(idx, filter) in list {
@@ -467,8 +482,8 @@ impl Detector {
         }
         // Reads do not write text: scanning every view of a page would re-raise its author's secret once per
         // reader. What is written (created, updated, commented, prompted…) is scanned.
-        if event.content.is_some() && !event.action.ends_with("_viewed") {
-            *last_scan = Some((event.id.clone(), content(compiled, event, &mut out)));
+        if !event.action.ends_with("_viewed") {
+            content(compiled, event, found, &mut out);
         }
         if !self.replaying {
             self.stats.drafts += out.len() as u64;
@@ -976,54 +991,74 @@ fn travel(det: &Det, state: &mut State, e: &AuditEvent, out: &mut Vec<AlertDraft
 }
 
 /// Findings of one (detection id, fingerprint), each with the field it was found in.
-type FindingGroup<'a> = (String, String, Vec<&'a (&'static str, Finding)>);
+type FindingGroup<'a> = (String, String, Vec<&'a Found>);
 
-/// Raise drafts for what the scanners find in a content event; returns the secret spans to redact.
-fn content(compiled: &Compiled, e: &AuditEvent, out: &mut Vec<AlertDraft>) -> Vec<Redaction> {
-    let (Some(scanner), Some(c)) = (&compiled.scanner, &e.content) else {
-        return Vec::new();
+/// Every finding in the event's strings: all of them in the content's title and body, secrets elsewhere.
+fn scan_event(scanner: &ContentScanner, e: &AuditEvent) -> Vec<Found> {
+    let mut found = Vec::new();
+    e.visit_text(|field, text| {
+        let content_text = field.is_content_text();
+        if text.is_empty() || (!content_text && text.len() < MIN_SECRET_TEXT) {
+            return;
+        }
+        found.extend(
+            scanner
+                .scan(text)
+                .into_iter()
+                .filter(|f| content_text || is_secret(f))
+                .map(|f| (field.to_string(), f)),
+        );
+    });
+    found
+}
+
+/// Raise drafts for what the scanners found in the event (`found`, from [`Detector::redact_event`]; scanned
+/// here when `None`): in the content text, and secrets anywhere else — a key in a page title, a message or
+/// an entity name is as leaked as one in a body. Content findings group by object and fingerprint; the
+/// object of an event without content is its context object, else its space or project, else none (the
+/// actor is always part of the key).
+fn content(
+    compiled: &Compiled,
+    e: &AuditEvent,
+    found: Option<Vec<Found>>,
+    out: &mut Vec<AlertDraft>,
+) {
+    let Some(scanner) = &compiled.scanner else {
+        return;
     };
-    let mut hits: Vec<(&'static str, Finding)> = Vec::new();
-    for (field, text) in [("title", c.title.as_deref()), ("body", c.body.as_deref())] {
-        if let Some(text) = text.filter(|t| !t.is_empty()) {
-            hits.extend(scanner.scan(text).into_iter().map(|f| (field, f)));
+    let hits = match found {
+        Some(found) => found,
+        None => {
+            // Scanning the event as it is: the original (tests), or a stored copy whose secrets are redacted
+            // and kept beside it (re-detection), which are added back here.
+            let mut hits = scan_event(scanner, e);
+            for kept in &e.secrets {
+                let Some(info) = super::content::scanner_info(&kept.kind) else {
+                    continue;
+                };
+                if scanner.is_enabled(info.id) {
+                    hits.push((
+                        kept.field.clone(),
+                        Finding {
+                            scanner: kept.kind.clone(),
+                            category: info.category,
+                            severity: info.severity,
+                            start: 0,
+                            end: 0,
+                            redacted: kept.redacted.clone(),
+                            fingerprint: kept.fingerprint.clone(),
+                        },
+                    ));
+                }
+            }
+            hits
         }
-    }
-    let redactions: Vec<Redaction> = hits
-        .iter()
-        .filter(|(_, f)| is_secret(f))
-        .map(|(field, f)| Redaction::of(*field == "body", f))
-        .collect();
-    // A stored copy has its secrets redacted; what was found before is kept beside it (re-detection).
-    for kept in &e.secrets {
-        let field = if kept.field == "body" {
-            "body"
-        } else {
-            "title"
-        };
-        let Some(info) = super::content::scanner_info(&kept.kind) else {
-            continue;
-        };
-        if scanner.is_enabled(info.id) {
-            hits.push((
-                field,
-                Finding {
-                    scanner: kept.kind.clone(),
-                    category: info.category,
-                    severity: info.severity,
-                    start: 0,
-                    end: 0,
-                    redacted: kept.redacted.clone(),
-                    fingerprint: kept.fingerprint.clone(),
-                },
-            ));
-        }
-    }
+    };
     if hits.is_empty() {
-        return redactions;
+        return;
     }
-    let title_hit = hits.iter().any(|(field, _)| *field == "title");
-    let object = e.object_id().unwrap_or("-");
+    let title_hit = hits.iter().any(|(field, _)| field == "title");
+    let object = e.object_id().or_else(|| e.container_key()).unwrap_or("-");
     // Group by (detection, fingerprint) in order of first appearance: deterministic, one draft each.
     let mut groups: Vec<FindingGroup<'_>> = Vec::new();
     for hit in &hits {
@@ -1100,17 +1135,28 @@ fn content(compiled: &Compiled, e: &AuditEvent, out: &mut Vec<AlertDraft>) -> Ve
         d.group_key = format!("{det_id}|{}|{object}|{fingerprint}", e.actor.id);
         d.group_window_ms = CONTENT_GROUP_MS;
         d.matches = matches;
-        // The title itself may hold the secret: then name the object instead.
-        d.subject = match (&c.title, title_hit) {
-            (Some(title), false) if !title.trim().is_empty() => Some(short(title.clone())),
-            _ => Some(format!(
+        // The title itself may hold the secret: then name the object instead. Without content, name the
+        // action and the fields that held it (their text may be the secret).
+        d.subject = match (&e.content, title_hit) {
+            (Some(c), false) if c.title.as_ref().is_some_and(|t| !t.trim().is_empty()) => {
+                c.title.clone().map(short)
+            }
+            (Some(c), _) => Some(format!(
                 "{} {object}",
                 c.object_type.as_deref().unwrap_or("object")
             )),
+            (None, _) => {
+                let mut fields: Vec<&str> = Vec::new();
+                for (field, _) in &group {
+                    if !fields.contains(&field.as_str()) {
+                        fields.push(field);
+                    }
+                }
+                Some(short(format!("{}: {}", e.action, fields.join(", "))))
+            }
         };
         out.push(d);
     }
-    redactions
 }
 
 fn base_draft(det: &Det, e: &AuditEvent) -> AlertDraft {

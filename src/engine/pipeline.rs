@@ -134,12 +134,13 @@ impl Preparer {
         events.sort_by(|a, b| (a.time_ms(), &a.id).cmp(&(b.time_ms(), &b.id)));
         let plan = self.planner.plan(&events)?;
         let mut drafts = Vec::new();
-        // Detection sees each new event once, in arrival order, with its original text; the store gets the
-        // redacted text.
+        // Detection sees each new event once, in arrival order, redacted: the scan that redacts is the one
+        // `sensitive-content` is raised from, and nothing derived from the event (alerts, detector state)
+        // can hold a secret the stored copy does not.
         for (i, ev) in events.iter_mut().enumerate() {
             if plan.is_new(i) {
-                drafts.extend(self.detector.observe(ev));
                 self.detector.redact_event(ev);
+                drafts.extend(self.detector.observe(ev));
             }
         }
         Ok(Prepared {
@@ -152,8 +153,9 @@ impl Preparer {
 }
 
 /// Redact the secrets the content scanners find in a refused record's kept bytes and in its reason (which
-/// may quote a value). Bytes that are not UTF-8 are read lossily for the scan; they are only replaced when a
-/// secret was found, and then by the redacted text.
+/// may quote a value), and only then cut the quoted value short, so that the cut never leaves a secret's
+/// prefix the scanners no longer recognise. Bytes that are not UTF-8 are read lossily for the scan; they
+/// are only replaced when a secret was found, and then by the redacted text. Logged here, once redacted.
 fn redact_quarantined(detector: &Detector, r: &mut QuarantineRecord) {
     let text = String::from_utf8_lossy(&r.raw);
     if let Some(clean) = detector.redact_text(&text) {
@@ -162,6 +164,8 @@ fn redact_quarantined(detector: &Detector, r: &mut QuarantineRecord) {
     if let Some(clean) = detector.redact_text(&r.reason) {
         r.reason = clean;
     }
+    r.reason = crate::model::text::cut_quoted(&r.reason, crate::model::text::QUOTE_SHOWN);
+    tracing::debug!(source = %r.source, line = r.line, reason = %r.reason, "record quarantined");
 }
 
 /// The commit stage's state: writes, grouping, counters.
@@ -583,7 +587,6 @@ impl Pipeline {
 }
 
 fn quarantine_record(source: &str, r: RejectedRecord) -> QuarantineRecord {
-    tracing::debug!(source, line = r.line, reason = %r.reason, "record quarantined");
     QuarantineRecord {
         source: source.to_string(),
         line: r.line,

@@ -11,7 +11,9 @@ use crate::store::{SCHEMA_VERSION, Store};
 /// | `schema_version` | the store's schema version |
 /// | `store_bytes` | bytes on disk |
 /// | `events` | events stored |
-/// | `quarantined` | records refused at ingest |
+/// | `quarantined` | records refused at ingest and kept |
+/// | `quarantine_dropped` | records refused at ingest and not kept: the quarantine had reached its cap (per source or in all) |
+/// | `quarantine_bytes` | bytes the kept records take (before the database's own overhead) |
 /// | `backlog` | events received and not yet stored (0 without a running engine) |
 /// | `alerts` | object: `open`, `acknowledged`, `expected`, `true_positive`, `total` |
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -22,6 +24,8 @@ pub struct StatusReport {
     pub store_bytes: u64,
     pub events: u64,
     pub quarantined: u64,
+    pub quarantine_dropped: u64,
+    pub quarantine_bytes: u64,
     pub backlog: u64,
     pub alerts: AlertCounts,
 }
@@ -47,6 +51,8 @@ impl StatusReport {
             store_bytes: store.size_on_disk(),
             events: store.event_count(),
             quarantined: store.quarantined_count(),
+            quarantine_dropped: store.quarantine_dropped(),
+            quarantine_bytes: store.quarantine_bytes(),
             backlog: 0,
             alerts: AlertCounts {
                 open: counts.open,
@@ -68,7 +74,13 @@ impl std::fmt::Display for StatusReport {
         writeln!(f, "schema version  {}", self.schema_version)?;
         writeln!(f, "store size      {}", human_bytes(self.store_bytes))?;
         writeln!(f, "events          {}", self.events)?;
-        writeln!(f, "quarantined     {}", self.quarantined)?;
+        writeln!(
+            f,
+            "quarantined     {} kept ({}), {} not kept over the cap",
+            self.quarantined,
+            human_bytes(self.quarantine_bytes),
+            self.quarantine_dropped
+        )?;
         writeln!(f, "backlog         {}", self.backlog)?;
         write!(
             f,

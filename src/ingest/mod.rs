@@ -7,6 +7,7 @@
 //! [`AuditEvent`]: crate::model::AuditEvent
 
 mod framer;
+mod json;
 mod normalise;
 
 pub use framer::{Frame, FrameError, Framer, FramerLimits};
@@ -89,8 +90,8 @@ impl<R: Read> Reader<R> {
                 .push_back(Record::Rejected(reject(err.to_string(), &frame)));
             return;
         }
-        let value: serde_json::Value = match serde_json::from_slice(&frame.bytes) {
-            Ok(v) => v,
+        let json::Parsed { value, duplicates } = match json::parse(&frame.bytes) {
+            Ok(p) => p,
             Err(e) => {
                 let reason = json_error_reason(&e, &frame.bytes, frame.line);
                 self.pending
@@ -100,23 +101,46 @@ impl<R: Read> Reader<R> {
         };
         match value {
             serde_json::Value::Object(mut obj) if !frame.in_array && is_page(&obj) => {
+                if duplicates
+                    .iter()
+                    .any(|d| d[..] == [json::Seg::Key("data".into())])
+                {
+                    let reason = format!("data: {DUPLICATED}");
+                    self.pending
+                        .push_back(Record::Rejected(reject(reason, &frame)));
+                    return;
+                }
                 let Some(serde_json::Value::Array(items)) = obj.remove("data") else {
                     return;
                 };
                 for (i, item) in items.into_iter().enumerate() {
-                    self.push_value(item, &frame, Some(i));
+                    let at = [json::Seg::Key("data".into()), json::Seg::Index(i)];
+                    let dup = duplicated_read_field(&duplicates, &at);
+                    self.push_value(item, &frame, Some(i), dup);
                 }
             }
             serde_json::Value::Array(items) if !frame.in_array => {
                 for (i, item) in items.into_iter().enumerate() {
-                    self.push_value(item, &frame, Some(i));
+                    let dup = duplicated_read_field(&duplicates, &[json::Seg::Index(i)]);
+                    self.push_value(item, &frame, Some(i), dup);
                 }
             }
-            v => self.push_value(v, &frame, None),
+            v => {
+                let dup = duplicated_read_field(&duplicates, &[]);
+                self.push_value(v, &frame, None, dup)
+            }
         }
     }
 
-    fn push_value(&mut self, value: serde_json::Value, frame: &Frame, index: Option<usize>) {
+    /// Queue one value: an event, or its rejection (a duplicated key vigil reads, `dup`, or what
+    /// [`normalise`] refuses).
+    fn push_value(
+        &mut self,
+        value: serde_json::Value,
+        frame: &Frame,
+        index: Option<usize>,
+        dup: Option<String>,
+    ) {
         let raw_for = |v: &serde_json::Value| -> Vec<u8> {
             if index.is_none() {
                 return frame.raw_capped();
@@ -125,7 +149,14 @@ impl<R: Read> Reader<R> {
             bytes.truncate(QUARANTINE_RAW_CAP);
             bytes
         };
-        match normalise(&value) {
+        let checked = match dup {
+            Some(path) => Err(Rejection {
+                path,
+                problem: DUPLICATED.to_string(),
+            }),
+            None => normalise(&value),
+        };
+        match checked {
             Ok(ev) => self.pending.push_back(Record::Event(Box::new(ev))),
             Err(rej) => {
                 let at = match index {
@@ -142,6 +173,20 @@ impl<R: Read> Reader<R> {
             }
         }
     }
+}
+
+/// Why a record with a duplicated key vigil reads is refused rather than read last-wins.
+const DUPLICATED: &str =
+    "duplicated key (a parser that reads the first one would see another event)";
+
+/// The first duplicated key under `prefix` (the element's place in its frame) that vigil reads, as a path
+/// relative to the element.
+fn duplicated_read_field(duplicates: &[Vec<json::Seg>], prefix: &[json::Seg]) -> Option<String> {
+    duplicates
+        .iter()
+        .filter_map(|d| d.strip_prefix(prefix))
+        .find(|rel| json::read_field(rel))
+        .map(json::path_text)
 }
 
 /// A page is an object with a `data` array and no `attributes` of its own.

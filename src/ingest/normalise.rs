@@ -36,13 +36,13 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// The value quoted for a reason, whole (up to `text::QUOTE_KEPT`): the pipeline redacts the reason and only
+/// then cuts the value to `text::QUOTE_SHOWN`, so a secret is never cut to a prefix no scanner recognises.
 fn quoted(v: &Value) -> String {
-    let s = match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let s: String = s.chars().take(60).collect();
-    format!("'{}'", crate::model::text::sanitize(&s))
+    match v {
+        Value::String(s) => crate::model::text::quote(s),
+        other => crate::model::text::quote(&other.to_string()),
+    }
 }
 
 fn opt_str(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<String>, Rejection> {

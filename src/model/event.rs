@@ -1,6 +1,8 @@
 //! The normalised audit event: the Atlassian organizations audit-log shape, flattened to what vigil reads,
 //! with every field it does not know kept in `extra` so that nothing an organization sends is lost.
 
+use std::fmt;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -138,7 +140,220 @@ pub struct Message {
     pub format: Option<String>,
 }
 
+/// Where a string of an event sits, for content scanning: `title` and `body` for the content's text, else a
+/// dotted path naming the field (`message`, `actor.name`, `location.city`, `context`, `extra`) with `key`, the
+/// innermost JSON key, for strings inside kept JSON (entity attributes, `actor.auth`, unknown fields).
+/// Borrowed and `Copy` so that walking an event's strings allocates nothing; its `Display` builds the name
+/// only when something was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextField<'a> {
+    /// The modelled field, or the part of the event the JSON lives in.
+    pub path: &'static str,
+    /// For strings inside JSON: the key they sit under (array items: their array's key).
+    pub key: Option<&'a str>,
+}
+
+impl TextField<'_> {
+    /// Whether this is the content's title or body: the text written into a product, which every scanner
+    /// reads (custom terms and e-mail counts included); other fields are searched for secrets only.
+    pub fn is_content_text(&self) -> bool {
+        self.key.is_none() && matches!(self.path, "title" | "body")
+    }
+}
+
+impl fmt::Display for TextField<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.key {
+            Some(k) => write!(f, "{}.{k}", self.path),
+            None => f.write_str(self.path),
+        }
+    }
+}
+
+const fn field(path: &'static str) -> TextField<'static> {
+    TextField { path, key: None }
+}
+
+/// Calls `f` on every string inside `v`, each labelled with `path` and the key it sits under.
+fn json_text<'a>(
+    v: &'a Value,
+    path: &'static str,
+    key: Option<&'a str>,
+    f: &mut impl FnMut(TextField<'a>, &'a str),
+) {
+    match v {
+        Value::String(s) => f(TextField { path, key }, s),
+        Value::Array(items) => items.iter().for_each(|i| json_text(i, path, key, f)),
+        Value::Object(m) => m.iter().for_each(|(k, i)| json_text(i, path, Some(k), f)),
+        _ => {}
+    }
+}
+
+/// [`json_text`] for editing in place.
+fn json_text_mut(
+    v: &mut Value,
+    path: &'static str,
+    key: Option<&str>,
+    f: &mut impl FnMut(TextField<'_>, &mut String),
+) {
+    match v {
+        Value::String(s) => f(TextField { path, key }, s),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|i| json_text_mut(i, path, key, f)),
+        Value::Object(m) => m
+            .iter_mut()
+            .for_each(|(k, i)| json_text_mut(i, path, Some(k), f)),
+        _ => {}
+    }
+}
+
 impl AuditEvent {
+    /// Every string of the event that is stored, each with where it sits: content, message, actor (name,
+    /// e-mail, auth, on-behalf-of), context and container entities, location and the unknown fields kept in
+    /// `extra`, recursively. Not the identity fields the store keys and indexes on (event id, actor id,
+    /// action): content scanning reads and redacts what this yields, and must not change an event's identity.
+    pub fn visit_text<'a>(&'a self, mut f: impl FnMut(TextField<'a>, &'a str)) {
+        let mut opt = |label: TextField<'a>, s: &'a Option<String>| {
+            if let Some(s) = s {
+                f(label, s);
+            }
+        };
+        if let Some(c) = &self.content {
+            opt(field("title"), &c.title);
+            opt(field("body"), &c.body);
+            opt(field("content.objectType"), &c.object_type);
+            opt(field("content.objectId"), &c.object_id);
+            opt(field("content.containerKey"), &c.container_key);
+            opt(field("content.product"), &c.product);
+            opt(field("content.url"), &c.url);
+        }
+        if let Some(m) = &self.message {
+            opt(field("message"), &m.content);
+            opt(field("message.format"), &m.format);
+        }
+        let a = &self.actor;
+        opt(field("actor.name"), &a.name);
+        opt(field("actor.email"), &a.email);
+        if let Some(p) = &a.on_behalf_of {
+            opt(field("actor.onBehalfOf.id"), &p.id);
+            opt(field("actor.onBehalfOf.name"), &p.name);
+            opt(field("actor.onBehalfOf.email"), &p.email);
+        }
+        for (path, list) in [("context", &self.context), ("container", &self.container)] {
+            for e in list {
+                opt(
+                    TextField {
+                        path,
+                        key: Some("id"),
+                    },
+                    &e.id,
+                );
+                opt(
+                    TextField {
+                        path,
+                        key: Some("type"),
+                    },
+                    &e.kind,
+                );
+            }
+        }
+        if let Some(l) = &self.location {
+            opt(field("location.ip"), &l.ip);
+            opt(field("location.geo"), &l.geo);
+            opt(field("location.countryName"), &l.country_name);
+            opt(field("location.regionName"), &l.region_name);
+            opt(field("location.city"), &l.city);
+        }
+        if let Some(auth) = &a.auth {
+            json_text(auth, "actor.auth", None, &mut f);
+        }
+        for (path, list) in [("context", &self.context), ("container", &self.container)] {
+            for e in list {
+                e.attributes
+                    .iter()
+                    .for_each(|(k, v)| json_text(v, path, Some(k), &mut f));
+            }
+        }
+        self.extra
+            .iter()
+            .for_each(|(k, v)| json_text(v, "extra", Some(k), &mut f));
+    }
+
+    /// [`AuditEvent::visit_text`] for editing in place (redaction), over the same strings in the same order.
+    pub fn visit_text_mut(&mut self, mut f: impl FnMut(TextField<'_>, &mut String)) {
+        let mut opt = |label: TextField<'_>, s: &mut Option<String>| {
+            if let Some(s) = s {
+                f(label, s);
+            }
+        };
+        if let Some(c) = &mut self.content {
+            opt(field("title"), &mut c.title);
+            opt(field("body"), &mut c.body);
+            opt(field("content.objectType"), &mut c.object_type);
+            opt(field("content.objectId"), &mut c.object_id);
+            opt(field("content.containerKey"), &mut c.container_key);
+            opt(field("content.product"), &mut c.product);
+            opt(field("content.url"), &mut c.url);
+        }
+        if let Some(m) = &mut self.message {
+            opt(field("message"), &mut m.content);
+            opt(field("message.format"), &mut m.format);
+        }
+        let a = &mut self.actor;
+        opt(field("actor.name"), &mut a.name);
+        opt(field("actor.email"), &mut a.email);
+        if let Some(p) = &mut a.on_behalf_of {
+            opt(field("actor.onBehalfOf.id"), &mut p.id);
+            opt(field("actor.onBehalfOf.name"), &mut p.name);
+            opt(field("actor.onBehalfOf.email"), &mut p.email);
+        }
+        for (path, list) in [
+            ("context", &mut self.context),
+            ("container", &mut self.container),
+        ] {
+            for e in list.iter_mut() {
+                opt(
+                    TextField {
+                        path,
+                        key: Some("id"),
+                    },
+                    &mut e.id,
+                );
+                opt(
+                    TextField {
+                        path,
+                        key: Some("type"),
+                    },
+                    &mut e.kind,
+                );
+            }
+        }
+        if let Some(l) = &mut self.location {
+            opt(field("location.ip"), &mut l.ip);
+            opt(field("location.geo"), &mut l.geo);
+            opt(field("location.countryName"), &mut l.country_name);
+            opt(field("location.regionName"), &mut l.region_name);
+            opt(field("location.city"), &mut l.city);
+        }
+        if let Some(auth) = &mut self.actor.auth {
+            json_text_mut(auth, "actor.auth", None, &mut f);
+        }
+        for (path, list) in [
+            ("context", &mut self.context),
+            ("container", &mut self.container),
+        ] {
+            for e in list.iter_mut() {
+                e.attributes
+                    .iter_mut()
+                    .for_each(|(k, v)| json_text_mut(v, path, Some(k), &mut f));
+            }
+        }
+        self.extra
+            .iter_mut()
+            .for_each(|(k, v)| json_text_mut(v, "extra", Some(k), &mut f));
+    }
+
     /// Event time in Unix milliseconds, the unit of every window and store key.
     pub fn time_ms(&self) -> i64 {
         self.time.timestamp_millis()
@@ -186,5 +401,107 @@ impl AuditEvent {
         self.location
             .as_ref()
             .and_then(|l| l.country_name.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Strings in a serialized event, but the identity fields and the time.
+    fn stored_strings(v: &Value, top: bool, out: &mut usize) {
+        match v {
+            Value::String(_) => *out += 1,
+            Value::Array(items) => items.iter().for_each(|i| stored_strings(i, false, out)),
+            Value::Object(m) => {
+                for (k, i) in m {
+                    if top && matches!(k.as_str(), "id" | "time" | "action") {
+                        continue;
+                    }
+                    stored_strings(i, k == "actor", out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn text_walks_cover_every_stored_string_but_identity() {
+        let s = || Some("text".to_string());
+        let entity = || Entity {
+            id: s(),
+            kind: s(),
+            attributes: serde_json::json!({"name": "n", "deep": {"list": ["a", 1, "b"]}})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        };
+        let mut e = AuditEvent {
+            id: "e1".into(),
+            time: DateTime::from_timestamp_millis(0).unwrap_or_default(),
+            action: "page_created".into(),
+            actor: Actor {
+                id: "u1".into(),
+                name: s(),
+                email: s(),
+                auth: Some(serde_json::json!({"authType": "api-token", "n": [{"x": "y"}]})),
+                on_behalf_of: Some(Party {
+                    id: s(),
+                    name: s(),
+                    email: s(),
+                }),
+            },
+            context: vec![entity(), entity()],
+            container: vec![entity()],
+            location: Some(Location {
+                ip: s(),
+                geo: s(),
+                latitude: Some(1.0),
+                longitude: Some(2.0),
+                country_name: s(),
+                region_name: s(),
+                city: s(),
+            }),
+            content: Some(Content {
+                object_type: s(),
+                object_id: s(),
+                title: s(),
+                body: s(),
+                container_key: s(),
+                product: s(),
+                url: s(),
+            }),
+            message: Some(Message {
+                content: s(),
+                format: s(),
+            }),
+            extra: serde_json::json!({"type": "events", "attributes.x": {"y": ["z", {"w": "v"}]}})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            secrets: Vec::new(),
+        };
+        let mut expected = 0;
+        stored_strings(
+            &serde_json::to_value(&e).unwrap_or_default(),
+            true,
+            &mut expected,
+        );
+        let mut seen = Vec::new();
+        e.visit_text(|f, _| seen.push(f.to_string()));
+        assert_eq!(seen.len(), expected, "{seen:?}");
+        assert!(seen.contains(&"title".to_string()) && seen.contains(&"extra.w".to_string()));
+        let mut seen_mut = Vec::new();
+        e.visit_text_mut(|f, t| {
+            seen_mut.push(f.to_string());
+            t.push('!');
+        });
+        assert_eq!(
+            seen, seen_mut,
+            "both walks visit the same strings in the same order"
+        );
+        assert_eq!(e.id, "e1");
+        assert_eq!(e.actor.id, "u1");
+        assert_eq!(e.message.and_then(|m| m.content).as_deref(), Some("text!"));
     }
 }

@@ -15,7 +15,7 @@ pub use alert::{
     Alert, AlertActor, AlertStatus, ContentMatch, DetectionId, HistoryEntry, Note, ParseEnumError,
     Severity,
 };
-pub use event::{Actor, AuditEvent, Content, Entity, Location, Message, Party};
+pub use event::{Actor, AuditEvent, Content, Entity, Location, Message, Party, TextField};
 pub use filter::{AlertFilter, AlertPage, StatusCounts};
 pub use integration::{Integration, IntegrationKind};
 pub use time_limits::TimeLimits;

@@ -31,6 +31,38 @@ pub fn truncate(s: &str, max: usize) -> String {
     out
 }
 
+/// Characters of a value a refusal reason shows, once redacted: enough to recognise it.
+pub const QUOTE_SHOWN: usize = 60;
+
+/// Characters of a value a refusal reason holds until it is redacted: enough for any secret to be whole
+/// (a value cut before redaction would keep all but the cut-off end of a token, which no scanner
+/// recognises any more).
+pub const QUOTE_KEPT: usize = 4096;
+
+/// A value quoted for a refusal reason: sanitized, between single quotes, at most [`QUOTE_KEPT`]
+/// characters. A reason quotes at most one value; [`cut_quoted`] shortens it once the reason is redacted.
+pub fn quote(s: &str) -> String {
+    let s: String = s.chars().take(QUOTE_KEPT).collect();
+    format!("'{}'", sanitize(&s))
+}
+
+/// The reason with its quoted value (from the first `'` to the last) cut to `max` characters, for showing
+/// and storing after redaction. A reason without a quoted value is returned as it is.
+pub fn cut_quoted(reason: &str, max: usize) -> String {
+    let (Some(open), Some(close)) = (reason.find('\''), reason.rfind('\'')) else {
+        return reason.to_string();
+    };
+    if close <= open {
+        return reason.to_string();
+    }
+    let inner = &reason[open + 1..close];
+    if inner.chars().count() <= max {
+        return reason.to_string();
+    }
+    let cut: String = inner.chars().take(max).collect();
+    format!("{}{cut}{}", &reason[..=open], &reason[close..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +79,22 @@ mod tests {
         assert_eq!(sanitize("Ana Admin — Zürich"), "Ana Admin — Zürich");
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("abc", 4), "abc");
+    }
+
+    #[test]
+    fn quoted_values_are_cut_only_on_request() {
+        let long = "x".repeat(100);
+        let reason = format!("line 1: attributes.time: {} is not a time", quote(&long));
+        assert!(reason.contains(&long));
+        let cut = cut_quoted(&reason, 60);
+        assert_eq!(
+            cut,
+            format!(
+                "line 1: attributes.time: '{}' is not a time",
+                "x".repeat(60)
+            )
+        );
+        assert_eq!(cut_quoted("no value here", 5), "no value here");
+        assert_eq!(cut_quoted("it's one", 1), "it's one");
     }
 }

@@ -13,7 +13,7 @@ mod run;
 /// Re-exported where callers page alerts.
 pub use crate::model::{AlertFilter, AlertPage, StatusCounts};
 pub use events::{EventPlan, InsertOutcome, Planner, encode_event, event_runs};
-pub use quarantine::QuarantineRecord;
+pub use quarantine::{QUARANTINE_SOURCE_CAP, QUARANTINE_TOTAL_CAP, QuarantineRecord};
 
 use std::fs::File;
 use std::io::{Read, Seek, Write};

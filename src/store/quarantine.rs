@@ -22,6 +22,23 @@ pub struct QuarantineRecord {
     pub raw: Vec<u8>,
 }
 
+/// Bytes of quarantined records kept per source at most (encoded: header and raw bytes). A sender that
+/// refuses to learn (a 1M-element array of bad objects, a stream of garbage) fills its own share, then its
+/// records are counted and not kept: enough of them stay to see what is wrong, and the disk does not fill.
+pub const QUARANTINE_SOURCE_CAP: u64 = 16 * 1024 * 1024;
+
+/// Bytes of quarantined records kept over all sources at most.
+pub const QUARANTINE_TOTAL_CAP: u64 = 128 * 1024 * 1024;
+
+/// Meta counters: bytes kept in all, and records refused but not kept for a cap.
+const BYTES: &str = "quarantine_bytes";
+const DROPPED: &str = "quarantine_dropped";
+
+/// Meta counter of the bytes kept for one source.
+fn source_bytes_key(source: &str) -> String {
+    format!("quarantine_bytes:{source}")
+}
+
 /// Value layout: `[u32 header length][header JSON][raw bytes]`: raw bytes stay bytes (invalid UTF-8 included).
 fn encode(r: &QuarantineRecord) -> Vec<u8> {
     let header = serde_json::to_vec(r).unwrap_or_default();
@@ -56,13 +73,20 @@ fn decode(v: &[u8]) -> Option<QuarantineRecord> {
 
 impl Store {
     /// Keep rejected records, once each: the same record from the same place (source, offset, bytes) seen
-    /// again — a file ingested twice — is not kept twice. Returns how many were new. Not durable until
-    /// [`Store::flush`].
+    /// again — a file ingested twice — is not kept twice. A record that would take its source past
+    /// [`QUARANTINE_SOURCE_CAP`] or the quarantine past [`QUARANTINE_TOTAL_CAP`] is not kept but counted
+    /// ([`Store::quarantine_dropped`]); nothing is remembered of it, so refused again it is counted again.
+    /// Returns how many were kept. Not durable until [`Store::flush`].
     pub fn quarantine_records(&self, records: &[QuarantineRecord]) -> Result<u64, StoreError> {
         let mut batch = sled::Batch::default();
         let mut seen_batch = sled::Batch::default();
         let mut seen_now = std::collections::HashSet::new();
         let mut new = 0u64;
+        let mut dropped = 0u64;
+        let mut total = self.counter(BYTES);
+        let mut kept = 0u64;
+        // Bytes per source: (already kept before this batch, added by it).
+        let mut sources: std::collections::HashMap<&str, (u64, u64)> = Default::default();
         for r in records {
             let ident = identity(r);
             if !seen_now.insert(ident)
@@ -73,11 +97,29 @@ impl Store {
             {
                 continue;
             }
+            let value = encode(r);
+            let size = value.len() as u64;
+            let source = match sources.get_mut(r.source.as_str()) {
+                Some(s) => s,
+                None => sources
+                    .entry(r.source.as_str())
+                    .or_insert((self.counter(&source_bytes_key(&r.source)), 0)),
+            };
+            if total.saturating_add(size) > QUARANTINE_TOTAL_CAP
+                || source.0.saturating_add(source.1).saturating_add(size) > QUARANTINE_SOURCE_CAP
+            {
+                dropped += 1;
+                continue;
+            }
+            total += size;
+            kept += size;
+            source.1 += size;
             let id = self.db.generate_id().map_err(|e| self.sled(e))?;
-            batch.insert(&id.to_be_bytes()[..], encode(r));
+            batch.insert(&id.to_be_bytes()[..], value);
             seen_batch.insert(&ident[..], &[][..]);
             new += 1;
         }
+        self.bump(DROPPED, dropped)?;
         if new == 0 {
             return Ok(0);
         }
@@ -88,12 +130,26 @@ impl Store {
             .apply_batch(seen_batch)
             .map_err(|e| self.sled(e))?;
         self.bump("quarantined", new)?;
+        self.bump(BYTES, kept)?;
+        for (source, (_, added)) in sources {
+            self.bump(&source_bytes_key(source), added)?;
+        }
         Ok(new)
     }
 
     /// Records kept in quarantine.
     pub fn quarantined_count(&self) -> u64 {
         self.counter("quarantined")
+    }
+
+    /// Records refused but not kept because the quarantine had reached a cap.
+    pub fn quarantine_dropped(&self) -> u64 {
+        self.counter(DROPPED)
+    }
+
+    /// Bytes the quarantine holds (its records as encoded: header and raw bytes).
+    pub fn quarantine_bytes(&self) -> u64 {
+        self.counter(BYTES)
     }
 
     /// Quarantined records in the order they arrived, skipping `skip`, at most `limit`.
