@@ -1,4 +1,5 @@
-//! Ingest bench: 1M generated events — end-to-end (parse → store → detect → flush), parse-only, and bare sled
+//! Ingest bench: 1M generated events — end-to-end (parse → store → detect → flush) in time order, reversed
+//! and shuffled (out-of-order events make their actors re-detected from the store), parse-only, and bare sled
 //! inserting the same events packed as the store packs them (every actor-day's runs built at once, the floor
 //! under incremental appends and merges) with nothing else to do, in events/s; bytes on disk; peak RSS.
 //!
@@ -60,14 +61,17 @@ fn phase(name: &str, file: &Path, work: &Path) -> (f64, u64) {
             }
             n_events = n;
         }
-        "e2e" => {
+        "e2e" | "e2e-reversed" | "e2e-shuffled" => {
             let store = Store::open_with(work, StoreOptions::default()).unwrap();
             let mut p = Pipeline::new(store, &Tuning::default(), None).unwrap();
             p.ingest_reader("bench", std::fs::File::open(file).unwrap())
                 .unwrap();
             let stats = p.finish().unwrap();
             n_events = stats.ingested;
-            eprintln!("  e2e summary: {stats}");
+            eprintln!(
+                "  {name} summary: {stats} (late {}, actors re-detected {})",
+                stats.late, stats.redetected
+            );
         }
         "sled" => {
             // Prepare the runs first (not timed): every actor-day packed as if it arrived at once, the fewest
@@ -160,16 +164,45 @@ fn main() {
         t.elapsed()
     );
 
+    // The same events reversed (an API export read newest first) and shuffled (a merge of unordered sources).
+    {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.reverse();
+        std::fs::write(
+            tmp.path().join("events-reversed.jsonl"),
+            lines.join("\n") + "\n",
+        )
+        .unwrap();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for i in (1..lines.len()).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            lines.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        std::fs::write(
+            tmp.path().join("events-shuffled.jsonl"),
+            lines.join("\n") + "\n",
+        )
+        .unwrap();
+    }
+
     let exe = std::env::current_exe().unwrap();
     let mut results = std::collections::BTreeMap::new();
-    for name in ["parse", "sled", "e2e"] {
+    for name in ["parse", "sled", "e2e", "e2e-reversed", "e2e-shuffled"] {
+        let input = match name {
+            "e2e-reversed" => tmp.path().join("events-reversed.jsonl"),
+            "e2e-shuffled" => tmp.path().join("events-shuffled.jsonl"),
+            _ => file.clone(),
+        };
         // Let the previous phase's dirty pages reach the disk first, so no phase pays for another's writeback.
         let _ = Command::new("sync").status();
         let work = tmp.path().join(name);
         std::fs::create_dir_all(&work).unwrap();
         let out = Command::new(&exe)
             .args(["--phase", name])
-            .arg(&file)
+            .arg(&input)
             .arg(&work)
             .output()
             .unwrap();
@@ -186,7 +219,7 @@ fn main() {
             .collect();
         let (secs, events, rss, disk) = (f[0], f[1], f[2], f[3]);
         println!(
-            "{name:<6} {events:>9} events in {secs:>7.2} s = {:>9.0} events/s   peak RSS {rss:>6.1} MB   on disk {:>6.0} MB ({:.0} MB per million)",
+            "{name:<12} {events:>9} events in {secs:>7.2} s = {:>9.0} events/s   peak RSS {rss:>6.1} MB   on disk {:>6.0} MB ({:.0} MB per million)",
             events / secs,
             disk / 1e6,
             disk / 1e6 / (events / 1e6)
