@@ -17,7 +17,7 @@ use std::sync::mpsc;
 use chrono::Utc;
 use ulid::Ulid;
 
-use super::redetect::{reconcile, replay_actor};
+use super::redetect::{fill_evidence, reconcile, replay_actor};
 use crate::detect::tuning::Tuning;
 use crate::detect::{AlertDraft, Detector, DetectorState, absorb, alert_from_draft, can_absorb};
 use crate::ingest::{Reader, Record, RejectedRecord};
@@ -223,7 +223,7 @@ impl Committer {
         // Evidence comes from the actor index, which now holds this batch too.
         for (id, draft) in std::mem::take(&mut self.backfill) {
             if let Some(mut alert) = self.dirty.remove(&id) {
-                self.backfill_evidence(&mut alert, &draft)?;
+                fill_evidence(&self.store, &mut alert, &draft)?;
                 self.dirty.insert(id, alert);
             }
         }
@@ -316,28 +316,6 @@ impl Committer {
         if !draft.evidence_actions.is_empty() && draft.count > 1 {
             self.backfill.push((id, draft));
         }
-        Ok(())
-    }
-
-    /// Windows keep no event ids; the actor index has them. Fill evidence with the counted events of the span.
-    fn backfill_evidence(
-        &self,
-        alert: &mut Alert,
-        draft: &AlertDraft,
-    ) -> Result<(), PipelineError> {
-        let events = self.store.actor_events_between(
-            &draft.actor.id,
-            draft.time_start,
-            draft.created,
-            Alert::EVIDENCE_CAP * 4,
-        )?;
-        let mut ids: Vec<String> = events
-            .into_iter()
-            .filter(|e| draft.evidence_actions.contains(&e.action))
-            .map(|e| e.id)
-            .collect();
-        ids.append(&mut alert.evidence);
-        alert.add_evidence(ids);
         Ok(())
     }
 }

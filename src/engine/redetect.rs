@@ -105,24 +105,34 @@ pub fn replay_actor(
         ..
     } = grouper;
     for (i, draft) in backfill {
-        let Some(alert) = alerts.get_mut(i) else {
-            continue;
-        };
-        let events = store.actor_events_between(
-            actor,
-            draft.time_start,
-            draft.created,
-            Alert::EVIDENCE_CAP * 4,
-        )?;
-        let mut ids: Vec<String> = events
-            .into_iter()
-            .filter(|e| draft.evidence_actions.contains(&e.action))
-            .map(|e| e.id)
-            .collect();
-        ids.append(&mut alert.evidence);
-        alert.add_evidence(ids);
+        if let Some(alert) = alerts.get_mut(i) {
+            fill_evidence(store, alert, &draft)?;
+        }
     }
     Ok((alerts, first))
+}
+
+/// Windows keep no event ids; the actor index has them. Fill `alert`'s evidence with the events of the
+/// draft's span whose actions the detection counted (the live pipeline and re-detection both use it).
+pub(super) fn fill_evidence(
+    store: &Store,
+    alert: &mut Alert,
+    draft: &AlertDraft,
+) -> Result<(), PipelineError> {
+    let events = store.actor_events_between(
+        &draft.actor.id,
+        draft.time_start,
+        draft.created,
+        Alert::EVIDENCE_CAP * 4,
+    )?;
+    let mut ids: Vec<String> = events
+        .into_iter()
+        .filter(|e| draft.evidence_actions.contains(&e.action))
+        .map(|e| e.id)
+        .collect();
+    ids.append(&mut alert.evidence);
+    alert.add_evidence(ids);
+    Ok(())
 }
 
 /// The end of an alert's activity.
@@ -146,43 +156,48 @@ fn triaged(a: &Alert) -> bool {
 /// Copy what detection computes from `from` onto `to`, keeping what analysts own. Returns whether `to`
 /// changed.
 fn take_figures(to: &mut Alert, from: &Alert) -> bool {
-    let before = (
-        to.title.clone(),
+    type Figures = (
+        String,
+        crate::model::Severity,
+        DateTime<Utc>,
+        DateTime<Utc>,
+        Option<DateTime<Utc>>,
+        u64,
+        Option<String>,
+        Vec<crate::model::ContentMatch>,
+        Vec<String>,
+    );
+    let figures = |a: &Alert| -> Figures {
+        (
+            a.title.clone(),
+            a.severity,
+            a.created,
+            a.time_start,
+            a.time_end,
+            a.count,
+            a.subject.clone(),
+            a.matches.clone(),
+            a.evidence.clone(),
+        )
+    };
+    let before = figures(to);
+    (
+        to.title,
         to.severity,
         to.created,
         to.time_start,
         to.time_end,
         to.count,
-        to.subject.clone(),
-        to.matches.clone(),
-        to.evidence.clone(),
-    );
-    to.title.clone_from(&from.title);
-    to.severity = from.severity;
-    to.created = from.created;
-    to.time_start = from.time_start;
-    to.time_end = from.time_end;
-    to.count = from.count;
-    to.subject.clone_from(&from.subject);
-    to.matches.clone_from(&from.matches);
-    to.evidence.clone_from(&from.evidence);
+        to.subject,
+        to.matches,
+        to.evidence,
+    ) = figures(from);
     to.product.clone_from(&from.product);
     to.site.clone_from(&from.site);
     to.actor = from.actor.clone();
     to.window_secs = from.window_secs;
     to.threshold = from.threshold;
-    let after = (
-        to.title.clone(),
-        to.severity,
-        to.created,
-        to.time_start,
-        to.time_end,
-        to.count,
-        to.subject.clone(),
-        to.matches.clone(),
-        to.evidence.clone(),
-    );
-    before != after
+    before != figures(to)
 }
 
 /// Make `actor`'s stored alerts equal `replayed` (see the module doc). Writes go oldest first, so each
