@@ -65,7 +65,7 @@ const SUBJECT_MAX: usize = 200;
 /// Counters the detector keeps about what it saw.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DetectorStats {
-    /// Events more than 5 minutes older than the newest seen: stored but not detected.
+    /// Events that arrived at or behind their actor's newest (out of order): stored, and reported for replay.
     pub late_events: u64,
     /// Every event passed to `observe`, late ones included.
     #[serde(default)]
