@@ -152,26 +152,10 @@ fn init_logging(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuar
     Some(guard)
 }
 
-/// `dir` and its missing parents; the last component owner-only when this creates it.
+/// `dir` and its missing parents, owner-only (see [`vigil::store::create_private_dirs`]).
 pub fn create_private_dir(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .wrap_err_with(|| format!("cannot create {}", parent.display()))?;
-    }
-    let mut b = std::fs::DirBuilder::new();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    match b.create(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
-        Err(e) => Err(e).wrap_err_with(|| format!("cannot create {}", dir.display())),
-    }
+    vigil::store::create_private_dirs(dir)
+        .wrap_err_with(|| format!("cannot create {}", dir.display()))
 }
 
 /// Open (creating owner-only) a file for appending, refusing to follow a symlink at its place.

@@ -278,14 +278,10 @@ pub fn reconcile(
     plan.sort_by_key(|(r, _)| (end_of(r), r.time_start));
     // The last alert of each group must be written last whenever anything of its group was written (or
     // deleted), so that the group's pointer ends on it.
-    let last_of_group: HashMap<&str, usize> = plan
+    let last_of_group: HashMap<String, usize> = plan
         .iter()
         .enumerate()
-        .map(|(i, (r, _))| (r.group_key.as_str(), i))
-        .collect();
-    let last_of_group: HashMap<String, usize> = last_of_group
-        .into_iter()
-        .map(|(k, i)| (k.to_string(), i))
+        .map(|(i, (r, _))| (r.group_key.clone(), i))
         .collect();
     let mut group_written: std::collections::HashSet<String> = stored
         .iter()

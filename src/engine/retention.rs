@@ -13,7 +13,7 @@
 //! keeping data a little longer harms nobody.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{DirBuilder, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -241,14 +241,7 @@ fn create_archive_dir(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
-    let mut b = DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir)?;
+    crate::store::create_private_dirs(dir)?;
     match dir.parent() {
         Some(parent) => sync_dir(parent),
         None => Ok(()),

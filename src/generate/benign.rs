@@ -13,7 +13,7 @@ use crate::detect::catalogue::{
     DetectionKind, DetectionSpec, EventCondition, MAX_TRAVEL_KMH, catalogue,
 };
 
-use super::event::{Act, CHORES, Family, Query, Target, WriteKind, families};
+use super::event::{Act, CHORES, Family, Query, Target, WriteKind, families, page_noun};
 use super::org::{self, CITIES, Org};
 use super::plan::BACKGROUND;
 use super::{DAY, Generator, HOUR, MINUTE};
@@ -332,12 +332,7 @@ impl Generator {
         let (target, object_noun) = match fam {
             Family::Page => {
                 let page = self.own_page(u);
-                let noun = if org::page(page as usize).blog {
-                    "blogpost"
-                } else {
-                    "page"
-                };
-                (Target::Page(page), noun)
+                (Target::Page(page), page_noun(page))
             }
             Family::Issue => (
                 Target::Issue(self.rng.below(Org::issue_count() as u64) as u32),

@@ -103,6 +103,16 @@ pub(super) enum Family {
     Other,
 }
 
+/// The noun actions use for page `page` of the synthetic org: a blog post's own key (`blogpost_viewed`)
+/// or a page's.
+pub(super) fn page_noun(page: u32) -> &'static str {
+    if super::org::page(page as usize).blog {
+        "blogpost"
+    } else {
+        "page"
+    }
+}
+
 /// The object noun of an action key: what comes before the first `_`.
 pub(super) fn noun(action: &str) -> &str {
     action.split_once('_').map_or(action, |(n, _)| n)

@@ -11,7 +11,7 @@ use crate::detect::catalogue::{
     MIN_TRAVEL_KM, SENSITIVE_TERMS,
 };
 
-use super::event::{Act, Family, Query, Target, WriteKind, families, fit_action};
+use super::event::{Act, Family, Query, Target, WriteKind, families, fit_action, page_noun};
 use super::org::{self, CITIES, Org};
 use super::plan::BACKGROUND;
 use super::secrets;
@@ -82,12 +82,7 @@ impl Generator {
         let (target, object_noun) = match fam {
             Family::Page => {
                 let page = (k % Org::page_count() as u64) as u32;
-                let noun = if org::page(page as usize).blog {
-                    "blogpost"
-                } else {
-                    "page"
-                };
-                (Target::Page(page), noun)
+                (Target::Page(page), page_noun(page))
             }
             Family::Issue => (
                 Target::Issue((k % Org::issue_count() as u64) as u32),

@@ -387,8 +387,9 @@ impl Store {
 }
 
 /// `dir` and its missing parents, those this creates owner-only (0700), so a store made by the library
-/// (tests, benches) is as private as one made by the command line, whose umask already says so.
-fn create_private_dirs(dir: &Path) -> std::io::Result<()> {
+/// (tests, benches) is as private as one made by the command line, whose umask already says so. The one
+/// helper for every directory vigil creates (data dir, demo dir, archive).
+pub fn create_private_dirs(dir: &Path) -> std::io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
