@@ -35,10 +35,26 @@ impl Bench {
         self.dir.path().join(name)
     }
 
+    /// A second config with the same key whose `ingest` sorts in windows of 256 events (64 × 4 runs): an
+    /// out-of-order input goes through run files, and what straddles two windows through re-detection.
+    fn small_sort_config(&self) -> PathBuf {
+        let p = self.path("small-sort.toml");
+        std::fs::write(
+            &p,
+            "[engine]\nfingerprint_key = \"env:VIGIL_TEST_FP_KEY\"\nsort_chunk_events = 64\nsort_runs = 4\n",
+        )
+        .unwrap();
+        p
+    }
+
     fn cmd(&self, store: &str, args: &[&str]) -> Command {
+        self.cmd_with(&self.config, store, args)
+    }
+
+    fn cmd_with(&self, config: &Path, store: &str, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_vigil"));
         c.arg("--config")
-            .arg(&self.config)
+            .arg(config)
             .arg("--data-dir")
             .arg(self.path(store))
             .args(args)
@@ -141,6 +157,32 @@ fn the_same_events_give_the_same_alerts_in_any_order_and_batching() {
 
     b.ingest("shuffled", &b.write("shuffled.jsonl", &shuffled(&lines, 7)));
     assert_eq!(b.alerts("shuffled"), ordered, "shuffled");
+
+    // The same with a sort too small to hold the input: run files, merged in windows, the rest re-detected.
+    let small = b.small_sort_config();
+    for (store, file) in [
+        ("reversed-small", b.path("reversed.jsonl")),
+        ("shuffled-small", b.path("shuffled.jsonl")),
+    ] {
+        let out = b
+            .cmd_with(&small, store, &["ingest", file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("re-detected"),
+            "windows of 256 leave late events: {}",
+            stderr(&out)
+        );
+        assert_eq!(b.alerts(store), ordered, "{store}");
+        let runs = b.path(store).join("sort");
+        assert_eq!(
+            std::fs::read_dir(&runs).unwrap().count(),
+            0,
+            "no run file is left in {}",
+            runs.display()
+        );
+    }
 
     // Ten consecutive parts, ingested one command each in a random order.
     let size = lines.len().div_ceil(10);

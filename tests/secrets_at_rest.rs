@@ -105,6 +105,7 @@ fn run(data: &Path, args: &[&str]) -> Output {
         .args(args)
         .env_remove("VIGIL_DATA_DIR")
         .env("VIGIL_LOG", "trace")
+        .env("VIGIL_TEST_FP_KEY", "sort-test-key")
         .output()
         .unwrap();
     assert!(out.status.success(), "{args:?}: {}", stderr(&out));
@@ -129,10 +130,9 @@ fn assert_clean(what: &str, text: &str) {
     }
 }
 
-#[test]
-fn planted_secrets_are_nowhere_at_rest() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.jsonl");
+/// Six good events of every kind (one an hour behind the others) and three refused records, each holding
+/// every planted secret.
+fn input_lines() -> Vec<String> {
     let b = bundle();
     let mut lines: Vec<String> = [
         ("c1", "2026-11-02T09:00:00.000Z", "page_created", "u1", true),
@@ -172,6 +172,14 @@ fn planted_secrets_are_nowhere_at_rest() {
     bad["attributes"]["actor"] = serde_json::json!({"name": b});
     lines.push(bad.to_string());
     lines.push(format!("not json {}", b.replace('\n', " ")));
+    lines
+}
+
+#[test]
+fn planted_secrets_are_nowhere_at_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    let lines = input_lines();
     std::fs::write(&input, lines.join("\n")).unwrap();
 
     let data = dir.path().join("data");
@@ -280,4 +288,131 @@ fn planted_secrets_are_nowhere_at_rest() {
         }
     }
     assert!(saw_log, "the trace log was written in the data dir");
+}
+
+/// An input out of time order is sorted through run files beside the store before detection: those files
+/// hold no secret in full either, and the alerts raised after the sort are those of the in-memory path.
+#[test]
+fn the_sort_runs_of_an_out_of_order_input_hold_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("vigil.toml");
+    // Two events per run file: the reversed input below is written to run files from its first chunk.
+    std::fs::write(
+        &config,
+        "[engine]\nfingerprint_key = \"env:VIGIL_TEST_FP_KEY\"\nsort_chunk_events = 2\nsort_runs = 64\n",
+    )
+    .unwrap();
+    // The same key without the small sort, for the in-memory path to compare with.
+    let direct_config = dir.path().join("direct.toml");
+    std::fs::write(
+        &direct_config,
+        "[engine]\nfingerprint_key = \"env:VIGIL_TEST_FP_KEY\"\n",
+    )
+    .unwrap();
+    let mut lines = input_lines();
+    lines.reverse();
+    let data = dir.path().join("data");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["ingest", "-"])
+        .env_remove("VIGIL_DATA_DIR")
+        .env("VIGIL_LOG", "trace")
+        .env("VIGIL_TEST_FP_KEY", "sort-test-key")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, (lines.join("\n") + "\n").as_bytes()).unwrap();
+    std::io::Write::flush(&mut stdin).unwrap();
+    // Input stays open, so the sorter holds its runs: wait for them, then read them.
+    let runs = data.join("sort");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let found = loop {
+        let found: Vec<_> = std::fs::read_dir(&runs)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        if found.len() >= 2 || std::time::Instant::now() > deadline {
+            break found;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(found.len() >= 2, "run files were written: {found:?}");
+    let mut redacted = false;
+    for f in &found {
+        let bytes = std::fs::read(f).unwrap();
+        redacted |= memchr::memmem::find(&bytes, b"[aws-access-key-id, 20 chars]").is_some();
+        for s in secrets() {
+            assert!(
+                memchr::memmem::find(&bytes, s.as_bytes()).is_none(),
+                "{s} in {}",
+                f.display()
+            );
+        }
+    }
+    assert!(redacted, "the runs hold the redacted events");
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("ingested=6 duplicates=0 quarantined=3"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(std::fs::read_dir(&runs).unwrap().count(), 0, "runs removed");
+
+    // The same content alerts as the in-memory path (which `planted_secrets_are_nowhere_at_rest` checks).
+    let content = |data: &Path, config: &Path| {
+        let export = stdout(&run(
+            data,
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "export",
+                "--format",
+                "json",
+            ],
+        ));
+        let mut rows: Vec<String> = export
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|a| a["detection"] == "sensitive-content")
+            .flat_map(|a| {
+                let actor = a["actor"]["id"].as_str().unwrap().to_string();
+                a["matches"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| format!("{actor} {} {} {}", m["kind"], m["field"], m["fingerprint"]))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let direct = dir.path().join("direct");
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, input_lines().join("\n")).unwrap();
+    run(
+        &direct,
+        &[
+            "--config",
+            direct_config.to_str().unwrap(),
+            "ingest",
+            input.to_str().unwrap(),
+        ],
+    );
+    let expected = content(&direct, &direct_config);
+    assert!(expected.len() > 20, "{expected:?}");
+    let sorted = content(&data, &config);
+    let missing: Vec<_> = expected.iter().filter(|r| !sorted.contains(r)).collect();
+    let extra: Vec<_> = sorted.iter().filter(|r| !expected.contains(r)).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
 }

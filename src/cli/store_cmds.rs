@@ -9,6 +9,7 @@ use chrono::Utc;
 use color_eyre::eyre::{Result, eyre};
 use vigil::engine::{Pipeline, PipelineError, StatusReport};
 use vigil::export::{ExportFile, ExportFormat, ExportSelection, export_alerts};
+use vigil::ingest::SortLimits;
 use vigil::model::{AlertFilter, AlertStatus};
 use vigil::store::StoreError;
 
@@ -39,6 +40,14 @@ pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {
         Err(e) => return Err(e.into()),
     };
     pipeline.set_time_limits(setup.config.engine.time_limits());
+    let engine = &setup.config.engine;
+    let defaults = SortLimits::default();
+    pipeline.set_sort_limits(SortLimits {
+        chunk: engine
+            .sort_chunk_events
+            .map_or(defaults.chunk, |n| n as usize),
+        fan_in: engine.sort_runs.map_or(defaults.fan_in, |n| n as usize),
+    });
     let mut unreadable = 0;
     for path in files {
         let name = path.display().to_string();

@@ -61,6 +61,12 @@ pub struct EngineConfig {
     pub max_future_hours: Option<u32>,
     /// The earliest event time accepted (default 2000-01-01); earlier ones are quarantined.
     pub earliest_event_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// Events `ingest` sorts in memory at once when its input is out of time order (default 16,384); more
+    /// is fewer run files, less is less memory.
+    pub sort_chunk_events: Option<u32>,
+    /// Sort run files merged at once (default 256): an out-of-order input is put in order in windows of
+    /// `sort_chunk_events × sort_runs` events.
+    pub sort_runs: Option<u32>,
 }
 
 impl EngineConfig {
@@ -282,9 +288,23 @@ fn parse_inner(src: &str, path: &Path) -> (Config, Vec<ConfigError>, Option<(Str
                 "fingerprint_key",
                 "max_future_hours",
                 "earliest_event_time",
+                "sort_chunk_events",
+                "sort_runs",
             ],
             "[engine]",
         );
+        if let Some(n) = t
+            .get("sort_chunk_events")
+            .and_then(|v| w.uint(v, "engine.sort_chunk_events", 1 << 24))
+        {
+            config.engine.sort_chunk_events = u32::try_from(n.max(1)).ok();
+        }
+        if let Some(n) = t
+            .get("sort_runs")
+            .and_then(|v| w.uint(v, "engine.sort_runs", 4096))
+        {
+            config.engine.sort_runs = u32::try_from(n.max(2)).ok();
+        }
         if let Some(n) = t
             .get("max_future_hours")
             .and_then(|v| w.uint(v, "engine.max_future_hours", 24 * 366))

@@ -306,6 +306,8 @@ impl Detector {
         };
         let mut found: Vec<Found> = Vec::new();
         let mut n = 0;
+        // An event redacted before (held in a sort run): its text no longer shows the secrets it had.
+        let kept: Vec<Found> = kept_findings(scanner, event).collect();
         event.visit_text_mut(|field, text| {
             let content_text = field.is_content_text();
             if text.is_empty() || (!content_text && text.len() < MIN_SECRET_TEXT) {
@@ -329,6 +331,7 @@ impl Detector {
                     .map(|f| (field.to_string(), f)),
             );
         });
+        found.extend(kept);
         // Kept with the stored copy (redacted form and fingerprint only), so that re-detection from that copy
         // raises the same content alerts.
         for (field, f) in found.iter().filter(|(_, f)| is_secret(f)) {
@@ -351,6 +354,15 @@ impl Detector {
             }
             self.found.insert(event.id.clone(), found);
         }
+        n
+    }
+
+    /// Redact an event that is held elsewhere before it is observed (written to a sort run): its secrets are
+    /// replaced and kept on the event itself, nothing is kept here. The [`Detector::redact_event`] that comes
+    /// before observing it then finds them there, so the alerts are those of an event redacted once.
+    pub fn redact_held(&mut self, event: &mut AuditEvent) -> usize {
+        let n = self.redact_event(event);
+        self.found.remove(&event.id);
         n
     }
 
@@ -1012,6 +1024,31 @@ fn scan_event(scanner: &ContentScanner, e: &AuditEvent) -> Vec<Found> {
     found
 }
 
+/// The secrets a redacted copy of `e` keeps beside its text ([`AuditEvent::secrets`]), as findings of the
+/// scanners still enabled: what a scan of the redacted text can no longer see.
+fn kept_findings<'a>(
+    scanner: &'a ContentScanner,
+    e: &'a AuditEvent,
+) -> impl Iterator<Item = Found> + 'a {
+    e.secrets.iter().filter_map(move |kept| {
+        let info = super::content::scanner_info(&kept.kind)?;
+        scanner.is_enabled(info.id).then(|| {
+            (
+                kept.field.clone(),
+                Finding {
+                    scanner: kept.kind.clone(),
+                    category: info.category,
+                    severity: info.severity,
+                    start: 0,
+                    end: 0,
+                    redacted: kept.redacted.clone(),
+                    fingerprint: kept.fingerprint.clone(),
+                },
+            )
+        })
+    })
+}
+
 /// Raise drafts for what the scanners found in the event (`found`, from [`Detector::redact_event`]; scanned
 /// here when `None`): in the content text, and secrets anywhere else — a key in a page title, a message or
 /// an entity name is as leaked as one in a body. Content findings group by object and fingerprint; the
@@ -1032,25 +1069,7 @@ fn content(
             // Scanning the event as it is: the original (tests), or a stored copy whose secrets are redacted
             // and kept beside it (re-detection), which are added back here.
             let mut hits = scan_event(scanner, e);
-            for kept in &e.secrets {
-                let Some(info) = super::content::scanner_info(&kept.kind) else {
-                    continue;
-                };
-                if scanner.is_enabled(info.id) {
-                    hits.push((
-                        kept.field.clone(),
-                        Finding {
-                            scanner: kept.kind.clone(),
-                            category: info.category,
-                            severity: info.severity,
-                            start: 0,
-                            end: 0,
-                            redacted: kept.redacted.clone(),
-                            fingerprint: kept.fingerprint.clone(),
-                        },
-                    ));
-                }
-            }
+            hits.extend(kept_findings(scanner, e));
             hits
         }
     };

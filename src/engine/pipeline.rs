@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::path::PathBuf;
 use std::sync::mpsc;
 
 use chrono::Utc;
@@ -20,7 +21,7 @@ use ulid::Ulid;
 use super::redetect::{fill_evidence, reconcile, replay_actor};
 use crate::detect::tuning::Tuning;
 use crate::detect::{AlertDraft, Detector, DetectorState, absorb, alert_from_draft, can_absorb};
-use crate::ingest::{Reader, Record, RejectedRecord};
+use crate::ingest::{Reader, Record, RejectedRecord, SortLimits, TimeSorter};
 use crate::model::TimeLimits;
 use crate::model::{Alert, AuditEvent};
 use crate::store::{EventPlan, Planner, QuarantineRecord, Store, StoreError, encode_event};
@@ -329,6 +330,7 @@ pub struct Pipeline {
     late_at_start: u64,
     /// Alerts stored when the pipeline opened: the ingest summary counts what this run added.
     alerts_at_start: u64,
+    sort_limits: SortLimits,
 }
 
 impl Pipeline {
@@ -388,6 +390,7 @@ impl Pipeline {
             rejected: Vec::new(),
             late_at_start,
             alerts_at_start,
+            sort_limits: SortLimits::default(),
         };
         if !redo.is_empty() {
             tracing::info!(
@@ -397,6 +400,12 @@ impl Pipeline {
             pipeline.redetect(&redo)?;
         }
         Ok(pipeline)
+    }
+
+    /// How [`Pipeline::ingest_reader`] sorts an out-of-order input (`[engine] sort_chunk_events`,
+    /// `sort_runs`).
+    pub fn set_sort_limits(&mut self, limits: SortLimits) {
+        self.sort_limits = limits;
     }
 
     /// Event times outside `limits` are quarantined from now on (`[engine]` sets them).
@@ -437,9 +446,18 @@ impl Pipeline {
         self.process_batch()?;
         let (tx, rx) = mpsc::sync_channel::<Prepared>(IN_FLIGHT);
         let (back_tx, back_rx) = mpsc::channel::<Spent>();
-        let Self { prep, commit, .. } = self;
+        let Self {
+            prep,
+            commit,
+            sort_limits,
+            ..
+        } = self;
+        let sorter = Sorting {
+            dir: commit.store.dir().to_path_buf(),
+            limits: *sort_limits,
+        };
         std::thread::scope(|scope| {
-            let reader = scope.spawn(|| prepare_stream(source, input, prep, tx, back_rx));
+            let reader = scope.spawn(|| prepare_stream(source, input, &sorter, prep, tx, back_rx));
             let mut committed = Ok(());
             for batch in rx.iter() {
                 match commit.commit(batch) {
@@ -576,50 +594,112 @@ fn quarantine_record(source: &str, r: RejectedRecord) -> QuarantineRecord {
     }
 }
 
-/// The prepare stage: read, parse, plan, detect and encode batches until the input ends or the commit stage
-/// hangs up.
+/// Where an ingest keeps its sort runs, inside the data dir.
+const SORT_DIR: &str = "sort";
+
+/// The prepare stage: read, parse, put in time order ([`TimeSorter`]), plan, detect and encode batches until
+/// the input ends or the commit stage hangs up. Rejected records skip the sort: they go to quarantine as read.
 fn prepare_stream(
     source: &str,
     input: impl Read,
+    sorting: &Sorting,
     prep: &mut Preparer,
     tx: mpsc::SyncSender<Prepared>,
     freed: mpsc::Receiver<Spent>,
 ) -> Result<(), PipelineError> {
+    let sort_error = |e: std::io::Error| PipelineError::Store(StoreError::from_io(&sorting.dir, e));
     let mut reader = Reader::new(input);
-    let mut events = Vec::with_capacity(BATCH);
-    let mut rejected = Vec::new();
-    let mut send = |events: &mut Vec<AuditEvent>, rejected: &mut Vec<QuarantineRecord>| {
-        while let Ok(spent) = freed.try_recv() {
-            drop(spent);
-        }
-        let events = std::mem::replace(events, Vec::with_capacity(BATCH));
-        let batch = prep.prepare(events, std::mem::take(rejected))?;
-        // A closed channel means the commit stage failed; it reports why.
-        Ok::<bool, PipelineError>(tx.send(batch).is_ok())
+    let mut sorter =
+        TimeSorter::new(&sorting.dir.join(SORT_DIR), sorting.limits).map_err(sort_error)?;
+    let mut out = Batcher {
+        events: Vec::with_capacity(BATCH),
+        rejected: Vec::new(),
+        tx,
+        freed,
     };
-    loop {
+    // Events the sorter has put in order go to batches; false when the commit stage has hung up.
+    let drain = |sorter: &mut TimeSorter, prep: &mut Preparer, out: &mut Batcher| {
+        while let Some(ev) = sorter.pop().map_err(sort_error)? {
+            out.events.push(ev);
+            if !out.send(prep, false)? {
+                return Ok(false);
+            }
+        }
+        Ok::<bool, PipelineError>(true)
+    };
+    let read_error = loop {
         let rec = match reader.next_record() {
-            Ok(r) => r,
-            Err(error) => {
-                send(&mut events, &mut rejected)?;
-                return Err(PipelineError::Read {
-                    source_name: source.to_string(),
-                    error,
-                });
+            Ok(Some(rec)) => rec,
+            Ok(None) => break None,
+            // What was read before the failure is kept: sorted, detected and stored.
+            Err(error) => break Some(error),
+        };
+        let open = match rec {
+            Record::Event(ev) => {
+                sorter
+                    .push(*ev, &mut |ev| {
+                        prep.detector.redact_held(ev);
+                    })
+                    .map_err(sort_error)?;
+                drain(&mut sorter, prep, &mut out)?
+            }
+            Record::Rejected(r) => {
+                out.rejected.push(quarantine_record(source, r));
+                out.send(prep, false)?
             }
         };
-        match rec {
-            None => break,
-            Some(Record::Event(ev)) => events.push(*ev),
-            Some(Record::Rejected(r)) => rejected.push(quarantine_record(source, r)),
-        }
-        if (events.len() >= BATCH || rejected.len() >= BATCH) && !send(&mut events, &mut rejected)?
-        {
+        if !open {
             return Ok(());
         }
+    };
+    sorter.finish().map_err(sort_error)?;
+    if !drain(&mut sorter, prep, &mut out)? || !out.send(prep, true)? {
+        return Ok(());
     }
-    if !events.is_empty() || !rejected.is_empty() {
-        send(&mut events, &mut rejected)?;
+    if sorter.spilled_runs() > 0 {
+        tracing::info!(
+            source,
+            runs = sorter.spilled_runs(),
+            "input arrived out of time order: sorted through run files before detection"
+        );
     }
-    Ok(())
+    match read_error {
+        None => Ok(()),
+        Some(error) => Err(PipelineError::Read {
+            source_name: source.to_string(),
+            error,
+        }),
+    }
+}
+
+/// Where and how the prepare stage sorts: the store's dir (run files go in a subdirectory) and the limits.
+struct Sorting {
+    dir: PathBuf,
+    limits: SortLimits,
+}
+
+/// The batches the prepare stage fills and hands to the commit stage.
+struct Batcher {
+    events: Vec<AuditEvent>,
+    rejected: Vec<QuarantineRecord>,
+    tx: mpsc::SyncSender<Prepared>,
+    freed: mpsc::Receiver<Spent>,
+}
+
+impl Batcher {
+    /// Prepare and send the batch when it is full (or whatever it holds when `force`); false when the commit
+    /// stage has hung up (it failed, and reports why).
+    fn send(&mut self, prep: &mut Preparer, force: bool) -> Result<bool, PipelineError> {
+        let full = self.events.len() >= BATCH || self.rejected.len() >= BATCH;
+        let empty = self.events.is_empty() && self.rejected.is_empty();
+        if empty || !(full || force) {
+            return Ok(true);
+        }
+        while let Ok(spent) = self.freed.try_recv() {
+            drop(spent);
+        }
+        let events = std::mem::replace(&mut self.events, Vec::with_capacity(BATCH));
+        let batch = prep.prepare(events, std::mem::take(&mut self.rejected))?;
+        Ok(self.tx.send(batch).is_ok())
+    }
 }

@@ -9,9 +9,11 @@
 mod framer;
 mod json;
 mod normalise;
+mod sort;
 
 pub use framer::{Frame, FrameError, Framer, FramerLimits};
 pub use normalise::{Rejection, normalise};
+pub use sort::{SortLimits, TimeSorter};
 
 use std::io::Read;
 
