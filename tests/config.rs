@@ -180,7 +180,7 @@ fn custom_detection_limits() {
 
 #[cfg(unix)]
 #[test]
-fn literal_secrets_must_not_be_world_readable() {
+fn literal_secrets_must_be_readable_by_the_owner_only() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("vigil.toml");
@@ -193,7 +193,7 @@ fn literal_secrets_must_not_be_world_readable() {
         .unwrap_or_default();
     assert!(
         err.contains(
-            "line 5: integrations.s.token: a literal secret in a world-readable file (mode 0644)"
+            "line 5: integrations.s.token: a literal secret in a file readable by group or others (mode 0644)"
         ),
         "{err}"
     );
@@ -207,6 +207,16 @@ fn literal_secrets_must_not_be_world_readable() {
     fs::write(&path, "[[integrations]]\nname = \"s\"\nkind = \"slack\"\nurl = \"https://hooks.slack.com/services/T0/B0/x\"\n").expect("write");
     fs::set_permissions(&path, fs::Permissions::from_mode(0o604)).expect("chmod");
     assert!(config::load(&path).is_err());
+    // Readable by the group is readable by others than the owner too.
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).expect("chmod");
+    let err = config::load(&path)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("readable by group or others (mode 0640); run chmod 600"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use super::secret::SecretRef;
 use super::walker::{Value, Walker, array_of_tables};
 use crate::detect::catalogue;
-use crate::model::{Integration, IntegrationKind, Severity};
+use crate::model::{Integration, IntegrationKind, Severity, Triggers};
 
 /// `[[integrations]]`: the routing rule the domain sees, plus where and how to send, which only delivery reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,42 @@ pub struct IntegrationConfig {
     pub project: Option<String>,
     /// Jira issue type (default `Task` at delivery).
     pub issue_type: Option<String>,
+    /// `allow_insecure = true`: plain `http://` to a host other than loopback is allowed (else refused, here
+    /// for a literal URL and at delivery for one read from the environment or a file).
+    pub allow_insecure: bool,
+    /// A paced destination (Slack, Teams) with more than this many alerts waiting gets one digest message
+    /// listing them instead (default 10).
+    pub digest_after: usize,
+}
+
+/// Default of `digest_after`.
+pub const DIGEST_AFTER: usize = 10;
+
+/// Whether `url` may be used: `https://`, or `http://` to a loopback host (or any host with
+/// `allow_insecure`). The error says why, without the URL (it may be the credential).
+pub fn check_url_scheme(url: &str, allow_insecure: bool) -> Result<(), String> {
+    if url.starts_with("https://") {
+        return Ok(());
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return Err("is not an http(s) URL".to_string());
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback || allow_insecure {
+        Ok(())
+    } else {
+        Err("uses plain http:// to a host that is not loopback; use https://, or set allow_insecure = true".to_string())
+    }
 }
 
 /// Slack and Teams webhook URLs carry their credential in the URL.
@@ -60,6 +96,9 @@ pub(super) fn parse_integrations(
                 "min_severity",
                 "detections",
                 "enabled",
+                "on",
+                "allow_insecure",
+                "digest_after",
             ],
             "an integration",
         );
@@ -141,6 +180,40 @@ pub(super) fn parse_integrations(
             Some(v) => w.boolean(v, &format!("{prefix}.enabled")),
             None => Some(true),
         };
+        let allow_insecure = t
+            .get("allow_insecure")
+            .and_then(|v| w.boolean(v, &format!("{prefix}.allow_insecure")))
+            .unwrap_or(false);
+        if let (Some(SecretRef::Literal(u)), Some(v)) = (&url, t.get("url"))
+            && let Err(why) = check_url_scheme(u, allow_insecure)
+        {
+            w.err(v.span(), &format!("{prefix}.url"), why);
+        }
+        let digest_after = t
+            .get("digest_after")
+            .and_then(|v| w.uint(v, &format!("{prefix}.digest_after"), 100_000))
+            .map_or(DIGEST_AFTER, |n| n as usize);
+        let mut on = Triggers {
+            created: false,
+            updated: false,
+        };
+        match t.get("on") {
+            None => on = Triggers::default(),
+            Some(v) => {
+                let key = format!("{prefix}.on");
+                for (trigger, span) in w.strings(v, &key).unwrap_or_default() {
+                    match trigger.as_str() {
+                        "created" => on.created = true,
+                        "updated" => on.updated = true,
+                        _ => w.err(
+                            span,
+                            &key,
+                            format!("'{trigger}' is not a trigger; expected created or updated"),
+                        ),
+                    }
+                }
+            }
+        }
         let mut detections = Vec::new();
         if let Some(v) = t.get("detections") {
             let key = format!("{prefix}.detections");
@@ -183,6 +256,7 @@ pub(super) fn parse_integrations(
                     min_severity,
                     detections,
                     enabled,
+                    on,
                 },
                 url,
                 secret,
@@ -190,8 +264,38 @@ pub(super) fn parse_integrations(
                 user,
                 project,
                 issue_type,
+                allow_insecure,
+                digest_after,
             });
         }
     }
     out
+}
+
+#[cfg(test)]
+mod scheme_tests {
+    use super::check_url_scheme;
+
+    #[test]
+    fn plain_http_is_for_loopback_unless_allowed() {
+        assert!(check_url_scheme("https://hooks.slack.com/x", false).is_ok());
+        for ok in [
+            "http://127.0.0.1:9/x",
+            "http://localhost/x",
+            "http://[::1]:80/",
+            "http://u:p@127.0.0.2/",
+        ] {
+            assert!(check_url_scheme(ok, false).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://siem.example.com/x",
+            "http://127.0.0.1.evil.com/",
+            "http://10.0.0.1/",
+            "http://localhost@evil.com/",
+        ] {
+            assert!(check_url_scheme(bad, false).is_err(), "{bad}");
+            assert!(check_url_scheme(bad, true).is_ok(), "{bad}");
+        }
+        assert!(check_url_scheme("ftp://x", true).is_err());
+    }
 }

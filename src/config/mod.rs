@@ -5,7 +5,7 @@
 //! Decisions:
 //! - Unknown keys are errors (a misspelt `sensitivty` silently ignored would leave a detection untuned).
 //! - Secrets (`token`, `secret`, integration `url`) stay unresolved [`SecretRef`]s; their `Debug` and
-//!   `Display` never show a literal value. A file holding a literal secret must not be world-readable.
+//!   `Display` never show a literal value. A file holding a literal secret must be readable by its owner only.
 //! - `until` of an exclusion is an RFC 3339 date-time, or a date, meaning through the end of that day (UTC).
 //! - `[scanners] disabled = [...]` lists scanner ids to switch off.
 //! - `[actions]` entries add real keys to a catalogue key; `"!key"` removes one (see `detect::engine`).
@@ -34,7 +34,7 @@ use crate::detect::catalogue;
 use crate::detect::tuning::{CustomDetection, DetectionSettings, Tuning};
 
 pub use error::{ConfigError, ConfigErrors};
-pub use integrations::IntegrationConfig;
+pub use integrations::{DIGEST_AFTER, IntegrationConfig, check_url_scheme};
 pub use secret::{SecretError, SecretRef};
 
 pub use sources::{DEFAULT_API_URL, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, SourceConfig};
@@ -174,7 +174,7 @@ impl Config {
         }
     }
 
-    /// Whether any secret is written into the file (so it must not be world-readable).
+    /// Whether any secret is written into the file (so it must be readable by its owner only).
     pub fn has_literal_secrets(&self) -> bool {
         self.sources.iter().any(|s| match s {
             SourceConfig::Http { token, .. } | SourceConfig::AtlassianApi { token, .. } => {
@@ -201,14 +201,14 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     })?;
     let (config, mut errors, first_literal) = parse_inner(&src, path);
     if let Some((key, line)) = first_literal
-        && let Some(mode) = world_readable_mode(path)
+        && let Some(mode) = shared_mode(path)
     {
         errors.push(ConfigError {
             path: path.to_path_buf(),
             line: Some(line),
             key,
             message: format!(
-                "a literal secret in a world-readable file (mode {mode:04o}); run chmod 600 on it, or use env:NAME or file:PATH"
+                "a literal secret in a file readable by group or others (mode {mode:04o}); run chmod 600 on it, or use env:NAME or file:PATH"
             ),
         });
     }
@@ -231,14 +231,14 @@ fn finish(config: Config, mut errors: Vec<ConfigError>) -> Result<Config, Config
 }
 
 #[cfg(unix)]
-fn world_readable_mode(path: &Path) -> Option<u32> {
+fn shared_mode(path: &Path) -> Option<u32> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o7777;
-    (mode & 0o004 != 0).then_some(mode)
+    (mode & 0o044 != 0).then_some(mode)
 }
 
 #[cfg(not(unix))]
-fn world_readable_mode(_path: &Path) -> Option<u32> {
+fn shared_mode(_path: &Path) -> Option<u32> {
     None
 }
 

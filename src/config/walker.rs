@@ -141,7 +141,7 @@ impl<'s> Walker<'s> {
         Some(out)
     }
 
-    /// A secret reference; a literal one is remembered for the world-readable check.
+    /// A secret reference; a literal one is remembered for the owner-only check.
     pub(super) fn secret(&mut self, v: &Value<'_>, key: &str) -> Option<SecretRef> {
         self.secret_ref(v, key, true)
     }

@@ -5,14 +5,15 @@
 //! backwards, an export, a backfill) would send most of its actors through it, and the store would merge
 //! late events into days already written. Sorting first keeps such an input on the fast path.
 //!
-//! The sorter reads the input in chunks of [`SortLimits::chunk`] events and sorts each by (time, id):
+//! The sorter reads the input in chunks and sorts each by (time, id):
 //! - while the chunks arrive in order (a chunk needed almost no reordering and starts at or after what was
-//!   already passed on) each chunk is passed on as soon as it is sorted, so a time-ordered input costs one
-//!   sort of an already-sorted vector per chunk and no disk;
-//! - once the input shows it is not in order, every following chunk is sorted and written to a run file
-//!   beside the store, and the runs are merged when the input ends (or when [`SortLimits::fan_in`] runs are
-//!   waiting, so that neither memory nor open files grow with the input: a never-ending stdin is passed on
-//!   one window of `chunk × fan_in` events at a time, and what straddles two windows is simply late).
+//!   already passed on) each chunk of a few thousand events is passed on as soon as it is sorted, so a
+//!   time-ordered input costs one sort of an already-sorted vector per chunk, little memory and no disk;
+//! - once the input shows it is not in order, every following chunk of [`SortLimits::chunk`] events is sorted
+//!   and written to a run file beside the store, and the runs are merged when the input ends (or when
+//!   [`SortLimits::fan_in`] runs are waiting, so that neither memory nor open files grow with the input: a
+//!   never-ending stdin is passed on one window of `chunk × fan_in` events at a time, and what straddles two
+//!   windows is simply late).
 //!
 //! Nothing a run file holds is a secret in full: the caller's `redact` runs on every event before it is
 //! written. The files are owner-only, created new (never through a link), and removed when the sorter is
@@ -45,6 +46,11 @@ impl Default for SortLimits {
         }
     }
 }
+
+/// Events sorted at once while the input is still in order: a time-ordered input passes through chunks of
+/// this size (or [`SortLimits::chunk`] when smaller), so the fast path holds few events more than the batches
+/// it feeds; the larger `chunk` is only for run files, where fewer runs is what counts.
+const PROBE: usize = 1000;
 
 /// Share of a chunk, in parts per thousand, that may be out of place and still count as "in order": a
 /// slightly jittered stream (retries, clocks a few seconds apart) stays on the direct path, whose late events
@@ -112,7 +118,12 @@ impl TimeSorter {
         redact: &mut dyn FnMut(&mut AuditEvent),
     ) -> io::Result<()> {
         self.chunk.push(event);
-        if self.chunk.len() >= self.limits.chunk {
+        let size = if self.spilling {
+            self.limits.chunk
+        } else {
+            self.limits.chunk.min(PROBE)
+        };
+        if self.chunk.len() >= size {
             self.close_chunk(redact)?;
         }
         Ok(())

@@ -86,12 +86,41 @@ pub struct Integration {
     pub detections: Vec<String>,
     /// A disabled integration keeps its outbox but sends nothing.
     pub enabled: bool,
+    /// Which alert changes are sent (`on = ["created", "updated"]`): new alerts by default; status changes
+    /// only when asked.
+    #[serde(default)]
+    pub on: Triggers,
+}
+
+/// The alert changes an integration is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Triggers {
+    /// A new alert (`created`).
+    pub created: bool,
+    /// An alert's status changed (`updated`).
+    pub updated: bool,
+}
+
+impl Default for Triggers {
+    /// New alerts only: a status change is news to the team that changed it.
+    fn default() -> Self {
+        Self {
+            created: true,
+            updated: false,
+        }
+    }
 }
 
 impl Integration {
     /// Whether `alert` should be sent here: enabled, severe enough, and of a listed detection (or any, when
     /// none are listed). The one routing rule, so the outbox and the UI's "would go to" never disagree.
     pub fn routes(&self, alert: &Alert) -> bool {
+        self.kind != IntegrationKind::AuditForward && self.accepts(alert)
+    }
+
+    /// Whether `alert` passes this integration's filters (enabled, severity, detections), whatever its kind:
+    /// what a manual "send to …" checks too.
+    pub fn accepts(&self, alert: &Alert) -> bool {
         self.enabled
             && alert.severity >= self.min_severity
             && (self.detections.is_empty()
@@ -157,6 +186,7 @@ mod tests {
             min_severity: Severity::Medium,
             detections: Vec::new(),
             enabled: true,
+            on: Triggers::default(),
         };
         assert!(i.routes(&alert));
         i.min_severity = Severity::High;

@@ -1,9 +1,10 @@
-//! Domain types shared by every layer: audit events, alerts, severities, statuses, integrations' routing and
-//! the pages of alerts the store serves.
+//! Domain types shared by every layer: audit events, alerts, severities, statuses, integrations' routing,
+//! deliveries and the pages of alerts the store serves.
 //!
 //! Owns no I/O. Must not import tokio, sled, ratatui, crossterm or reqwest (guarded by `tests/layering.rs`).
 
 mod alert;
+mod delivery;
 mod event;
 mod filter;
 mod integration;
@@ -15,7 +16,11 @@ pub use alert::{
     Alert, AlertActor, AlertStatus, ContentMatch, DetectionId, HistoryEntry, Note, ParseEnumError,
     Severity,
 };
+pub use delivery::{
+    ATTEMPTS_KEPT, Attempt, Delivery, DeliveryEvent, DeliveryState, IntegrationHealth,
+    OutboxCounts, RECENT_KEPT,
+};
 pub use event::{Actor, AuditEvent, Content, Entity, Location, Message, Party, TextField};
 pub use filter::{AlertFilter, AlertPage, StatusCounts};
-pub use integration::{Integration, IntegrationKind};
+pub use integration::{Integration, IntegrationKind, Triggers};
 pub use time_limits::TimeLimits;
