@@ -399,6 +399,27 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn the_schema_check_has_teeth() {
+        let doc = |content: Value| json!({ "type": "doc", "version": 1, "content": content });
+        assert!(SCHEMA.is_valid(&doc(json!([paragraph(vec![
+            json!({ "type": "text", "text": "x" })
+        ])]))));
+        for bad in [
+            doc(json!([paragraph(vec![
+                json!({ "type": "text", "text": "" })
+            ])])),
+            doc(json!([{ "type": "bulletList", "content": [] }])),
+            doc(json!([{ "type": "heading", "content": [] }])),
+            doc(json!([paragraph(vec![
+                json!({ "type": "text", "text": "x", "marks": [{ "type": "code" }, { "type": "strong" }] })
+            ])])),
+            json!({ "type": "doc", "version": 2, "content": [] }),
+        ] {
+            assert!(!SCHEMA.is_valid(&bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn an_issue_carries_summary_labels_and_an_adf_description() {
         let alert = fixtures::alert();
         let r = jira_create(&alert, DeliveryEvent::Created, &dest()).unwrap();

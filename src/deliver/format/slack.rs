@@ -9,7 +9,7 @@
 use serde_json::{Value, json};
 
 use super::text::{Clip, Escape, Unit, fit};
-use super::view::{TEST_NOTICE, View, actor_short};
+use super::view::{TEST_NOTICE, View, actor_short, title};
 use super::{Destination, HttpRequest};
 use crate::model::{Alert, DeliveryEvent};
 
@@ -86,7 +86,7 @@ pub fn slack(alert: &Alert, event: DeliveryEvent, dest: &Destination) -> HttpReq
     let actor = v.facts.iter().find(|(l, _)| *l == "Actor").map(|(_, c)| c);
     let fallback = format!(
         "[{}] {} — {}{test}",
-        v.severity.to_uppercase(),
+        v.severity.as_str().to_uppercase(),
         v.title.text,
         actor.map_or("", |c| c.text.as_str())
     );
@@ -140,7 +140,7 @@ pub fn slack_digest(alerts: &[Alert], more: usize, dest: &Destination) -> HttpRe
         let line = format!(
             "• *{}* {} — {} · `{}`",
             a.severity.as_str().to_uppercase(),
-            mrkdwn(&Clip::line(&a.title, 400), 200),
+            mrkdwn(&title(a), 200),
             mrkdwn(&actor_short(&a.actor), 100),
             a.id
         );

@@ -10,7 +10,7 @@ use std::cell::Cell;
 use serde_json::{Value, json};
 
 use super::text::{Clip, Escape, Unit};
-use super::view::{TEST_NOTICE, View, actor_short};
+use super::view::{TEST_NOTICE, View, actor_short, title};
 use super::{Destination, HttpRequest};
 use crate::model::{Alert, DeliveryEvent, Severity};
 
@@ -74,11 +74,12 @@ fn md(clip: &Clip, max: usize) -> (String, bool) {
     clip.fit(max, Unit::Bytes, Escape::Markdown)
 }
 
-fn severity_color(s: &str) -> &'static str {
-    match s.parse::<Severity>() {
-        Ok(Severity::Critical | Severity::High) => "Attention",
-        Ok(Severity::Medium) => "Warning",
-        _ => "Default",
+/// The title's colour: the card's one glanceable sign of how bad it is.
+fn severity_color(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical | Severity::High => "Attention",
+        Severity::Medium => "Warning",
+        Severity::Low => "Default",
     }
 }
 
@@ -217,7 +218,7 @@ pub fn teams_digest(alerts: &[Alert], more: usize, dest: &Destination) -> HttpRe
             .iter()
             .take(count)
             .map(|a| {
-                let title = Clip::line(&a.title, 400).get(value, Unit::Bytes, Escape::Markdown);
+                let title = title(a).get(value, Unit::Bytes, Escape::Markdown);
                 let actor = actor_short(&a.actor).get(100, Unit::Bytes, Escape::Markdown);
                 fact(
                     a.severity.as_str().to_uppercase(),
@@ -326,6 +327,20 @@ pub(super) mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn the_schema_check_has_teeth() {
+        let ok = json!({ "type": "AdaptiveCard", "version": "1.4", "body": [{ "type": "TextBlock", "text": "x" }] });
+        assert!(SCHEMA.is_valid(&ok));
+        for bad in [
+            json!({ "type": "AdaptiveCard", "version": "1.4", "body": [{ "type": "TextBlock" }] }),
+            json!({ "type": "AdaptiveCard", "version": "1.4", "body": [{ "type": "FactSet", "facts": [{ "title": "a" }] }] }),
+            json!({ "type": "AdaptiveCard", "version": "1.4", "body": [], "msteams": { "width": "Full" } }),
+            json!({ "type": "AdaptiveCard", "version": "1.4", "body": [{ "type": "TextBlock", "text": "x", "color": "Red" }] }),
+        ] {
+            assert!(!SCHEMA.is_valid(&bad), "{bad}");
+        }
     }
 
     #[test]

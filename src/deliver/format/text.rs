@@ -71,19 +71,30 @@ fn removed(c: char) -> bool {
 }
 
 /// The characters of `s` without controls. With `newlines`, every line break (`\r\n`, `\r`, `\n`, U+2028,
-/// U+2029) becomes one `\n`; without, a space. Tabs become spaces.
+/// U+2029) becomes one `\n`, and at most one blank line is kept in a row (ten thousand empty lines would
+/// only make a tall empty message); without, a space. Tabs become spaces.
 fn clean(s: &str, newlines: bool) -> impl Iterator<Item = char> + '_ {
     let brk = if newlines { '\n' } else { ' ' };
     let mut prev_cr = false;
+    let mut breaks = 0;
     s.chars().filter_map(move |c| {
         let after_cr = std::mem::replace(&mut prev_cr, c == '\r');
-        match c {
-            '\n' if after_cr => None,
-            '\r' | '\n' | '\u{2028}' | '\u{2029}' => Some(brk),
-            '\t' => Some(' '),
-            c if removed(c) => None,
-            c => Some(c),
+        let out = match c {
+            '\n' if after_cr => return None,
+            '\r' | '\n' | '\u{2028}' | '\u{2029}' => brk,
+            '\t' => ' ',
+            c if removed(c) => return None,
+            c => c,
+        };
+        if out == '\n' {
+            breaks += 1;
+            if breaks > 2 {
+                return None;
+            }
+        } else {
+            breaks = 0;
         }
+        Some(out)
     })
 }
 
@@ -194,6 +205,8 @@ mod tests {
         let block = Clip::block(s, 1000).text;
         assert_eq!(block, "Deploy]0;pwned notes2Jgnp.exe\nnext\nthird\nx y");
         assert!(!block.chars().any(|c| c.is_control() && c != '\n'));
+        let blank = Clip::block("a\n\n\n\r\n\u{2029}\nb\n\nc", 100).text;
+        assert_eq!(blank, "a\n\nb\n\nc");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::text::Clip;
-use crate::model::{Alert, AlertActor, DeliveryEvent};
+use crate::model::{Alert, AlertActor, DeliveryEvent, Severity};
 
 /// Most characters kept of a one-line value (title, actor, subject) before a format's own limit applies.
 const LINE: usize = 500;
@@ -29,7 +29,7 @@ pub(super) struct MatchView {
 pub(super) struct View {
     pub id: String,
     pub event: DeliveryEvent,
-    pub severity: &'static str,
+    pub severity: Severity,
     pub title: Clip,
     pub facts: Vec<(&'static str, Clip)>,
     pub summary: Clip,
@@ -66,15 +66,11 @@ impl View {
                 }
             }
         }
-        let mut title = Clip::line(&alert.title, LINE);
-        if title.is_empty() {
-            title = Clip::line(&format!("{} alert", alert.detection), LINE);
-        }
         Self {
             id: alert.id.to_string(),
             event,
-            severity: alert.severity.as_str(),
-            title,
+            severity: alert.severity,
+            title: title(alert),
             facts,
             summary: Clip::block(&alert.description, LONG),
             matches: alert
@@ -120,6 +116,24 @@ fn items(list: &[String]) -> Vec<Clip> {
         .map(|s| Clip::line(s, ITEM))
         .filter(|c| !c.is_empty())
         .collect()
+}
+
+/// The alert's title, or for an alert whose title cleans to nothing, `<detection> alert` (receivers refuse
+/// empty headings).
+pub(super) fn title(alert: &Alert) -> Clip {
+    let title = Clip::line(&alert.title, LINE);
+    if !title.is_empty() {
+        return title;
+    }
+    let fallback = Clip::line(
+        &format!("{} alert", Clip::line(alert.detection.as_str(), LINE).text),
+        LINE,
+    );
+    if fallback.is_empty() {
+        Clip::line("alert", LINE)
+    } else {
+        fallback
+    }
 }
 
 /// `Name · email · id`, the parts that are known.
