@@ -44,7 +44,8 @@ pub fn splunk_hec(
 /// Audit events (already redacted by ingest) forwarded as they are. With `dest.token`: HEC's batch form,
 /// one `{"time", "host", "source", "sourcetype": "vigil:audit", "event"}` object per event, newline-joined, to
 /// the collector. Without: a Standard Webhooks signed `{"type": "audit.events", "timestamp", "data": [..]}`,
-/// which then needs `dest.secret` (never sent unsigned).
+/// which then needs `dest.secret` (never sent unsigned). Pass at least one event: HEC refuses an empty
+/// body.
 pub fn audit_forward(
     events: &[AuditEvent],
     dest: &Destination,
