@@ -233,7 +233,7 @@ struct Stage<'s> {
     dirty_lists: std::collections::BTreeSet<Vec<u8>>,
     dirty_groups: std::collections::BTreeSet<[u8; 3]>,
     /// Outbox writes that go with these alert changes (deliveries queued or forgotten): same batch.
-    outbox: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    outbox: Vec<super::outbox::Op>,
 }
 
 impl<'s> Stage<'s> {

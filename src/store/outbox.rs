@@ -31,6 +31,9 @@ const FORWARD: u8 = b'F';
 
 const TREE: &str = "alert_book";
 
+/// One write of a batch: insert the value at the key, or remove the key (`None`).
+pub(super) type Op = (Vec<u8>, Option<Vec<u8>>);
+
 fn history_key(alert: u128, delivery: u128) -> Vec<u8> {
     let mut k = Vec::with_capacity(33);
     k.push(HISTORY);
@@ -90,7 +93,7 @@ fn read_pointer(v: &[u8]) -> Option<(u128, &str)> {
 fn settle_ops(
     d: &Delivery,
     was: Option<(DeliveryState, DateTime<Utc>)>,
-) -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>, String> {
+) -> Result<Vec<Op>, String> {
     let id = u128::from(d.id);
     let alert = d.alert.map_or(0, u128::from);
     let mut ops = Vec::with_capacity(4);
@@ -159,7 +162,7 @@ impl Store {
     pub(super) fn enqueue_ops(
         &self,
         deliveries: &[Delivery],
-    ) -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>, StoreError> {
+    ) -> Result<Vec<Op>, StoreError> {
         let mut ops = Vec::new();
         for d in deliveries {
             ops.extend(settle_ops(d, None).map_err(|e| self.corrupt(TREE, e))?);
@@ -223,7 +226,7 @@ impl Store {
             .map(|v| v.to_vec()))
     }
 
-    fn apply_outbox(&self, ops: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<(), StoreError> {
+    fn apply_outbox(&self, ops: Vec<Op>) -> Result<(), StoreError> {
         let _guard = self.alert_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut batch = sled::Batch::default();
         for (k, v) in ops {
@@ -380,7 +383,7 @@ impl Store {
     pub(super) fn forget_deliveries_ops(
         &self,
         alert: u128,
-    ) -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>, StoreError> {
+    ) -> Result<Vec<Op>, StoreError> {
         let mut ops = Vec::new();
         for d in self.deliveries_of(Ulid(alert))? {
             let id = u128::from(d.id);
