@@ -4,6 +4,7 @@
 //! the modules are laid out along that flow (DESIGN §2). `model` and `detect` are the pure domain core.
 
 pub mod config;
+pub mod deliver;
 pub mod detect;
 pub mod engine;
 pub mod export;

@@ -159,10 +159,7 @@ impl Store {
     }
 
     /// The writes that put `deliveries` in the outbox (for the alert stage's batch).
-    pub(super) fn enqueue_ops(
-        &self,
-        deliveries: &[Delivery],
-    ) -> Result<Vec<Op>, StoreError> {
+    pub(super) fn enqueue_ops(&self, deliveries: &[Delivery]) -> Result<Vec<Op>, StoreError> {
         let mut ops = Vec::new();
         for d in deliveries {
             ops.extend(settle_ops(d, None).map_err(|e| self.corrupt(TREE, e))?);
@@ -380,10 +377,7 @@ impl Store {
 
     /// The writes that forget every delivery of `alert` (the alert is being deleted): its queue and
     /// dead-letter entries go with it.
-    pub(super) fn forget_deliveries_ops(
-        &self,
-        alert: u128,
-    ) -> Result<Vec<Op>, StoreError> {
+    pub(super) fn forget_deliveries_ops(&self, alert: u128) -> Result<Vec<Op>, StoreError> {
         let mut ops = Vec::new();
         for d in self.deliveries_of(Ulid(alert))? {
             let id = u128::from(d.id);
