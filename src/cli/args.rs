@@ -62,10 +62,15 @@ pub enum Command {
         #[arg(long)]
         stdin: bool,
     },
-    /// Engine and store figures: events, alerts by status, quarantined, backlog, schema, size.
+    /// Where alerts are delivered: list the integrations with their health, or send a test alert.
+    Integrations {
+        #[command(subcommand)]
+        action: IntegrationsCmd,
+    },
+    /// Engine and store figures: events, alerts by status, quarantined, backlog, outbox, schema, size.
     ///
     /// JSON keys (stable): engine, data_dir, schema_version, store_bytes, events, quarantined, backlog,
-    /// alerts {open, acknowledged, expected, true_positive, total}.
+    /// alerts {open, acknowledged, expected, true_positive, total}, outbox_pending, outbox_dead.
     Status {
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
@@ -75,6 +80,22 @@ pub enum Command {
     Demo {
         #[arg(long, default_value_t = 1, value_name = "N")]
         seed: u64,
+    },
+}
+
+/// `vigil integrations …`
+#[derive(Debug, Subcommand)]
+pub enum IntegrationsCmd {
+    /// Each configured integration: kind, endpoint (masked), routing, health, outbox depth, dead letters.
+    List {
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
+    /// Send a test alert (marked as a test) to one integration now and say what it answered; exit 1 unless it
+    /// accepted. Jira is checked with a search (no issue is created).
+    Test {
+        /// The integration's name.
+        name: String,
     },
 }
 

@@ -8,6 +8,7 @@
 
 mod args;
 mod engine_cmds;
+mod integration_cmds;
 mod setup;
 mod store_cmds;
 mod time_arg;
@@ -16,7 +17,7 @@ mod tool_cmds;
 use clap::Parser;
 use color_eyre::eyre::Result;
 
-use args::{Cli, Command, QuarantineCmd};
+use args::{Cli, Command, IntegrationsCmd, QuarantineCmd};
 use setup::{Globals, Setup};
 
 /// Parse arguments, run, and turn the outcome into an exit status.
@@ -79,6 +80,12 @@ fn dispatch(cli: Cli) -> Result<i32> {
             action: QuarantineCmd::List { format, limit },
         } => store_cmds::quarantine_list(Setup::load(globals)?, format, limit),
         Command::Status { format } => store_cmds::status(Setup::load(globals)?, format),
+        Command::Integrations { action } => match action {
+            IntegrationsCmd::List { format } => {
+                integration_cmds::list(Setup::load(globals)?, format)
+            }
+            IntegrationsCmd::Test { name } => integration_cmds::test(Setup::load(globals)?, &name),
+        },
         Command::Serve { stdin } => engine_cmds::serve(Setup::load(globals)?, stdin),
         Command::Demo { seed } => {
             // Only an explicit --data-dir: a VIGIL_DATA_DIR (or a configured data_dir) meant for real data must

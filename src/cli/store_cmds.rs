@@ -32,6 +32,15 @@ pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {
             };
         }
     };
+    // Alerts this run raises are queued for the configured integrations; `serve` (or the UI) delivers them.
+    store.set_integrations(
+        setup
+            .config
+            .integrations
+            .iter()
+            .map(|i| i.integration.clone())
+            .collect(),
+    );
     let tuning = setup.tuning(&store)?;
     let key = setup.fingerprint_key()?;
     let mut pipeline = match Pipeline::new(store, &tuning, key.as_deref()) {

@@ -7,6 +7,7 @@
 //! [`Detector`]: crate::detect::Detector
 
 mod api;
+pub mod delivery;
 pub mod demo;
 mod pipeline;
 mod redetect;

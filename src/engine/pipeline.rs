@@ -202,6 +202,16 @@ impl Committer {
         self.store.quarantine_records(&rejected)?;
         self.stats.quarantined += rejected.len() as u64;
         self.mark_pending(&events, &plan)?;
+        if self.store.forwards_events() {
+            // Before the events: a crash between the two forwards them again, never not at all.
+            let new: Vec<AuditEvent> = events
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| plan.is_new(*i))
+                .map(|(_, e)| e.clone())
+                .collect();
+            self.store.enqueue_forward(&new)?;
+        }
         let bodies: Vec<Vec<u8>> = events
             .iter()
             .enumerate()

@@ -9,6 +9,7 @@
 //! stdin ─────┼─ bounded channel of record batches ─► pipeline thread ─► store ─► change feed
 //! live demo ─┘                                        (checkpoint ≤ 500 ms, retune between batches)
 //! retention (hourly)                    supervisor: worker exits, panics → Fatal, orderly shutdown
+//! delivery (outbox → receivers, woken by each checkpoint; its own small tokio runtime for HTTP)
 //! ```
 //!
 //! Shutdown order: sources stop (each reads what is already there once more), then the pipeline drains the
@@ -29,7 +30,7 @@ use super::api::{Change, EngineError, EngineHandle};
 use super::pipeline::{Pipeline, PipelineError};
 use super::sources::LiveFeed;
 use super::workers::{Batch, Feeder, Role, Shared, SpawnError, TICK, WorkerSet};
-use super::{retention, sources};
+use super::{delivery, retention, sources};
 use crate::config::{Config, SourceConfig};
 use crate::detect::tuning::Tuning;
 use crate::ingest::Record;
@@ -109,6 +110,14 @@ impl Engine {
             config.integrations.clone(),
             Some(retune_tx),
         )?;
+        // Alert writes queue their deliveries from the first event on.
+        store.set_integrations(
+            config
+                .integrations
+                .iter()
+                .map(|i| i.integration.clone())
+                .collect(),
+        );
         let key = config.engine.resolve_fingerprint_key()?;
         let mut pipeline = Pipeline::new(store.clone(), &handle.current_tuning(), key.as_deref())?;
         pipeline.set_time_limits(config.engine.time_limits());
@@ -183,6 +192,14 @@ impl Engine {
             workers.spawn("retention".into(), Role::Retention, move || {
                 retention::run(rstore, policy, rshared, every)
             })?;
+            if !config.integrations.is_empty() {
+                let targets = delivery::targets(&config.integrations);
+                let (dstore, dshared) = (store.clone(), shared.clone());
+                let wake = shared.delivery_wake();
+                workers.spawn("delivery".into(), Role::Delivery, move || {
+                    delivery::run(dstore, targets, dshared, wake)
+                })?;
+            }
             Ok::<(), RuntimeError>(())
         })();
         // Only the sources hold senders now: when the last ends the pipeline sees the channel close.
@@ -370,6 +387,7 @@ impl PipelineWorker {
             self.pipeline.store().meta_put(&k, &v)?;
         }
         self.pipeline.checkpoint()?;
+        self.shared.wake_delivery();
         self.shared.stored(*unflushed);
         *unflushed = 0;
         let (mut raised, mut changed) = self.pipeline.take_touched();

@@ -16,6 +16,8 @@ use crate::store::{SCHEMA_VERSION, Store};
 /// | `quarantine_bytes` | bytes the kept records take (before the database's own overhead) |
 /// | `backlog` | events received and not yet stored (0 without a running engine) |
 /// | `alerts` | object: `open`, `acknowledged`, `expected`, `true_positive`, `total` |
+/// | `outbox_pending` | deliveries waiting for their first attempt or a retry |
+/// | `outbox_dead` | dead letters waiting to be replayed |
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct StatusReport {
     pub engine: &'static str,
@@ -28,6 +30,8 @@ pub struct StatusReport {
     pub quarantine_bytes: u64,
     pub backlog: u64,
     pub alerts: AlertCounts,
+    pub outbox_pending: u64,
+    pub outbox_dead: u64,
 }
 
 /// Alerts by status, with the total.
@@ -44,6 +48,10 @@ impl StatusReport {
     /// Read the figures of a store no engine is running over (backlog 0).
     pub fn of_store(store: &Store) -> Self {
         let counts = store.status_counts();
+        let outbox = store.outbox_counts(None).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "outbox unreadable");
+            Default::default()
+        });
         Self {
             engine: "stopped",
             data_dir: store.dir().display().to_string(),
@@ -61,6 +69,8 @@ impl StatusReport {
                 true_positive: counts.true_positive,
                 total: counts.total(),
             },
+            outbox_pending: outbox.pending,
+            outbox_dead: outbox.dead,
         }
     }
 }
@@ -82,10 +92,15 @@ impl std::fmt::Display for StatusReport {
             self.quarantine_dropped
         )?;
         writeln!(f, "backlog         {}", self.backlog)?;
-        write!(
+        writeln!(
             f,
             "alerts          {} (open {}, acknowledged {}, expected {}, true positive {})",
             a.total, a.open, a.acknowledged, a.expected, a.true_positive
+        )?;
+        write!(
+            f,
+            "outbox          {} pending, {} dead letters",
+            self.outbox_pending, self.outbox_dead
         )
     }
 }

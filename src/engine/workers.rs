@@ -3,7 +3,7 @@
 //! [`Supervisor`] that joins them and turns the first failure into [`Change::Fatal`] and a stop.
 //!
 //! `runtime` wires the engine from these; `sources` and `retention` use [`Shared`] and [`Feeder`] only. This
-//! file imports neither of them, so adding a worker (delivery next) adds no import cycle.
+//! file imports none of them, so adding a worker adds no import cycle.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -39,6 +39,8 @@ pub(crate) struct Shared {
     health: Mutex<BTreeMap<String, String>>,
     /// Bumped whenever figures change outside the pipeline (health notes, retention), so stats are resent.
     generation: AtomicU64,
+    /// Wakes the delivery worker when a checkpoint has stored new deliveries.
+    delivery_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Shared {
@@ -49,7 +51,19 @@ impl Shared {
             backlog: AtomicU64::new(0),
             health: Mutex::new(BTreeMap::new()),
             generation: AtomicU64::new(0),
+            delivery_wake: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// What the delivery worker waits on besides its clock.
+    pub(super) fn delivery_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.delivery_wake.clone()
+    }
+
+    /// A checkpoint stored alerts (or events to forward): the delivery worker looks at the outbox now rather
+    /// than at its next poll.
+    pub(super) fn wake_delivery(&self) {
+        self.delivery_wake.notify_one();
     }
 
     /// Whether sources should finish (after one last read of what is already there).
@@ -175,6 +189,8 @@ pub(super) enum Role {
     DetachedSource,
     Pipeline,
     Retention,
+    /// The delivery worker: stops with the sources; what is in flight is sent again on the next start.
+    Delivery,
 }
 
 /// A thread's last word: its name, role, and how it ended (a panic is an `Err` with the panic message).
@@ -196,7 +212,7 @@ pub struct SpawnError {
 }
 
 /// The engine's threads, started in one place: each is named, its end (normal, failed or panicking) is
-/// reported to the [`Supervisor`], and the supervisor joins it. Sources, retention and (next) delivery plug in
+/// reported to the [`Supervisor`], and the supervisor joins it. Sources, retention and delivery plug in
 /// by calling [`WorkerSet::spawn`] with their role; none of them knows about the others.
 pub(super) struct WorkerSet {
     exits_tx: mpsc::Sender<Exit>,
@@ -338,6 +354,7 @@ impl Supervisor {
             if waited(&self.workers, Role::Source) == 0
                 && waited(&self.workers, Role::Pipeline) == 0
                 && waited(&self.workers, Role::Retention) == 0
+                && waited(&self.workers, Role::Delivery) == 0
             {
                 break;
             }

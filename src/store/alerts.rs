@@ -16,8 +16,9 @@
 //! bound the ULID range.
 //!
 //! Writes take the store's alert lock, read what they change, and apply everything — blocks, lists, group
-//! table, counters — as one sled batch: an index never points at a missing alert and counters never drift,
-//! even across a crash.
+//! table, counters, and the outbox deliveries the change causes (see `outbox`) — as one sled batch: an index
+//! never points at a missing alert, counters never drift, and no alert is stored without its deliveries, even
+//! across a crash.
 
 use std::collections::BTreeMap;
 
@@ -231,6 +232,8 @@ struct Stage<'s> {
     dirty_blocks: std::collections::BTreeSet<u128>,
     dirty_lists: std::collections::BTreeSet<Vec<u8>>,
     dirty_groups: std::collections::BTreeSet<[u8; 3]>,
+    /// Outbox writes that go with these alert changes (deliveries queued or forgotten): same batch.
+    outbox: Vec<super::outbox::Op>,
 }
 
 impl<'s> Stage<'s> {
@@ -244,6 +247,7 @@ impl<'s> Stage<'s> {
             dirty_blocks: Default::default(),
             dirty_lists: Default::default(),
             dirty_groups: Default::default(),
+            outbox: Vec::new(),
         }
     }
 
@@ -473,6 +477,12 @@ impl<'s> Stage<'s> {
                 batch.insert(&counter_key(s)[..], &next.to_be_bytes()[..]);
             }
         }
+        for (k, v) in self.outbox {
+            match v {
+                Some(v) => batch.insert(k, v),
+                None => batch.remove(k),
+            }
+        }
         store.book.apply_batch(batch).map_err(|e| store.sled(e))
     }
 }
@@ -556,6 +566,10 @@ impl Store {
         }
         stage.group_set(&a.group_key, id)?;
         stage.count(a.status, 1);
+        let deliveries = self.route(old, a);
+        if !deliveries.is_empty() {
+            stage.outbox.extend(self.enqueue_ops(&deliveries)?);
+        }
         stage.put_alert(id, bytes)
     }
 
@@ -691,6 +705,7 @@ impl Store {
             }
             stage.group_unset(&old.group_key, id)?;
             stage.count(old.status, -1);
+            stage.outbox.extend(self.forget_deliveries_ops(id)?);
         }
         stage.commit()?;
         Ok(n)

@@ -7,6 +7,7 @@ mod alerts;
 mod events;
 pub mod keys;
 mod migrate;
+mod outbox;
 mod quarantine;
 mod run;
 
@@ -153,6 +154,8 @@ pub struct Store {
     quarantine: sled::Tree,
     quarantine_seen: sled::Tree,
     meta: sled::Tree,
+    /// Where alert changes are delivered (see `outbox`); set by the engine or the command line.
+    routes: std::sync::Arc<std::sync::RwLock<Vec<crate::model::Integration>>>,
     _lock: std::sync::Arc<File>,
 }
 
@@ -247,6 +250,7 @@ impl Store {
             quarantine: tree("quarantine")?,
             quarantine_seen: tree("quarantine_seen")?,
             meta: tree("meta")?,
+            routes: Default::default(),
             db,
             _lock: lock,
         })
