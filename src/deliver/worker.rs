@@ -75,6 +75,10 @@ impl Default for WorkerOptions {
 /// before they are looked at again.
 const PARKED: Duration = Duration::from_secs(60);
 
+/// Due deliveries read beyond the free slots, so that a burst to a paced destination is seen as one (a
+/// digest needs more than `digest_after` of them in view).
+const DIGEST_LOOKAHEAD: usize = 64;
+
 /// Most response bytes read (a Jira answer is a few hundred); the rest is not read.
 const MAX_RESPONSE: usize = 64 * 1024;
 
@@ -235,14 +239,17 @@ impl Deliverer {
                 self.tasks.abort_all();
                 return Ok(());
             }
-            self.start_due(Utc::now())?;
+            // Refill in bulk: each look at the queue reads what it starts and a little more.
+            if self.tasks.len() <= self.opts.concurrency / 2 {
+                self.start_due(Utc::now())?;
+            }
             let wait = self.next_wait()?;
             tokio::select! {
                 Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
-                    match done {
-                        Ok(done) => self.settle(done)?,
-                        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                        Err(_) => {}
+                    self.finished(done)?;
+                    // Settle every answer already in before looking at the queue again.
+                    while let Some(done) = self.tasks.try_join_next() {
+                        self.finished(done)?;
                     }
                 }
                 _ = wake.notified() => {}
@@ -256,13 +263,18 @@ impl Deliverer {
     pub async fn drain_once(&mut self) -> Result<usize, DeliverError> {
         let started = self.start_due(Utc::now())?;
         while let Some(done) = self.tasks.join_next().await {
-            match done {
-                Ok(done) => self.settle(done)?,
-                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                Err(_) => {}
-            }
+            self.finished(done)?;
         }
         Ok(started)
+    }
+
+    /// A task ended: settle what it did (a panic in it is the worker's panic).
+    fn finished(&mut self, done: Result<Done, tokio::task::JoinError>) -> Result<(), DeliverError> {
+        match done {
+            Ok(done) => self.settle(done),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Ok(()),
+        }
     }
 
     /// How long to sleep when nothing finishes or wakes the worker.
@@ -281,14 +293,12 @@ impl Deliverer {
         if room == 0 {
             return Ok(0);
         }
+        let in_flight = &self.in_flight;
         let due = self
             .store
-            .due_deliveries(now, room + self.in_flight.len() + 256)?;
+            .due_deliveries_except(now, room + DIGEST_LOOKAHEAD, |id| in_flight.contains(&id))?;
         let mut by_target: Vec<(String, Vec<Delivery>)> = Vec::new();
         for d in due {
-            if self.in_flight.contains(&d.id) {
-                continue;
-            }
             match by_target.iter_mut().find(|(n, _)| *n == d.integration) {
                 Some((_, list)) => list.push(d),
                 None => by_target.push((d.integration.clone(), vec![d])),
@@ -332,7 +342,15 @@ impl Deliverer {
             if !self.pacer.try_take(name, every, Instant::now()) {
                 return Ok(0);
             }
-            self.start_digest(&target, destination, list)?;
+            // One digest for everything of this destination that is due, not only what was in view.
+            let in_flight = &self.in_flight;
+            let all: Vec<Delivery> = self
+                .store
+                .pending_for(name, usize::MAX)?
+                .into_iter()
+                .filter(|d| d.due <= now && !in_flight.contains(&d.id) && alert_kinds(d))
+                .collect();
+            self.start_digest(&target, destination, all)?;
             return Ok(1);
         }
         let mut started = 0;
@@ -693,7 +711,9 @@ pub async fn send_test(dest: &Destination) -> Result<Attempt, DeliverError> {
     let id = alert.id.to_string();
     let req = match dest.kind {
         IntegrationKind::Jira => format::jira_search(&alert, dest),
-        IntegrationKind::AuditForward => format::audit_forward(&[], dest, &id, now.timestamp()),
+        IntegrationKind::AuditForward => {
+            format::audit_forward(&[test_event(now)], dest, &id, now.timestamp())
+        }
         _ => format::request(&alert, DeliveryEvent::Test, dest, &id, now.timestamp()),
     };
     let req = match req {
@@ -714,4 +734,28 @@ pub async fn send_test(dest: &Destination) -> Result<Attempt, DeliverError> {
         latency_ms: u64::try_from(sent.latency.as_millis()).unwrap_or(u64::MAX),
         error: sent.error,
     })
+}
+
+/// The audit event a test of an audit-forwarding integration carries (a batch must not be empty): marked as
+/// a test in its id, action and message.
+fn test_event(now: DateTime<Utc>) -> crate::model::AuditEvent {
+    crate::model::AuditEvent {
+        id: format!("vigil-test-{}", Ulid::from_datetime(now.into())),
+        time: now,
+        action: "vigil_test".into(),
+        actor: crate::model::Actor {
+            id: "vigil".into(),
+            ..Default::default()
+        },
+        context: Vec::new(),
+        container: Vec::new(),
+        location: None,
+        content: None,
+        message: Some(crate::model::Message {
+            content: Some("Test event from vigil (not a real audit event)".into()),
+            format: Some("simple".into()),
+        }),
+        extra: Default::default(),
+        secrets: Vec::new(),
+    }
 }

@@ -306,13 +306,17 @@ impl PipelineWorker {
         let mut unflushed: u64 = 0;
         let mut last_checkpoint = Instant::now() - CHECKPOINT_EVERY;
         let mut stats = StatsClock::new(self.pipeline.stats().ingested);
+        // A batch taken to see whether more was waiting.
+        let mut lookahead: Option<Batch> = None;
         loop {
             let draining = self.shared.pipeline_draining();
-            let next = if draining {
+            let next = if let Some(b) = lookahead.take() {
+                Some(b)
+            } else if draining {
                 match self.rx.try_recv() {
                     Ok(b) => Some(b),
                     Err(TryRecvError::Empty | TryRecvError::Disconnected) => {
-                        self.checkpoint(&mut positions, &mut unflushed)
+                        self.checkpoint(&mut positions, &mut unflushed, true)
                             .map_err(|e| format!("cannot store events: {e}"))?;
                         stats.publish(&self.handle, &self.shared, &self.pipeline, true);
                         return Ok(());
@@ -331,6 +335,7 @@ impl PipelineWorker {
             };
             self.apply_retune()
                 .map_err(|e| format!("cannot store events: {e}"))?;
+            let got = next.is_some();
             if let Some(batch) = next {
                 unflushed += batch.records.len() as u64;
                 for rec in batch.records {
@@ -344,12 +349,25 @@ impl PipelineWorker {
                     positions.insert(k, v);
                 }
             }
-            if (unflushed > 0 || !positions.is_empty())
-                && last_checkpoint.elapsed() >= CHECKPOINT_EVERY
-            {
-                self.checkpoint(&mut positions, &mut unflushed)
-                    .map_err(|e| format!("cannot store events: {e}"))?;
-                last_checkpoint = Instant::now();
+            // Nothing more waiting: what arrived is stored and flushed now, so its alerts reach the UI and
+            // the receivers at once instead of at the next checkpoint.
+            let idle = !got
+                || match self.rx.try_recv() {
+                    Ok(b) => {
+                        lookahead = Some(b);
+                        false
+                    }
+                    Err(_) => true,
+                };
+            if unflushed > 0 || !positions.is_empty() {
+                if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
+                    self.checkpoint(&mut positions, &mut unflushed, true)
+                        .map_err(|e| format!("cannot store events: {e}"))?;
+                    last_checkpoint = Instant::now();
+                } else if idle && got {
+                    self.checkpoint(&mut positions, &mut unflushed, false)
+                        .map_err(|e| format!("cannot store events: {e}"))?;
+                }
             }
             stats.publish(&self.handle, &self.shared, &self.pipeline, false);
         }
@@ -377,16 +395,25 @@ impl PipelineWorker {
     /// Store what is queued, then the source positions it covers, then flush everything together, and
     /// announce the alerts it touched. Positions are written after their events: sled keeps a prefix of the
     /// writes on a crash, so a surviving position always has its events.
+    ///
+    /// A `full` checkpoint also re-detects late actors and saves the detector state (at most every
+    /// [`CHECKPOINT_EVERY`]); a light one (the input went quiet) only stores and flushes: the re-detection
+    /// markers written with the events make a crash before the next full one replay those actors.
     fn checkpoint(
         &mut self,
         positions: &mut HashMap<String, Vec<u8>>,
         unflushed: &mut u64,
+        full: bool,
     ) -> Result<(), PipelineError> {
         self.pipeline.process_batch()?;
         for (k, v) in positions.drain() {
             self.pipeline.store().meta_put(&k, &v)?;
         }
-        self.pipeline.checkpoint()?;
+        if full {
+            self.pipeline.checkpoint()?;
+        } else {
+            self.pipeline.store().flush()?;
+        }
         self.shared.wake_delivery();
         self.shared.stored(*unflushed);
         *unflushed = 0;

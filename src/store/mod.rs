@@ -85,7 +85,7 @@ impl StoreError {
     }
 
     /// An I/O error on the store's files in `dir` (or files kept beside them, such as an ingest's sort runs),
-    /// classified like [`StoreError::from_sled`]: a full disk is named as one.
+    /// classified like sled's errors: a full disk is named as one.
     pub fn from_io(dir: &Path, error: std::io::Error) -> Self {
         if is_disk_full(&error) {
             Self::DiskFull {

@@ -142,6 +142,11 @@ impl Receiver {
         self.state.requests.lock().unwrap().clone()
     }
 
+    /// How many requests so far (without copying them).
+    pub fn count(&self) -> usize {
+        self.state.requests.lock().unwrap().len()
+    }
+
     /// Requests whose path starts with `prefix`.
     pub fn requests_to(&self, prefix: &str) -> Vec<Req> {
         self.requests()
@@ -218,11 +223,13 @@ async fn handle(
         at: Instant::now(),
     };
     let reply = {
-        let before = state.requests.lock().unwrap().clone();
+        // Both locks, always in this order: the script sees the requests before this one without a copy.
+        let mut requests = state.requests.lock().unwrap();
         let mut script = state.script.lock().unwrap();
-        (script)(&req, &before)
+        let reply = (script)(&req, &requests);
+        requests.push(req);
+        reply
     };
-    state.requests.lock().unwrap().push(req);
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
     }
