@@ -290,3 +290,73 @@ async fn a_kill_9_holding_a_backlog_loses_no_delivery() {
         "every alert delivered, none lost"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integrations_test_sends_a_marked_test_alert_and_says_what_came_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start().await;
+    let events = dir.path().join("none.jsonl");
+    let cfg = config(
+        dir.path(),
+        &events,
+        &format!(
+            "[[integrations]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\nsecret = \"{WHSEC}\"\n",
+            rx.url("/hook/secret-path")
+        ),
+    );
+    let run = |args: &'static [&'static str]| {
+        let cfg = cfg.clone();
+        let data = dir.path().join("data");
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_vigil"))
+                .arg("--data-dir")
+                .arg(data)
+                .arg("--config")
+                .arg(cfg)
+                .args(args)
+                .env_remove("VIGIL_DATA_DIR")
+                .output()
+                .unwrap()
+        })
+    };
+    let out = run(&["integrations", "test", "hook"]).await.unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.starts_with("hook (webhook, http://127.0.0.1:"),
+        "{said}"
+    );
+    assert!(said.contains("HTTP 200 in"), "{said}");
+    assert!(
+        !said.contains("secret-path"),
+        "the endpoint is masked: {said}"
+    );
+    let reqs = rx.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].json()["type"], "alert.test");
+    let ts: i64 = reqs[0]
+        .header("webhook-timestamp")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(vigil::deliver::format::verify_signature(
+        WHSEC,
+        reqs[0].header("webhook-id").unwrap(),
+        ts,
+        &reqs[0].body,
+        reqs[0].header("webhook-signature").unwrap()
+    ));
+
+    rx.script(|_, _| Reply::status(500));
+    let out = run(&["integrations", "test", "hook"]).await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("HTTP 500"));
+
+    let out = run(&["integrations", "test", "nope"]).await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no integration named 'nope' (configured: hook)"),
+        "{err}"
+    );
+}
