@@ -154,3 +154,83 @@ fn quits_and_terminates_cleanly_in_tmux() {
         "0"
     );
 }
+
+/// Whether process `pid` still runs.
+fn alive(pid: &str) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[test]
+fn a_dropped_connection_stops_the_demo_cleanly() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tmux is required under CI"
+        );
+        eprintln!("NOTE: tmux is not on PATH; skipping the hangup test");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cfg = tempfile::tempdir().expect("tempdir");
+    let kept = tmp.path().join("kept");
+    for (n, extra) in [
+        ("temp", String::new()),
+        ("kept", format!(" --data-dir '{}'", kept.display())),
+    ] {
+        let name = format!("vigil-hup-{n}-{}", std::process::id());
+        // `exec`: the pane's process is vigil itself, and the session's end is its terminal hanging up.
+        let cmd = format!(
+            "exec env TMPDIR='{tmp}' XDG_CONFIG_HOME='{cfg}' HOME='{cfg}' VIGIL_DATA_DIR= '{bin}' demo{extra}",
+            tmp = tmp.path().display(),
+            cfg = cfg.path().display(),
+            bin = env!("CARGO_BIN_EXE_vigil"),
+        );
+        let ok = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &name,
+                "-x",
+                "100",
+                "-y",
+                "30",
+                &cmd,
+            ])
+            .status()
+            .expect("tmux new-session")
+            .success();
+        assert!(ok);
+        let session = Session(name.clone());
+        wait_for(&name, "the demo's queue", |s| s.contains("Queue"));
+        let pid = tmux(&["list-panes", "-t", &name, "-F", "#{pane_pid}"])
+            .trim()
+            .to_string();
+        assert!(alive(&pid));
+        // The connection drops: the pty goes away under vigil.
+        drop(session);
+        let start = Instant::now();
+        while alive(&pid) && start.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!alive(&pid), "{n}: vigil still runs 2 s after the hangup");
+        if n == "temp" {
+            let left: Vec<_> = std::fs::read_dir(tmp.path())
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name())
+                .filter(|f| f.to_string_lossy().starts_with("vigil-demo"))
+                .collect();
+            assert!(
+                left.is_empty(),
+                "the demo's temp dir is left behind: {left:?}"
+            );
+        } else {
+            let log = std::fs::read_to_string(kept.join("vigil.log")).unwrap();
+            assert!(log.contains("terminal hung up"), "{log}");
+            assert!(log.contains("engine stopped ok=true"), "{log}");
+            assert!(log.contains("stopped after the terminal hung up"), "{log}");
+            assert!(!log.contains("panic"), "{log}");
+        }
+    }
+}

@@ -63,7 +63,18 @@ pub fn ui(mut setup: Setup) -> Result<i32> {
     let stopped = tasks.shutdown_blocking();
     ui?;
     stopped.map_err(|e| eyre!("engine stopped: {e}"))?;
-    Ok(0)
+    Ok(exit_status())
+}
+
+/// 0, or 129 (128 + SIGHUP) when the UI ended because its terminal hung up: the engine has stopped cleanly
+/// either way, but a script should see the hangup.
+fn exit_status() -> i32 {
+    if vigil::tui::terminal::is_gone() {
+        tracing::info!("stopped after the terminal hung up");
+        129
+    } else {
+        0
+    }
 }
 
 /// Removes the demo's temporary data dir when the demo ends, however it ends.
@@ -137,11 +148,12 @@ pub fn demo(mut setup: Setup, explicit_dir: Option<PathBuf>, seed: u64) -> Resul
     let ui = run_ui(handle, &tasks, &launch);
     let stopped = tasks.shutdown_blocking();
     // Logging ends before its file's directory goes.
+    let code = exit_status();
     drop(setup);
     drop(temp);
     ui?;
     stopped.map_err(|e| eyre!("engine stopped: {e}"))?;
-    Ok(0)
+    Ok(code)
 }
 
 /// `vigil serve`: the engine without a UI until SIGTERM or SIGINT, then a graceful stop (sources stop, the

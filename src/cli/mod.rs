@@ -14,6 +14,8 @@ mod store_cmds;
 mod time_arg;
 mod tool_cmds;
 
+use std::io::Write;
+
 use clap::Parser;
 use color_eyre::eyre::Result;
 
@@ -40,7 +42,12 @@ pub fn run() -> i32 {
                 }
                 msg.push_str(&cause);
             }
-            eprintln!("vigil: {}", vigil::model::text::sanitize(&msg));
+            // Never `eprintln!`: a terminal that hung up fails the write, and the macro would panic.
+            let _ = writeln!(
+                std::io::stderr(),
+                "vigil: {}",
+                vigil::model::text::sanitize(&msg)
+            );
             1
         }
     }

@@ -265,6 +265,11 @@ pub async fn run_async(handle: EngineHandle, opts: UiOptions) -> color_eyre::Res
     let (app, effects) = App::new(handle.clone(), &opts, Utc::now());
     let mut term = terminal::enter()?;
     let result = event_loop(&mut term, app, effects).await;
+    if terminal::is_gone() {
+        // ratatui's Terminal shows the cursor when dropped and prints to stderr when it cannot, which on a
+        // dead pty panics: after a hangup it is not dropped (the process is ending anyway).
+        std::mem::forget(term);
+    }
     terminal::leave();
     result
 }
@@ -338,7 +343,15 @@ async fn event_loop(
                 Some(Ok(Event::Key(k))) => { pending = app.on_key(k); continue; }
                 Some(Ok(Event::Resize(w, h))) => Msg::Resize(w, h),
                 Some(Ok(_)) => continue,
-                Some(Err(e)) => return Err(e.into()),
+                Some(Err(e)) => {
+                    // The tty went away under the reader (a hangup whose signal has not arrived yet).
+                    if matches!(e.raw_os_error(), Some(libc::EIO | libc::ENXIO)) {
+                        terminal::mark_gone();
+                        tracing::info!(error = %e, "terminal gone: stopping");
+                        return Ok(());
+                    }
+                    return Err(e.into());
+                }
                 None => return Ok(()),
             },
             change = feed.recv() => match change {
@@ -360,7 +373,11 @@ async fn event_loop(
                 Msg::Tick(Utc::now())
             }
             _ = sigterm.recv() => return Ok(()),
-            _ = sighup.recv() => return Ok(()),
+            _ = sighup.recv() => {
+                terminal::mark_gone();
+                tracing::info!("terminal hung up: stopping");
+                return Ok(());
+            }
         };
         pending.extend(app.update(msg));
     }

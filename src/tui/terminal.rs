@@ -12,16 +12,54 @@ use super::backend::CompactBackend;
 /// The terminal the UI draws on: stdout through the byte-saving [`CompactBackend`].
 pub type Tty = Terminal<CompactBackend<io::Stdout>>;
 
-/// Take over the terminal. Installs color-eyre's hooks first, then ratatui's panic hook (which restores the
-/// terminal before the report prints) — in that order, so a panic leaves a usable shell and a readable report.
+/// Take over the terminal: raw mode and the alternate screen. Installs color-eyre's hooks first, then a panic
+/// hook that restores the terminal before the report prints — in that order, so a panic leaves a usable shell
+/// and a readable report.
 /// color-eyre is installed once per process: a second `install` fails, and building that error's report
 /// resolved a backtrace — it read the binary's debug info and cost ~100 MB of resident memory.
 pub fn enter() -> io::Result<Tty> {
     install_error_hooks();
-    // ratatui's init does the raw mode, the alternate screen and the restoring panic hook; the frames then go
-    // through the compact backend.
-    drop(ratatui::try_init()?);
+    install_restoring_hook();
+    crossterm::terminal::enable_raw_mode()?;
+    if let Err(e) = execute!(io::stdout(), crossterm::terminal::EnterAlternateScreen) {
+        leave();
+        return Err(e);
+    }
     Terminal::new(CompactBackend::new(io::stdout()))
+}
+
+/// Set once the terminal is known to be gone (SIGHUP: the SSH connection or the tmux session closed): from
+/// then on nothing is written to it — not the restore sequence, not a report — since a write to a dead pty
+/// fails, and a failing write in a panic hook aborts the process before the engine stops and cleans up.
+static GONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The terminal has hung up: write nothing more to it.
+pub fn mark_gone() {
+    GONE.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Whether the terminal has hung up.
+pub fn is_gone() -> bool {
+    GONE.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// A panic hook that gives the terminal back before the report (color-eyre's hook, installed before it)
+/// prints; once the terminal is gone it logs the panic instead and prints nothing. Replaces ratatui's hook,
+/// whose restore prints to stderr on failure — on a dead pty that print panics inside the hook, and the
+/// process aborts.
+fn install_restoring_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if is_gone() {
+                tracing::error!(panic = %info, "panic after the terminal hung up");
+                return;
+            }
+            leave();
+            previous(info);
+        }));
+    });
 }
 
 /// Install color-eyre's panic and error hooks, once per process (the CLI calls it first; tests and benches
@@ -33,9 +71,19 @@ pub fn install_error_hooks() {
     });
 }
 
-/// Give the terminal back (main screen, cooked mode, cursor shown). Safe to call more than once.
+/// Give the terminal back (main screen, cooked mode, cursor shown). Safe to call more than once, and silent:
+/// a terminal that cannot be restored (it hung up) is left alone, never reported on, since the report would
+/// go to the same dead terminal. Raw mode is a setting of the tty, so it is reset even then.
 pub fn leave() {
-    ratatui::restore();
+    let _ = crossterm::terminal::disable_raw_mode();
+    if is_gone() {
+        return;
+    }
+    let _ = execute!(
+        io::stdout(),
+        crossterm::terminal::LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
 }
 
 /// Draw one frame inside a synchronized update, so a slow SSH link never shows half a frame.
