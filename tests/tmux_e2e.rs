@@ -155,9 +155,15 @@ fn quits_and_terminates_cleanly_in_tmux() {
     );
 }
 
-/// Whether process `pid` still runs.
+/// Whether process `pid` still runs (a zombie has ended: it only waits for its parent to read its status).
 fn alive(pid: &str) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_string))
+        })
+        .is_some_and(|state| state != "Z" && state != "X")
 }
 
 #[test]
@@ -180,7 +186,7 @@ fn a_dropped_connection_stops_the_demo_cleanly() {
         let name = format!("vigil-hup-{n}-{}", std::process::id());
         // `exec`: the pane's process is vigil itself, and the session's end is its terminal hanging up.
         let cmd = format!(
-            "exec env TMPDIR='{tmp}' XDG_CONFIG_HOME='{cfg}' HOME='{cfg}' VIGIL_DATA_DIR= '{bin}' demo{extra}",
+            "exec env -u VIGIL_DATA_DIR TMPDIR='{tmp}' XDG_CONFIG_HOME='{cfg}' HOME='{cfg}' '{bin}' demo{extra}",
             tmp = tmp.path().display(),
             cfg = cfg.path().display(),
             bin = env!("CARGO_BIN_EXE_vigil"),
