@@ -426,3 +426,50 @@ async fn detail_with_deliveries() {
         insta::assert_snapshot!(format!("detail_deliveries_{w}x{h}"), term.backend());
     }
 }
+
+/// The state column is coloured (ok green, failing red, disabled grey) in 16-colour names, and with
+/// `NO_COLOR` keeps its word and its emphasis (failing bold, disabled dim) without any colour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integration_states_are_coloured_and_readable_without_colour() {
+    use ratatui::style::Modifier;
+    for no_color in [false, true] {
+        let (_dir, handle, _store) = outbound_engine();
+        let opts = vigil::tui::UiOptions {
+            user: "tester".into(),
+            keymap_path: None,
+            no_color,
+            title: "t".into(),
+        };
+        let (mut app, e) = vigil::tui::App::new(handle, &opts, t(12, 0));
+        app.settle(e).await;
+        for m in [Msg::Resize(80, 24), Msg::Action(Action::ShowIntegrations)] {
+            let e = app.update(m);
+            app.settle(e).await;
+        }
+        let term = render(&app, 80, 24);
+        let buf = term.backend().buffer();
+        let rows = screen_rows(&term);
+        // The first cell of `word` in the row of integration `name` (row 0 carries the cursor: not used).
+        let cell = |name: &str, word: &str| {
+            let y = rows.iter().position(|r| r.contains(name)).unwrap();
+            let x = rows[y][..rows[y].find(word).unwrap()].chars().count() as u16;
+            buf[(x, y as u16)].clone()
+        };
+        let failing = cell("siem ", "failing");
+        let disabled = cell("teams-sec ", "disabled");
+        let ok = cell("jira-sec ", "ok ");
+        if no_color {
+            assert!(
+                buf.content()
+                    .iter()
+                    .all(|c| c.fg == Color::Reset && c.bg == Color::Reset)
+            );
+            assert!(failing.modifier.contains(Modifier::BOLD));
+            assert!(disabled.modifier.contains(Modifier::DIM));
+        } else {
+            assert_eq!(failing.fg, Color::LightRed);
+            assert_eq!(disabled.fg, Color::DarkGray);
+            assert_eq!(ok.fg, Color::LightGreen);
+        }
+    }
+}
