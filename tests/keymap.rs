@@ -429,3 +429,40 @@ fn toml_str(s: &str) -> String {
     out.push('"');
     out
 }
+
+/// The outbound keys are shifted letters nobody else had: the lower-case ones keep their triage and tuning
+/// meaning (`t` true positive, `e` expected, `S` sensitivity), so the new keys change no one's habits.
+#[test]
+fn outbound_keys_take_no_existing_binding() {
+    let mut map = Keymap::defaults();
+    for (c, action) in [
+        ('T', Action::TestIntegration),
+        ('R', Action::ReplayDeadLetters),
+        ('E', Action::ToggleIntegration),
+        ('J', Action::CreateJiraIssue),
+        ('F', Action::SendTo),
+        ('t', Action::MarkTruePositive),
+        ('e', Action::MarkExpected),
+        ('S', Action::CycleSensitivity),
+    ] {
+        assert_eq!(map.resolve(ch(c)), Resolved::Action(action), "{c}");
+    }
+    // Each new action has exactly its one default key, so none was added on top of an old binding.
+    for action in [
+        Action::TestIntegration,
+        Action::ReplayDeadLetters,
+        Action::ToggleIntegration,
+        Action::CreateJiraIssue,
+        Action::SendTo,
+    ] {
+        assert_eq!(map.keys_for(action).len(), 1, "{action:?}");
+    }
+    // And they are remappable like any other.
+    let (mut map, errors) = user("[normal]\n\"ctrl-t\" = \"test-integration\"\n\"T\" = \"none\"\n");
+    assert_eq!(errors, vec![]);
+    assert_eq!(
+        map.resolve(with(KeyCode::Char('t'), KeyModifiers::CONTROL)),
+        Resolved::Action(Action::TestIntegration)
+    );
+    assert_eq!(map.resolve(ch('T')), Resolved::Unbound);
+}

@@ -318,8 +318,19 @@ async fn the_loop_draws_a_frame_only_when_the_screen_changed() {
 /// would leave a stale frame up). Every action, in many orders and panes, each followed by what it causes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_change_on_screen_marks_the_state_dirty() {
-    for (w, h) in [(80, 24), (120, 40)] {
-        let (_dir, handle) = engine();
+    for (w, h, integrations) in [
+        (80, 24, false),
+        (120, 40, false),
+        (80, 24, true),
+        (120, 40, true),
+    ] {
+        // With integrations configured, the outbound actions open prompts, send and reload the pane too.
+        let (_dir, handle) = if integrations {
+            let (dir, handle, _) = outbound_engine();
+            (dir, handle)
+        } else {
+            engine()
+        };
         let mut app = app(handle, w, h).await;
         let n = Action::ALL.len();
         let mut before = render(&app, w, h);
@@ -341,4 +352,351 @@ async fn every_change_on_screen_marks_the_state_dirty() {
             before = after;
         }
     }
+}
+
+/// An app over [`outbound_engine`] showing the integrations pane with the cursor on row `row`
+/// (0 secops-slack, 1 siem, 2 teams-sec, 3 jira-sec, 4 soc-forward).
+async fn on_integration(handle: vigil::engine::EngineHandle, row: usize) -> App {
+    let mut app = app(handle, 120, 40).await;
+    keys(&mut app, "5").await;
+    for _ in 0..row {
+        keys(&mut app, "j").await;
+    }
+    app
+}
+
+fn footer(app: &App) -> (String, bool) {
+    let m = app.state.message.clone().expect("a footer message");
+    (m.text, m.error)
+}
+
+/// Pending deliveries of `name` with their events, straight from the store.
+fn queued(store: &vigil::store::Store, name: &str) -> Vec<vigil::model::Delivery> {
+    store
+        .due_deliveries(t(23, 59) + chrono::Duration::days(3650), 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.integration == name)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shift_t_queues_a_test_alert_for_the_selected_integration() {
+    use vigil::model::DeliveryEvent;
+    let (_dir, handle, store) = outbound_engine();
+    // Outside its pane the key sends nothing.
+    let mut app = app(handle.clone(), 120, 40).await;
+    keys(&mut app, "T").await;
+    assert_eq!(
+        store.outbox_counts(Some("secops-slack")).unwrap().pending,
+        0
+    );
+
+    let mut app = on_integration(handle.clone(), 0).await;
+    keys(&mut app, "T").await;
+    assert_eq!(
+        store.outbox_counts(Some("secops-slack")).unwrap().pending,
+        1
+    );
+    let q = queued(&store, "secops-slack");
+    assert_eq!(q.len(), 1);
+    assert_eq!((q[0].event, q[0].alert), (DeliveryEvent::Test, None));
+    assert_eq!(
+        footer(&app),
+        ("test alert queued for secops-slack".into(), false)
+    );
+    // The pane reloaded through the change feed.
+    assert_eq!(app.state.integrations.items[0].pending, 1);
+
+    // A disabled integration is told, not queued for: the test would wait unseen.
+    keys(&mut app, "jj").await;
+    keys(&mut app, "T").await;
+    assert_eq!(queued(&store, "teams-sec").len(), 1, "only the parked #5");
+    let (text, error) = footer(&app);
+    assert!(error && text.contains("disabled by ana"), "{text}");
+    // An audit forwarder takes no alerts, test ones included.
+    keys(&mut app, "jj").await;
+    keys(&mut app, "T").await;
+    assert_eq!(store.outbox_counts(Some("soc-forward")).unwrap().pending, 0);
+    assert!(footer(&app).1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shift_r_asks_then_replays_the_dead_letters() {
+    use vigil::model::OutboxCounts;
+    let (_dir, handle, store) = outbound_engine();
+    let mut app = on_integration(handle.clone(), 3).await;
+    let before = OutboxCounts {
+        pending: 0,
+        dead: 2,
+    };
+    assert_eq!(store.outbox_counts(Some("jira-sec")).unwrap(), before);
+    keys(&mut app, "R").await;
+    assert_eq!(app.state.mode(), vigil::tui::state::Mode::Confirm);
+    keys(&mut app, "n").await;
+    assert_eq!(store.outbox_counts(Some("jira-sec")).unwrap(), before);
+    assert_eq!(footer(&app), ("not replayed".into(), false));
+
+    keys(&mut app, "Ry").await;
+    assert_eq!(
+        store.outbox_counts(Some("jira-sec")).unwrap(),
+        OutboxCounts {
+            pending: 2,
+            dead: 0
+        }
+    );
+    assert_eq!(
+        footer(&app),
+        ("replayed 2 dead letter(s) to jira-sec".into(), false)
+    );
+    assert_eq!(app.state.integrations.items[3].dead, 0);
+    // Nothing left: no question.
+    keys(&mut app, "R").await;
+    assert_eq!(app.state.mode(), vigil::tui::state::Mode::Normal);
+    assert_eq!(footer(&app), ("no dead letters for jira-sec".into(), false));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shift_e_disables_and_enables_through_the_stored_health() {
+    let (_dir, handle, store) = outbound_engine();
+    let mut app = on_integration(handle.clone(), 0).await;
+    assert!(app.state.integrations.items[0].enabled);
+    keys(&mut app, "E").await;
+    let why = store.integration_health("secops-slack").unwrap().disabled;
+    assert!(
+        why.as_deref()
+            .is_some_and(|w| w.starts_with("disabled by tester at ")),
+        "{why:?}"
+    );
+    assert!(!app.state.integrations.items[0].enabled);
+    assert_eq!(
+        app.state.integrations.items[0].condition,
+        vigil::engine::IntegrationCondition::Disabled
+    );
+    keys(&mut app, "E").await;
+    assert_eq!(
+        store.integration_health("secops-slack").unwrap().disabled,
+        None
+    );
+    assert!(app.state.integrations.items[0].enabled);
+    // The recorded attempts survive the switch.
+    assert_eq!(
+        store
+            .integration_health("secops-slack")
+            .unwrap()
+            .recent
+            .len(),
+        3
+    );
+
+    // Enabling lifts a receiver's 410 as well as an operator's switch.
+    let mut gone = store.integration_health("siem").unwrap();
+    gone.disabled = Some("the receiver answered 410 Gone at 2026-11-02 10:00:00Z".into());
+    store.put_integration_health("siem", &gone).unwrap();
+    tick(&mut app, 1).await;
+    keys(&mut app, "j").await;
+    keys(&mut app, "E").await;
+    assert_eq!(store.integration_health("siem").unwrap().disabled, None);
+    let (text, error) = footer(&app);
+    assert!(!error && text.contains("410 Gone"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shift_j_on_two_selected_alerts_queues_two_manual_jira_deliveries() {
+    use vigil::model::DeliveryEvent;
+    let (_dir, handle, store) = outbound_engine();
+    let mut app = app(handle.clone(), 120, 40).await;
+    // Space on the first two rows (#5, #4).
+    keys(&mut app, "  J").await;
+    assert_eq!(app.state.mode(), vigil::tui::state::Mode::Input);
+    let prompt = app.state.prompt.as_ref().unwrap();
+    assert_eq!(prompt.input.value(), "jira-sec", "the one Jira integration");
+    app.press(code(KeyCode::Enter)).await;
+    let q = queued(&store, "jira-sec");
+    assert_eq!(q.len(), 2, "{q:?}");
+    let mut alerts: Vec<_> = q.iter().map(|d| d.alert).collect();
+    alerts.sort();
+    assert_eq!(alerts, vec![Some(id(4)), Some(id(5))]);
+    assert!(q.iter().all(|d| d.event == DeliveryEvent::Manual));
+    let (text, error) = footer(&app);
+    assert!(!error, "{text}");
+    assert!(text.starts_with("2 alert(s) queued for jira-sec"), "{text}");
+    assert!(text.contains("already linked: SEC-42"), "{text}");
+    assert!(app.state.queue.marked.is_empty());
+    // Who sent it is in the alert's history.
+    let a = handle.alert(id(4)).await.unwrap().unwrap();
+    let h = a.history.last().unwrap();
+    assert_eq!(
+        (h.who.as_str(), h.what.as_str()),
+        ("tester", "sent to jira-sec")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shift_f_prompts_completes_and_sends_even_below_the_minimum_severity() {
+    use vigil::model::DeliveryEvent;
+    let (_dir, handle, store) = outbound_engine();
+    let mut app = app(handle.clone(), 120, 40).await;
+    // Row 1 is #4 (high); secops-slack takes critical only, but a manual send is the operator's call.
+    keys(&mut app, "jF").await;
+    assert_eq!(app.state.mode(), vigil::tui::state::Mode::Input);
+    let names = match &app.state.prompt.as_ref().unwrap().kind {
+        vigil::tui::state::PromptKind::SendTo { names, .. } => names.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(names, ["secops-slack", "siem", "teams-sec", "jira-sec"]);
+    keys(&mut app, "nope").await;
+    app.press(code(KeyCode::Enter)).await;
+    let p = app.state.prompt.as_ref().expect("still asking");
+    assert!(
+        p.error().is_some_and(|e| e.contains("'nope'")),
+        "{:?}",
+        p.error()
+    );
+    for _ in 0..4 {
+        app.press(code(KeyCode::Backspace)).await;
+    }
+    keys(&mut app, "se").await;
+    app.press(code(KeyCode::Tab)).await;
+    assert_eq!(
+        app.state.prompt.as_ref().unwrap().input.value(),
+        "secops-slack"
+    );
+    assert_eq!(app.state.prompt.as_ref().unwrap().error(), None);
+    app.press(code(KeyCode::Enter)).await;
+    assert_eq!(app.state.mode(), vigil::tui::state::Mode::Normal);
+    let q = queued(&store, "secops-slack");
+    assert_eq!(q.len(), 1);
+    assert_eq!(
+        (q[0].alert, q[0].event),
+        (Some(id(4)), DeliveryEvent::Manual)
+    );
+
+    // Esc sends nothing.
+    keys(&mut app, "F").await;
+    app.press(code(KeyCode::Tab)).await;
+    app.press(code(KeyCode::Esc)).await;
+    assert_eq!(queued(&store, "secops-slack").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_commands_refuse_unknown_and_audit_forward_integrations() {
+    use vigil::engine::Command;
+    let (_dir, handle, store) = outbound_engine();
+    let send = |integration: &str| Command::SendAlerts {
+        ids: vec![id(5)],
+        integration: integration.into(),
+        who: "x".into(),
+    };
+    let e = handle.execute(send("nope")).await.unwrap_err().to_string();
+    assert!(
+        e.contains("no integration 'nope'") && e.contains("jira-sec"),
+        "{e}"
+    );
+    let e = handle
+        .execute(send("soc-forward"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("audit events"), "{e}");
+    assert_eq!(store.outbox_counts(Some("soc-forward")).unwrap().pending, 0);
+    let e = handle
+        .execute(Command::TestIntegration {
+            name: "nope".into(),
+            who: "x".into(),
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no integration 'nope'"), "{e}");
+    // Each command that changes something announces it, for every attached UI.
+    let mut feed = handle.subscribe();
+    handle.execute(send("siem")).await.unwrap();
+    let mut seen = Vec::new();
+    while let Ok(c) = feed.try_recv() {
+        seen.push(c);
+    }
+    assert!(seen.contains(&Change::IntegrationsChanged), "{seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_integration_disabled_in_the_config_is_not_enabled_from_the_ui() {
+    let config = vigil::config::parse(
+        "[[integrations]]\nname = \"off\"\nkind = \"slack\"\nenabled = false\n\
+         url = \"https://hooks.slack.com/services/x\"\n",
+        std::path::Path::new("vigil.toml"),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = vigil::store::Store::open(dir.path()).unwrap();
+    let handle = vigil::engine::EngineHandle::new(
+        store.clone(),
+        vigil::detect::tuning::Tuning::default(),
+        config.integrations,
+        None,
+    )
+    .unwrap();
+    let mut app = on_integration(handle.clone(), 0).await;
+    assert_eq!(
+        app.state.integrations.items[0].state,
+        "disabled in the config (enabled = false)"
+    );
+    keys(&mut app, "E").await;
+    let (text, error) = footer(&app);
+    assert!(error && text.contains("enabled = false"), "{text}");
+    let e = handle
+        .execute(vigil::engine::Command::SetIntegrationEnabled {
+            name: "off".into(),
+            enabled: true,
+            who: "x".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("in the config"), "{e}");
+    assert_eq!(store.integration_health("off").unwrap().disabled, None);
+}
+
+/// The delivery worker records progress without announcing it: the pane and the detail pick it up at the
+/// clock tick, and only when it changed anything on screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tick_polls_the_integrations_and_the_shown_deliveries() {
+    use vigil::model::{DeliveryEvent, DeliveryState};
+    let (_dir, handle, store) = outbound_engine();
+    let mut app = on_integration(handle.clone(), 0).await;
+    app.state.take_dirty();
+    tick(&mut app, 1).await;
+    assert!(!app.state.is_dirty(), "nothing moved");
+    // What the worker would do: an attempt recorded, straight into the store.
+    let mut h = store.integration_health("secops-slack").unwrap();
+    h.recent.push(attempt(t(12, 1), Some(200), 50, ""));
+    h.delivered += 1;
+    store.put_integration_health("secops-slack", &h).unwrap();
+    tick(&mut app, 2).await;
+    assert!(app.state.take_dirty());
+    assert_eq!(app.state.integrations.items[0].delivered, 43);
+
+    // The detail beside the queue (wide) shows #5's deliveries; a new one appears at the next tick.
+    keys(&mut app, "1").await;
+    let shown = |app: &App| {
+        app.state
+            .detail
+            .deliveries_of(id(5))
+            .map(|d| d.len())
+            .unwrap_or(0)
+    };
+    assert_eq!(shown(&app), 4);
+    store
+        .enqueue(&[delivery(
+            "siem",
+            Some(5),
+            DeliveryEvent::Manual,
+            t(12, 2),
+            DeliveryState::Pending,
+            vec![],
+        )])
+        .unwrap();
+    app.state.take_dirty();
+    tick(&mut app, 3).await;
+    assert!(app.state.take_dirty());
+    assert_eq!(shown(&app), 5);
 }

@@ -9,12 +9,15 @@ use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 use ulid::Ulid;
 
-use crate::config::IntegrationConfig;
+use super::delivery::targets;
+use crate::config::{IntegrationConfig, SecretRef};
+use crate::deliver::format::mask_url;
 use crate::detect::catalogue::{self, DetectionKind};
 use crate::detect::tuning::{DetectionSettings, Exclusion, Sensitivity, Tuning};
 use crate::export::{ExportError, ExportFile, ExportFormat, ExportSelection, export_alerts};
 use crate::model::{
-    Alert, AlertFilter, AlertStatus, AuditEvent, HistoryEntry, Integration, Note, Severity,
+    Alert, AlertFilter, AlertStatus, Attempt, AuditEvent, Delivery, DeliveryEvent, HistoryEntry,
+    Integration, IntegrationKind, Note, Severity, text,
 };
 use crate::model::{AlertPage, StatusCounts};
 use crate::store::{Store, StoreError};
@@ -72,6 +75,26 @@ pub enum Command {
         path: PathBuf,
         overwrite: bool,
     },
+    /// Queue a test alert for one integration (the delivery worker sends `test_alert`): proves the endpoint,
+    /// the credentials and the receiver's formatting end to end, through the same outbox real alerts take.
+    TestIntegration { name: String, who: String },
+    /// Put an integration's dead letters back in the outbox, due now (after the receiver was fixed).
+    ReplayDead { name: String, who: String },
+    /// Enable or disable an integration at run time. Stored as the integration's health, which the worker
+    /// reads before each send, so it holds across restarts and every attached UI sees it; enabling also
+    /// lifts a disable caused by a `410 Gone`. An integration disabled in the config stays disabled.
+    SetIntegrationEnabled {
+        name: String,
+        enabled: bool,
+        who: String,
+    },
+    /// Send alerts to one integration by hand ("send to …", "create Jira issue"): one manual delivery per
+    /// alert, queued whatever the integration's severity and detection filters say (the operator chose).
+    SendAlerts {
+        ids: Vec<Ulid>,
+        integration: String,
+        who: String,
+    },
 }
 
 /// A fact the engine announces to every attached UI.
@@ -81,6 +104,10 @@ pub enum Change {
     AlertsChanged { ids: Vec<Ulid>, raised: usize },
     /// Detection settings changed.
     TuningChanged,
+    /// An integration was enabled, disabled or tested, or deliveries were queued or replayed by hand: reload
+    /// the integrations (and the deliveries shown). The delivery worker's own progress is not announced;
+    /// UIs poll for it at their clock tick.
+    IntegrationsChanged,
     /// Fresh figures for the header.
     Stats(EngineStats),
     /// Something worth a line in the status bar ("exported 120 alerts to q3.csv").
@@ -116,14 +143,55 @@ pub struct DetectionView {
     pub custom: bool,
 }
 
-/// One integration as the integrations pane shows it: the routing rule, and the endpoint masked so that no
-/// secret reaches a UI.
+/// How an integration is doing, in a word the pane can colour by; [`IntegrationView::state`] has the words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntegrationCondition {
+    /// Enabled, and the last attempt (if any) succeeded.
+    Ok,
+    /// Enabled, and every attempt since some time has failed.
+    Failing,
+    /// Nothing is sent: disabled in the config, by an operator, or by the receiver (`410 Gone`).
+    Disabled,
+    /// Configured but unusable until fixed (a secret that could not be read, a refused URL); its deliveries
+    /// wait.
+    Unusable,
+    /// The store could not say (its health or outbox could not be read).
+    Unknown,
+}
+
+/// One integration as the integrations pane shows it: the routing rule, where it points (masked so that no
+/// secret reaches a UI), how it is doing and what waits for it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IntegrationView {
-    /// Name, kind and routing.
+    /// Name, kind and routing, as configured (`integration.enabled` is the config's switch).
     pub integration: Integration,
-    /// The endpoint as configured, with any secret part masked.
+    /// Scheme and host only (`https://hooks.slack.com/…`), or the `env:`/`file:` reference when it could not
+    /// be read: a Slack or Teams URL is itself the credential.
     pub endpoint: String,
+    /// Whether deliveries go out now: enabled in the config and not disabled by an operator or a `410`.
+    pub enabled: bool,
+    /// What [`IntegrationView::state`] says, for colour.
+    pub condition: IntegrationCondition,
+    /// `ok`, `failing since T`, `disabled: why`, `cannot be used: why`.
+    pub state: String,
+    /// Since when every attempt has failed.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// Deliveries waiting (first attempt or a retry).
+    pub pending: u64,
+    /// Dead letters waiting for a replay.
+    pub dead: u64,
+    /// Deliveries accepted, ever.
+    pub delivered: u64,
+    /// The latest attempts to this integration, any alert, latest last.
+    pub recent: Vec<Attempt>,
+}
+
+/// An integration's endpoint as a UI may show it, and why it cannot be used (if so), worked out once when the
+/// handle is made, as the delivery worker does at start.
+#[derive(Debug, Clone)]
+struct Endpoint {
+    shown: String,
+    problem: Option<String>,
 }
 
 /// What the UI talks to. Cheap to clone; every clone sees the same engine.
@@ -134,6 +202,8 @@ pub struct EngineHandle {
     tuning: Arc<Mutex<Tuning>>,
     file_tuning: Tuning,
     integrations: Arc<Vec<IntegrationConfig>>,
+    /// Masked endpoints and problems, by position in `integrations`.
+    endpoints: Arc<Vec<Endpoint>>,
     stats: Arc<Mutex<EngineStats>>,
     /// Where detection-setting changes are sent so the running detector retunes.
     retune: Option<std::sync::mpsc::Sender<Tuning>>,
@@ -150,12 +220,14 @@ impl EngineHandle {
     ) -> Result<Self, EngineError> {
         let tuning = file_tuning.overlay(&store.detection_overrides()?);
         let (changes, _) = broadcast::channel(1024);
+        let endpoints = endpoints(&integrations);
         let handle = Self {
             store,
             changes,
             tuning: Arc::new(Mutex::new(tuning)),
             file_tuning,
             integrations: Arc::new(integrations),
+            endpoints: Arc::new(endpoints),
             stats: Arc::new(Mutex::new(EngineStats {
                 health: "ok".into(),
                 ..Default::default()
@@ -289,15 +361,76 @@ impl EngineHandle {
         out
     }
 
-    /// The configured integrations, endpoints masked.
-    pub fn integrations(&self) -> Vec<IntegrationView> {
+    /// The configured integrations with their health and outbox figures, endpoints masked. Reads the store
+    /// off the async threads; a store error shows as that integration's state rather than failing the list.
+    pub async fn integrations(&self) -> Result<Vec<IntegrationView>, EngineError> {
+        let this = self.clone();
+        blocking(move || Ok::<_, EngineError>(this.integration_views())).await
+    }
+
+    fn integration_views(&self) -> Vec<IntegrationView> {
         self.integrations
             .iter()
-            .map(|i| IntegrationView {
-                integration: i.integration.clone(),
-                endpoint: i.url.to_string(),
-            })
+            .zip(self.endpoints.iter())
+            .map(|(ic, ep)| self.integration_view(&ic.integration, ep))
             .collect()
+    }
+
+    fn integration_view(&self, i: &Integration, ep: &Endpoint) -> IntegrationView {
+        let mut view = IntegrationView {
+            integration: i.clone(),
+            endpoint: ep.shown.clone(),
+            enabled: i.enabled,
+            condition: IntegrationCondition::Ok,
+            state: "ok".into(),
+            failing_since: None,
+            pending: 0,
+            dead: 0,
+            delivered: 0,
+            recent: Vec::new(),
+        };
+        let read = self
+            .store
+            .integration_health(&i.name)
+            .and_then(|h| Ok((h, self.store.outbox_counts(Some(&i.name))?)));
+        let (health, counts) = match read {
+            Ok(r) => r,
+            Err(e) => {
+                view.condition = IntegrationCondition::Unknown;
+                view.state = format!("unknown: {e}");
+                return view;
+            }
+        };
+        view.pending = counts.pending;
+        view.dead = counts.dead;
+        view.delivered = health.delivered;
+        view.failing_since = health.failing_since;
+        view.enabled = i.enabled && health.disabled.is_none();
+        (view.condition, view.state) = if !i.enabled {
+            (
+                IntegrationCondition::Disabled,
+                "disabled in the config (enabled = false)".into(),
+            )
+        } else if health.disabled.is_some() {
+            (IntegrationCondition::Disabled, health.summary())
+        } else if let Some(why) = &ep.problem {
+            (
+                IntegrationCondition::Unusable,
+                format!("cannot be used: {why}"),
+            )
+        } else if health.failing_since.is_some() {
+            (IntegrationCondition::Failing, health.summary())
+        } else {
+            (IntegrationCondition::Ok, health.summary())
+        };
+        view.recent = health.recent;
+        view
+    }
+
+    /// Every delivery of one alert, oldest first, for the alert detail.
+    pub async fn deliveries(&self, alert: Ulid) -> Result<Vec<Delivery>, EngineError> {
+        let store = self.store.clone();
+        blocking(move || store.deliveries_of(alert)).await
     }
 
     /// The tuning in force (file + UI overrides).
@@ -401,7 +534,213 @@ impl EngineHandle {
                 path,
                 overwrite,
             } => self.export(filter, ids, format, path, overwrite),
+            Command::TestIntegration { name, who } => self.test_integration(&name, &who, now),
+            Command::ReplayDead { name, who } => self.replay_dead(&name, &who, now),
+            Command::SetIntegrationEnabled { name, enabled, who } => {
+                self.set_integration_enabled(&name, enabled, &who, now)
+            }
+            Command::SendAlerts {
+                ids,
+                integration,
+                who,
+            } => self.send_alerts(&ids, &integration, &who, now),
         }
+    }
+
+    /// The configured integration called `name` and its endpoint, or a refusal naming the ones there are.
+    fn configured(&self, name: &str) -> Result<(&Integration, &Endpoint), EngineError> {
+        self.integrations
+            .iter()
+            .zip(self.endpoints.iter())
+            .find(|(ic, _)| ic.integration.name == name)
+            .map(|(ic, ep)| (&ic.integration, ep))
+            .ok_or_else(|| {
+                let known: Vec<String> = self
+                    .integrations
+                    .iter()
+                    .map(|ic| text::sanitize(&ic.integration.name))
+                    .collect();
+                EngineError::Invalid(format!(
+                    "no integration '{}' (configured: {})",
+                    text::sanitize(name),
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ))
+            })
+    }
+
+    /// Why nothing would be sent to `i` now, if so: the config, an operator or a `410` disabled it, or it
+    /// cannot be used.
+    fn held_because(&self, i: &Integration, ep: &Endpoint) -> Result<Option<String>, EngineError> {
+        if !i.enabled {
+            return Ok(Some("it is disabled in the config".into()));
+        }
+        if let Some(why) = self.store.integration_health(&i.name)?.disabled {
+            return Ok(Some(format!("it is disabled: {why}")));
+        }
+        Ok(ep
+            .problem
+            .as_ref()
+            .map(|why| format!("it cannot be used: {why}")))
+    }
+
+    fn test_integration(
+        &self,
+        name: &str,
+        who: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, EngineError> {
+        let (i, ep) = self.configured(name)?;
+        let shown = text::sanitize(name);
+        if i.kind == IntegrationKind::AuditForward {
+            return Err(EngineError::Invalid(format!(
+                "{shown} forwards audit events, not alerts: `vigil integrations test {shown}` checks it"
+            )));
+        }
+        // A test queued behind a switch would sit there unseen; say why instead.
+        if let Some(why) = self.held_because(i, ep)? {
+            return Err(EngineError::Invalid(format!(
+                "no test sent to {shown}: {why}"
+            )));
+        }
+        self.store
+            .enqueue(&[Delivery::new(name, None, DeliveryEvent::Test, now)])?;
+        tracing::info!(integration = %name, who = %who, "test alert queued");
+        self.publish(Change::IntegrationsChanged);
+        Ok(if i.kind == IntegrationKind::Jira {
+            format!("test alert queued for {shown} (it creates a [vigil TEST] issue)")
+        } else {
+            format!("test alert queued for {shown}")
+        })
+    }
+
+    fn replay_dead(
+        &self,
+        name: &str,
+        who: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, EngineError> {
+        let (i, ep) = self.configured(name)?;
+        let shown = text::sanitize(name);
+        let n = self.store.replay_dead(name, now)?;
+        if n == 0 {
+            return Ok(format!("no dead letters for {shown}"));
+        }
+        tracing::info!(integration = %name, who = %who, replayed = n, "dead letters replayed");
+        self.publish(Change::IntegrationsChanged);
+        let held = self
+            .held_because(i, ep)?
+            .map(|why| format!("; they wait: {why}"))
+            .unwrap_or_default();
+        Ok(format!("replayed {n} dead letter(s) to {shown}{held}"))
+    }
+
+    fn set_integration_enabled(
+        &self,
+        name: &str,
+        enabled: bool,
+        who: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, EngineError> {
+        let (i, _) = self.configured(name)?;
+        let shown = text::sanitize(name);
+        if !i.enabled {
+            return Err(EngineError::Invalid(format!(
+                "{shown} is disabled in the config (enabled = false); enable it there"
+            )));
+        }
+        let mut health = self.store.integration_health(name)?;
+        let was = health.disabled.take();
+        let said = match (enabled, was) {
+            (true, None) => return Ok(format!("{shown} is already enabled")),
+            (false, Some(why)) => {
+                return Ok(format!(
+                    "{shown} is already disabled: {}",
+                    text::sanitize(&why)
+                ));
+            }
+            (true, Some(why)) => format!(
+                "{shown} enabled (was disabled: {}); held deliveries go within a minute",
+                text::sanitize(&why)
+            ),
+            (false, None) => {
+                health.disabled = Some(format!(
+                    "disabled by {who} at {}",
+                    now.format("%Y-%m-%d %H:%M:%SZ")
+                ));
+                format!("{shown} disabled: nothing is sent until it is enabled again")
+            }
+        };
+        self.store.put_integration_health(name, &health)?;
+        tracing::info!(integration = %name, who = %who, enabled, "integration switched");
+        self.publish(Change::IntegrationsChanged);
+        Ok(said)
+    }
+
+    fn send_alerts(
+        &self,
+        ids: &[Ulid],
+        name: &str,
+        who: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, EngineError> {
+        let (i, ep) = self.configured(name)?;
+        let shown = text::sanitize(name);
+        if i.kind == IntegrationKind::AuditForward {
+            return Err(EngineError::Invalid(format!(
+                "{shown} forwards audit events, not alerts"
+            )));
+        }
+        if ids.is_empty() {
+            return Err(EngineError::Invalid("no alert selected".into()));
+        }
+        let mut found = Vec::with_capacity(ids.len());
+        let mut linked = Vec::new();
+        for id in ids {
+            if let Some(a) = self.store.alert(*id)? {
+                if let Some(key) = a.external.get(name) {
+                    linked.push(text::sanitize(key));
+                }
+                found.push(a.id);
+            }
+        }
+        if found.is_empty() {
+            return Err(EngineError::Invalid(
+                "the selected alerts no longer exist".into(),
+            ));
+        }
+        // Deliveries created in the same millisecond still get distinct ids (the random part).
+        let deliveries: Vec<Delivery> = found
+            .iter()
+            .map(|id| Delivery::new(name, Some(*id), DeliveryEvent::Manual, now))
+            .collect();
+        self.store.enqueue(&deliveries)?;
+        tracing::info!(integration = %name, who = %who, alerts = found.len(), "alerts sent by hand");
+        // Who sent what where belongs in each alert's history (the deliveries themselves do not say who).
+        let what = format!("sent to {name}");
+        self.change_alerts(&found, |a| {
+            a.history.push(HistoryEntry {
+                time: now,
+                who: who.to_string(),
+                what: what.clone(),
+            });
+            true
+        })?;
+        self.publish(Change::IntegrationsChanged);
+        let mut said = format!("{} alert(s) queued for {shown}", found.len());
+        if found.len() < ids.len() {
+            said.push_str(&format!("; {} no longer exist(s)", ids.len() - found.len()));
+        }
+        if !linked.is_empty() {
+            said.push_str(&format!("; already linked: {}", linked.join(", ")));
+        }
+        if let Some(why) = self.held_because(i, ep)? {
+            said.push_str(&format!("; they wait: {why}"));
+        }
+        Ok(said)
     }
 
     /// Apply `change` to each alert (bumping its version); publish and flush once. Returns how many changed.
@@ -465,6 +804,30 @@ impl EngineHandle {
         file.commit().map_err(refused)?;
         Ok(format!("exported {rows} alert(s) to {}", path.display()))
     }
+}
+
+/// The endpoints a UI may show, one per integration: the scheme and host of the URL the delivery worker
+/// would use (resolved the same way, by [`targets`]), else the reference it could not read. Never the URL
+/// itself: for Slack and Teams it is the credential.
+fn endpoints(integrations: &[IntegrationConfig]) -> Vec<Endpoint> {
+    targets(integrations)
+        .into_iter()
+        .zip(integrations)
+        .map(|(t, ic)| match t.destination {
+            Ok(d) => Endpoint {
+                shown: mask_url(&d.url),
+                problem: None,
+            },
+            Err(why) => Endpoint {
+                shown: match &ic.url {
+                    SecretRef::Literal(url) => mask_url(url),
+                    // `env:NAME` / `file:PATH`: the reference, never its value.
+                    reference => reference.to_string(),
+                },
+                problem: Some(why),
+            },
+        })
+        .collect()
 }
 
 /// Settings in a line for the status bar.

@@ -18,8 +18,8 @@ pub mod status;
 mod workers;
 
 pub use api::{
-    Change, Command, DetectionView, EngineError, EngineHandle, EngineStats, IntegrationView,
-    with_exclusion,
+    Change, Command, DetectionView, EngineError, EngineHandle, EngineStats, IntegrationCondition,
+    IntegrationView, with_exclusion,
 };
 
 pub use pipeline::{IngestStats, Pipeline, PipelineError};

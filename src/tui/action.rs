@@ -104,6 +104,16 @@ actions! {
     ExcludeObject,
     /// Remove the detection's last exclusion
     RemoveExclusion,
+    /// Send a test alert to the integration
+    TestIntegration,
+    /// Replay the integration's dead letters
+    ReplayDeadLetters,
+    /// Enable or disable the integration
+    ToggleIntegration,
+    /// Create a Jira issue for the selection (or the current alert)
+    CreateJiraIssue,
+    /// Send the selection (or the current alert) to an integration
+    SendTo,
     /// Reload from the store
     Refresh,
     /// Show the key bindings

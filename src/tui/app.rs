@@ -176,11 +176,13 @@ fn slot(effect: &Effect) -> Option<&'static str> {
         Effect::Page(r) if r.kind == PageKind::Reset => Some("queue"),
         Effect::Timeline(_) => Some("timeline"),
         Effect::Alert(_) => Some("detail"),
+        // Polled each second while shown: a slow answer is replaced by the next rather than piling up.
+        Effect::Integrations => Some("integrations"),
+        Effect::Deliveries(_) => Some("deliveries"),
         // Older/newer pages extend the window rather than replace it; the rest are not view queries.
         Effect::Page(_)
         | Effect::Alerts(_)
         | Effect::Detections
-        | Effect::Integrations
         | Effect::Stats
         | Effect::Execute(_)
         | Effect::ProbePath(_)
@@ -239,7 +241,15 @@ pub async fn perform(handle: &EngineHandle, effect: Effect) -> Option<Msg> {
             }
         }
         Effect::Detections => Msg::Detections(handle.detections()),
-        Effect::Integrations => Msg::Integrations(handle.integrations()),
+        Effect::Integrations => match handle.integrations().await {
+            Ok(list) => Msg::Integrations(list),
+            // Keep the list shown rather than replace it with nothing.
+            Err(e) => Msg::Executed(Err(format!("loading integrations failed: {e}"))),
+        },
+        Effect::Deliveries(alert) => Msg::Deliveries {
+            alert,
+            result: handle.deliveries(alert).await.map_err(err),
+        },
         Effect::Stats => Msg::Stats(handle.stats()),
         Effect::Execute(cmd) => Msg::Executed(handle.execute(cmd).await.map_err(err)),
         Effect::ProbePath(mut request) => {

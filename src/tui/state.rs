@@ -6,6 +6,7 @@
 //! before it draws ([`AppState::take_dirty`]), so an ignored key, a stale query answer or a tick that changes
 //! nothing on screen draws nothing.
 
+mod outbound;
 mod prompt;
 mod queue;
 mod timeline;
@@ -17,7 +18,7 @@ use ulid::Ulid;
 
 use crate::engine::{Change, Command, DetectionView, EngineStats, IntegrationView};
 use crate::model::AlertPage;
-use crate::model::{Alert, AuditEvent};
+use crate::model::{Alert, AuditEvent, Delivery};
 use crate::tui::action::Action;
 
 pub use prompt::{ExportRequest, Mode, NoteEditor, Prompt, PromptKind};
@@ -89,6 +90,11 @@ pub enum Msg {
     },
     Detections(Vec<DetectionView>),
     Integrations(Vec<IntegrationView>),
+    /// An alert's deliveries arrived, for the detail.
+    Deliveries {
+        alert: Ulid,
+        result: Result<Vec<Delivery>, String>,
+    },
     Stats(EngineStats),
     /// A fact from the engine's change feed.
     Change(Change),
@@ -118,6 +124,8 @@ pub enum Effect {
     Timeline(TimelineRequest),
     Detections,
     Integrations,
+    /// Load an alert's deliveries for the detail.
+    Deliveries(Ulid),
     Stats,
     Execute(Command),
     /// Check whether an export target exists before writing it.
@@ -136,12 +144,28 @@ pub struct Message {
     pub error: bool,
 }
 
-/// The detail pane: which alert (when not the queue's selection) and how far it is scrolled.
+/// The detail pane: which alert (when not the queue's selection), how far it is scrolled, and the shown
+/// alert's deliveries.
 #[derive(Debug, Default)]
 pub struct DetailState {
     /// An alert opened from the timeline, shown instead of the queue's selection until the user goes back.
     pub pinned: Option<Alert>,
     pub scroll: u16,
+    /// The deliveries of one alert (oldest first), as last loaded; shown only while that alert is.
+    pub deliveries: Option<(Ulid, Vec<Delivery>)>,
+    /// The alert whose deliveries were last asked for: each alert shown is asked for once, then again only
+    /// on the clock tick or a change (see [`AppState::apply`]).
+    asked: Option<Ulid>,
+}
+
+impl DetailState {
+    /// The loaded deliveries of alert `id`, or `None` while they are not (yet) known.
+    pub fn deliveries_of(&self, id: Ulid) -> Option<&[Delivery]> {
+        self.deliveries
+            .as_ref()
+            .filter(|(a, _)| *a == id)
+            .map(|(_, d)| d.as_slice())
+    }
 }
 
 /// A selectable list (detections, integrations).
@@ -305,6 +329,11 @@ impl AppState {
         self.width >= WIDE
     }
 
+    /// Whether the detail pane is on screen (alone, or beside the queue).
+    pub fn detail_visible(&self) -> bool {
+        self.pane == Pane::Detail || (self.pane == Pane::Queue && self.wide())
+    }
+
     /// Rows a list pane shows: the screen minus header, footer, borders and column header.
     pub fn list_rows(&self) -> usize {
         usize::from(self.height.saturating_sub(7)).max(1)
@@ -411,11 +440,62 @@ impl AppState {
     /// The single entry point for change. Marks the state dirty when the message changed what the screen shows.
     pub fn apply(&mut self, msg: Msg) -> Vec<Effect> {
         let before = self.stamp();
-        let effects = self.dispatch(msg);
+        let mut effects = self.dispatch(msg);
         if self.stamp() != before {
             self.dirty = true;
         }
+        // Whatever brought another alert into the detail (a key, a page, a jump), its deliveries follow.
+        effects.extend(self.ask_deliveries(false));
         effects
+    }
+
+    /// The query for the shown alert's deliveries: once per alert shown, or again when `again` (the clock
+    /// tick and changes, since the delivery worker moves them on without announcing it). `None` when the
+    /// detail is not on screen.
+    fn ask_deliveries(&mut self, again: bool) -> Option<Effect> {
+        if !self.detail_visible() {
+            return None;
+        }
+        let id = self.current_alert()?.id;
+        if !again && self.detail.asked == Some(id) {
+            return None;
+        }
+        self.detail.asked = Some(id);
+        Some(Effect::Deliveries(id))
+    }
+
+    /// Deliveries arrived: keep them if their alert is still the one shown; when they moved on since last
+    /// time, the alert itself may have too (a Jira key stored on it), so reload it.
+    fn accept_deliveries(
+        &mut self,
+        alert: Ulid,
+        result: Result<Vec<Delivery>, String>,
+    ) -> Vec<Effect> {
+        let list = match result {
+            Ok(list) => list,
+            Err(e) => {
+                self.complain(format!("loading deliveries failed: {e}"));
+                return Vec::new();
+            }
+        };
+        if self.current_alert().map(|a| a.id) != Some(alert) {
+            return Vec::new();
+        }
+        let had = match self.detail.deliveries_of(alert) {
+            Some(shown) if shown == list.as_slice() => return Vec::new(),
+            Some(_) => true,
+            None => false,
+        };
+        self.dirty = true;
+        self.detail.deliveries = Some((alert, list));
+        if !had {
+            return Vec::new();
+        }
+        if self.detail.pinned.as_ref().is_some_and(|p| p.id == alert) {
+            vec![Effect::Alert(alert)]
+        } else {
+            vec![Effect::Alerts(vec![alert])]
+        }
     }
 
     /// [`AppState::apply`] without the stamp comparison. Arms that take data in mark dirty themselves, and only
@@ -502,6 +582,7 @@ impl AppState {
                 self.integrations.replace(i);
                 Vec::new()
             }
+            Msg::Deliveries { alert, result } => self.accept_deliveries(alert, result),
             Msg::Stats(s) => {
                 self.set_stats(s);
                 Vec::new()
@@ -527,8 +608,18 @@ impl AppState {
             Msg::Tick(now) => {
                 // No pane shows the clock (it only dates `since:` filters); the figures the loop fetches on each
                 // tick mark dirty when they arrive changed. A pane that shows relative times must mark dirty here.
+                // The integrations pane dates its attempts relative to today.
+                if self.pane == Pane::Integrations && self.now.date_naive() != now.date_naive() {
+                    self.dirty = true;
+                }
                 self.now = now;
-                Vec::new()
+                // The delivery worker does not announce its progress: what shows it is polled at this pace.
+                let mut out = Vec::new();
+                if self.pane == Pane::Integrations {
+                    out.push(Effect::Integrations);
+                }
+                out.extend(self.ask_deliveries(true));
+                out
             }
             Msg::Resize(w, h) => {
                 self.dirty = true;
@@ -569,9 +660,18 @@ impl AppState {
                 {
                     out.push(Effect::Alert(p.id));
                 }
+                // A status change may have queued deliveries for the alert shown.
+                if self.current_alert().is_some_and(|a| ids.contains(&a.id)) {
+                    out.extend(self.ask_deliveries(true));
+                }
                 out
             }
             Change::TuningChanged => vec![Effect::Detections],
+            Change::IntegrationsChanged => {
+                let mut out = vec![Effect::Integrations];
+                out.extend(self.ask_deliveries(true));
+                out
+            }
             Change::Stats(s) => {
                 self.set_stats(s);
                 Vec::new()
@@ -603,6 +703,7 @@ impl AppState {
         if let Some(p) = &self.detail.pinned {
             out.push(Effect::Alert(p.id));
         }
+        out.extend(self.ask_deliveries(true));
         out
     }
 
@@ -701,6 +802,11 @@ impl AppState {
             | Action::ExcludeActor
             | Action::ExcludeObject
             | Action::RemoveExclusion) => self.on_triage_action(a),
+            a @ (Action::TestIntegration
+            | Action::ReplayDeadLetters
+            | Action::ToggleIntegration
+            | Action::CreateJiraIssue
+            | Action::SendTo) => self.on_outbound_action(a),
         }
     }
 
@@ -745,6 +851,11 @@ impl AppState {
             | Action::ExcludeActor
             | Action::ExcludeObject
             | Action::RemoveExclusion
+            | Action::TestIntegration
+            | Action::ReplayDeadLetters
+            | Action::ToggleIntegration
+            | Action::CreateJiraIssue
+            | Action::SendTo
             | Action::Refresh => Some(scroll),
         };
         Vec::new()

@@ -8,7 +8,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::model::{AlertStatus, Severity, text};
+use crate::model::{AlertStatus, Attempt, Severity, text};
 use crate::tui::action::Action;
 use crate::tui::keymap::Keymap;
 use crate::tui::state::{AppState, Mode, Pane, PromptKind};
@@ -32,6 +32,25 @@ pub fn short_time(t: DateTime<Utc>) -> String {
 /// Full UTC time for the detail: `2026-11-02 09:35:15Z`.
 pub fn full_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
+/// What came of a delivery attempt, in a few words: `HTTP 201`, `HTTP 500 Internal Server Error`,
+/// `timed out`. The error text comes from the worker and, through it, from the receiver: cleaned.
+pub fn attempt_result(a: &Attempt) -> String {
+    match (a.status, a.error.is_empty()) {
+        (Some(code), true) => format!("HTTP {code}"),
+        (None, true) => "ok".into(),
+        (_, false) => clean(&a.error, 120),
+    }
+}
+
+/// An attempt's latency: `340 ms`, `15.0 s`.
+pub fn latency(ms: u64) -> String {
+    if ms < 10_000 {
+        format!("{ms} ms")
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
 }
 
 /// A severity in four characters.
@@ -136,7 +155,13 @@ pub fn footer(f: &mut Frame, area: Rect, s: &AppState, keymap: &Keymap, theme: T
                 (Action::NarrowTimeline, "narrow"),
                 (Action::Help, "help"),
             ],
-            (Mode::Normal, Pane::Queue | Pane::Detail | Pane::Integrations) => &[
+            (Mode::Normal, Pane::Integrations) => &[
+                (Action::TestIntegration, "test"),
+                (Action::ReplayDeadLetters, "replay dead"),
+                (Action::ToggleIntegration, "on/off"),
+                (Action::Help, "help"),
+            ],
+            (Mode::Normal, Pane::Queue | Pane::Detail) => &[
                 (Action::Acknowledge, "ack"),
                 (Action::MarkExpected, "expected"),
                 (Action::ToggleSelect, "select"),
@@ -192,6 +217,9 @@ pub fn prompt_line(f: &mut Frame, area: Rect, s: &AppState, theme: Theme) {
     if let Some(e) = p.error() {
         spans.push(Span::raw("  "));
         spans.push(Span::styled(clean(e, 120), theme.error()));
+    } else if let Some(h) = p.hint() {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(clean(&h, 120), theme.dim()));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
     let x = area.x + (label.chars().count() + p.input.visual_cursor()) as u16;

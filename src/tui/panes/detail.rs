@@ -1,4 +1,5 @@
-//! The alert detail: every field of DESIGN §4, scrollable. Built as lines from the alert, then scrolled.
+//! The alert detail: every field of DESIGN §4 and where the alert was sent, scrollable. Built as lines from
+//! the alert and its deliveries, then scrolled.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -6,10 +7,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::block;
-use crate::model::Alert;
+use crate::model::{Alert, Delivery, DeliveryState};
 use crate::tui::state::AppState;
 use crate::tui::theme::Theme;
-use crate::tui::widgets::{clean, clean_opt, field, full_time, span};
+use crate::tui::widgets::{
+    attempt_result, clean, clean_opt, field, full_time, latency, short_time, span,
+};
 
 /// Draw the current alert's detail.
 pub fn draw(f: &mut Frame, area: Rect, s: &AppState, theme: Theme, focused: bool) {
@@ -22,7 +25,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &AppState, theme: Theme, focused: bool
         return;
     };
     let title = format!(" Detail · {} ", a.id);
-    let lines = lines(a, theme);
+    let lines = lines(a, s.detail.deliveries_of(a.id), theme);
     let p = Paragraph::new(lines)
         .block(block(title, theme, focused))
         .wrap(Wrap { trim: false })
@@ -34,8 +37,9 @@ fn section(name: &str, theme: Theme) -> Line<'static> {
     Line::styled(name.to_string(), theme.heading())
 }
 
-/// The detail's lines, in reading order: what, who, why, what to do, what was done.
-pub fn lines(a: &Alert, theme: Theme) -> Vec<Line<'static>> {
+/// The detail's lines, in reading order: what, who, why, what to do, what was done, where it was sent.
+/// `deliveries` is `None` while they load.
+pub fn lines(a: &Alert, deliveries: Option<&[Delivery]>, theme: Theme) -> Vec<Line<'static>> {
     let mut out: Vec<Line<'static>> = Vec::new();
     out.push(Line::styled(clean(&a.title, 200), theme.bold()));
     out.push(Line::from(vec![
@@ -119,7 +123,60 @@ pub fn lines(a: &Alert, theme: Theme) -> Vec<Line<'static>> {
             .collect();
         out.push(f("external", ext.join(", ")));
     }
+    deliveries_section(&mut out, deliveries, theme);
     out
+}
+
+/// Where the alert was sent: per delivery its integration, why it was sent, where it stands and the issue
+/// it became, then its latest attempt.
+fn deliveries_section(out: &mut Vec<Line<'static>>, deliveries: Option<&[Delivery]>, theme: Theme) {
+    let Some(list) = deliveries else {
+        out.push(section("Deliveries", theme));
+        out.push(Line::styled("  loading…", theme.dim()));
+        return;
+    };
+    out.push(section(&format!("Deliveries ({})", list.len()), theme));
+    if list.is_empty() {
+        out.push(Line::styled("  (not sent anywhere)", theme.dim()));
+    }
+    for d in list {
+        let state = match d.state {
+            DeliveryState::Delivered => theme.ok(),
+            DeliveryState::Dead => theme.error(),
+            DeliveryState::Pending => theme.marked(),
+        };
+        let mut head = vec![
+            Span::raw("  "),
+            Span::styled(clean(&d.integration, 40), theme.bold()),
+            Span::styled(format!(" {} ", d.event), theme.dim()),
+            Span::styled(d.state.as_str(), state),
+        ];
+        if d.state == DeliveryState::Pending {
+            head.push(Span::styled(
+                format!(" (next {})", short_time(d.due)),
+                theme.dim(),
+            ));
+        }
+        if let Some(key) = &d.external {
+            head.push(Span::raw(format!(" {}", clean(key, 40))));
+        }
+        out.push(Line::from(head));
+        let tries = if d.tries == 1 {
+            "1 try".to_string()
+        } else {
+            format!("{} tries", d.tries)
+        };
+        let mut detail = format!("    {tries}");
+        if let Some(a) = d.last_attempt() {
+            detail.push_str(&format!(
+                " · last {} {} · {}",
+                short_time(a.at),
+                attempt_result(a),
+                latency(a.latency_ms)
+            ));
+        }
+        out.push(Line::styled(detail, theme.dim()));
+    }
 }
 
 fn list(out: &mut Vec<Line<'static>>, name: &str, items: &[String], theme: Theme) {

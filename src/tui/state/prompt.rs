@@ -72,6 +72,17 @@ pub enum PromptKind {
     },
     /// The export's file exists: overwrite? (y/N)
     ConfirmOverwrite(ExportRequest),
+    /// Which integration to send these alerts to ("send to …", or "create Jira issue" with `jira`); Tab
+    /// completes over `names`, the integrations that take alerts (Jira ones only for `jira`).
+    SendTo {
+        ids: Vec<Ulid>,
+        names: Vec<String>,
+        jira: bool,
+        error: Option<String>,
+    },
+    /// Put this many dead letters back in the queue? (y/N): each may reach a receiver that already
+    /// refused it, or post again to a channel.
+    ConfirmReplay { name: String, dead: u64 },
 }
 
 /// A one-line prompt and its text.
@@ -95,10 +106,11 @@ impl Prompt {
         match self.kind {
             PromptKind::Filter { .. } => Mode::Filter,
             PromptKind::Command { .. } => Mode::Command,
-            PromptKind::ConfirmOverwrite(_) => Mode::Confirm,
+            PromptKind::ConfirmOverwrite(_) | PromptKind::ConfirmReplay { .. } => Mode::Confirm,
             PromptKind::Assign { .. }
             | PromptKind::ExcludeUntil { .. }
-            | PromptKind::ExportPath { .. } => Mode::Input,
+            | PromptKind::ExportPath { .. }
+            | PromptKind::SendTo { .. } => Mode::Input,
         }
     }
 
@@ -129,6 +141,30 @@ impl Prompt {
             PromptKind::ConfirmOverwrite(req) => {
                 format!("{} exists. Overwrite? (y/N) ", req.path.display())
             }
+            PromptKind::SendTo { ids, jira, .. } => {
+                if *jira {
+                    format!("create Jira issue(s) for {} alert(s) in: ", ids.len())
+                } else {
+                    format!("send {} alert(s) to: ", ids.len())
+                }
+            }
+            PromptKind::ConfirmReplay { name, dead } => format!(
+                "replay {dead} dead letter(s) to {}? (y/N) ",
+                crate::model::text::sanitize(name)
+            ),
+        }
+    }
+
+    /// A quiet hint after the text: the names Tab completes over.
+    pub fn hint(&self) -> Option<String> {
+        match &self.kind {
+            PromptKind::SendTo {
+                names, error: None, ..
+            } => Some(format!(
+                "tab: {}",
+                crate::model::text::sanitize(&names.join(", "))
+            )),
+            _ => None,
         }
     }
 
@@ -136,12 +172,13 @@ impl Prompt {
     pub fn error(&self) -> Option<&str> {
         match &self.kind {
             PromptKind::Filter { error } => error.as_ref().map(|e| e.2.as_str()),
-            PromptKind::Command { error } | PromptKind::ExcludeUntil { error, .. } => {
-                error.as_deref()
-            }
+            PromptKind::Command { error }
+            | PromptKind::ExcludeUntil { error, .. }
+            | PromptKind::SendTo { error, .. } => error.as_deref(),
             PromptKind::Assign { .. }
             | PromptKind::ExportPath { .. }
-            | PromptKind::ConfirmOverwrite(_) => None,
+            | PromptKind::ConfirmOverwrite(_)
+            | PromptKind::ConfirmReplay { .. } => None,
         }
     }
 }

@@ -26,6 +26,23 @@ pub(super) fn export_command(req: ExportRequest, overwrite: bool) -> Effect {
 
 impl AppState {
     pub(super) fn on_triage_action(&mut self, a: Action) -> Vec<Effect> {
+        // The integrations pane shows no alert: a status key there (one shift away from the pane's own
+        // keys) would change an alert out of sight.
+        if self.pane == Pane::Integrations
+            && matches!(
+                a,
+                Action::Acknowledge
+                    | Action::MarkExpected
+                    | Action::MarkTruePositive
+                    | Action::Reopen
+                    | Action::AssignToMe
+                    | Action::Assign
+                    | Action::AddNote
+            )
+        {
+            self.say("triage works in the queue or the detail");
+            return Vec::new();
+        }
         match a {
             Action::Acknowledge => self.set_status(AlertStatus::Acknowledged),
             Action::MarkExpected => self.set_status(AlertStatus::Expected),
@@ -108,6 +125,11 @@ impl AppState {
             | Action::ToggleSort
             | Action::WidenTimeline
             | Action::NarrowTimeline
+            | Action::TestIntegration
+            | Action::ReplayDeadLetters
+            | Action::ToggleIntegration
+            | Action::CreateJiraIssue
+            | Action::SendTo
             | Action::Refresh
             | Action::Help
             | Action::Quit => Vec::new(),
@@ -247,6 +269,9 @@ impl AppState {
     }
 
     pub(super) fn on_prompt_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if let Some(effects) = self.on_outbound_prompt_key(key) {
+            return effects;
+        }
         let Some(prompt) = self.prompt.as_mut() else {
             return Vec::new();
         };
@@ -366,7 +391,11 @@ impl AppState {
                     path: path.into(),
                 })]
             }
-            PromptKind::ConfirmOverwrite(_) => Vec::new(),
+            PromptKind::SendTo {
+                ids, names, jira, ..
+            } => self.submit_send_to(text, ids, names, jira, prompt.input),
+            // Answered key by key (`on_outbound_prompt_key`, `on_prompt_key`), never submitted.
+            PromptKind::ConfirmOverwrite(_) | PromptKind::ConfirmReplay { .. } => Vec::new(),
         }
     }
 
