@@ -554,3 +554,48 @@ async fn a_burst_to_slack_goes_as_a_digest() {
         .count();
     assert_eq!(delivered, 60);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_to_jira_searches_and_makes_no_issue() {
+    let rx = Receiver::with_script(|_, _| Reply::ok().with_body(r#"{"issues":[]}"#)).await;
+    let targets = vec![target("jira", IntegrationKind::Jira, &rx.url(""))];
+    let b = bench(&targets);
+    let test =
+        vigil::model::Delivery::new("jira", None, vigil::model::DeliveryEvent::Test, Utc::now());
+    b.store.enqueue(&[test]).unwrap();
+    deliver_all(&b.store, targets, fast(), Duration::from_secs(10)).await;
+    let reqs = rx.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].method, "GET", "a search, never a creation");
+    assert_eq!(b.store.integration_health("jira").unwrap().summary(), "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enabling_again_sends_what_waited_at_once_and_keeps_the_switch() {
+    let rx = Receiver::start().await;
+    let targets = vec![target("hook", IntegrationKind::Webhook, &rx.url("/hook"))];
+    let b = bench(&targets);
+    b.store
+        .update_integration_health("hook", |h| h.disabled = Some("disabled by ana".into()))
+        .unwrap();
+    b.store.save_alerts(&[alert(1, Severity::High)]).unwrap();
+    let mut worker = Deliverer::new(b.store.clone(), targets, fast()).unwrap();
+    worker.drain_once().await.unwrap();
+    assert!(rx.requests().is_empty(), "nothing goes while disabled");
+    let parked = b.store.next_due().unwrap().unwrap();
+    assert!(
+        parked > Utc::now() + chrono::Duration::seconds(30),
+        "held back"
+    );
+    // Enabled again: the held delivery is due at once, not at its next look.
+    b.store
+        .update_integration_health("hook", |h| h.disabled = None)
+        .unwrap();
+    assert_eq!(b.store.retry_now("hook", Utc::now()).unwrap(), 1);
+    worker.drain_once().await.unwrap();
+    assert_eq!(rx.requests().len(), 1);
+    // The worker's record of that attempt did not undo the switch.
+    let h = b.store.integration_health("hook").unwrap();
+    assert!(h.disabled.is_none());
+    assert_eq!(h.delivered, 1);
+}

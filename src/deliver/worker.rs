@@ -21,7 +21,8 @@ use super::format::{self, Destination, HttpRequest, Method};
 use super::pace::{Pacer, interval};
 use super::retry::{Outcome, SCHEDULE, classify, next_attempt};
 use crate::model::{
-    Alert, Attempt, Delivery, DeliveryEvent, DeliveryState, Integration, IntegrationKind,
+    Alert, Attempt, Delivery, DeliveryEvent, DeliveryState, Integration, IntegrationHealth,
+    IntegrationKind,
 };
 use crate::store::{Store, StoreError};
 
@@ -450,6 +451,23 @@ impl Deliverer {
             None => test_alert(now),
         };
         let adopted = alert.external.get(&d.integration).cloned();
+        if kind == IntegrationKind::Jira && d.event == DeliveryEvent::Test {
+            // A test checks the credentials and the project with a search: no issue is made.
+            let search = match format::jira_search(&alert, &dest) {
+                Ok(r) => r,
+                Err(e) => return self.bury(d, &e.to_string()),
+            };
+            self.in_flight.insert(d.id);
+            self.tasks.spawn(async move {
+                let sent = send(&client, search).await;
+                Done {
+                    deliveries: vec![(d, was)],
+                    sent,
+                    external: None,
+                }
+            });
+            return Ok(());
+        }
         if kind == IntegrationKind::Jira {
             // Both requests are built here, so a configuration gap is found before anything is sent.
             let requests = format::jira_search(&alert, &dest).and_then(|search| {
@@ -552,21 +570,27 @@ impl Deliverer {
             latency_ms: u64::try_from(sent.latency.as_millis()).unwrap_or(u64::MAX),
             error: sent.error.clone(),
         };
-        let mut health = self.store.integration_health(&name)?;
-        health.record(attempt.clone(), outcome == Outcome::Delivered);
-        if outcome == Outcome::Gone {
-            health.disabled = Some(format!(
+        let ok = outcome == Outcome::Delivered;
+        let gone = (outcome == Outcome::Gone).then(|| {
+            tracing::warn!(integration = %name, "410 Gone: integration disabled until enabled again");
+            format!(
                 "the receiver answered 410 Gone at {}",
                 now.format("%Y-%m-%d %H:%M:%SZ")
-            ));
-            tracing::warn!(integration = %name, "410 Gone: integration disabled until enabled again");
-        }
+            )
+        });
+        let recorded = attempt.clone();
+        let update = move |h: &mut IntegrationHealth| {
+            h.record(recorded.clone(), ok);
+            if let Some(why) = &gone {
+                h.disabled = Some(why.clone());
+            }
+        };
         if let (Some(key), Some((d, _))) = (&external, deliveries.first())
             && let Some(alert) = d.alert
         {
             self.store_external(alert, &name, key)?;
         }
-        let mut health = Some(health);
+        let mut health: Option<&dyn Fn(&mut IntegrationHealth)> = Some(&update);
         for (mut d, was) in deliveries {
             self.in_flight.remove(&d.id);
             d.record(attempt.clone());
@@ -598,13 +622,7 @@ impl Deliverer {
                     d.due = now + chrono::Duration::from_std(PARKED).unwrap_or_default()
                 }
             }
-            let h = health.take();
-            if !self.store.settle(&d, was, h.as_ref())?
-                && let Some(h) = h
-            {
-                // Someone replayed or re-parked it meanwhile: their state stands, the health still counts.
-                self.store.put_integration_health(&name, &h)?;
-            }
+            self.store.settle(&d, was, health.take())?;
         }
         Ok(())
     }

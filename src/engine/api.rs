@@ -369,14 +369,27 @@ impl EngineHandle {
     }
 
     fn integration_views(&self) -> Vec<IntegrationView> {
+        // One pass over the queue for every integration's figures.
+        let counts = self.store.outbox_counts_by_integration();
         self.integrations
             .iter()
             .zip(self.endpoints.iter())
-            .map(|(ic, ep)| self.integration_view(&ic.integration, ep))
+            .map(|(ic, ep)| {
+                let c = match &counts {
+                    Ok(all) => Ok(all.get(&ic.integration.name).copied().unwrap_or_default()),
+                    Err(e) => Err(e.to_string()),
+                };
+                self.integration_view(&ic.integration, ep, c)
+            })
             .collect()
     }
 
-    fn integration_view(&self, i: &Integration, ep: &Endpoint) -> IntegrationView {
+    fn integration_view(
+        &self,
+        i: &Integration,
+        ep: &Endpoint,
+        counts: Result<crate::model::OutboxCounts, String>,
+    ) -> IntegrationView {
         let mut view = IntegrationView {
             integration: i.clone(),
             endpoint: ep.shown.clone(),
@@ -392,7 +405,8 @@ impl EngineHandle {
         let read = self
             .store
             .integration_health(&i.name)
-            .and_then(|h| Ok((h, self.store.outbox_counts(Some(&i.name))?)));
+            .map_err(|e| e.to_string())
+            .and_then(|h| Ok((h, counts?)));
         let (health, counts) = match read {
             Ok(r) => r,
             Err(e) => {
@@ -611,7 +625,7 @@ impl EngineHandle {
         tracing::info!(integration = %name, who = %who, "test alert queued");
         self.publish(Change::IntegrationsChanged);
         Ok(if i.kind == IntegrationKind::Jira {
-            format!("test alert queued for {shown} (it creates a [vigil TEST] issue)")
+            format!("test queued for {shown} (a search for the test label: no issue is made)")
         } else {
             format!("test alert queued for {shown}")
         })
@@ -652,8 +666,15 @@ impl EngineHandle {
                 "{shown} is disabled in the config (enabled = false); enable it there"
             )));
         }
-        let mut health = self.store.integration_health(name)?;
-        let was = health.disabled.take();
+        let stamp = format!("disabled by {who} at {}", now.format("%Y-%m-%d %H:%M:%SZ"));
+        let mut was = None;
+        self.store.update_integration_health(name, |h| {
+            was = h.disabled.take();
+            if !enabled {
+                // Disabling an integration that is already disabled keeps the first reason.
+                h.disabled = Some(was.clone().unwrap_or(stamp));
+            }
+        })?;
         let said = match (enabled, was) {
             (true, None) => return Ok(format!("{shown} is already enabled")),
             (false, Some(why)) => {
@@ -662,19 +683,18 @@ impl EngineHandle {
                     text::sanitize(&why)
                 ));
             }
-            (true, Some(why)) => format!(
-                "{shown} enabled (was disabled: {}); held deliveries go within a minute",
-                text::sanitize(&why)
-            ),
+            (true, Some(why)) => {
+                // What waited while it was off goes now, not at its next look.
+                let n = self.store.retry_now(name, now)?;
+                format!(
+                    "{shown} enabled (was disabled: {}); {n} waiting deliveries go now",
+                    text::sanitize(&why)
+                )
+            }
             (false, None) => {
-                health.disabled = Some(format!(
-                    "disabled by {who} at {}",
-                    now.format("%Y-%m-%d %H:%M:%SZ")
-                ));
                 format!("{shown} disabled: nothing is sent until it is enabled again")
             }
         };
-        self.store.put_integration_health(name, &health)?;
         tracing::info!(integration = %name, who = %who, enabled, "integration switched");
         self.publish(Change::IntegrationsChanged);
         Ok(said)

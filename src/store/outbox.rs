@@ -352,27 +352,31 @@ impl Store {
         &self,
         d: &Delivery,
         was: (DeliveryState, DateTime<Utc>),
-        health: Option<&IntegrationHealth>,
+        health: Option<&dyn Fn(&mut IntegrationHealth)>,
     ) -> Result<bool, StoreError> {
         let _guard = self.alert_lock.lock().unwrap_or_else(|p| p.into_inner());
         let alert = d.alert.map_or(0, u128::from);
         let current = self.load(alert, u128::from(d.id))?;
-        if current.as_ref().is_none_or(|c| (c.state, c.due) != was) {
-            return Ok(false);
-        }
+        let moved = current.as_ref().is_none_or(|c| (c.state, c.due) != was);
         let mut batch = sled::Batch::default();
-        for (k, v) in settle_ops(d, Some(was)).map_err(|e| self.corrupt(TREE, e))? {
-            match v {
-                Some(v) => batch.insert(k, v),
-                None => batch.remove(k),
+        if !moved {
+            for (k, v) in settle_ops(d, Some(was)).map_err(|e| self.corrupt(TREE, e))? {
+                match v {
+                    Some(v) => batch.insert(k, v),
+                    None => batch.remove(k),
+                }
             }
         }
-        if let Some(h) = health {
-            let v = serde_json::to_vec(h).map_err(|e| self.corrupt(TREE, e.to_string()))?;
+        // The attempt counts for the integration's health even when the delivery itself was moved meanwhile;
+        // read and written under the lock, so an operator's enable or disable in between is kept.
+        if let Some(update) = health {
+            let mut h = self.integration_health(&d.integration)?;
+            update(&mut h);
+            let v = serde_json::to_vec(&h).map_err(|e| self.corrupt(TREE, e.to_string()))?;
             batch.insert(health_key(&d.integration), v);
         }
         self.book.apply_batch(batch).map_err(|e| self.sled(e))?;
-        Ok(true)
+        Ok(!moved)
     }
 
     /// Every delivery of one alert, oldest first: what the alert detail shows.
@@ -481,7 +485,8 @@ impl Store {
         }
     }
 
-    /// Replace an integration's health (an operator enabling or disabling it).
+    /// Replace an integration's health (tests; a running worker's attempts go through [`Store::settle`], an
+    /// operator's switch through [`Store::update_integration_health`]).
     pub fn put_integration_health(
         &self,
         name: &str,
@@ -490,6 +495,64 @@ impl Store {
         let v = serde_json::to_vec(health).map_err(|e| self.corrupt(TREE, e.to_string()))?;
         self.apply_outbox(vec![(health_key(name), Some(v))])?;
         self.flush()
+    }
+
+    /// Change an integration's health as one step under the outbox lock (an operator enabling or disabling
+    /// it while the worker records attempts): neither change is lost. Returns the health as written.
+    pub fn update_integration_health(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut IntegrationHealth),
+    ) -> Result<IntegrationHealth, StoreError> {
+        let guard = self.alert_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut h = self.integration_health(name)?;
+        change(&mut h);
+        let v = serde_json::to_vec(&h).map_err(|e| self.corrupt(TREE, e.to_string()))?;
+        self.book
+            .insert(health_key(name), v)
+            .map_err(|e| self.sled(e))?;
+        drop(guard);
+        self.flush()?;
+        Ok(h)
+    }
+
+    /// Make every pending delivery of `integration` due now (an operator enabled it again: what waited while
+    /// it was off, and its scheduled retries, go at once). Returns how many.
+    pub fn retry_now(&self, integration: &str, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let waiting = self.pending_for(integration, usize::MAX)?;
+        let mut ops = Vec::new();
+        let mut n = 0;
+        for mut d in waiting.into_iter().filter(|d| d.due > now) {
+            let was = (d.state, d.due);
+            d.due = now;
+            ops.extend(settle_ops(&d, Some(was)).map_err(|e| self.corrupt(TREE, e))?);
+            n += 1;
+        }
+        self.apply_outbox(ops)?;
+        Ok(n)
+    }
+
+    /// Pending deliveries and dead letters of every integration, in one pass over the queue (the pane shows
+    /// them all each second).
+    pub fn outbox_counts_by_integration(
+        &self,
+    ) -> Result<std::collections::HashMap<String, OutboxCounts>, StoreError> {
+        let mut out: std::collections::HashMap<String, OutboxCounts> = Default::default();
+        for tag in [QUEUE, DEAD] {
+            for kv in self.book.scan_prefix([tag]) {
+                let (_, v) = kv.map_err(|e| self.sled(e))?;
+                let Some((_, name)) = read_pointer(&v) else {
+                    continue;
+                };
+                let c = out.entry(name.to_string()).or_default();
+                if tag == QUEUE {
+                    c.pending += 1;
+                } else {
+                    c.dead += 1;
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -601,9 +664,9 @@ mod tests {
             latency_ms: 4,
             error: "500 Internal Server Error".into(),
         });
-        let mut h = IntegrationHealth::default();
-        h.record(d.attempts[0].clone(), false);
-        assert!(store.settle(&d, was, Some(&h)).unwrap());
+        let attempt = d.attempts[0].clone();
+        let failed = move |h: &mut IntegrationHealth| h.record(attempt.clone(), false);
+        assert!(store.settle(&d, was, Some(&failed)).unwrap());
         // Settling again from the old state is refused: someone else moved it.
         assert!(!store.settle(&d, was, None).unwrap());
         assert!(store.due_deliveries(Utc::now(), 10).unwrap().is_empty());
