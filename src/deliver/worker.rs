@@ -432,15 +432,7 @@ impl Deliverer {
                 Ok(r) => r,
                 Err(e) => return self.bury(d, &e.to_string()),
             };
-            self.in_flight.insert(d.id);
-            self.tasks.spawn(async move {
-                let sent = send(&client, req).await;
-                Done {
-                    deliveries: vec![(d, was)],
-                    sent,
-                    external: None,
-                }
-            });
+            self.spawn_send(d, was, req);
             return Ok(());
         }
         let alert = match d.alert {
@@ -457,15 +449,7 @@ impl Deliverer {
                 Ok(r) => r,
                 Err(e) => return self.bury(d, &e.to_string()),
             };
-            self.in_flight.insert(d.id);
-            self.tasks.spawn(async move {
-                let sent = send(&client, search).await;
-                Done {
-                    deliveries: vec![(d, was)],
-                    sent,
-                    external: None,
-                }
-            });
+            self.spawn_send(d, was, search);
             return Ok(());
         }
         if kind == IntegrationKind::Jira {
@@ -493,6 +477,13 @@ impl Deliverer {
             Ok(r) => r,
             Err(e) => return self.bury(d, &e.to_string()),
         };
+        self.spawn_send(d, was, req);
+        Ok(())
+    }
+
+    /// Send one delivery's request on the worker's tasks.
+    fn spawn_send(&mut self, d: Delivery, was: (DeliveryState, DateTime<Utc>), req: HttpRequest) {
+        let client = self.client.clone();
         self.in_flight.insert(d.id);
         self.tasks.spawn(async move {
             let sent = send(&client, req).await;
@@ -502,7 +493,6 @@ impl Deliverer {
                 external: None,
             }
         });
-        Ok(())
     }
 
     fn start_digest(

@@ -318,8 +318,20 @@ impl Store {
         integration: &str,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
+        self.pointed(QUEUE, 9, Some(integration), limit)
+    }
+
+    /// The deliveries a queue (`O`) or dead-letter (`L`) entry points at, in key order, of one integration
+    /// or all, at most `limit`; `id_at` is where the delivery id starts in the key.
+    fn pointed(
+        &self,
+        tag: u8,
+        id_at: usize,
+        integration: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.book.scan_prefix([QUEUE]) {
+        for kv in self.book.scan_prefix([tag]) {
             if out.len() >= limit {
                 break;
             }
@@ -327,11 +339,11 @@ impl Store {
             let Some((alert, name)) = read_pointer(&v) else {
                 continue;
             };
-            if name != integration {
+            if integration.is_some_and(|i| i != name) {
                 continue;
             }
             let Some(id) = k
-                .get(9..25)
+                .get(id_at..id_at + 16)
                 .and_then(|b| b.try_into().ok())
                 .map(u128::from_be_bytes)
             else {
@@ -416,30 +428,7 @@ impl Store {
         integration: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let mut out = Vec::new();
-        for kv in self.book.scan_prefix([DEAD]) {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, v) = kv.map_err(|e| self.sled(e))?;
-            let Some((alert, name)) = read_pointer(&v) else {
-                continue;
-            };
-            if integration.is_some_and(|i| i != name) {
-                continue;
-            }
-            let Some(id) = k
-                .get(1..17)
-                .and_then(|b| b.try_into().ok())
-                .map(u128::from_be_bytes)
-            else {
-                continue;
-            };
-            if let Some(d) = self.load(alert, id)? {
-                out.push(d);
-            }
-        }
-        Ok(out)
+        self.pointed(DEAD, 1, integration, limit)
     }
 
     /// Put the dead letters of `integration` back in the queue, due now, their retry schedule restarted (their
