@@ -240,3 +240,103 @@ fn a_dropped_connection_stops_the_demo_cleanly() {
         }
     }
 }
+
+/// Display width of a captured line (wide characters take two columns).
+fn width(line: &str) -> usize {
+    use unicode_width::UnicodeWidthStr;
+    line.width()
+}
+
+#[test]
+fn wide_and_hostile_text_keeps_every_border_in_place() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tmux is required under CI"
+        );
+        eprintln!("NOTE: tmux is not on PATH; skipping the wide-text test");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    {
+        let store = vigil::store::Store::open(&data).expect("store");
+        let names = [
+            "李小龍",
+            "🦊 Fox",
+            "Zoë Ŝmith e\u{301}",
+            "\u{202e}nimda\u{202c} Mallory",
+            "渡辺 さくら 🌸🌸",
+        ];
+        let alerts: Vec<_> = tui_support::alerts()
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut a)| {
+                let n = names[i % names.len()];
+                a.actor.name = Some(n.to_string());
+                a.title = format!("{n} 東京のページ 🚀 title");
+                a.subject = Some(format!("ページ {n}"));
+                a
+            })
+            .collect();
+        store.save_alerts(&alerts).expect("alerts");
+        store.flush().expect("flush");
+    }
+    let name = format!("vigil-wide-{}", std::process::id());
+    let cmd = format!(
+        "exec env -u VIGIL_DATA_DIR XDG_CONFIG_HOME='{cfg}' HOME='{cfg}' '{bin}' --data-dir '{dir}'",
+        cfg = cfg.path().display(),
+        bin = env!("CARGO_BIN_EXE_vigil"),
+        dir = data.display()
+    );
+    let ok = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            "100",
+            "-y",
+            "30",
+            &cmd,
+        ])
+        .status()
+        .expect("tmux new-session")
+        .success();
+    assert!(ok);
+    let _session = Session(name.clone());
+    wait_for(&name, "the queue", |s| {
+        s.contains("Queue") && s.contains("東京")
+    });
+    let check = |what: &str| {
+        let screen = capture(&name);
+        let edge = |c: char| c == '│' || c == '┃';
+        let bordered: Vec<&str> = screen.lines().filter(|l| l.starts_with(edge)).collect();
+        assert!(bordered.len() > 5, "{what}: no bordered rows:\n{screen}");
+        for line in bordered {
+            assert!(
+                width(line) == 100 && line.ends_with(edge),
+                "{what}: a row is pushed over the border ({} columns):\n{line}\n\n{screen}",
+                width(line)
+            );
+        }
+        screen
+    };
+    check("first draw");
+    for _ in 0..8 {
+        tmux(&["send-keys", "-t", &name, "j"]);
+        std::thread::sleep(Duration::from_millis(80));
+        check("after j");
+    }
+    tmux(&["send-keys", "-t", &name, "Enter"]);
+    std::thread::sleep(Duration::from_millis(200));
+    tmux(&["send-keys", "-t", &name, "Escape"]);
+    std::thread::sleep(Duration::from_millis(200));
+    for (w, h) in [("80", "24"), ("100", "30")] {
+        tmux(&["resize-window", "-t", &name, "-x", w, "-y", h]);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    check("after two resizes");
+}

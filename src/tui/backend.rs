@@ -2,7 +2,8 @@
 //! (`ESC[38;5;1;49m`, 13 bytes) and each attribute as its own sequence; over SSH every frame pays for that.
 //! This one merges a cell's attribute and colour changes into one SGR sequence with the classic 16-colour codes
 //! (`ESC[1;31m`), which also suits 16-colour terminals that do not know the 256-colour form, and moves the
-//! cursor forward relatively when that is shorter. Everything but `draw` is crossterm's.
+//! cursor forward relatively when that is shorter — counting where the cursor really is after a wide (CJK,
+//! emoji) symbol. Everything but `draw` is crossterm's.
 
 use std::io::{self, Write};
 
@@ -10,6 +11,7 @@ use ratatui::backend::{Backend, ClearType, CrosstermBackend, WindowSize};
 use ratatui::buffer::Cell;
 use ratatui::layout::{Position, Size};
 use ratatui::style::{Color, Modifier};
+use unicode_width::UnicodeWidthStr;
 
 /// [`CrosstermBackend`] with a compact `draw`.
 pub struct CompactBackend<W: Write> {
@@ -124,25 +126,33 @@ impl<W: Write> Backend for CompactBackend<W> {
         I: Iterator<Item = (u16, u16, &'a Cell)>,
     {
         let mut state = (Modifier::empty(), Color::Reset, Color::Reset);
-        let mut last: Option<Position> = None;
+        // Where the terminal's cursor is after the last symbol written, when that is certain.
+        let mut cursor: Option<Position> = None;
         let mut out = String::with_capacity(4096);
         let mut styled = false;
         for (x, y, cell) in content {
-            match last {
-                Some(p) if y == p.y && x == p.x + 1 => {}
+            match cursor {
+                Some(c) if y == c.y && x == c.x => {}
                 // Same row, further right: "cursor forward" is shorter than an absolute move.
-                Some(p) if y == p.y && x > p.x + 1 => {
-                    out.push_str(&format!("\x1b[{}C", x - p.x - 1))
-                }
+                Some(c) if y == c.y && x > c.x => out.push_str(&format!("\x1b[{}C", x - c.x)),
                 _ => out.push_str(&format!("\x1b[{};{}H", y + 1, x + 1)),
             }
-            last = Some(Position { x, y });
             if let Some(seq) = sgr(state, cell) {
                 out.push_str(&seq);
                 state = (cell.modifier, cell.fg, cell.bg);
                 styled = true;
             }
-            out.push_str(cell.symbol());
+            let symbol = cell.symbol();
+            out.push_str(symbol);
+            // A CJK character or an emoji moves the cursor two columns. A symbol of no width or of a width
+            // terminals disagree on leaves the cursor uncertain: the next symbol is placed absolutely.
+            cursor = match UnicodeWidthStr::width(symbol) {
+                w @ 1..=2 => Some(Position {
+                    x: x.saturating_add(w as u16),
+                    y,
+                }),
+                _ => None,
+            };
         }
         if styled {
             out.push_str("\x1b[0m");
@@ -255,5 +265,86 @@ mod tests {
             .unwrap();
         let out = String::from_utf8(sink.borrow().clone()).unwrap();
         assert_eq!(out, "\x1b[1;1H\x1b[31maz\x1b[3Ca\x1b[3;1Hz\x1b[0m");
+    }
+
+    /// Replays the bytes on a minimal terminal model: where each printed symbol lands, by column.
+    fn landing(out: &str) -> Vec<(u16, u16, String)> {
+        use unicode_width::UnicodeWidthStr;
+        let (mut x, mut y) = (0u16, 0u16);
+        let mut placed = Vec::new();
+        let mut rest = out;
+        while let Some(c) = rest.chars().next() {
+            if c == '\x1b' {
+                let end = rest[1..]
+                    .find(|ch: char| ch.is_ascii_alphabetic())
+                    .map_or(rest.len(), |i| i + 2);
+                let seq = &rest[2..end - 1];
+                match rest[..end].chars().last() {
+                    Some('H') => {
+                        let (r, col) = seq.split_once(';').unwrap();
+                        y = r.parse::<u16>().unwrap() - 1;
+                        x = col.parse::<u16>().unwrap() - 1;
+                    }
+                    Some('C') => x += seq.parse::<u16>().unwrap(),
+                    _ => {}
+                }
+                rest = &rest[end..];
+                continue;
+            }
+            let s = c.to_string();
+            placed.push((x, y, s.clone()));
+            x += s.width() as u16;
+            rest = &rest[c.len_utf8()..];
+        }
+        placed
+    }
+
+    #[test]
+    fn wide_symbols_move_the_cursor_by_their_width() {
+        let sink = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        struct Sink(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+        impl Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.borrow_mut().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut b = CompactBackend::new(Sink(sink.clone()));
+        let plain = Style::default();
+        // What ratatui's diff hands over for "李🦊ab│" from column 0: a wide symbol's second column is skipped.
+        let (li, fox, a, bee, bar) = (
+            cell("李", plain),
+            cell("🦊", plain),
+            cell("a", plain),
+            cell("b", plain),
+            cell("│", plain),
+        );
+        b.draw(
+            [
+                (0u16, 0u16, &li),
+                (2, 0, &fox),
+                (4, 0, &a),
+                (5, 0, &bee),
+                (9, 0, &bar),
+            ]
+            .into_iter(),
+        )
+        .unwrap();
+        let out = String::from_utf8(sink.borrow().clone()).unwrap();
+        let got: Vec<(u16, String)> = landing(&out).into_iter().map(|(x, _, s)| (x, s)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, "李".to_string()),
+                (2, "🦊".to_string()),
+                (4, "a".to_string()),
+                (5, "b".to_string()),
+                (9, "│".to_string())
+            ],
+            "{out:?}"
+        );
     }
 }
