@@ -340,3 +340,48 @@ fn wide_and_hostile_text_keeps_every_border_in_place() {
     }
     check("after two resizes");
 }
+
+#[test]
+fn a_paste_is_text_never_keys() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tmux is required under CI"
+        );
+        eprintln!("NOTE: tmux is not on PATH; skipping the paste test");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    seed(&data);
+    let name = format!("vigil-paste-{}", std::process::id());
+    let _session = start(&name, &data, cfg.path());
+    let before = capture(&name);
+    assert!(before.contains("ack 0"), "{before}");
+    // Into the filter prompt: `x⏎at` as one bracketed paste. Read as keys it would apply the filter `x`,
+    // then acknowledge the alert and mark it true positive.
+    tmux(&["send-keys", "-t", &name, "/"]);
+    wait_for(&name, "the filter prompt", |s| {
+        s.lines().any(|l| l.starts_with('/'))
+    });
+    let buffer = format!("vigil-paste-buffer-{}", std::process::id());
+    tmux(&["set-buffer", "-b", &buffer, "x\nat"]);
+    tmux(&["paste-buffer", "-p", "-d", "-b", &buffer, "-t", &name]);
+    let screen = wait_for(&name, "the pasted text in the prompt", |s| {
+        s.contains("x at")
+    });
+    assert!(
+        screen.contains("ack 0") && screen.contains("tp 0"),
+        "no alert changed:\n{screen}"
+    );
+    tmux(&["send-keys", "-t", &name, "Escape"]);
+    // With nothing open, a paste does nothing but say so.
+    tmux(&["set-buffer", "-b", &buffer, "at"]);
+    tmux(&["paste-buffer", "-p", "-d", "-b", &buffer, "-t", &name]);
+    let screen = wait_for(&name, "the paste notice", |s| s.contains("paste ignored"));
+    assert!(
+        screen.contains("ack 0") && screen.contains("tp 0"),
+        "no alert changed:\n{screen}"
+    );
+}

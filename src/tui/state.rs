@@ -73,6 +73,8 @@ pub enum Msg {
     Action(Action),
     /// A raw key while a prompt or the note editor has the keyboard.
     Key(KeyEvent),
+    /// Text pasted (bracketed paste): text for the open prompt or note, never keys.
+    Paste(String),
     /// A queue page arrived.
     Page {
         generation: u64,
@@ -136,6 +138,9 @@ pub enum Effect {
     /// End the UI with an error (the engine reported a fatal condition).
     Fail(String),
 }
+
+/// Most bytes of one paste taken into a prompt or a note (a 10 MB paste would only freeze the screen).
+pub const PASTE_MAX: usize = 64 * 1024;
 
 /// A footer message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -356,6 +361,48 @@ impl AppState {
         self.queue.target_ids()
     }
 
+    /// Pasted text goes into the note being written (newlines kept) or the open one-line prompt (newlines
+    /// and tabs become spaces), without control characters and at most [`PASTE_MAX`] bytes of it. It is
+    /// never read as keys: a paste holding `⏎at` cannot submit a filter and then triage. A confirmation
+    /// takes no paste, and with nothing open a paste does nothing but say so.
+    fn on_paste(&mut self, text: &str) {
+        let mut cut = text.len().min(PASTE_MAX);
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let clipped = cut < text.len();
+        let text = &text[..cut];
+        if let Some(note) = &mut self.note {
+            let clean: String = text
+                .replace("\r\n", "\n")
+                .chars()
+                .map(|c| if c == '\t' { ' ' } else { c })
+                .filter(|c| *c == '\n' || !c.is_control())
+                .collect();
+            note.area.insert_str(clean);
+        } else if let Some(prompt) = &mut self.prompt {
+            if prompt.mode() == Mode::Confirm {
+                self.complain("a confirmation takes a key, not a paste");
+                return;
+            }
+            for c in text.chars() {
+                let c = match c {
+                    '\n' | '\r' | '\t' => ' ',
+                    c if c.is_control() => continue,
+                    c => c,
+                };
+                prompt.input.handle(tui_input::InputRequest::InsertChar(c));
+            }
+        } else {
+            self.say("paste ignored: open / (filter), : (command) or n (note) first");
+            return;
+        }
+        if clipped {
+            self.complain(format!("pasted text cut at {} KiB", PASTE_MAX / 1024));
+        }
+        self.dirty = true;
+    }
+
     /// Set a footer message.
     pub fn say(&mut self, text: impl Into<String>) {
         self.message = Some(Message {
@@ -504,6 +551,10 @@ impl AppState {
         match msg {
             Msg::Action(a) => self.on_action(a),
             Msg::Key(k) => self.on_text_key(k),
+            Msg::Paste(text) => {
+                self.on_paste(&text);
+                Vec::new()
+            }
             Msg::Page {
                 generation,
                 kind,
@@ -1077,6 +1128,35 @@ mod tests {
         assert!(!s.take_dirty(), "an action the open help ignores");
         s.apply(Msg::Action(Action::NextRow));
         assert!(s.take_dirty(), "help scrolls");
+    }
+
+    #[test]
+    fn a_paste_is_text_for_the_open_field_never_keys() {
+        let mut s = drawn();
+        // Nothing open: nothing happens but a notice.
+        let effects = s.apply(Msg::Paste("at".into()));
+        assert!(effects.is_empty());
+        assert!(s.prompt.is_none());
+        assert!(
+            s.message
+                .as_ref()
+                .is_some_and(|m| m.text.contains("paste ignored"))
+        );
+        // Into the filter: one line, controls gone, nothing submitted.
+        s.apply(Msg::Action(Action::Filter));
+        let effects = s.apply(Msg::Paste("sev:low\nat\x1b[2J\u{7}".into()));
+        assert!(effects.is_empty(), "{effects:?}");
+        let typed = s.prompt.as_ref().map(|p| p.input.value().to_string());
+        assert_eq!(typed.as_deref(), Some("sev:low at[2J"));
+        // A 10 MB paste is cut, not taken whole.
+        s.apply(Msg::Paste("y".repeat(10 << 20)));
+        let len = s.prompt.as_ref().map_or(0, |p| p.input.value().len());
+        assert!(len <= PASTE_MAX + 32, "{len}");
+        assert!(
+            s.message
+                .as_ref()
+                .is_some_and(|m| m.error && m.text.contains("cut"))
+        );
     }
 
     #[test]

@@ -21,7 +21,12 @@ pub fn enter() -> io::Result<Tty> {
     install_error_hooks();
     install_restoring_hook();
     crossterm::terminal::enable_raw_mode()?;
-    if let Err(e) = execute!(io::stdout(), crossterm::terminal::EnterAlternateScreen) {
+    // Bracketed paste: a paste arrives as one text event, never as keys.
+    if let Err(e) = execute!(
+        io::stdout(),
+        crossterm::terminal::EnterAlternateScreen,
+        crossterm::event::EnableBracketedPaste
+    ) {
         leave();
         return Err(e);
     }
@@ -81,6 +86,7 @@ pub fn leave() {
     }
     let _ = execute!(
         io::stdout(),
+        crossterm::event::DisableBracketedPaste,
         crossterm::terminal::LeaveAlternateScreen,
         crossterm::cursor::Show
     );
