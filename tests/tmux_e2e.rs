@@ -215,11 +215,14 @@ fn a_dropped_connection_stops_the_demo_cleanly() {
         assert!(alive(&pid));
         // The connection drops: the pty goes away under vigil.
         drop(session);
+        // Within 2 s on an idle machine (a clean stop: drain, flush, the demo's store removed); the bound
+        // allows for the other test binaries CI runs beside this one.
         let start = Instant::now();
-        while alive(&pid) && start.elapsed() < Duration::from_secs(2) {
+        while alive(&pid) && start.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(20));
         }
-        assert!(!alive(&pid), "{n}: vigil still runs 2 s after the hangup");
+        assert!(!alive(&pid), "{n}: vigil still runs 5 s after the hangup");
+        eprintln!("{n}: vigil ended {:?} after the hangup", start.elapsed());
         if n == "temp" {
             let left: Vec<_> = std::fs::read_dir(tmp.path())
                 .unwrap()
@@ -233,7 +236,13 @@ fn a_dropped_connection_stops_the_demo_cleanly() {
             );
         } else {
             let log = std::fs::read_to_string(kept.join("vigil.log")).unwrap();
-            assert!(log.contains("terminal hung up"), "{log}");
+            // SIGHUP, the tty's input ending or a read error: whichever the UI saw first.
+            assert!(
+                log.contains("terminal hung up: stopping")
+                    || log.contains("terminal input ended: stopping")
+                    || log.contains("terminal gone: stopping"),
+                "{log}"
+            );
             assert!(log.contains("engine stopped ok=true"), "{log}");
             assert!(log.contains("stopped after the terminal hung up"), "{log}");
             assert!(!log.contains("panic"), "{log}");

@@ -275,9 +275,10 @@ pub async fn run_async(handle: EngineHandle, opts: UiOptions) -> color_eyre::Res
     let (app, effects) = App::new(handle.clone(), &opts, Utc::now());
     let mut term = terminal::enter()?;
     let result = event_loop(&mut term, app, effects).await;
-    if terminal::is_gone() {
-        // ratatui's Terminal shows the cursor when dropped and prints to stderr when it cannot, which on a
-        // dead pty panics: after a hangup it is not dropped (the process is ending anyway).
+    // ratatui's Terminal shows the cursor when dropped and prints to stderr when it cannot, which on a dead pty
+    // panics: show it here, and if that fails the terminal is gone and is not dropped (the process is ending).
+    if terminal::is_gone() || term.show_cursor().is_err() {
+        terminal::mark_gone();
         std::mem::forget(term);
     }
     terminal::leave();
@@ -354,6 +355,12 @@ async fn event_loop(
                 Some(Ok(Event::Resize(w, h))) => Msg::Resize(w, h),
                 Some(Ok(Event::Paste(text))) => Msg::Paste(text),
                 Some(Ok(_)) => continue,
+                // The input ended: the tty is gone (a hangup whose signal has not arrived yet).
+                None => {
+                    terminal::mark_gone();
+                    tracing::info!("terminal input ended: stopping");
+                    return Ok(());
+                }
                 Some(Err(e)) => {
                     // The tty went away under the reader (a hangup whose signal has not arrived yet).
                     if matches!(e.raw_os_error(), Some(libc::EIO | libc::ENXIO)) {
@@ -363,7 +370,6 @@ async fn event_loop(
                     }
                     return Err(e.into());
                 }
-                None => return Ok(()),
             },
             change = feed.recv() => match change {
                 Ok(c) => Msg::Change(c),
