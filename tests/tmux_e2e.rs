@@ -82,19 +82,47 @@ fn start(name: &str, dir: &Path, cfg: &Path) -> Session {
     session
 }
 
+/// Whether tmux can be run. CI installs it (.ci/run): there a missing tmux is a failure, not a skip.
+fn tmux_available() -> bool {
+    if Command::new("tmux").arg("-V").output().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "tmux is required under CI"
+    );
+    eprintln!("NOTE: tmux is not on PATH; skipping a tmux end-to-end test");
+    false
+}
+
+/// Start `cmd` in a detached tmux session `name` of 100x30.
+fn new_session(name: &str, cmd: &str) -> Session {
+    let ok = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            "100",
+            "-y",
+            "30",
+            cmd,
+        ])
+        .status()
+        .expect("tmux new-session")
+        .success();
+    assert!(ok, "tmux new-session failed");
+    Session(name.to_string())
+}
+
 fn restored(screen: &str) -> bool {
     screen.contains("EXITED 0") && !screen.contains("NORMAL")
 }
 
 #[test]
 fn quits_and_terminates_cleanly_in_tmux() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        // CI installs tmux (.ci/run); there a missing tmux is a failure, not a skip.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tmux is required under CI"
-        );
-        eprintln!("NOTE: tmux is not on PATH; skipping the tmux end-to-end test");
+    if !tmux_available() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -168,12 +196,7 @@ fn alive(pid: &str) -> bool {
 
 #[test]
 fn a_dropped_connection_stops_the_demo_cleanly() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tmux is required under CI"
-        );
-        eprintln!("NOTE: tmux is not on PATH; skipping the hangup test");
+    if !tmux_available() {
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -191,23 +214,7 @@ fn a_dropped_connection_stops_the_demo_cleanly() {
             cfg = cfg.path().display(),
             bin = env!("CARGO_BIN_EXE_vigil"),
         );
-        let ok = Command::new("tmux")
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &name,
-                "-x",
-                "100",
-                "-y",
-                "30",
-                &cmd,
-            ])
-            .status()
-            .expect("tmux new-session")
-            .success();
-        assert!(ok);
-        let session = Session(name.clone());
+        let session = new_session(&name, &cmd);
         wait_for(&name, "the demo's queue", |s| s.contains("Queue"));
         let pid = tmux(&["list-panes", "-t", &name, "-F", "#{pane_pid}"])
             .trim()
@@ -258,12 +265,7 @@ fn width(line: &str) -> usize {
 
 #[test]
 fn wide_and_hostile_text_keeps_every_border_in_place() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tmux is required under CI"
-        );
-        eprintln!("NOTE: tmux is not on PATH; skipping the wide-text test");
+    if !tmux_available() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -299,23 +301,7 @@ fn wide_and_hostile_text_keeps_every_border_in_place() {
         bin = env!("CARGO_BIN_EXE_vigil"),
         dir = data.display()
     );
-    let ok = Command::new("tmux")
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &name,
-            "-x",
-            "100",
-            "-y",
-            "30",
-            &cmd,
-        ])
-        .status()
-        .expect("tmux new-session")
-        .success();
-    assert!(ok);
-    let _session = Session(name.clone());
+    let _session = new_session(&name, &cmd);
     wait_for(&name, "the queue", |s| {
         s.contains("Queue") && s.contains("東京")
     });
@@ -352,12 +338,7 @@ fn wide_and_hostile_text_keeps_every_border_in_place() {
 
 #[test]
 fn a_paste_is_text_never_keys() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tmux is required under CI"
-        );
-        eprintln!("NOTE: tmux is not on PATH; skipping the paste test");
+    if !tmux_available() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");

@@ -245,19 +245,22 @@ mod tests {
         );
     }
 
+    /// Collects what the backend writes, for the test to read back.
+    struct Sink(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
     #[test]
     fn draws_with_relative_moves_and_one_reset() {
         let sink = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-        struct Sink(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
-        impl Write for Sink {
-            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-                self.0.borrow_mut().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
         let mut b = CompactBackend::new(Sink(sink.clone()));
         let a = cell("a", Style::default().fg(Color::Red));
         let z = cell("z", Style::default().fg(Color::Red));
@@ -302,16 +305,6 @@ mod tests {
     #[test]
     fn wide_symbols_move_the_cursor_by_their_width() {
         let sink = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-        struct Sink(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
-        impl Write for Sink {
-            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-                self.0.borrow_mut().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
         let mut b = CompactBackend::new(Sink(sink.clone()));
         let plain = Style::default();
         // What ratatui's diff hands over for "李🦊ab│" from column 0: a wide symbol's second column is skipped.
