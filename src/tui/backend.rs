@@ -11,11 +11,20 @@ use ratatui::backend::{Backend, ClearType, CrosstermBackend, WindowSize};
 use ratatui::buffer::Cell;
 use ratatui::layout::{Position, Size};
 use ratatui::style::{Color, Modifier};
+use std::sync::{Arc, Mutex};
+
 use unicode_width::UnicodeWidthStr;
 
-/// [`CrosstermBackend`] with a compact `draw`.
+use crate::tui::panes::FrameLink;
+
+/// The links of the frame being drawn, shared between the app (which learns them while it renders) and the
+/// backend (which writes them): ratatui hands the backend cells, never what they mean.
+pub type LinkSlot = Arc<Mutex<Vec<FrameLink>>>;
+
+/// [`CrosstermBackend`] with a compact `draw`, and OSC 8 hyperlinks around the cells of the frame's links.
 pub struct CompactBackend<W: Write> {
     inner: CrosstermBackend<W>,
+    links: LinkSlot,
 }
 
 impl<W: Write> CompactBackend<W> {
@@ -23,7 +32,14 @@ impl<W: Write> CompactBackend<W> {
     pub fn new(writer: W) -> Self {
         Self {
             inner: CrosstermBackend::new(writer),
+            links: LinkSlot::default(),
         }
+    }
+
+    /// Where the app puts the links of the frame it renders (empty: no hyperlink is written). Each URL must
+    /// already be safe to write (visible ASCII only; see `state::safe_url`).
+    pub fn link_slot(&self) -> LinkSlot {
+        self.links.clone()
     }
 }
 
@@ -130,7 +146,27 @@ impl<W: Write> Backend for CompactBackend<W> {
         let mut cursor: Option<Position> = None;
         let mut out = String::with_capacity(4096);
         let mut styled = false;
+        let links = self.links.lock().map(|l| l.clone()).unwrap_or_default();
+        // The hyperlink the terminal is writing under, if any (OSC 8 is a state like the SGR attributes).
+        let mut open: Option<&str> = None;
         for (x, y, cell) in content {
+            if !links.is_empty() {
+                let want = links
+                    .iter()
+                    .find(|l| l.y == y && x >= l.x && x < l.x.saturating_add(l.width))
+                    .map(|l| l.url.as_str());
+                if want != open {
+                    if open.is_some() {
+                        out.push_str("\x1b]8;;\x1b\\");
+                    }
+                    if let Some(url) = want {
+                        out.push_str("\x1b]8;;");
+                        out.push_str(url);
+                        out.push_str("\x1b\\");
+                    }
+                    open = want;
+                }
+            }
             match cursor {
                 Some(c) if y == c.y && x == c.x => {}
                 // Same row, further right: "cursor forward" is shorter than an absolute move.
@@ -153,6 +189,9 @@ impl<W: Write> Backend for CompactBackend<W> {
                 }),
                 _ => None,
             };
+        }
+        if open.is_some() {
+            out.push_str("\x1b]8;;\x1b\\");
         }
         if styled {
             out.push_str("\x1b[0m");
