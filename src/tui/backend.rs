@@ -309,6 +309,41 @@ mod tests {
         assert_eq!(out, "\x1b[1;1H\x1b[31maz\x1b[3Ca\x1b[3;1Hz\x1b[0m");
     }
 
+    #[test]
+    fn links_are_written_as_osc8_around_their_cells_only() {
+        let sink = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let mut b = CompactBackend::new(Sink(sink.clone()));
+        let url = "https://acme.atlassian.net/wiki/x";
+        *b.link_slot().lock().unwrap() = vec![FrameLink {
+            x: 2,
+            y: 0,
+            width: 2,
+            url: url.into(),
+        }];
+        let c = cell("c", Style::default());
+        b.draw([(0u16, 0u16, &c), (2, 0, &c), (3, 0, &c), (4, 0, &c)].into_iter())
+            .unwrap();
+        let out = String::from_utf8(sink.borrow().clone()).unwrap();
+        assert_eq!(
+            out,
+            format!("\x1b[1;1Hc\x1b]8;;{url}\x1b\\\x1b[1Ccc\x1b]8;;\x1b\\c")
+        );
+        // A link that ends at the frame's last cell is closed before the frame ends.
+        sink.borrow_mut().clear();
+        b.draw([(2u16, 0u16, &c)].into_iter()).unwrap();
+        let out = String::from_utf8(sink.borrow().clone()).unwrap();
+        assert!(out.ends_with("c\x1b]8;;\x1b\\"), "{out:?}");
+        // No links: no OSC 8 at all.
+        b.link_slot().lock().unwrap().clear();
+        sink.borrow_mut().clear();
+        b.draw([(2u16, 0u16, &c)].into_iter()).unwrap();
+        assert!(
+            !String::from_utf8(sink.borrow().clone())
+                .unwrap()
+                .contains("]8;")
+        );
+    }
+
     /// Replays the bytes on a minimal terminal model: where each printed symbol lands, by column.
     fn landing(out: &str) -> Vec<(u16, u16, String)> {
         use unicode_width::UnicodeWidthStr;

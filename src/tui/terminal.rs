@@ -178,4 +178,34 @@ mod tests {
         assert_eq!(super::base64(b"foo"), "Zm9v");
         assert_eq!(super::base64(b"foobar"), "Zm9vYmFy");
     }
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> String {
+        let m: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        move |k: &str| m.get(k).cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn hyperlinks_only_where_known_or_asked_for() {
+        assert!(!hyperlinks_from(&env(&[("TERM", "xterm")])));
+        assert!(!hyperlinks_from(&env(&[
+            ("TERM", "tmux-256color"),
+            ("TERM_PROGRAM", "tmux")
+        ])));
+        assert!(hyperlinks_from(&env(&[("TERM_PROGRAM", "WezTerm")])));
+        assert!(hyperlinks_from(&env(&[("VTE_VERSION", "7600")])));
+        assert!(!hyperlinks_from(&env(&[("VTE_VERSION", "4000")])));
+        assert!(hyperlinks_from(&env(&[
+            ("TERM", "xterm"),
+            ("VIGIL_HYPERLINKS", "1")
+        ])));
+        assert!(!hyperlinks_from(&env(&[
+            ("TERM", "xterm-kitty"),
+            ("VIGIL_HYPERLINKS", "0")
+        ])));
+    }
 }
