@@ -73,6 +73,16 @@ pub fn status_label(s: AlertStatus) -> &'static str {
     }
 }
 
+/// A status in words for people: `true positive`, not `true_positive`.
+pub fn status_name(s: AlertStatus) -> &'static str {
+    match s {
+        AlertStatus::Open => "open",
+        AlertStatus::Acknowledged => "acknowledged",
+        AlertStatus::Expected => "expected",
+        AlertStatus::TruePositive => "true positive",
+    }
+}
+
 /// Seconds as `10m`, `1h`, `2d`.
 pub fn span(secs: u64) -> String {
     match secs {
@@ -90,8 +100,15 @@ pub fn header(f: &mut Frame, area: Rect, s: &AppState, theme: Theme) {
         Span::styled(format!(" {} ", clean(&s.title, 30)), theme.badge()),
         Span::raw(" "),
     ];
+    // Whole words when they fit; the queue's short labels on a narrow screen.
+    let words = s.width >= 100;
     for status in AlertStatus::ALL {
-        first.push(Span::styled(status_label(status), theme.status(status)));
+        let label = if words {
+            status_name(status)
+        } else {
+            status_label(status)
+        };
+        first.push(Span::styled(label, theme.status(status)));
         first.push(Span::raw(format!(" {}  ", st.alerts.get(status))));
     }
     first.push(Span::styled(
