@@ -1,24 +1,61 @@
 //! Making outside text safe to show: audit events carry names and titles written by anyone.
 
-/// Replace every control character (C0, DEL, C1, and the Unicode bidi overrides that reorder what a reader
-/// sees) with a visible stand-in, so escape sequences such as `\x1b]0;pwned\x07` reach a terminal inert.
-/// Tabs and newlines become spaces: callers lay text out in cells, one line each.
+/// Replace every control character (C0, DEL, C1) with U+FFFD, so escape sequences such as
+/// `\x1b]0;pwned\x07` reach a terminal inert. Tabs and newlines become spaces: callers lay text out in cells,
+/// one line each.
+///
+/// The Unicode bidi controls (embeddings, overrides, isolates and the two marks) are not merely blanked: they
+/// are how a name like `\u{202e}nimda` is made to read "admin", so each becomes a visible marker naming it
+/// (`⟨RLO⟩`, see [`bidi_marker`]) and the analyst sees that a spoof was attempted. The markers are plain
+/// one-column characters, so the width of what is drawn is the width of what is counted.
 pub fn sanitize(s: &str) -> String {
     if !s.chars().any(needs_cleaning) {
         return s.to_string();
     }
-    s.chars()
-        .map(|c| match c {
-            '\t' | '\n' | '\r' => ' ',
-            c if needs_cleaning(c) => '\u{fffd}',
-            c => c,
-        })
-        .collect()
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\t' | '\n' | '\r' => out.push(' '),
+            c => match bidi_marker(c) {
+                Some(m) => out.push_str(m),
+                None if needs_cleaning(c) => out.push('\u{fffd}'),
+                None => out.push(c),
+            },
+        }
+    }
+    out
+}
+
+/// The visible stand-in for a bidi control character, or `None` for any other character. The names are
+/// Unicode's abbreviations (UAX #9), which is what an analyst would search for.
+pub fn bidi_marker(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{202a}' => "⟨LRE⟩",
+        '\u{202b}' => "⟨RLE⟩",
+        '\u{202c}' => "⟨PDF⟩",
+        '\u{202d}' => "⟨LRO⟩",
+        '\u{202e}' => "⟨RLO⟩",
+        '\u{2066}' => "⟨LRI⟩",
+        '\u{2067}' => "⟨RLI⟩",
+        '\u{2068}' => "⟨FSI⟩",
+        '\u{2069}' => "⟨PDI⟩",
+        '\u{200e}' => "⟨LRM⟩",
+        '\u{200f}' => "⟨RLM⟩",
+        _ => return None,
+    })
 }
 
 fn needs_cleaning(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+    c.is_control() || bidi_marker(c).is_some()
+}
+
+/// A count with its noun in the right number: `1 alert`, `2 alerts`, `0 alerts` — never `1 alert(s)`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
 }
 
 /// Cut to at most `max` characters, marking the cut with an ellipsis.
@@ -72,6 +109,29 @@ mod tests {
         let s = sanitize("Deploy\x1b]0;pwned\x07 notes\x1b[31m\u{9b}2J\u{202e}");
         assert!(!s.chars().any(|c| c.is_control()));
         assert!(s.starts_with("Deploy\u{fffd}]0;pwned\u{fffd} notes"));
+        assert!(s.ends_with("\u{fffd}2J⟨RLO⟩"), "{s}");
+    }
+
+    #[test]
+    fn bidi_controls_are_named_not_obeyed() {
+        let s = sanitize("\u{202e}nimda\u{202c} Mallory \u{2066}x\u{2069}\u{200f}");
+        assert_eq!(s, "⟨RLO⟩nimda⟨PDF⟩ Mallory ⟨LRI⟩x⟨PDI⟩⟨RLM⟩");
+        // Every bidi control, and nothing else, has a marker; the markers are one column a character.
+        for c in ('\u{2000}'..='\u{2070}').chain(['\u{61c}', '\u{feff}', 'a']) {
+            let expected = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}');
+            assert_eq!(bidi_marker(c).is_some(), expected, "{c:?}");
+        }
+        for c in ['\u{202a}', '\u{202e}', '\u{2069}', '\u{200e}'] {
+            let m = sanitize(&c.to_string());
+            assert_eq!(
+                unicode_width::UnicodeWidthStr::width(m.as_str()),
+                m.chars().count(),
+                "{m}"
+            );
+            assert!(!m.chars().any(|c| c.is_control() || bidi_marker(c).is_some()));
+        }
+        // Other controls stay neutralised: C0, DEL, C1.
+        assert_eq!(sanitize("a\u{0}b\u{7f}c\u{85}d"), "a\u{fffd}b\u{fffd}c\u{fffd}d");
     }
 
     #[test]
