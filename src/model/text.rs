@@ -58,6 +58,42 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
     }
 }
 
+/// `Ok` when `det` is one of `known` (case-insensitive), else the refusal with the closest id suggested:
+/// a filter on a mistyped detection would match nothing and look like "no alerts". The UI's filter and
+/// `vigil export --detection` both check with it.
+pub fn known_detection(det: &str, known: &[&str]) -> Result<(), String> {
+    if known.iter().any(|k| k.eq_ignore_ascii_case(det)) {
+        return Ok(());
+    }
+    let shown = sanitize(det);
+    let lower = det.to_ascii_lowercase();
+    let closest = known
+        .iter()
+        .map(|k| (edit_distance(&lower, &k.to_ascii_lowercase()), *k))
+        .min();
+    Err(match closest {
+        Some((d, k)) if d <= (k.len() / 2).max(3) => {
+            format!("no detection '{shown}'; did you mean det:{k}?")
+        }
+        _ => format!("no detection '{shown}'"),
+    })
+}
+
+/// Levenshtein distance in characters: how many edits turn `a` into `b`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
 /// Cut to at most `max` characters, marking the cut with an ellipsis.
 pub fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -132,6 +168,19 @@ mod tests {
         }
         // Other controls stay neutralised: C0, DEL, C1.
         assert_eq!(sanitize("a\u{0}b\u{7f}c\u{85}d"), "a\u{fffd}b\u{fffd}c\u{fffd}d");
+    }
+
+    #[test]
+    fn unknown_detections_get_the_closest_known_id() {
+        let known = ["page-crawling", "issue-crawling", "bulk-export"];
+        assert_eq!(known_detection("Page-Crawling", &known), Ok(()));
+        let e = known_detection("page-crawl", &known).unwrap_err();
+        assert!(e.contains("did you mean det:page-crawling?"), "{e}");
+        let e = known_detection("bulk_exports", &known).unwrap_err();
+        assert!(e.contains("det:bulk-export"), "{e}");
+        let e = known_detection("\u{1b}[2Jzzzzzzzzzzzzzz", &known).unwrap_err();
+        assert!(!e.contains("did you mean") && !e.contains('\u{1b}'), "{e}");
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]

@@ -544,9 +544,9 @@ impl AppState {
             && !self.detections.items.is_empty()
         {
             let ids: Vec<&str> = self.detections.items.iter().map(|d| d.id.as_str()).collect();
-            if let Err(message) = known_detection(det, &ids) {
+            if let Err(message) = crate::model::text::known_detection(det, &ids) {
                 let (start, end) = det_span(text);
-                return Err((start, end, message));
+                return Err((start, end, format!("{message} (the detections pane, 4, lists them)")));
             }
         }
         Ok(filter)
@@ -666,40 +666,6 @@ pub(super) fn actor_label(alert: &crate::model::Alert) -> Option<String> {
         (_, Some(e)) if !e.is_empty() => Some(e.to_string()),
         _ => None,
     }
-}
-
-/// `Ok` when `det` is one of `known` (case-insensitive), else the refusal with the closest id suggested.
-pub fn known_detection(det: &str, known: &[&str]) -> Result<(), String> {
-    if known.iter().any(|k| k.eq_ignore_ascii_case(det)) {
-        return Ok(());
-    }
-    let shown = crate::model::text::sanitize(det);
-    let lower = det.to_ascii_lowercase();
-    let closest = known
-        .iter()
-        .map(|k| (edit_distance(&lower, &k.to_ascii_lowercase()), *k))
-        .min();
-    Err(match closest {
-        Some((d, k)) if d <= (k.len() / 2).max(3) => {
-            format!("no detection '{shown}'; did you mean det:{k}? (4 lists them all)")
-        }
-        _ => format!("no detection '{shown}' (4 lists them all)"),
-    })
-}
-
-/// Levenshtein distance in characters: how many edits turn `a` into `b`.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// The byte span of the `det:`/`detection:` term in a query (case-insensitive key), for the underline;
