@@ -266,8 +266,16 @@ fn csv_appends_notes_matches_evidence_and_link_after_the_contract_columns() {
     );
     let b = by_id(2);
     let notes = &b[col("notes")];
-    assert!(notes.starts_with("2026-11-02T10:02:00Z bob: xxx"), "{}", &notes[..40]);
-    assert_eq!(notes.chars().filter(|c| *c == 'x').count(), 10_000, "10k characters kept whole");
+    assert!(
+        notes.starts_with("2026-11-02T10:02:00Z bob: xxx"),
+        "{}",
+        &notes[..40]
+    );
+    assert_eq!(
+        notes.chars().filter(|c| *c == 'x').count(),
+        10_000,
+        "10k characters kept whole"
+    );
     assert_eq!(&b[col("matches")], "");
     assert_eq!(
         &b[col("link")],
@@ -300,7 +308,11 @@ fn csv_appends_notes_matches_evidence_and_link_after_the_contract_columns() {
     let mut rdr = csv::Reader::from_reader(text.as_bytes());
     let r = rdr.records().next().unwrap().unwrap();
     assert_eq!(&r[col("matches")], "'=1+1…[custom:x, 9 chars] (custom:x)");
-    assert_eq!(&r[col("link")], "", "a site that is not a host gives no link");
+    assert_eq!(
+        &r[col("link")],
+        "",
+        "a site that is not a host gives no link"
+    );
     // JSON is unchanged: the alert as stored, no added fields.
     let out = vigil(dir2.path(), &["export", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(stdout(&out).lines().next().unwrap()).unwrap();
@@ -316,14 +328,26 @@ fn an_unknown_detection_is_refused_with_the_closest_id() {
     seeded(dir.path());
     let out = vigil(
         dir.path(),
-        &["export", "--format", "csv", "--detection", "sensitive-contnet"],
+        &[
+            "export",
+            "--format",
+            "csv",
+            "--detection",
+            "sensitive-contnet",
+        ],
     );
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("did you mean det:sensitive-content?"), "{err}");
     let out = vigil(
         dir.path(),
-        &["export", "--format", "csv", "--detection", "sensitive-content"],
+        &[
+            "export",
+            "--format",
+            "csv",
+            "--detection",
+            "sensitive-content",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).lines().count(), 3);

@@ -55,7 +55,10 @@ async fn select_detection(app: &mut App, det: &str) {
     for _ in 0..at {
         keys(app, "j").await;
     }
-    assert_eq!(app.state.detections.current().map(|d| d.id.as_str()), Some(det));
+    assert_eq!(
+        app.state.detections.current().map(|d| d.id.as_str()),
+        Some(det)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,7 +95,10 @@ async fn the_help_teaches_the_filter_and_the_commands() {
         ":filter status:open",
         ":sort time",
     ] {
-        assert!(screen.contains(needle), "the help's end lacks {needle:?}:\n{screen}");
+        assert!(
+            screen.contains(needle),
+            "the help's end lacks {needle:?}:\n{screen}"
+        );
     }
     // From the end, one k moves at once (the scroll stops at the last line, not beyond).
     let end = app.state.help;
@@ -126,7 +132,8 @@ async fn slash_reopens_with_the_filter_and_a_space_so_typing_adds_a_term() {
     assert_eq!(app.state.queue.filter_text, "status:open sev:high");
     // An empty filter reopens empty (no leading blank).
     keys(&mut app, "/").await;
-    app.press(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)).await;
+    app.press(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL))
+        .await;
     app.press(code(KeyCode::Enter)).await;
     keys(&mut app, "/").await;
     assert_eq!(app.state.prompt.as_ref().unwrap().input.value(), "");
@@ -140,31 +147,55 @@ async fn an_unknown_detection_in_the_filter_is_refused_with_the_closest_id() {
     app.press(code(KeyCode::Enter)).await;
     assert_eq!(app.state.mode(), Mode::Filter, "the prompt stays open");
     assert_eq!(app.state.queue.filter.detection, None, "nothing applied");
-    let err = app.state.prompt.as_ref().unwrap().error().unwrap().to_string();
-    assert!(err.contains("'page-crawlin'") && err.contains("det:page-crawling"), "{err}");
+    let err = app
+        .state
+        .prompt
+        .as_ref()
+        .unwrap()
+        .error()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("'page-crawlin'") && err.contains("det:page-crawling"),
+        "{err}"
+    );
     // The footer shows it whole at 80 columns, the prompt line keeps the typed text.
     let screen = rows(&app, 80, 24);
-    assert!(screen[23].contains("did you mean det:page-crawling"), "{}", screen[23]);
+    assert!(
+        screen[23].contains("did you mean det:page-crawling"),
+        "{}",
+        screen[23]
+    );
     assert!(screen[22].contains("det:page-crawlin"), "{}", screen[22]);
     keys(&mut app, "g").await;
-    assert!(app.state.prompt.as_ref().unwrap().error().is_none(), "fixed as typed");
+    assert!(
+        app.state.prompt.as_ref().unwrap().error().is_none(),
+        "fixed as typed"
+    );
     app.press(code(KeyCode::Enter)).await;
     assert_eq!(app.state.mode(), Mode::Normal);
-    assert_eq!(app.state.queue.filter.detection.as_deref(), Some("page-crawling"));
+    assert_eq!(
+        app.state.queue.filter.detection.as_deref(),
+        Some("page-crawling")
+    );
     assert_eq!(app.state.queue.rows.len(), 1);
     // Nothing close at all: refused without a guess.
     keys(&mut app, ":filter det:zzzzzzzzzzzzzzzzzzzz").await;
     app.press(code(KeyCode::Enter)).await;
     let msg = app.state.message.clone().unwrap();
     assert!(msg.error && msg.text.contains("no detection") && !msg.text.contains("did you mean"));
-    assert_eq!(app.state.queue.filter.detection.as_deref(), Some("page-crawling"));
+    assert_eq!(
+        app.state.queue.filter.detection.as_deref(),
+        Some("page-crawling")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_prompt_scrolls_so_the_cursor_and_the_typed_end_stay_visible() {
     let (_dir, handle) = engine();
     let mut app = app(handle, 80, 24).await;
-    let long = "status:open sev:>=medium actor:ana@example.com since:2026-10-01 until:2026-12-01 crawl";
+    let long =
+        "status:open sev:>=medium actor:ana@example.com since:2026-10-01 until:2026-12-01 crawl";
     keys(&mut app, &format!("/{long}")).await;
     let term = render(&app, 80, 24);
     let line: String = (0..80)
@@ -172,10 +203,15 @@ async fn a_long_prompt_scrolls_so_the_cursor_and_the_typed_end_stay_visible() {
         .collect();
     assert!(line.trim_end().ends_with("crawl"), "{line}");
     assert!(line.starts_with("/…"), "the hidden start is marked: {line}");
-    let cursor = ratatui::backend::Backend::get_cursor_position(&mut term.backend().clone()).unwrap();
+    let cursor =
+        ratatui::backend::Backend::get_cursor_position(&mut term.backend().clone()).unwrap();
     assert_eq!(cursor.y, 22);
     assert!(cursor.x < 80);
-    assert_eq!(cursor.x as usize, line.trim_end().chars().count(), "cursor after the text");
+    assert_eq!(
+        cursor.x as usize,
+        line.trim_end().chars().count(),
+        "cursor after the text"
+    );
     // Home brings the start back into view.
     app.press(code(KeyCode::Home)).await;
     let line = &rows(&app, 80, 24)[22];
@@ -194,7 +230,8 @@ async fn the_exclusion_prompt_names_the_actor_and_refuses_a_past_date() {
     keys(&mut app, "G").await; // #1, page-crawling by Ana
     keys(&mut app, "4").await;
     keys(&mut app, "1").await;
-    app.press(KeyEvent::new(KeyCode::Char('X'), KeyModifiers::SHIFT)).await;
+    app.press(KeyEvent::new(KeyCode::Char('X'), KeyModifiers::SHIFT))
+        .await;
     let label = app.state.prompt.as_ref().unwrap().label();
     assert_eq!(
         label,
@@ -205,10 +242,18 @@ async fn the_exclusion_prompt_names_the_actor_and_refuses_a_past_date() {
     for past in ["2026-11-01", "2026-11-02", "2020-01-01"] {
         keys(&mut app, past).await;
         app.press(code(KeyCode::Enter)).await;
-        let err = app.state.prompt.as_ref().unwrap().error().unwrap().to_string();
+        let err = app
+            .state
+            .prompt
+            .as_ref()
+            .unwrap()
+            .error()
+            .unwrap()
+            .to_string();
         assert!(err.contains("not in the future"), "{past}: {err}");
         assert!(exclusions(&handle, "page-crawling").await.is_empty());
-        app.press(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)).await;
+        app.press(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL))
+            .await;
     }
     keys(&mut app, "2026-11-03").await;
     app.press(code(KeyCode::Enter)).await;
@@ -216,7 +261,10 @@ async fn the_exclusion_prompt_names_the_actor_and_refuses_a_past_date() {
     let stored = exclusions(&handle, "page-crawling").await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].value, "acc-Ana");
-    assert_eq!(stored[0].label.as_deref(), Some("Ana Admin (ana@example.com)"));
+    assert_eq!(
+        stored[0].label.as_deref(),
+        Some("Ana Admin (ana@example.com)")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -225,7 +273,8 @@ async fn u_lists_the_exclusions_and_removes_the_chosen_one() {
     let mut app = app(handle.clone(), 80, 24).await;
     // Two exclusions of page-crawling: Ana's (from her alert, named) and one by id only.
     keys(&mut app, "G").await;
-    app.press(KeyEvent::new(KeyCode::Char('X'), KeyModifiers::SHIFT)).await;
+    app.press(KeyEvent::new(KeyCode::Char('X'), KeyModifiers::SHIFT))
+        .await;
     keys(&mut app, "2027-01-31").await;
     app.press(code(KeyCode::Enter)).await;
     let mut settings = handle
@@ -254,14 +303,28 @@ async fn u_lists_the_exclusions_and_removes_the_chosen_one() {
     let e = app.update(Msg::Lagged);
     app.settle(e).await;
     let screen = rows(&app, 80, 24).join("\n");
-    assert!(screen.contains("1. actor Ana Admin (ana@example.com)  until 2027-01-31"), "{screen}");
+    assert!(
+        screen.contains("1. actor Ana Admin (ana@example.com)  until 2027-01-31"),
+        "{screen}"
+    );
     assert!(screen.contains("2. actor acc-Zed  no end"), "{screen}");
     keys(&mut app, "u").await;
     let label = app.state.prompt.as_ref().unwrap().label();
-    assert!(label.contains("remove which exclusion of page-crawling? (1-2)"), "{label}");
+    assert!(
+        label.contains("remove which exclusion of page-crawling? (1-2)"),
+        "{label}"
+    );
     keys(&mut app, "7").await;
     app.press(code(KeyCode::Enter)).await;
-    assert!(app.state.prompt.as_ref().unwrap().error().unwrap().contains("'7'"));
+    assert!(
+        app.state
+            .prompt
+            .as_ref()
+            .unwrap()
+            .error()
+            .unwrap()
+            .contains("'7'")
+    );
     assert_eq!(exclusions(&handle, "page-crawling").await.len(), 2);
     app.press(code(KeyCode::Backspace)).await;
     keys(&mut app, "1").await;
@@ -269,12 +332,19 @@ async fn u_lists_the_exclusions_and_removes_the_chosen_one() {
     assert_eq!(app.state.mode(), Mode::Normal);
     let left = exclusions(&handle, "page-crawling").await;
     assert_eq!(left.len(), 1);
-    assert_eq!(left[0].value, "acc-Zed", "the chosen one went, not the last");
+    assert_eq!(
+        left[0].value, "acc-Zed",
+        "the chosen one went, not the last"
+    );
     // A detection without exclusions says so and asks nothing.
     select_detection(&mut app, "bulk-export").await;
     keys(&mut app, "u").await;
     assert!(app.state.prompt.is_none());
-    assert!(footer_text(&app).contains("no exclusions"), "{}", footer_text(&app));
+    assert!(
+        footer_text(&app).contains("no exclusions"),
+        "{}",
+        footer_text(&app)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -292,14 +362,16 @@ async fn sensitivity_on_a_detection_without_a_threshold_changes_nothing_and_says
             .sensitivity
     };
     let was = sens(&handle);
-    app.press(KeyEvent::new(KeyCode::Char('S'), KeyModifiers::SHIFT)).await;
+    app.press(KeyEvent::new(KeyCode::Char('S'), KeyModifiers::SHIFT))
+        .await;
     assert_eq!(sens(&handle), was);
     assert_eq!(exclusions(&handle, "admin-impersonation").await, before);
     let msg = footer_text(&app);
     assert!(msg.contains("no threshold to tune"), "{msg}");
     // A counting detection still cycles.
     select_detection(&mut app, "page-crawling").await;
-    app.press(KeyEvent::new(KeyCode::Char('S'), KeyModifiers::SHIFT)).await;
+    app.press(KeyEvent::new(KeyCode::Char('S'), KeyModifiers::SHIFT))
+        .await;
     let now = handle
         .detections()
         .into_iter()
@@ -320,7 +392,11 @@ async fn esc_on_a_note_with_text_asks_before_discarding() {
     assert!(app.state.note.is_some(), "the draft is still there");
     assert_eq!(app.state.mode(), Mode::Confirm);
     let screen = rows(&app, 80, 24);
-    assert!(screen[23].contains("discard the note? y/n"), "{}", screen[23]);
+    assert!(
+        screen[23].contains("discard the note? y/n"),
+        "{}",
+        screen[23]
+    );
     // n (or any key but y) goes back to the draft, untouched.
     keys(&mut app, "n").await;
     assert_eq!(app.state.mode(), Mode::Note);
@@ -372,6 +448,9 @@ async fn footer_words_are_plain_english() {
     keys(&mut app, "t").await;
     let msg = footer_text(&app);
     assert!(msg.contains("true positive"), "{msg}");
-    assert!(!msg.contains("true_positive") && !msg.contains("(s)"), "{msg}");
+    assert!(
+        !msg.contains("true_positive") && !msg.contains("(s)"),
+        "{msg}"
+    );
     assert_eq!(app.state.pane, Pane::Queue);
 }

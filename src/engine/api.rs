@@ -839,7 +839,11 @@ impl EngineHandle {
         file.commit().map_err(refused)?;
         Ok(format!(
             "exported {} to {}",
-            crate::model::text::plural(usize::try_from(rows).unwrap_or(usize::MAX), "alert", "alerts"),
+            crate::model::text::plural(
+                usize::try_from(rows).unwrap_or(usize::MAX),
+                "alert",
+                "alerts"
+            ),
             path.display()
         ))
     }

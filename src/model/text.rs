@@ -164,10 +164,16 @@ mod tests {
                 m.chars().count(),
                 "{m}"
             );
-            assert!(!m.chars().any(|c| c.is_control() || bidi_marker(c).is_some()));
+            assert!(
+                !m.chars()
+                    .any(|c| c.is_control() || bidi_marker(c).is_some())
+            );
         }
         // Other controls stay neutralised: C0, DEL, C1.
-        assert_eq!(sanitize("a\u{0}b\u{7f}c\u{85}d"), "a\u{fffd}b\u{fffd}c\u{fffd}d");
+        assert_eq!(
+            sanitize("a\u{0}b\u{7f}c\u{85}d"),
+            "a\u{fffd}b\u{fffd}c\u{fffd}d"
+        );
     }
 
     #[test]

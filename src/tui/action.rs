@@ -116,7 +116,7 @@ actions! {
     SendTo,
     /// Reload from the store
     Refresh,
-    /// Show the key bindings
+    /// Show this help: keys, filter terms, : commands
     Help,
     /// Quit
     Quit,

@@ -902,7 +902,7 @@ impl AppState {
     fn on_help_action(&mut self, a: Action) -> Vec<Effect> {
         // The help's body shows the screen minus header, footer and its frame; it scrolls no further than
         // its last line at the bottom.
-        let max = crate::tui::panes::help::line_count()
+        let max = crate::tui::panes::help::line_count(self.width)
             .saturating_sub(usize::from(self.height.saturating_sub(5)));
         let scroll = self.help.unwrap_or(0).min(max);
         let clamp = |n: usize| Some(n.min(max));

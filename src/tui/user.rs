@@ -110,10 +110,7 @@ mod tests {
             resolve(None, Some(OsString::from("x".repeat(500))), 7),
             "x".repeat(NAME_MAX)
         );
-        assert_eq!(
-            resolve(None, Some(OsString::from(" \t\x1b ")), 7),
-            "uid-7"
-        );
+        assert_eq!(resolve(None, Some(OsString::from(" \t\x1b ")), 7), "uid-7");
     }
 
     #[test]

@@ -143,7 +143,10 @@ pub fn footer(f: &mut Frame, area: Rect, s: &AppState, keymap: &Keymap, theme: T
         spans.push(Span::styled(fit(&text::sanitize(e), room), theme.error()));
     } else if s.note.as_ref().is_some_and(|n| n.confirm_discard) {
         spans.push(Span::styled(
-            fit("discard the note? y/n (any other key goes back to it)", room),
+            fit(
+                "discard the note? y/n (any other key goes back to it)",
+                room,
+            ),
             theme.error(),
         ));
     } else if let Some(m) = &s.message {
@@ -294,7 +297,10 @@ pub fn prompt_line(f: &mut Frame, area: Rect, s: &AppState, theme: Theme) {
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
     let x = label_w + cursor_col - skip + usize::from(skip > 0);
-    let x = area.x + u16::try_from(x).unwrap_or(u16::MAX).min(area.width.saturating_sub(1));
+    let x = area.x
+        + u16::try_from(x)
+            .unwrap_or(u16::MAX)
+            .min(area.width.saturating_sub(1));
     f.set_cursor_position(Position::new(x, area.y));
 }
 

@@ -128,7 +128,11 @@ fn draw_exclusions(f: &mut Frame, area: Rect, s: &AppState, v: &DetectionView, t
     }];
     let room = usize::from(area.height.saturating_sub(1));
     let more = list.len().saturating_sub(room);
-    for (i, x) in list.iter().enumerate().take(if more > 0 { room.saturating_sub(1) } else { room }) {
+    for (i, x) in list.iter().enumerate().take(if more > 0 {
+        room.saturating_sub(1)
+    } else {
+        room
+    }) {
         let ended = x.until.is_some_and(|u| u <= s.now);
         let until = match x.until {
             Some(u) if ended => format!("ended {}", u.format("%Y-%m-%d")),
@@ -138,11 +142,17 @@ fn draw_exclusions(f: &mut Frame, area: Rect, s: &AppState, v: &DetectionView, t
         lines.push(Line::from(vec![
             Span::styled(format!("{:>2}. ", i + 1), theme.bold()),
             Span::raw(clean(&excluded(x, s), 80)),
-            Span::styled(format!("  {until}"), if ended { theme.dim() } else { theme.ok() }),
+            Span::styled(
+                format!("  {until}"),
+                if ended { theme.dim() } else { theme.ok() },
+            ),
         ]));
     }
     if more > 0 {
-        lines.push(Line::styled(format!("    …and {} more", more + 1), theme.dim()));
+        lines.push(Line::styled(
+            format!("    …and {} more", more + 1),
+            theme.dim(),
+        ));
     }
     f.render_widget(Paragraph::new(lines), area);
 }

@@ -44,7 +44,10 @@ pub fn draw(f: &mut Frame, area: Rect, s: &AppState, theme: Theme, focused: bool
                     "a webhook or Splunk, add one to the config file (~/.config/vigil/vigil.toml,",
                     theme.bold(),
                 ),
-                Line::styled("or the file given with --config), for example:", theme.bold()),
+                Line::styled(
+                    "or the file given with --config), for example:",
+                    theme.bold(),
+                ),
                 Line::raw(""),
                 Line::raw("  [[integrations]]"),
                 Line::raw("  name = \"secops-slack\""),

@@ -133,7 +133,10 @@ impl Prompt {
             PromptKind::Filter { .. } => "/".into(),
             PromptKind::Command { .. } => ":".into(),
             PromptKind::Assign { ids } => {
-                format!("assign {} to (empty = nobody): ", plural(ids.len(), "alert", "alerts"))
+                format!(
+                    "assign {} to (empty = nobody): ",
+                    plural(ids.len(), "alert", "alerts")
+                )
             }
             PromptKind::ExcludeUntil {
                 detection,
@@ -180,7 +183,11 @@ impl Prompt {
             }
             PromptKind::ConfirmReplay { name, dead } => format!(
                 "replay {} to {}? (y/N) ",
-                plural(usize::try_from(*dead).unwrap_or(usize::MAX), "dead letter", "dead letters"),
+                plural(
+                    usize::try_from(*dead).unwrap_or(usize::MAX),
+                    "dead letter",
+                    "dead letters"
+                ),
                 crate::model::text::sanitize(name)
             ),
         }

@@ -538,15 +538,27 @@ impl AppState {
     /// Parse a filter query and check what the grammar cannot know: that a `det:` value names a detection
     /// of the catalogue this UI has loaded (a typo would otherwise match nothing, silently). On error, the
     /// bad span (byte offsets) and the message, with the closest known id suggested.
-    fn check_filter(&self, text: &str) -> Result<crate::model::AlertFilter, (usize, usize, String)> {
+    fn check_filter(
+        &self,
+        text: &str,
+    ) -> Result<crate::model::AlertFilter, (usize, usize, String)> {
         let filter = query::parse(text, self.now).map_err(|e| (e.start, e.end, e.message))?;
         if let Some(det) = &filter.detection
             && !self.detections.items.is_empty()
         {
-            let ids: Vec<&str> = self.detections.items.iter().map(|d| d.id.as_str()).collect();
+            let ids: Vec<&str> = self
+                .detections
+                .items
+                .iter()
+                .map(|d| d.id.as_str())
+                .collect();
             if let Err(message) = crate::model::text::known_detection(det, &ids) {
                 let (start, end) = det_span(text);
-                return Err((start, end, format!("{message} (the detections pane, 4, lists them)")));
+                return Err((
+                    start,
+                    end,
+                    format!("{message} (the detections pane, 4, lists them)"),
+                ));
             }
         }
         Ok(filter)
