@@ -883,7 +883,10 @@ fn describe_settings(id: &str, s: &DetectionSettings) -> String {
     let excl = if s.exclusions.is_empty() {
         String::new()
     } else {
-        format!(", {} exclusion(s)", s.exclusions.len())
+        format!(
+            ", {}",
+            crate::model::text::plural(s.exclusions.len(), "exclusion", "exclusions")
+        )
     };
     format!("{id}: {state}{sens}{excl}")
 }

@@ -149,11 +149,12 @@ pub fn footer(f: &mut Frame, area: Rect, s: &AppState, keymap: &Keymap, theme: T
             ),
             theme.error(),
         ));
+    } else if let Some(h) = s.prompt.as_ref().and_then(|p| p.hint()) {
+        // The open prompt's hint is about what is being typed now: it wins over an older message.
+        spans.push(Span::styled(fit(&text::sanitize(&h), room), theme.dim()));
     } else if let Some(m) = &s.message {
         let style = if m.error { theme.error() } else { theme.ok() };
         spans.push(Span::styled(fit(&text::sanitize(&m.text), room), style));
-    } else if let Some(h) = s.prompt.as_ref().and_then(|p| p.hint()) {
-        spans.push(Span::styled(fit(&text::sanitize(&h), room), theme.dim()));
     } else {
         let hints: &[(Action, &str)] = match (mode, s.pane) {
             (Mode::Note, _) => &[],
@@ -224,6 +225,20 @@ pub fn fit(s: &str, width: usize) -> String {
     out
 }
 
+/// `s` cut to `width` display columns in the middle, keeping its end: a prompt's question ends with what
+/// it asks ("… from page-crawling until: "), which must stay readable when a long name is cut.
+pub fn fit_keeping_end(s: &str, width: usize) -> String {
+    if Span::raw(s).width() <= width {
+        return s.to_string();
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let tail_len = (width / 2).min(28).min(chars.len());
+    let tail: String = chars[chars.len() - tail_len..].iter().collect();
+    let head_room = width.saturating_sub(Span::raw(tail.as_str()).width());
+    let head = fit(s, head_room);
+    format!("{head}{tail}")
+}
+
 /// The one-line prompt (filter, command, assignee, path, expiry, confirm), with the filter's bad token
 /// underlined in the error style and the cursor placed.
 ///
@@ -236,7 +251,7 @@ pub fn prompt_line(f: &mut Frame, area: Rect, s: &AppState, theme: Theme) {
     let width = usize::from(area.width);
     // The question keeps at most what leaves 16 columns (or half the line) for the answer.
     let label_room = width.saturating_sub(16.min(width / 2));
-    let label = fit(&p.label(), label_room);
+    let label = fit_keeping_end(&p.label(), label_room);
     let label_w = Span::raw(label.as_str()).width();
     let value = p.input.value();
     let bad = match &p.kind {

@@ -554,11 +554,7 @@ impl AppState {
                 .collect();
             if let Err(message) = crate::model::text::known_detection(det, &ids) {
                 let (start, end) = det_span(text);
-                return Err((
-                    start,
-                    end,
-                    format!("{message} (the detections pane, 4, lists them)"),
-                ));
+                return Err((start, end, format!("{message} (pane 4 lists them all)")));
             }
         }
         Ok(filter)
