@@ -150,6 +150,19 @@ impl ExportArgs {
 /// written through a symlink) or stdout.
 pub fn export(mut setup: Setup, args: ExportArgs) -> Result<i32> {
     let filter = args.filter()?;
+    // A mistyped detection would export nothing and look like "no alerts": refuse it, naming the closest
+    // id. Custom detections (`custom:…`) come from the config and are taken as given.
+    if let Some(det) = &filter.detection
+        && !det.starts_with("custom:")
+    {
+        let known: Vec<&str> = vigil::detect::catalogue::catalogue()
+            .iter()
+            .map(|d| d.id)
+            .collect();
+        if let Err(e) = vigil::model::text::known_detection(det, &known) {
+            return Err(eyre!("--detection: {e}"));
+        }
+    }
     let (_dir, store) = setup.open_existing_store()?;
     let format = match args.format {
         Format::Csv => ExportFormat::Csv,
