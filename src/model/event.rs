@@ -528,6 +528,48 @@ pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
 mod tests {
     use super::*;
 
+    fn parsed(v: Value) -> AuditEvent {
+        serde_json::from_value(v).expect("event")
+    }
+
+    #[test]
+    fn what_an_event_was_about_in_words() {
+        let base = serde_json::json!({"id": "e", "time": "2026-11-02T09:00:00Z", "action": "x",
+            "actor": {"id": "a"}});
+        let with = |k: &str, v: Value| {
+            let mut b = base.clone();
+            b[k] = v;
+            parsed(b)
+        };
+        // A search: its query, not `-`.
+        let search = with(
+            "context",
+            serde_json::json!([{"id": "q1", "type": "search", "attributes": {"query": "salary export"}}]),
+        );
+        assert_eq!(search.what(), Some("salary export"));
+        // A granted admin: their name, not their id.
+        let grant = with(
+            "context",
+            serde_json::json!([{"id": "5b10ac8d", "type": "users", "attributes": {"name": "Ana Lima", "email": "ana@x"}}]),
+        );
+        assert_eq!(grant.what(), Some("Ana Lima"));
+        // A page: its title and space.
+        let page = with(
+            "content",
+            serde_json::json!({"title": "SLA design doc", "container_key": "OPS", "product": "confluence", "object_id": "1"}),
+        );
+        assert_eq!(page.describe(), "x on 'SLA design doc' in space OPS");
+        let issue = with(
+            "content",
+            serde_json::json!({"title": "Rotate keys", "container_key": "SEC", "product": "jira"}),
+        );
+        assert_eq!(issue.describe(), "x on 'Rotate keys' in project SEC");
+        // Only an id: the id; nothing at all: just the action.
+        let bare = with("context", serde_json::json!([{"id": "only-id"}]));
+        assert_eq!(bare.what(), Some("only-id"));
+        assert_eq!(parsed(base).describe(), "x");
+    }
+
     /// Strings in a serialized event, but the identity fields and the time.
     fn stored_strings(v: &Value, top: bool, out: &mut usize) {
         match v {
