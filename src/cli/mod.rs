@@ -9,6 +9,7 @@
 mod args;
 mod engine_cmds;
 mod integration_cmds;
+mod logfile;
 mod setup;
 mod store_cmds;
 mod time_arg;

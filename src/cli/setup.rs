@@ -136,10 +136,13 @@ pub fn keymap_path(config: Option<&Path>) -> Option<PathBuf> {
 fn init_logging(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     create_private_dir(dir).ok()?;
     let file = dir.join("vigil.log");
-    // Created owner-only before the appender opens it (it would create it world-readable); a symlink planted
-    // at the log's place is not followed.
-    open_private_append(&file).ok()?;
-    let appender = tracing_appender::rolling::never(dir, "vigil.log");
+    // Created owner-only, never through a symlink planted at its place, and rotated by size.
+    let appender = super::logfile::RotatingLog::open(
+        &file,
+        super::logfile::MAX_BYTES,
+        super::logfile::KEEP,
+    )
+    .ok()?;
     let (writer, guard) = tracing_appender::non_blocking(appender);
     let filter = tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -156,18 +159,6 @@ fn init_logging(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuar
 pub fn create_private_dir(dir: &Path) -> Result<()> {
     vigil::store::create_private_dirs(dir)
         .wrap_err_with(|| format!("cannot create {}", dir.display()))
-}
-
-/// Open (creating owner-only) a file for appending, refusing to follow a symlink at its place.
-fn open_private_append(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut o = std::fs::OpenOptions::new();
-    o.append(true).create(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600).custom_flags(libc::O_NOFOLLOW);
-    }
-    o.open(path)
 }
 
 /// The store error a person understands when `vigil serve` holds the store: the holder's pid, and why.
