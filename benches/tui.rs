@@ -355,7 +355,12 @@ fn main() {
         for _ in 0..7 {
             for text in [FILTER, ""] {
                 app.press(key('/')).await;
-                let len = app.state.queue.filter_text.chars().count();
+                // `/` reopens with the filter in force and a space: clear whatever the prompt holds.
+                let len = app
+                    .state
+                    .prompt
+                    .as_ref()
+                    .map_or(0, |p| p.input.value().chars().count());
                 for _ in 0..len {
                     app.press(code(KeyCode::Backspace)).await;
                 }
