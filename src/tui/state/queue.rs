@@ -67,7 +67,9 @@ pub struct QueueState {
     pub sort: SortOrder,
     /// Space-selected alerts for bulk actions.
     pub marked: BTreeSet<Ulid>,
-    /// Alerts raised since the user last looked at the top of the queue.
+    /// Alerts raised that the user has not scrolled up to yet ("N new" in the header). Raised alerts add to
+    /// it; moving the cursor up lowers it to the number of rows still above the cursor, so it falls as the new
+    /// rows are passed and is gone at the first row (`k` on the top row or `gg` clear it; `ctrl-r` too).
     pub unseen: usize,
     /// Newest query wins: results carrying an older generation are dropped.
     pub generation: u64,
@@ -149,8 +151,11 @@ impl QueueState {
                 self.sort_rows();
                 let found = keep.and_then(|id| self.rows.iter().position(|a| a.id == id));
                 match found {
+                    // The view is at the top: it stays there, so rows arriving above the selected alert are seen
+                    // (the caller's `scroll_into_view` scrolls only if the selected alert would leave the screen).
+                    Some(i) if self.offset == 0 => self.selected = i,
                     Some(i) => {
-                        // Keep the selected alert on the same screen line while new rows arrive above it.
+                        // Scrolled down: keep the selected alert on the same screen line while rows arrive above.
                         self.offset = (self.offset + i).saturating_sub(old_sel);
                         self.selected = i;
                     }
@@ -223,7 +228,8 @@ impl QueueState {
         None
     }
 
-    /// Move the cursor by `delta` rows (clamped), keeping it inside `view` rows on screen.
+    /// Move the cursor by `delta` rows (clamped), keeping it inside `view` rows on screen. Moving up past new
+    /// rows counts them as seen (see [`QueueState::unseen`]); moving down never does.
     pub fn move_by(&mut self, delta: isize, view: usize) {
         super::move_cursor(
             &mut self.selected,
@@ -232,6 +238,17 @@ impl QueueState {
             delta,
             view,
         );
+        if delta < 0 {
+            self.saw_up_to_cursor();
+        }
+    }
+
+    /// The new alerts arrive at the top (newest first): the cursor at absolute row `r` has passed every new
+    /// row but the `r` above it, so "N new" never exceeds `r` and reaches 0 at the top — the way a mail
+    /// reader's unread count falls as one reads upwards, and what a k9s/htop user expects of a list whose
+    /// head is the news.
+    fn saw_up_to_cursor(&mut self) {
+        self.unseen = self.unseen.min(self.window_start + self.selected);
     }
 
     /// Keep the cursor on screen.
