@@ -10,7 +10,7 @@ use color_eyre::eyre::{Result, eyre};
 use vigil::engine::{Pipeline, PipelineError, StatusReport};
 use vigil::export::{ExportFile, ExportFormat, ExportSelection, export_alerts};
 use vigil::ingest::SortLimits;
-use vigil::model::{AlertFilter, AlertStatus};
+use vigil::model::{AlertFilter, AlertStatus, AssigneeFilter, query};
 use vigil::store::StoreError;
 
 use super::args::{ExportArgs, Format, ListFormat};
@@ -129,21 +129,90 @@ impl ExportArgs {
                 .transpose()
                 .map_err(|e| eyre!("{flag}: {e}"))
         };
-        Ok(AlertFilter {
-            statuses: self
-                .status
-                .iter()
-                .map(|s| s.parse::<AlertStatus>())
-                .collect::<Result<_, _>>()
-                .map_err(|e| eyre!("--status: {e}"))?,
-            since: time("--since", &self.since)?,
-            until: time("--until", &self.until)?,
-            detection: self.detection.clone(),
-            actor: self.actor.clone(),
-            ascending: true,
-            ..Default::default()
-        })
+        let mut f = match &self.filter {
+            Some(q) => query::parse(q, now).map_err(|e| eyre!("--filter: {e}"))?,
+            None => AlertFilter::default(),
+        };
+        let statuses: Vec<AlertStatus> = self
+            .status
+            .iter()
+            .map(|s| s.parse::<AlertStatus>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| eyre!("--status: {e}"))?;
+        // A flag and a query term for the same field would have to be intersected or one dropped; naming
+        // the clash is clearer than either.
+        let both = |flag: &str, term: &str| {
+            eyre!("{flag} and --filter's '{term}:' both say it; give it once")
+        };
+        if !statuses.is_empty() {
+            if !f.statuses.is_empty() {
+                return Err(both("--status", "status"));
+            }
+            f.statuses = statuses;
+        }
+        for (flag, term, value, slot) in [
+            (
+                "--since",
+                "since",
+                time("--since", &self.since)?,
+                &mut f.since,
+            ),
+            (
+                "--until",
+                "until",
+                time("--until", &self.until)?,
+                &mut f.until,
+            ),
+        ] {
+            if value.is_some() {
+                if slot.is_some() {
+                    return Err(both(flag, term));
+                }
+                *slot = value;
+            }
+        }
+        for (flag, term, value, slot) in [
+            ("--detection", "det", &self.detection, &mut f.detection),
+            ("--actor", "actor", &self.actor, &mut f.actor),
+        ] {
+            if value.is_some() {
+                if slot.is_some() {
+                    return Err(both(flag, term));
+                }
+                slot.clone_from(value);
+            }
+        }
+        if f.assignee == Some(AssigneeFilter::Me) {
+            f.me = Some(login_name().ok_or_else(|| {
+                eyre!(
+                    "--filter: 'assignee:me' needs to know who you are, but $USER and $LOGNAME are unset and \
+                     this user id has no entry in /etc/passwd; write the name instead (assignee:NAME)"
+                )
+            })?);
+        }
+        f.ascending = true;
+        Ok(f)
     }
+}
+
+/// Who runs this command, for `assignee:me`: `$USER`, else `$LOGNAME`, else the name of this process's user
+/// id in `/etc/passwd` (a cron job or a container may have no environment, and the UI assigns with the same
+/// name). `None` when none of them says.
+fn login_name() -> Option<String> {
+    for var in ["USER", "LOGNAME"] {
+        if let Ok(v) = std::env::var(var)
+            && !v.trim().is_empty()
+        {
+            return Some(v);
+        }
+    }
+    let uid = rustix::process::getuid().as_raw().to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid && !name.is_empty()).then(|| name.to_string())
+    })
 }
 
 /// `vigil export`: the same writer as the UI's export, to a file (owner-only, put in place whole, never

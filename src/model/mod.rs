@@ -21,6 +21,6 @@ pub use delivery::{
     OutboxCounts, RECENT_KEPT,
 };
 pub use event::{Actor, AuditEvent, Content, Entity, Location, Message, Party, TextField};
-pub use filter::{AlertFilter, AlertPage, StatusCounts};
+pub use filter::{AlertFilter, AlertPage, AssigneeFilter, StatusCounts};
 pub use integration::{Integration, IntegrationKind, Triggers};
 pub use time_limits::TimeLimits;
