@@ -62,10 +62,10 @@ fn filter_by_assignee_name_me_and_none() {
     let dir = tempfile::tempdir().unwrap();
     seeded(dir.path());
     let d = dir.path();
-    let ana = Some("Ana".to_string());
+    let ana = || Some("Ana".to_string());
     assert_eq!(
         owners(&export(d, None, &["--filter", "assignee:ANA"])),
-        [ana.clone()]
+        [ana()]
     );
     assert_eq!(
         owners(&export(d, None, &["--filter", "assignee:none"])),
@@ -78,7 +78,7 @@ fn filter_by_assignee_name_me_and_none() {
     // `me` is the login name, case-insensitively.
     assert_eq!(
         owners(&export(d, Some("ana"), &["--filter", "assignee:me"])),
-        [ana]
+        [ana()]
     );
     assert_eq!(
         owners(&export(

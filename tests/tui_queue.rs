@@ -199,3 +199,253 @@ async fn at_the_top_the_view_scrolls_only_to_keep_the_cursor_on_screen() {
         rows.join("\n")
     );
 }
+
+/// The five fixed alerts, owned: #5 by "Tester" (the app's user, other case), #4 by bob, #3 by 李小龍, the
+/// rest by nobody; #4 with a title too long for its column.
+fn owned() -> Vec<Alert> {
+    let mut all = alerts();
+    for a in &mut all {
+        a.assignee = match a.id {
+            x if x == id(5) => Some("Tester".into()),
+            x if x == id(4) => Some("bob".into()),
+            x if x == id(3) => Some("李小龍".into()),
+            _ => None,
+        };
+        if a.id == id(4) {
+            a.title = "Credentials in content of a page about the quarterly deploy runbook".into();
+        }
+    }
+    all
+}
+
+fn shown_ids(app: &App) -> Vec<ulid::Ulid> {
+    app.state.queue.rows.iter().map(|a| a.id).collect()
+}
+
+async fn filter(app: &mut App, query: &str) {
+    keys(app, "/").await;
+    app.press(key_ctrl('u')).await;
+    keys(app, query).await;
+    app.press(code(crossterm::event::KeyCode::Enter)).await;
+}
+
+fn key_ctrl(c: char) -> crossterm::event::KeyEvent {
+    crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Char(c),
+        crossterm::event::KeyModifiers::CONTROL,
+    )
+}
+
+/// The queue pane's title (the top border's text) on screen.
+fn queue_title(app: &App) -> String {
+    screen(app, app.state.width, app.state.height)[2].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assignee_me_is_the_user_and_m_toggles_the_mine_view() {
+    let (_dir, handle, _store) = engine_with(&owned(), &events());
+    let mut app = app(handle, 80, 24).await;
+    filter(&mut app, "assignee:me").await;
+    assert_eq!(shown_ids(&app), [id(5)], "tester owns #5 (as Tester)");
+    filter(&mut app, "assignee:none").await;
+    assert_eq!(shown_ids(&app), [id(2), id(1)]);
+    filter(&mut app, "assignee:BOB").await;
+    assert_eq!(shown_ids(&app), [id(4)]);
+
+    // `M`: the previous filter plus assignee:me, then back to the previous filter.
+    filter(&mut app, "sev:>=high").await;
+    assert_eq!(shown_ids(&app), [id(5), id(4), id(3)]);
+    keys(&mut app, "M").await;
+    assert_eq!(shown_ids(&app), [id(5)]);
+    let title = queue_title(&app);
+    assert!(title.contains("mine"), "{title}");
+    assert!(title.contains("1 alert)"), "one alert, singular: {title}");
+    assert_eq!(app.state.queue.filter_text, "assignee:me sev:>=high");
+    keys(&mut app, "M").await;
+    assert_eq!(shown_ids(&app), [id(5), id(4), id(3)]);
+    assert_eq!(app.state.queue.filter_text, "sev:>=high");
+    assert!(!queue_title(&app).contains("mine"), "{}", queue_title(&app));
+    assert!(
+        queue_title(&app).contains("3 alerts)"),
+        "{}",
+        queue_title(&app)
+    );
+
+    // From someone else's alerts, `M` shows mine and comes back to theirs.
+    filter(&mut app, "assignee:bob").await;
+    keys(&mut app, "M").await;
+    assert_eq!(shown_ids(&app), [id(5)]);
+    keys(&mut app, "M").await;
+    assert_eq!(shown_ids(&app), [id(4)]);
+    assert_eq!(app.state.queue.filter_text, "assignee:bob");
+}
+
+/// The header, the queue pane and the footer as text, one line per screen line: at 100 columns and more
+/// only the queue's part of each line (the detail beside it is another pane's snapshot). A wide symbol's
+/// second cell is skipped, so each line reads as the terminal shows it.
+fn queue_region(app: &App, term: &Terminal<TestBackend>) -> String {
+    use unicode_width::UnicodeWidthStr;
+    let buf = term.backend().buffer();
+    let (w, h) = (buf.area.width, buf.area.height);
+    let right = if app.state.wide() { w * 55 / 100 } else { w };
+    let mut out = String::new();
+    for y in 0..h {
+        let mut x = 0;
+        out.push('|');
+        while x < right {
+            let sym = buf[(x, y)].symbol();
+            out.push_str(sym);
+            x += u16::try_from(sym.width().max(1)).unwrap();
+        }
+        out.push_str("|\n");
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owned_queue_snapshots() {
+    for (w, h) in [(80, 24), (120, 40)] {
+        let (_dir, handle, _store) = engine_with(&owned(), &events());
+        let mut app = app(handle, w, h).await;
+        keys(&mut app, "j").await;
+        let term = render(&app, w, h);
+        let text = lines(&term).join("\n");
+        assert!(text.contains("ASSIGNEE"), "{w}x{h}:\n{text}");
+        assert!(text.contains("2/5"), "position indicator, {w}x{h}:\n{text}");
+        assert!(text.contains("Credentials in c"), "{text}");
+        insta::assert_snapshot!(format!("queue_owned_{w}x{h}"), queue_region(&app, &term));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_store_says_how_to_load_events() {
+    for (w, h) in [(80, 24), (120, 40)] {
+        let (_dir, handle, _store) = engine_with(&[], &[]);
+        let app = app(handle, w, h).await;
+        let term = render(&app, w, h);
+        let text = lines(&term).join("\n");
+        assert!(text.contains("vigil ingest FILE"), "{w}x{h}:\n{text}");
+        assert!(text.contains("[[sources]]"), "{w}x{h}:\n{text}");
+        insta::assert_snapshot!(format!("queue_empty_{w}x{h}"), queue_region(&app, &term));
+    }
+}
+
+/// The symbols of line `y`, one per cell (a wide symbol's second cell is its own entry), so a column index is
+/// a screen column.
+fn cell_widths(term: &Terminal<TestBackend>, y: u16) -> Vec<String> {
+    let buf = term.backend().buffer();
+    (0..buf.area.width)
+        .map(|x| buf[(x, y)].symbol().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wide_and_hostile_names_are_cut_to_their_columns_with_an_ellipsis() {
+    let mut hostile = owned();
+    for (i, a) in hostile.iter_mut().enumerate() {
+        a.assignee = Some(
+            [
+                "李小龍李小龍李小龍",
+                "🦊🦊🦊 fox team lead",
+                "\u{202e}nimda\u{202c} admin account",
+                "Zoë Ångström-Łukasiewicz",
+                "e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}",
+            ][i]
+                .into(),
+        );
+        a.actor.name = Some(format!(
+            "{}李小龍 🦊 \u{202e}evil\u{202c} actor name {i}",
+            "x".repeat(i)
+        ));
+        a.title = format!("Title {i} 👍🏽 with 李小龍 and a long tail of words to cut");
+    }
+    for (w, h) in [(60, 24), (80, 24), (100, 30), (120, 40), (160, 40)] {
+        let (_dir, handle, _store) = engine_with(&hostile, &events());
+        let mut app = app(handle, w, h).await;
+        for step in 0..6 {
+            let term = render(&app, w, h);
+            let text = lines(&term).join("\n");
+            assert!(
+                !text.contains('\u{202e}') && !text.chars().any(|c| c.is_control() && c != '\n'),
+                "{w}x{h}: a bidi override or control reached the screen:\n{text}"
+            );
+            // Every table line keeps the queue's right border in its column: nothing spilled over it.
+            let right = if app.state.wide() { w * 55 / 100 } else { w } - 1;
+            for y in 4..8u16 {
+                let cells = cell_widths(&term, y);
+                assert!(
+                    ["┃", "│"].contains(&cells[usize::from(right)].as_str()),
+                    "{w}x{h} step {step}: line {y} lost its border at {right}:\n{text}"
+                );
+            }
+            // Every name too long for its column ends in the ellipsis (in the queue; the detail beside it
+            // wraps them whole).
+            let queue: String = (4..9u16)
+                .map(|y| cell_widths(&term, y)[..=usize::from(right)].concat() + "\n")
+                .collect();
+            assert!(queue.matches('…').count() >= 5, "{w}x{h}:\n{queue}");
+            for long in ["actor name", "tail of words to cut"] {
+                assert!(
+                    !queue.contains(long),
+                    "{w}x{h}: {long} should be cut:\n{queue}"
+                );
+            }
+            keys(&mut app, "j").await;
+        }
+        let has_assignee = lines(&render(&app, w, h)).join("\n").contains("ASSIGNEE");
+        // The queue is the whole width below 100 columns, else 55% of it beside the detail.
+        let inner = if w >= 100 { w * 55 / 100 } else { w } - 2;
+        assert_eq!(
+            has_assignee,
+            inner >= 60,
+            "{w}x{h}: ASSIGNEE goes first when narrow"
+        );
+    }
+}
+
+/// Everything the terminal was sent.
+#[derive(Clone, Default)]
+struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The bar of DESIGN's bench, as a test: one `j` at 120x40 over a full window of assigned alerts sends at
+/// most 2 KB (only the rows that changed are redrawn, and only the rows on screen are built).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_j_at_120x40_sends_at_most_2_kb() {
+    use ratatui::layout::Rect;
+    use ratatui::{TerminalOptions, Viewport};
+    let mut many: Vec<Alert> = (1..=250).map(numbered).collect();
+    for (i, a) in many.iter_mut().enumerate() {
+        a.assignee = (i % 3 != 0).then(|| ["ana", "李小龍", "bob"][i % 3].to_string());
+        a.actor.name = Some(format!("Actor {i} 🦊"));
+    }
+    let (_dir, handle, _store) = engine_with(&many, &[]);
+    let mut app = app(handle, 120, 40).await;
+    let sink = Sink::default();
+    let mut term = Terminal::with_options(
+        vigil::tui::backend::CompactBackend::new(sink.clone()),
+        TerminalOptions {
+            viewport: Viewport::Fixed(Rect::new(0, 0, 120, 40)),
+        },
+    )
+    .unwrap();
+    assert!(app.draw_if_dirty(&mut term).unwrap());
+    let mut worst = 0;
+    for _ in 0..60 {
+        let before = sink.0.lock().unwrap().len();
+        keys(&mut app, "j").await;
+        assert!(app.draw_if_dirty(&mut term).unwrap());
+        let sent = sink.0.lock().unwrap().len() - before;
+        worst = worst.max(sent);
+    }
+    assert!(worst <= 2048, "a j sent {worst} bytes");
+}

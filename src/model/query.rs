@@ -390,6 +390,22 @@ fn parse_time(v: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     Err(bad())
 }
 
+/// The query as typed less every `key:` term (key case-insensitive, aliases not followed), the other terms
+/// kept as they were written and joined by single spaces. The UI's "mine" view swaps the `assignee:` term
+/// this way without rewriting the rest of the user's text (as [`describe`] would: `since:7d` becomes a
+/// date). A query that does not tokenize is returned unchanged.
+pub fn without_key(q: &str, key: &str) -> String {
+    let Ok(tokens) = tokenize(q) else {
+        return q.to_string();
+    };
+    tokens
+        .iter()
+        .filter(|t| split_key(t.raw).is_none_or(|(k, _)| !k.eq_ignore_ascii_case(key)))
+        .map(|t| t.raw)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The canonical query text of a filter (shown in the header); [`parse`] reads it back to the same filter (times
 /// absolute, in RFC 3339). `ascending` is not part of a query and is left out.
 pub fn describe(f: &AlertFilter) -> String {

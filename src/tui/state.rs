@@ -22,7 +22,7 @@ use crate::model::{Alert, AuditEvent, Delivery};
 use crate::tui::action::Action;
 
 pub use prompt::{ExportRequest, Mode, NoteEditor, Prompt, PromptKind};
-pub use queue::{PageKind, PageRequest, QueueState, SortOrder};
+pub use queue::{BeforeMine, PageKind, PageRequest, QueueState, SortOrder};
 pub use timeline::{EVENT_CAP, SPANS, TimelineRequest, TimelineRow, TimelineState};
 
 /// Columns from which the queue and the detail sit side by side.
@@ -285,13 +285,17 @@ struct ViewStamp {
 impl AppState {
     /// A fresh state, and the effects that fill it (first page, detections, integrations, figures).
     pub fn new(user: String, title: String, now: DateTime<Utc>) -> (Self, Vec<Effect>) {
+        let queue = QueueState {
+            me: user.clone(),
+            ..QueueState::default()
+        };
         let mut s = Self {
             user,
             title,
             pane: Pane::Queue,
             width: 80,
             height: 24,
-            queue: QueueState::default(),
+            queue,
             detail: DetailState::default(),
             timeline: TimelineState::default(),
             detections: ListState::default(),
@@ -832,6 +836,19 @@ impl AppState {
                 self.say("selection cleared");
                 Vec::new()
             }
+            Action::ShowMine => {
+                let reload = self.queue.toggle_mine();
+                // The title changes even when the rows do not (nobody's alerts, or the same ones).
+                self.dirty = true;
+                self.pane = Pane::Queue;
+                self.detail.pinned = None;
+                if self.queue.is_mine() {
+                    self.say(format!("only the alerts assigned to {}", self.user));
+                } else {
+                    self.say("the alerts of every assignee");
+                }
+                vec![Effect::Page(reload)]
+            }
             Action::ToggleSort => {
                 let reload = self.queue.toggle_sort();
                 self.queue.scroll_into_view(rows);
@@ -924,6 +941,7 @@ impl AppState {
             | Action::Filter
             | Action::CommandLine
             | Action::ToggleSort
+            | Action::ShowMine
             | Action::WidenTimeline
             | Action::NarrowTimeline
             | Action::ToggleDetection

@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use ulid::Ulid;
 
 use crate::model::AlertPage;
-use crate::model::{Alert, AlertFilter};
+use crate::model::query;
+use crate::model::{Alert, AlertFilter, AssigneeFilter};
 
 /// Rows fetched when the window is (re)loaded.
 pub const FIRST_PAGE: usize = 200;
@@ -77,6 +78,21 @@ pub struct QueueState {
     /// Whether the first page has arrived (the pane says "loading" until then).
     pub loaded: bool,
     pub error: Option<String>,
+    /// Who `assignee:me` means: the UI's user. Every query the queue sends carries it (see
+    /// [`AlertFilter::me`]).
+    pub me: String,
+    /// The filter before `M` narrowed the view to the user's alerts, for `M` to go back to.
+    pub before_mine: Option<BeforeMine>,
+}
+
+/// What the queue showed before the "mine" view, and the text the view was given, so that `M` restores the
+/// filter exactly — unless the user has typed another filter meanwhile, then `M` only drops `assignee:me`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BeforeMine {
+    pub filter: AlertFilter,
+    pub text: String,
+    /// The filter text `M` set; while it is still the queue's, the view is the one `M` made.
+    pub mine_text: String,
 }
 
 impl QueueState {
@@ -96,8 +112,50 @@ impl QueueState {
         }
     }
 
+    /// Whether the view is narrowed to the user's alerts (`M`, or `assignee:me` typed in `/`).
+    pub fn is_mine(&self) -> bool {
+        self.filter.assignee == Some(AssigneeFilter::Me)
+    }
+
+    /// `M`: narrow the filter to `assignee:me` (in place of another `assignee:` term), or back to what it
+    /// was. The cursor goes to the top, as with any new filter; returns the reload.
+    pub fn toggle_mine(&mut self) -> PageRequest {
+        if self.is_mine() {
+            match self.before_mine.take() {
+                Some(before) if before.mine_text == self.filter_text => {
+                    self.filter = before.filter;
+                    self.filter_text = before.text;
+                }
+                _ => {
+                    self.filter.assignee = None;
+                    self.filter_text = query::without_key(&self.filter_text, "assignee");
+                }
+            }
+        } else {
+            let rest = query::without_key(&self.filter_text, "assignee");
+            let mine_text = if rest.is_empty() {
+                "assignee:me".to_string()
+            } else {
+                format!("assignee:me {rest}")
+            };
+            self.before_mine = Some(BeforeMine {
+                filter: self.filter.clone(),
+                text: std::mem::replace(&mut self.filter_text, mine_text.clone()),
+                mine_text,
+            });
+            self.filter.assignee = Some(AssigneeFilter::Me);
+        }
+        self.marked.clear();
+        self.selected = 0;
+        self.offset = 0;
+        self.request(PageKind::Reset)
+    }
+
     /// Ask for a page; the previous pending one becomes stale.
     pub fn request(&mut self, kind: PageKind) -> PageRequest {
+        // Whatever set the filter (`/`, `M`), `assignee:me` is this user; kept on the filter, so an export
+        // of the filtered view means the same.
+        self.filter.me = Some(self.me.clone());
         self.generation += 1;
         self.pending = Some(kind);
         let by_severity = self.sort == SortOrder::Severity;

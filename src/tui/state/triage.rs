@@ -123,6 +123,7 @@ impl AppState {
             | Action::Filter
             | Action::CommandLine
             | Action::ToggleSort
+            | Action::ShowMine
             | Action::WidenTimeline
             | Action::NarrowTimeline
             | Action::TestIntegration
