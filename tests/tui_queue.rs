@@ -271,6 +271,15 @@ async fn assignee_me_is_the_user_and_m_toggles_the_mine_view() {
         queue_title(&app)
     );
 
+    // Nothing of mine among the medium ones: the pane says so, and how to leave.
+    filter(&mut app, "sev:medium").await;
+    keys(&mut app, "M").await;
+    assert!(shown_ids(&app).is_empty());
+    let text = screen(&app, 80, 24).join("\n");
+    assert!(text.contains("Nothing assigned to you"), "{text}");
+    keys(&mut app, "M").await;
+    assert_eq!(shown_ids(&app), [id(2), id(1)]);
+
     // From someone else's alerts, `M` shows mine and comes back to theirs.
     filter(&mut app, "assignee:bob").await;
     keys(&mut app, "M").await;

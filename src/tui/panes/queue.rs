@@ -196,6 +196,12 @@ fn empty_text(q: &QueueState, theme: Theme) -> Vec<Line<'static>> {
     if !q.loaded {
         return vec![Line::styled("loading…", theme.dim())];
     }
+    if q.is_mine() {
+        return vec![Line::styled(
+            "Nothing assigned to you matches (M shows everyone's, / changes the filter).",
+            theme.dim(),
+        )];
+    }
     if !q.filter_text.is_empty() {
         return vec![Line::styled(
             "No alert matches the filter (/ to change it).",

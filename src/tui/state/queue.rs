@@ -89,7 +89,9 @@ pub struct QueueState {
 /// filter exactly — unless the user has typed another filter meanwhile, then `M` only drops `assignee:me`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BeforeMine {
+    /// The filter to restore.
     pub filter: AlertFilter,
+    /// Its text as the user typed it, for the title and for `/` to reopen with.
     pub text: String,
     /// The filter text `M` set; while it is still the queue's, the view is the one `M` made.
     pub mine_text: String,
