@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
-use vigil::model::query::{QueryError, describe, parse};
+use vigil::model::query::{QueryError, describe, parse, without_key};
 use vigil::model::{AlertFilter, AlertStatus, AssigneeFilter, Severity};
 
 fn now() -> DateTime<Utc> {
@@ -180,6 +180,21 @@ fn assignee_matching_is_case_insensitive_and_me_is_whoever_runs_the_query() {
     assert!(mine.matches(&a));
     mine.me = Some("bob".into());
     assert!(!mine.matches(&a));
+}
+
+#[test]
+fn without_key_drops_one_key_and_keeps_the_rest_as_typed() {
+    assert_eq!(
+        without_key(
+            r#"Assignee:"Ana Lima" status:open "bulk export" since:7d"#,
+            "assignee"
+        ),
+        r#"status:open "bulk export" since:7d"#
+    );
+    assert_eq!(without_key("assignee:me", "assignee"), "");
+    assert_eq!(without_key("10:30 assignee:=me x", "assignee"), "10:30 x");
+    // Not a query (unterminated quote): left alone.
+    assert_eq!(without_key(r#"assignee:"x"#, "assignee"), r#"assignee:"x"#);
 }
 
 #[test]
