@@ -142,6 +142,7 @@ fn start(dir: &std::path::Path) -> (tokio::runtime::Runtime, App, Term, Sink, St
         keymap_path: None,
         no_color: false,
         title: "vigil — bench".into(),
+        ..Default::default()
     };
     let t = Instant::now();
     let app = rt.block_on(async {

@@ -133,6 +133,7 @@ async fn no_color_draws_without_colours() {
         keymap_path: None,
         no_color: true,
         title: "t".into(),
+        ..Default::default()
     };
     let (mut app, e) = vigil::tui::App::new(handle, &opts, t(12, 0));
     app.settle(e).await;
@@ -439,6 +440,7 @@ async fn integration_states_are_coloured_and_readable_without_colour() {
             keymap_path: None,
             no_color,
             title: "t".into(),
+            ..Default::default()
         };
         let (mut app, e) = vigil::tui::App::new(handle, &opts, t(12, 0));
         app.settle(e).await;

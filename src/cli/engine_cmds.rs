@@ -22,6 +22,8 @@ pub struct UiLaunch {
     pub demo: bool,
     /// The user keymap, when there is one.
     pub keymap_path: Option<PathBuf>,
+    /// The organization's id, from the first `atlassian_api` source: the detail links admin pages.
+    pub org_id: Option<String>,
 }
 
 /// Run the terminal UI over `handle` until the user quits or the engine fails; the caller then shuts the
@@ -40,6 +42,8 @@ fn run_ui(handle: EngineHandle, tasks: &EngineTasks, launch: &UiLaunch) -> Resul
             .unwrap_or_else(|_| "unknown".into()),
         keymap_path,
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        org_id: launch.org_id.clone(),
+        hyperlinks: vigil::tui::terminal::hyperlinks_supported(),
         title: if launch.demo {
             "vigil demo".into()
         } else {
@@ -47,6 +51,14 @@ fn run_ui(handle: EngineHandle, tasks: &EngineTasks, launch: &UiLaunch) -> Resul
         },
     };
     vigil::tui::run(handle, opts)
+}
+
+/// The organization's id of the first `atlassian_api` source, if any.
+fn org_id(setup: &Setup) -> Option<String> {
+    setup.config.sources.iter().find_map(|s| match s {
+        vigil::config::SourceConfig::AtlassianApi { org_id, .. } => Some(org_id.clone()),
+        _ => None,
+    })
 }
 
 /// `vigil`: the engine in-process over the configured data dir (its sources included), and the UI over it.
@@ -58,6 +70,7 @@ pub fn ui(mut setup: Setup) -> Result<i32> {
         data_dir: dir,
         demo: false,
         keymap_path: setup.keymap_path(),
+        org_id: org_id(&setup),
     };
     let ui = run_ui(handle, &tasks, &launch);
     let stopped = tasks.shutdown_blocking();
@@ -144,6 +157,7 @@ pub fn demo(mut setup: Setup, explicit_dir: Option<PathBuf>, seed: u64) -> Resul
         data_dir: dir,
         demo: true,
         keymap_path: setup.keymap_path(),
+        org_id: org_id(&setup),
     };
     let ui = run_ui(handle, &tasks, &launch);
     let stopped = tasks.shutdown_blocking();

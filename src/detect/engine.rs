@@ -46,7 +46,9 @@ use super::catalogue::{
 use super::content::{ContentScanner, Finding};
 use super::tuning::{CustomDetection, Exclusion, ExclusionKind, Tuning};
 use super::window::SlidingWindow;
-use crate::model::{AlertActor, AuditEvent, ContentMatch, DetectionId, Severity, text};
+use crate::model::{
+    AlertActor, AuditEvent, ContentMatch, DetectionId, Severity, haversine_km, text,
+};
 
 /// How far behind the newest event time state must fall idle before a sweep drops it. An actor's event that
 /// would have needed dropped state is replayed from the store instead (see [`Detector::take_late`]), so this
@@ -954,7 +956,7 @@ fn new_country(det: &Det, state: &mut State, e: &AuditEvent, out: &mut Vec<Alert
 }
 
 fn travel(det: &Det, state: &mut State, e: &AuditEvent, out: &mut Vec<AlertDraft>) {
-    let Some((lat, lon)) = coordinates(e) else {
+    let Some((lat, lon)) = e.coordinates() else {
         return;
     };
     let t = e.time_ms();
@@ -1287,18 +1289,6 @@ fn ai_client(e: &AuditEvent) -> bool {
     })
 }
 
-fn coordinates(e: &AuditEvent) -> Option<(f64, f64)> {
-    let l = e.location.as_ref()?;
-    let (lat, lon) = match (l.latitude, l.longitude) {
-        (Some(a), Some(b)) => (a, b),
-        _ => {
-            let (a, b) = l.geo.as_deref()?.split_once(',')?;
-            (a.trim().parse().ok()?, b.trim().parse().ok()?)
-        }
-    };
-    ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon)).then_some((lat, lon))
-}
-
 fn place_name(e: &AuditEvent) -> String {
     let l = e.location.as_ref();
     let parts: Vec<&str> = [
@@ -1315,16 +1305,6 @@ fn place_name(e: &AuditEvent) -> String {
     } else {
         text::truncate(&parts.join(", "), 80)
     }
-}
-
-/// Great-circle distance on a spherical Earth (mean radius 6371 km): within 0.5% of the ellipsoid, plenty
-/// for a 900 km/h threshold.
-pub(crate) fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
-    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
-    let dp = p2 - p1;
-    let dl = (lon2 - lon1).to_radians();
-    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-    2.0 * 6371.0 * a.sqrt().clamp(0.0, 1.0).asin()
 }
 
 fn duration_text(ms: u64) -> String {

@@ -16,8 +16,8 @@ use crate::detect::catalogue::{self, DetectionKind};
 use crate::detect::tuning::{DetectionSettings, Exclusion, Sensitivity, Tuning};
 use crate::export::{ExportError, ExportFile, ExportFormat, ExportSelection, export_alerts};
 use crate::model::{
-    Alert, AlertFilter, AlertStatus, Attempt, AuditEvent, Delivery, DeliveryEvent, HistoryEntry,
-    Integration, IntegrationKind, Note, Severity, text,
+    Alert, AlertFilter, AlertStatus, Attempt, AuditEvent, Delivery, DeliveryEvent, Evidence,
+    HistoryEntry, Integration, IntegrationKind, Note, Severity, baseline_of, text,
 };
 use crate::model::{AlertPage, StatusCounts};
 use crate::store::{Store, StoreError};
@@ -445,6 +445,19 @@ impl EngineHandle {
     pub async fn deliveries(&self, alert: Ulid) -> Result<Vec<Delivery>, EngineError> {
         let store = self.store.clone();
         blocking(move || store.deliveries_of(alert)).await
+    }
+
+    /// An alert's evidence events and, for a login alert, the countries the actor logged in from in the 90
+    /// days before it: what the detail shows an analyst deciding on it. `None` when the alert is gone.
+    pub async fn evidence(&self, id: Ulid) -> Result<Option<Evidence>, EngineError> {
+        let store = self.store.clone();
+        blocking(move || -> Result<Option<Evidence>, StoreError> {
+            let Some(alert) = store.alert(id)? else {
+                return Ok(None);
+            };
+            Ok(Some(evidence_of(&store, &alert)?))
+        })
+        .await
     }
 
     /// The tuning in force (file + UI overrides).
@@ -878,6 +891,60 @@ pub fn with_exclusion(mut settings: DetectionSettings, exclusion: Exclusion) -> 
 }
 
 /// Run store work off the async threads.
+/// Most events of an actor read to find an alert's evidence, or to build a login baseline: bounds the cost of
+/// opening the detail of a very busy actor.
+pub const EVIDENCE_SCAN_CAP: usize = 100_000;
+
+/// Read an alert's evidence from the store (see [`EngineHandle::evidence`]). The evidence ids lie in the
+/// alert's span, so only the actor's events of that span are read, and the scan stops once every id is found.
+fn evidence_of(store: &Store, alert: &Alert) -> Result<Evidence, StoreError> {
+    let mut wanted: std::collections::HashSet<&str> =
+        alert.evidence.iter().map(String::as_str).collect();
+    let end = alert.time_end.unwrap_or(alert.created).max(alert.created);
+    let mut events = Vec::new();
+    let mut read = 0usize;
+    if !wanted.is_empty() {
+        store.visit_actor_events(&alert.actor.id, alert.time_start, end, |e| {
+            read += 1;
+            if wanted.remove(e.id.as_str()) {
+                events.push(e);
+            }
+            !wanted.is_empty() && read < EVIDENCE_SCAN_CAP
+        })?;
+    }
+    let mut ev = Evidence {
+        missing: alert.evidence.len() - events.len(),
+        events,
+        ..Evidence::default()
+    };
+    let kind = catalogue::spec(alert.detection.as_str()).map(|s| &s.kind);
+    if matches!(
+        kind,
+        Some(DetectionKind::LoginNewCountry | DetectionKind::ImpossibleTravel)
+    ) {
+        // Logins are the evidence's own action keys (after the `[actions]` aliases), so no mapping is needed.
+        let actions: std::collections::HashSet<String> =
+            ev.events.iter().map(|e| e.action.clone()).collect();
+        let from = alert.time_start - chrono::Duration::milliseconds(catalogue::COUNTRY_MEMORY_MS);
+        let mut logins: Vec<AuditEvent> = Vec::new();
+        let mut read = 0usize;
+        store.visit_actor_events(&alert.actor.id, from, alert.time_start, |e| {
+            read += 1;
+            if actions.contains(&e.action)
+                && e.time < alert.time_start
+                && !alert.evidence.contains(&e.id)
+                && e.country().is_some()
+            {
+                logins.push(e);
+            }
+            read < EVIDENCE_SCAN_CAP
+        })?;
+        ev.baseline_capped = read >= EVIDENCE_SCAN_CAP;
+        ev.baseline = baseline_of(&logins);
+    }
+    Ok(ev)
+}
+
 async fn blocking<T, E, F>(f: F) -> Result<T, EngineError>
 where
     T: Send + 'static,

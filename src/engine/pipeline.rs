@@ -316,7 +316,11 @@ impl Committer {
         alert.history.push(crate::model::HistoryEntry {
             time: draft.created,
             who: "vigil".to_string(),
-            what: format!("raised by {} ({} activities)", draft.detection, draft.count),
+            what: format!(
+                "raised by {} ({})",
+                draft.detection,
+                crate::model::activities(draft.count)
+            ),
         });
         self.stats.alerts += 1;
         if self.track_touched {

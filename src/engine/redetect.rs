@@ -61,7 +61,11 @@ impl Grouper {
         alert.history.push(HistoryEntry {
             time: draft.created,
             who: "vigil".to_string(),
-            what: format!("raised by {} ({} activities)", draft.detection, draft.count),
+            what: format!(
+                "raised by {} ({})",
+                draft.detection,
+                crate::model::activities(draft.count)
+            ),
         });
         let i = self.alerts.len();
         self.latest.insert(draft.group_key.clone(), i);

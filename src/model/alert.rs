@@ -196,6 +196,15 @@ pub struct ContentMatch {
     pub field: String,
 }
 
+/// `1 activity`, `250 activities`: counts in words for summaries, history and screens.
+pub fn activities(n: u64) -> String {
+    if n == 1 {
+        "1 activity".to_string()
+    } else {
+        format!("{n} activities")
+    }
+}
+
 /// An analyst's note on an alert.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note {
@@ -278,10 +287,13 @@ impl Alert {
         let who = self.actor.name.as_deref().unwrap_or(&self.actor.id);
         match &self.subject {
             Some(s) => format!(
-                "{} by {} on {} ({} activities)",
-                self.title, who, s, self.count
+                "{} by {} on {} ({})",
+                self.title,
+                who,
+                s,
+                activities(self.count)
             ),
-            None => format!("{} by {} ({} activities)", self.title, who, self.count),
+            None => format!("{} by {} ({})", self.title, who, activities(self.count)),
         }
     }
 

@@ -6,6 +6,7 @@
 mod alert;
 mod delivery;
 mod event;
+mod evidence;
 mod filter;
 mod integration;
 pub mod query;
@@ -14,13 +15,17 @@ mod time_limits;
 
 pub use alert::{
     Alert, AlertActor, AlertStatus, ContentMatch, DetectionId, HistoryEntry, Note, ParseEnumError,
-    Severity,
+    Severity, activities,
 };
 pub use delivery::{
     ATTEMPTS_KEPT, Attempt, Delivery, DeliveryEvent, DeliveryState, IntegrationHealth,
     OutboxCounts, RECENT_KEPT,
 };
-pub use event::{Actor, AuditEvent, Content, Entity, Location, Message, Party, TextField};
+pub use event::{
+    Actor, AuditEvent, Content, Entity, Location, Message, Party, TextField, WHAT_ATTRS,
+    haversine_km,
+};
+pub use evidence::{Evidence, SeenCountry, Tally, Travel, baseline_of, place};
 pub use filter::{AlertFilter, AlertPage, AssigneeFilter, StatusCounts};
 pub use integration::{Integration, IntegrationKind, Triggers};
 pub use time_limits::TimeLimits;

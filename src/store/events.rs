@@ -749,13 +749,33 @@ impl Store {
         to: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        let (from, to) = (from.timestamp_millis(), to.timestamp_millis());
-        let ah = hash64(actor_id);
         let mut out = Vec::new();
-        if from > to {
+        if limit == 0 {
             return Ok(out);
         }
-        'days: for day in day_of(from)..=day_of(to) {
+        self.visit_actor_events(actor_id, from, to, |ev| {
+            out.push(ev);
+            out.len() < limit
+        })?;
+        Ok(out)
+    }
+
+    /// Hand an actor's events with time in `[from, to]` to `each`, oldest first, until it returns `false`.
+    /// The alert detail's evidence and login baseline read through it: they stop as soon as they have what
+    /// they came for, so the cost follows what they need, not the actor's whole span.
+    pub fn visit_actor_events(
+        &self,
+        actor_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        mut each: impl FnMut(AuditEvent) -> bool,
+    ) -> Result<(), StoreError> {
+        let (from, to) = (from.timestamp_millis(), to.timestamp_millis());
+        let ah = hash64(actor_id);
+        if from > to {
+            return Ok(());
+        }
+        for day in day_of(from)..=day_of(to) {
             // The run starting at or before `from` may hold events of the span.
             let start = self.run_holding(day, ah, from)?;
             let hi = run_key(day, ah, to, u32::MAX).to_vec();
@@ -765,16 +785,14 @@ impl Store {
                     .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
                 for e in run.entries().filter(|e| (from..=to).contains(&e.time_ms)) {
                     let ev = self.decode_entry(e.body)?;
-                    if ev.actor.id == actor_id {
-                        out.push(ev);
-                        if out.len() >= limit {
-                            break 'days;
-                        }
+                    // Two actors may share a hash; the key only narrows, the id decides.
+                    if ev.actor.id == actor_id && !each(ev) {
+                        return Ok(());
                     }
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Delete events older than `before`; returns how many went. Retention. Whole days before `before`'s day

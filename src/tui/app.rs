@@ -22,6 +22,7 @@ use tokio::task::{AbortHandle, JoinSet};
 use crate::engine::{Change, EngineHandle};
 use crate::tui::backend::CompactBackend;
 use crate::tui::keymap::{Keymap, Resolved};
+use crate::tui::panes::FrameInfo;
 use crate::tui::state::{AppState, EVENT_CAP, Effect, Msg, PageKind};
 use crate::tui::theme::Theme;
 use crate::tui::{panes, terminal};
@@ -37,6 +38,11 @@ pub struct UiOptions {
     pub no_color: bool,
     /// Header title, e.g. `vigil demo`.
     pub title: String,
+    /// The organization's id (from an `atlassian_api` source): the detail links the actor's admin page.
+    pub org_id: Option<String>,
+    /// Write the detail's links as OSC 8 hyperlinks (the terminal supports them; see
+    /// [`terminal::hyperlinks_supported`]).
+    pub hyperlinks: bool,
 }
 
 /// The UI without its terminal: state, keymap and the engine handle. Drive it with [`App::on_key`] /
@@ -55,6 +61,8 @@ pub struct App {
     pub copied: Vec<String>,
     /// Frames drawn by [`App::draw_if_dirty`] so far.
     pub frames: u64,
+    /// Whether links become OSC 8 hyperlinks.
+    hyperlinks: bool,
 }
 
 impl App {
@@ -63,6 +71,7 @@ impl App {
     pub fn new(handle: EngineHandle, opts: &UiOptions, now: DateTime<Utc>) -> (Self, Vec<Effect>) {
         let (keymap, errors) = Keymap::load(opts.keymap_path.as_deref());
         let (mut state, effects) = AppState::new(opts.user.clone(), opts.title.clone(), now);
+        state.org_id = opts.org_id.clone();
         if let Some(e) = errors.first() {
             state.complain(format!(
                 "keymap: {e} ({} problem(s); defaults used)",
@@ -80,6 +89,7 @@ impl App {
             failure: None,
             copied: Vec::new(),
             frames: 0,
+            hyperlinks: opts.hyperlinks,
         };
         (app, effects)
     }
@@ -109,7 +119,12 @@ impl App {
 
     /// Draw the current state.
     pub fn draw(&self, f: &mut Frame) {
-        panes::draw(f, &self.state, &self.keymap, self.theme);
+        self.draw_measured(f);
+    }
+
+    /// Draw the current state; returns what the frame measured (the detail's height, the links on screen).
+    pub fn draw_measured(&self, f: &mut Frame) -> FrameInfo {
+        panes::draw(f, &self.state, &self.keymap, self.theme)
     }
 
     /// Draw one frame (a synchronized update, see [`terminal::draw`]) if the state changed on screen since the
@@ -121,7 +136,21 @@ impl App {
         if !self.state.take_dirty() {
             return Ok(false);
         }
-        terminal::draw(term, |f| self.draw(f))?;
+        let slot = term.backend().link_slot();
+        let mut info = FrameInfo::default();
+        terminal::draw(term, |f| {
+            info = self.draw_measured(f);
+            if let Ok(mut links) = slot.lock() {
+                *links = if self.hyperlinks {
+                    std::mem::take(&mut info.links)
+                } else {
+                    Vec::new()
+                };
+            }
+        })?;
+        if let Some((rows, view)) = info.detail {
+            self.state.set_detail_layout(rows, view);
+        }
         self.frames += 1;
         Ok(true)
     }
@@ -179,6 +208,7 @@ fn slot(effect: &Effect) -> Option<&'static str> {
         // Polled each second while shown: a slow answer is replaced by the next rather than piling up.
         Effect::Integrations => Some("integrations"),
         Effect::Deliveries(_) => Some("deliveries"),
+        Effect::Evidence(_) => Some("evidence"),
         // Older/newer pages extend the window rather than replace it; the rest are not view queries.
         Effect::Page(_)
         | Effect::Alerts(_)
@@ -249,6 +279,10 @@ pub async fn perform(handle: &EngineHandle, effect: Effect) -> Option<Msg> {
         Effect::Deliveries(alert) => Msg::Deliveries {
             alert,
             result: handle.deliveries(alert).await.map_err(err),
+        },
+        Effect::Evidence(alert) => Msg::Evidence {
+            alert,
+            result: handle.evidence(alert).await.map_err(err),
         },
         Effect::Stats => Msg::Stats(handle.stats()),
         Effect::Execute(cmd) => Msg::Executed(handle.execute(cmd).await.map_err(err)),

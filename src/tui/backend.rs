@@ -11,11 +11,20 @@ use ratatui::backend::{Backend, ClearType, CrosstermBackend, WindowSize};
 use ratatui::buffer::Cell;
 use ratatui::layout::{Position, Size};
 use ratatui::style::{Color, Modifier};
+use std::sync::{Arc, Mutex};
+
 use unicode_width::UnicodeWidthStr;
 
-/// [`CrosstermBackend`] with a compact `draw`.
+use crate::tui::panes::FrameLink;
+
+/// The links of the frame being drawn, shared between the app (which learns them while it renders) and the
+/// backend (which writes them): ratatui hands the backend cells, never what they mean.
+pub type LinkSlot = Arc<Mutex<Vec<FrameLink>>>;
+
+/// [`CrosstermBackend`] with a compact `draw`, and OSC 8 hyperlinks around the cells of the frame's links.
 pub struct CompactBackend<W: Write> {
     inner: CrosstermBackend<W>,
+    links: LinkSlot,
 }
 
 impl<W: Write> CompactBackend<W> {
@@ -23,7 +32,14 @@ impl<W: Write> CompactBackend<W> {
     pub fn new(writer: W) -> Self {
         Self {
             inner: CrosstermBackend::new(writer),
+            links: LinkSlot::default(),
         }
+    }
+
+    /// Where the app puts the links of the frame it renders (empty: no hyperlink is written). Each URL must
+    /// already be safe to write (visible ASCII only; see `state::safe_url`).
+    pub fn link_slot(&self) -> LinkSlot {
+        self.links.clone()
     }
 }
 
@@ -130,7 +146,27 @@ impl<W: Write> Backend for CompactBackend<W> {
         let mut cursor: Option<Position> = None;
         let mut out = String::with_capacity(4096);
         let mut styled = false;
+        let links = self.links.lock().map(|l| l.clone()).unwrap_or_default();
+        // The hyperlink the terminal is writing under, if any (OSC 8 is a state like the SGR attributes).
+        let mut open: Option<&str> = None;
         for (x, y, cell) in content {
+            if !links.is_empty() {
+                let want = links
+                    .iter()
+                    .find(|l| l.y == y && x >= l.x && x < l.x.saturating_add(l.width))
+                    .map(|l| l.url.as_str());
+                if want != open {
+                    if open.is_some() {
+                        out.push_str("\x1b]8;;\x1b\\");
+                    }
+                    if let Some(url) = want {
+                        out.push_str("\x1b]8;;");
+                        out.push_str(url);
+                        out.push_str("\x1b\\");
+                    }
+                    open = want;
+                }
+            }
             match cursor {
                 Some(c) if y == c.y && x == c.x => {}
                 // Same row, further right: "cursor forward" is shorter than an absolute move.
@@ -153,6 +189,9 @@ impl<W: Write> Backend for CompactBackend<W> {
                 }),
                 _ => None,
             };
+        }
+        if open.is_some() {
+            out.push_str("\x1b]8;;\x1b\\");
         }
         if styled {
             out.push_str("\x1b[0m");
@@ -268,6 +307,41 @@ mod tests {
             .unwrap();
         let out = String::from_utf8(sink.borrow().clone()).unwrap();
         assert_eq!(out, "\x1b[1;1H\x1b[31maz\x1b[3Ca\x1b[3;1Hz\x1b[0m");
+    }
+
+    #[test]
+    fn links_are_written_as_osc8_around_their_cells_only() {
+        let sink = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let mut b = CompactBackend::new(Sink(sink.clone()));
+        let url = "https://acme.atlassian.net/wiki/x";
+        *b.link_slot().lock().unwrap() = vec![FrameLink {
+            x: 2,
+            y: 0,
+            width: 2,
+            url: url.into(),
+        }];
+        let c = cell("c", Style::default());
+        b.draw([(0u16, 0u16, &c), (2, 0, &c), (3, 0, &c), (4, 0, &c)].into_iter())
+            .unwrap();
+        let out = String::from_utf8(sink.borrow().clone()).unwrap();
+        assert_eq!(
+            out,
+            format!("\x1b[1;1Hc\x1b]8;;{url}\x1b\\\x1b[1Ccc\x1b]8;;\x1b\\c")
+        );
+        // A link that ends at the frame's last cell is closed before the frame ends.
+        sink.borrow_mut().clear();
+        b.draw([(2u16, 0u16, &c)].into_iter()).unwrap();
+        let out = String::from_utf8(sink.borrow().clone()).unwrap();
+        assert!(out.ends_with("c\x1b]8;;\x1b\\"), "{out:?}");
+        // No links: no OSC 8 at all.
+        b.link_slot().lock().unwrap().clear();
+        sink.borrow_mut().clear();
+        b.draw([(2u16, 0u16, &c)].into_iter()).unwrap();
+        assert!(
+            !String::from_utf8(sink.borrow().clone())
+                .unwrap()
+                .contains("]8;")
+        );
     }
 
     /// Replays the bytes on a minimal terminal model: where each printed symbol lands, by column.

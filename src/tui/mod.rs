@@ -13,5 +13,6 @@ pub mod state;
 pub mod terminal;
 pub mod theme;
 pub mod widgets;
+pub mod wrap;
 
 pub use app::{App, UiOptions, run, run_async};

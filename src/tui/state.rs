@@ -6,6 +6,7 @@
 //! before it draws ([`AppState::take_dirty`]), so an ignored key, a stale query answer or a tick that changes
 //! nothing on screen draws nothing.
 
+mod detail;
 mod outbound;
 mod prompt;
 mod queue;
@@ -18,9 +19,10 @@ use ulid::Ulid;
 
 use crate::engine::{Change, Command, DetectionView, EngineStats, IntegrationView};
 use crate::model::AlertPage;
-use crate::model::{Alert, AuditEvent, Delivery};
+use crate::model::{Alert, AuditEvent, Delivery, Evidence};
 use crate::tui::action::Action;
 
+pub use detail::{DetailState, EventView, FIELD_MAX, Link, alert_links, event_fields, safe_url};
 pub use prompt::{ExportRequest, Mode, NoteEditor, Prompt, PromptKind};
 pub use queue::{BeforeMine, PageKind, PageRequest, QueueState, SortOrder};
 pub use timeline::{EVENT_CAP, SPANS, TimelineRequest, TimelineRow, TimelineState};
@@ -101,6 +103,11 @@ pub enum Msg {
         alert: Ulid,
         result: Result<Vec<Delivery>, String>,
     },
+    /// An alert's evidence arrived, for the detail (`None`: the alert is gone).
+    Evidence {
+        alert: Ulid,
+        result: Result<Option<Evidence>, String>,
+    },
     Stats(EngineStats),
     /// A fact from the engine's change feed.
     Change(Change),
@@ -132,6 +139,8 @@ pub enum Effect {
     Integrations,
     /// Load an alert's deliveries for the detail.
     Deliveries(Ulid),
+    /// Load an alert's evidence events (and a login alert's baseline) for the detail.
+    Evidence(Ulid),
     Stats,
     Execute(Command),
     /// Check whether an export target exists before writing it.
@@ -151,30 +160,6 @@ pub const PASTE_MAX: usize = 64 * 1024;
 pub struct Message {
     pub text: String,
     pub error: bool,
-}
-
-/// The detail pane: which alert (when not the queue's selection), how far it is scrolled, and the shown
-/// alert's deliveries.
-#[derive(Debug, Default)]
-pub struct DetailState {
-    /// An alert opened from the timeline, shown instead of the queue's selection until the user goes back.
-    pub pinned: Option<Alert>,
-    pub scroll: u16,
-    /// The deliveries of one alert (oldest first), as last loaded; shown only while that alert is.
-    pub deliveries: Option<(Ulid, Vec<Delivery>)>,
-    /// The alert whose deliveries were last asked for: each alert shown is asked for once, then again only
-    /// on the clock tick or a change (see [`AppState::apply`]).
-    asked: Option<Ulid>,
-}
-
-impl DetailState {
-    /// The loaded deliveries of alert `id`, or `None` while they are not (yet) known.
-    pub fn deliveries_of(&self, id: Ulid) -> Option<&[Delivery]> {
-        self.deliveries
-            .as_ref()
-            .filter(|(a, _)| *a == id)
-            .map(|(_, d)| d.as_slice())
-    }
 }
 
 /// A selectable list (detections, integrations).
@@ -239,6 +224,12 @@ pub struct AppState {
     pub note: Option<NoteEditor>,
     /// `Some(scroll)` while the `?` help is open.
     pub help: Option<usize>,
+    /// One event's fields, opened from the timeline; over the body until closed.
+    pub event_view: Option<EventView>,
+    /// `y` in the detail: what may be copied (a key, a label and the text), until a key picks one.
+    pub copy_menu: Option<Vec<(char, String, String)>>,
+    /// The organization's id (from the `atlassian_api` source), for links to Atlassian administration.
+    pub org_id: Option<String>,
     /// Keys typed so far of an unfinished chord.
     pub pending_keys: Option<String>,
     pub now: DateTime<Utc>,
@@ -257,6 +248,8 @@ struct ViewStamp {
     prompt: Option<(PromptKind, String, usize)>,
     note: Option<Ulid>,
     help: Option<usize>,
+    event_view: Option<(String, usize)>,
+    copy_menu: bool,
     message: Option<Message>,
     pending_keys: Option<String>,
     queue_selected: usize,
@@ -269,7 +262,7 @@ struct ViewStamp {
     queue_sort: SortOrder,
     queue_loaded: bool,
     queue_error: bool,
-    detail_scroll: u16,
+    detail_scroll: usize,
     detail_pinned: Option<Ulid>,
     timeline_actor: String,
     timeline_around: Option<DateTime<Utc>>,
@@ -305,6 +298,9 @@ impl AppState {
             prompt: None,
             note: None,
             help: None,
+            event_view: None,
+            copy_menu: None,
+            org_id: None,
             pending_keys: None,
             now,
             dirty: true,
@@ -332,9 +328,9 @@ impl AppState {
         }
     }
 
-    /// Whether keys go to a text field (and must not be resolved through the keymap).
+    /// Whether keys go to a text field or a one-key menu (and must not be resolved through the keymap).
     pub fn captures_keys(&self) -> bool {
-        self.mode() != Mode::Normal
+        self.mode() != Mode::Normal || self.copy_menu.is_some()
     }
 
     /// Whether the queue and the detail share the screen.
@@ -482,6 +478,11 @@ impl AppState {
             }),
             note: self.note.as_ref().map(|n| n.id),
             help: self.help,
+            event_view: self
+                .event_view
+                .as_ref()
+                .map(|v| (v.event.id.clone(), v.scroll)),
+            copy_menu: self.copy_menu.is_some(),
             message: self.message.clone(),
             pending_keys: self.pending_keys.clone(),
             queue_selected: q.selected,
@@ -523,9 +524,49 @@ impl AppState {
         if self.stamp() != before {
             self.dirty = true;
         }
-        // Whatever brought another alert into the detail (a key, a page, a jump), its deliveries follow.
+        // Whatever brought another alert into the detail (a key, a page, a jump), its deliveries and its
+        // evidence follow.
         effects.extend(self.ask_deliveries(false));
+        effects.extend(self.ask_evidence(false));
         effects
+    }
+
+    /// The query for the shown alert's evidence: once per alert shown, or again when `again` (the alert
+    /// changed: its evidence may have grown). `None` when the detail is not on screen.
+    fn ask_evidence(&mut self, again: bool) -> Option<Effect> {
+        if !self.detail_visible() {
+            return None;
+        }
+        let id = self.current_alert()?.id;
+        if !again && self.detail.evidence_asked == Some(id) {
+            return None;
+        }
+        self.detail.evidence_asked = Some(id);
+        Some(Effect::Evidence(id))
+    }
+
+    /// Evidence arrived: kept when its alert is still the one shown.
+    fn accept_evidence(&mut self, alert: Ulid, result: Result<Option<Evidence>, String>) {
+        if self.current_alert().map(|a| a.id) != Some(alert) {
+            return;
+        }
+        let result = match result {
+            Ok(Some(e)) => Ok(e),
+            Ok(None) => Err("the alert is no longer in the store".to_string()),
+            Err(e) => Err(e),
+        };
+        if self.detail.evidence_of(alert) != Some(&result) {
+            self.detail.evidence = Some((alert, result));
+            self.dirty = true;
+        }
+    }
+
+    /// What the last frame measured of the detail (see [`DetailState::set_layout`]); redraws when the scroll
+    /// had to move back inside the content.
+    pub fn set_detail_layout(&mut self, rows: usize, view: usize) {
+        if self.detail.set_layout(rows, view) {
+            self.dirty = true;
+        }
     }
 
     /// The query for the shown alert's deliveries: once per alert shown, or again when `again` (the clock
@@ -666,6 +707,10 @@ impl AppState {
                 Vec::new()
             }
             Msg::Deliveries { alert, result } => self.accept_deliveries(alert, result),
+            Msg::Evidence { alert, result } => {
+                self.accept_evidence(alert, result);
+                Vec::new()
+            }
             Msg::Stats(s) => {
                 self.set_stats(s);
                 Vec::new()
@@ -743,9 +788,11 @@ impl AppState {
                 {
                     out.push(Effect::Alert(p.id));
                 }
-                // A status change may have queued deliveries for the alert shown.
+                // A status change may have queued deliveries for the alert shown, and continuing activity
+                // may have grown its evidence.
                 if self.current_alert().is_some_and(|a| ids.contains(&a.id)) {
                     out.extend(self.ask_deliveries(true));
+                    out.extend(self.ask_evidence(true));
                 }
                 out
             }
@@ -787,12 +834,19 @@ impl AppState {
             out.push(Effect::Alert(p.id));
         }
         out.extend(self.ask_deliveries(true));
+        out.extend(self.ask_evidence(true));
         out
     }
 
     fn on_action(&mut self, a: Action) -> Vec<Effect> {
         if self.help.is_some() {
             return self.on_help_action(a);
+        }
+        if self.event_view.is_some() {
+            return self.on_event_view_action(a);
+        }
+        if a == Action::CopyId && self.pane == Pane::Detail && self.open_copy_menu() {
+            return Vec::new();
         }
         // Space and `s` act on the queue from the detail beside it too.
         let rows = self.view_rows(Pane::Queue);
@@ -972,9 +1026,7 @@ impl AppState {
                     .collect()
             }
             Pane::Detail => {
-                self.detail.scroll = self.detail.scroll.saturating_add_signed(
-                    i16::try_from(delta.clamp(-10_000, 10_000)).unwrap_or(0),
-                );
+                self.detail.scroll_by(delta);
                 Vec::new()
             }
             Pane::Timeline => {
@@ -1029,21 +1081,110 @@ impl AppState {
                 let Some(row) = rows.get(self.timeline.selected).copied() else {
                     return Vec::new();
                 };
-                match self.timeline.alert_for(row).cloned() {
-                    Some(alert) => {
-                        let id = alert.id;
-                        self.detail.pinned = Some(alert);
-                        self.detail.scroll = 0;
-                        self.pane = Pane::Detail;
-                        vec![Effect::Alert(id)]
-                    }
-                    None => {
-                        self.say("this event is not evidence of any alert in the window");
+                let alert = self.timeline.alert_for(row).cloned();
+                match row {
+                    TimelineRow::Alert(_) => alert.map(|a| self.pin(a)).unwrap_or_default(),
+                    TimelineRow::Event(i) => {
+                        if let Some(event) = self.timeline.events.get(i).cloned() {
+                            self.event_view = Some(EventView {
+                                event,
+                                alert,
+                                scroll: 0,
+                            });
+                        }
                         Vec::new()
                     }
                 }
             }
             Pane::Detail | Pane::Detections | Pane::Integrations => Vec::new(),
+        }
+    }
+
+    /// Show `alert` in the detail instead of the queue's selection, and reload it.
+    fn pin(&mut self, alert: Alert) -> Vec<Effect> {
+        let id = alert.id;
+        self.detail.pinned = Some(alert);
+        self.detail.scroll = 0;
+        self.pane = Pane::Detail;
+        vec![Effect::Alert(id)]
+    }
+
+    /// Keys while an event's fields are open: scroll, Enter to the alert it is evidence of, Esc (or `q`)
+    /// closes; everything else waits.
+    fn on_event_view_action(&mut self, a: Action) -> Vec<Effect> {
+        let half = (self.list_rows() / 2).max(1);
+        let Some(v) = &mut self.event_view else {
+            return Vec::new();
+        };
+        match a {
+            Action::NextRow => v.scroll += 1,
+            Action::PrevRow => v.scroll = v.scroll.saturating_sub(1),
+            Action::HalfPageDown => v.scroll += half,
+            Action::HalfPageUp => v.scroll = v.scroll.saturating_sub(half),
+            Action::FirstRow => v.scroll = 0,
+            Action::LastRow => v.scroll = usize::MAX / 2,
+            Action::Back | Action::Quit | Action::Help => self.event_view = None,
+            Action::Open => {
+                let alert = v.alert.clone();
+                self.event_view = None;
+                return match alert {
+                    Some(a) => self.pin(a),
+                    None => {
+                        self.say("this event is not evidence of an alert in the timeline's window");
+                        Vec::new()
+                    }
+                };
+            }
+            Action::CopyId => {
+                let id = v.event.id.clone();
+                self.say("event id copied");
+                return vec![Effect::Copy(id)];
+            }
+            _ => {}
+        }
+        // Clamp at the last field (the pane shows as many as fit; the draw keeps the last one at the bottom).
+        if let Some(v) = &mut self.event_view {
+            let n = event_fields(&v.event).len();
+            v.scroll = v.scroll.min(n.saturating_sub(1));
+        }
+        Vec::new()
+    }
+
+    /// `y` in the detail: offer the alert's id and its links, one key each. `false` when there is no link
+    /// (then `y` copies the id at once, as in the queue).
+    fn open_copy_menu(&mut self) -> bool {
+        let Some(a) = self.current_alert() else {
+            return false;
+        };
+        let ev = self.detail.evidence_of(a.id).and_then(|r| r.as_ref().ok());
+        let links = alert_links(a, ev, self.org_id.as_deref());
+        if links.is_empty() {
+            return false;
+        }
+        let mut menu = vec![('i', "alert id".to_string(), a.id.to_string())];
+        for (n, l) in links.into_iter().enumerate() {
+            let key = char::from_digit(n as u32 + 1, 10).unwrap_or('?');
+            menu.push((key, l.label.to_string(), l.url));
+        }
+        self.copy_menu = Some(menu);
+        true
+    }
+
+    /// The key after `y` in the detail: copies what it names, anything else closes the menu.
+    fn on_copy_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let Some(menu) = self.copy_menu.take() else {
+            return Vec::new();
+        };
+        self.dirty = true;
+        let crossterm::event::KeyCode::Char(c) = key.code else {
+            return Vec::new();
+        };
+        match menu.into_iter().find(|(k, _, _)| *k == c) {
+            Some((_, label, text)) => {
+                self.say(format!("{label} copied"));
+                vec![Effect::Copy(text)]
+            }
+            None => Vec::new(),
         }
     }
 
@@ -1060,6 +1201,9 @@ impl AppState {
     }
 
     fn on_text_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if self.copy_menu.is_some() {
+            return self.on_copy_key(key);
+        }
         // Text and cursor live in the editor and the input, outside the stamp: a key they take redraws.
         if self.note.is_some() {
             self.dirty = true;

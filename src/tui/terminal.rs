@@ -107,6 +107,38 @@ pub fn draw<W: Write>(
     drawn
 }
 
+/// Whether the terminal shows OSC 8 hyperlinks. `VIGIL_HYPERLINKS=1` or `0` decides; otherwise only
+/// terminals known to support them get them (a terminal that does not may print the sequence), recognised
+/// by what they put in the environment. Over SSH most of these are not forwarded: set the variable there.
+pub fn hyperlinks_supported() -> bool {
+    let var = |k: &str| std::env::var(k).unwrap_or_default();
+    hyperlinks_from(&var)
+}
+
+/// [`hyperlinks_supported`] over any environment (tests pass a map).
+pub fn hyperlinks_from(var: &dyn Fn(&str) -> String) -> bool {
+    match var("VIGIL_HYPERLINKS").trim() {
+        "1" | "yes" | "true" | "always" => return true,
+        "0" | "no" | "false" | "never" => return false,
+        _ => {}
+    }
+    if !var("NO_HYPERLINKS").is_empty() {
+        return false;
+    }
+    let program = var("TERM_PROGRAM");
+    let term = var("TERM");
+    matches!(
+        program.as_str(),
+        "iTerm.app" | "WezTerm" | "vscode" | "ghostty" | "Hyper" | "Tabby" | "rio" | "zed"
+    ) || matches!(
+        term.as_str(),
+        "xterm-kitty" | "xterm-ghostty" | "alacritty" | "foot" | "foot-extra" | "wezterm"
+    ) || var("VTE_VERSION").parse::<u32>().is_ok_and(|v| v >= 5000)
+        || !var("KONSOLE_VERSION").is_empty()
+        || !var("WT_SESSION").is_empty()
+        || !var("DOMTERM").is_empty()
+}
+
 /// Put `text` on the clipboard of the terminal the user sits at (OSC 52 travels over SSH).
 pub fn copy_osc52(text: &str) -> io::Result<()> {
     let mut out = io::stdout();
@@ -145,5 +177,35 @@ mod tests {
         assert_eq!(super::base64(b"fo"), "Zm8=");
         assert_eq!(super::base64(b"foo"), "Zm9v");
         assert_eq!(super::base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> String {
+        let m: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        move |k: &str| m.get(k).cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn hyperlinks_only_where_known_or_asked_for() {
+        assert!(!hyperlinks_from(&env(&[("TERM", "xterm")])));
+        assert!(!hyperlinks_from(&env(&[
+            ("TERM", "tmux-256color"),
+            ("TERM_PROGRAM", "tmux")
+        ])));
+        assert!(hyperlinks_from(&env(&[("TERM_PROGRAM", "WezTerm")])));
+        assert!(hyperlinks_from(&env(&[("VTE_VERSION", "7600")])));
+        assert!(!hyperlinks_from(&env(&[("VTE_VERSION", "4000")])));
+        assert!(hyperlinks_from(&env(&[
+            ("TERM", "xterm"),
+            ("VIGIL_HYPERLINKS", "1")
+        ])));
+        assert!(!hyperlinks_from(&env(&[
+            ("TERM", "xterm-kitty"),
+            ("VIGIL_HYPERLINKS", "0")
+        ])));
     }
 }

@@ -167,7 +167,14 @@ pub fn footer(f: &mut Frame, area: Rect, s: &AppState, keymap: &Keymap, theme: T
         Span::styled(format!(" {} ", mode.label()), theme.badge()),
         Span::raw(" "),
     ];
-    if let Some(p) = &s.pending_keys {
+    if let Some(menu) = &s.copy_menu {
+        spans.push(Span::styled("copy: ", theme.heading()));
+        for (k, label, _) in menu {
+            spans.push(Span::styled(k.to_string(), theme.bold()));
+            spans.push(Span::styled(format!(" {label}  "), theme.dim()));
+        }
+        spans.push(Span::styled("any other key cancels", theme.dim()));
+    } else if let Some(p) = &s.pending_keys {
         spans.push(Span::styled(format!("{} …", clean(p, 20)), theme.marked()));
     } else if let Some(m) = &s.message {
         let style = if m.error { theme.error() } else { theme.ok() };

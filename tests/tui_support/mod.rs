@@ -190,6 +190,7 @@ pub async fn app(handle: EngineHandle, w: u16, h: u16) -> App {
         keymap_path: None,
         no_color: false,
         title: "vigil test".into(),
+        ..Default::default()
     };
     let (mut app, effects) = App::new(handle, &opts, t(12, 0));
     app.settle(effects).await;

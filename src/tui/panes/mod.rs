@@ -3,6 +3,7 @@
 
 pub mod detail;
 pub mod detections;
+pub mod event;
 pub mod help;
 pub mod integrations;
 pub mod queue;
@@ -28,8 +29,27 @@ pub fn block(title: String, theme: Theme, focused: bool) -> Block<'static> {
     }
 }
 
+/// Where a link landed on screen: the cells from (`x`, `y`) over `width` columns show `url`. The backend
+/// wraps those cells in an OSC 8 hyperlink when the terminal supports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameLink {
+    pub x: u16,
+    pub y: u16,
+    pub width: u16,
+    pub url: String,
+}
+
+/// What a frame measured that the state and the backend need after it: the detail's height and view (its
+/// scroll stops at the end) and the links on screen.
+#[derive(Debug, Default)]
+pub struct FrameInfo {
+    /// `Some((rows, view))` when the detail was drawn.
+    pub detail: Option<(usize, usize)>,
+    pub links: Vec<FrameLink>,
+}
+
 /// Draw one frame.
-pub fn draw(f: &mut Frame, s: &AppState, keymap: &Keymap, theme: Theme) {
+pub fn draw(f: &mut Frame, s: &AppState, keymap: &Keymap, theme: Theme) -> FrameInfo {
     let prompt_h = u16::from(s.prompt.is_some());
     let [head, body, prompt, foot] = Layout::vertical([
         Constraint::Length(HEADER_LINES),
@@ -39,8 +59,17 @@ pub fn draw(f: &mut Frame, s: &AppState, keymap: &Keymap, theme: Theme) {
     ])
     .areas(f.area());
     widgets::header(f, head, s, theme);
-    draw_body(f, body, s, theme);
+    let mut info = FrameInfo::default();
+    if let Some(d) = draw_body(f, body, s, theme) {
+        info.detail = Some((d.rows, d.view));
+        info.links = d.links;
+    }
+    if let Some(v) = &s.event_view {
+        event::draw(f, body, v, theme);
+        info.links.clear();
+    }
     if let Some(scroll) = s.help {
+        info.links.clear();
         help::draw(f, body, keymap, theme, scroll);
     }
     if let Some(editor) = &s.note {
@@ -55,25 +84,31 @@ pub fn draw(f: &mut Frame, s: &AppState, keymap: &Keymap, theme: Theme) {
         f.render_widget(b, area);
         f.render_widget(&editor.area, inner);
     }
+    if s.note.is_some() {
+        info.links.clear();
+    }
     widgets::prompt_line(f, prompt, s, theme);
     widgets::footer(f, foot, s, keymap, theme);
+    info
 }
 
-fn draw_body(f: &mut Frame, area: Rect, s: &AppState, theme: Theme) {
+/// The panes; what the detail measured when it was drawn.
+fn draw_body(f: &mut Frame, area: Rect, s: &AppState, theme: Theme) -> Option<detail::DetailFrame> {
     match s.pane {
         Pane::Queue | Pane::Detail if s.wide() => {
             let [left, right] =
                 Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
                     .areas(area);
             queue::draw(f, left, s, theme, s.pane == Pane::Queue);
-            detail::draw(f, right, s, theme, s.pane == Pane::Detail);
+            return Some(detail::draw(f, right, s, theme, s.pane == Pane::Detail));
         }
         Pane::Queue => queue::draw(f, area, s, theme, true),
-        Pane::Detail => detail::draw(f, area, s, theme, true),
+        Pane::Detail => return Some(detail::draw(f, area, s, theme, true)),
         Pane::Timeline => timeline::draw(f, area, s, theme, true),
         Pane::Detections => detections::draw(f, area, s, theme, true),
         Pane::Integrations => integrations::draw(f, area, s, theme, true),
     }
+    None
 }
 
 /// A rectangle of at most `w` x `h` in the middle of `area`.

@@ -64,23 +64,24 @@ pub fn draw(f: &mut Frame, area: Rect, s: &AppState, theme: Theme, focused: bool
                 TimelineRow::Event(k) => {
                     let e = &t.events[k];
                     let evidence = t.alert_for(*row).is_some();
-                    let what = e
-                        .content
-                        .as_ref()
-                        .and_then(|c| c.title.as_deref())
-                        .or(e.object_id());
-                    Line::from(vec![
+                    // What it was about in words: a search's query, a granted admin's name, a page's title.
+                    let mut spans = vec![
                         Span::styled(short_time(e.time), theme.dim()),
                         Span::raw(if evidence { " ◆ " } else { "   " }),
                         Span::raw(clean(&e.action, 32)),
-                        Span::raw(" "),
-                        Span::styled(clean_opt(what, 50), theme.dim()),
-                        Span::raw(" "),
-                        Span::styled(
-                            clean_opt(e.location.as_ref().and_then(|l| l.ip.as_deref()), 20),
-                            theme.dim(),
-                        ),
-                    ])
+                    ];
+                    if let Some(what) = e.what() {
+                        spans.push(Span::raw(format!(" '{}'", clean(what, 50))));
+                    }
+                    if let Some(c) = e.container_key() {
+                        spans.push(Span::styled(format!(" {}", clean(c, 20)), theme.dim()));
+                    }
+                    spans.push(Span::raw(" "));
+                    spans.push(Span::styled(
+                        clean_opt(e.location.as_ref().and_then(|l| l.ip.as_deref()), 45),
+                        theme.dim(),
+                    ));
+                    Line::from(spans)
                 }
                 TimelineRow::Alert(k) => {
                     let a = &t.alerts[k];
