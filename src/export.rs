@@ -206,8 +206,10 @@ pub fn export_alerts<W: Write>(
     Ok(rows)
 }
 
-/// The CSV columns, in contract order.
-pub const CSV_COLUMNS: [&str; 19] = [
+/// The CSV columns: DESIGN §4's nineteen in contract order, then four an analyst needs to hand the
+/// export on without vigil at hand — see [`Exporter::write`] for what each holds. New columns only ever
+/// go at the end, so a script reading the first nineteen by position keeps working.
+pub const CSV_COLUMNS: [&str; 23] = [
     "id",
     "created",
     "time_start",
@@ -227,7 +229,91 @@ pub const CSV_COLUMNS: [&str; 19] = [
     "subject",
     "count",
     "summary",
+    "notes",
+    "matches",
+    "evidence_count",
+    "link",
 ];
+
+/// Most characters of the `notes` cell: spreadsheets hold at most 32,767 characters in a cell and break
+/// the row beyond it, so a longer history is cut, saying how much was left out.
+pub const NOTES_CELL_MAX: usize = 32_000;
+
+/// Every note of an alert in one cell, oldest first: `time author: text`, joined with ` | `. Newlines
+/// inside a note become single spaces (a cell is one line), and the whole is cut at [`NOTES_CELL_MAX`].
+pub fn notes_cell(a: &Alert) -> String {
+    let joined = a
+        .notes
+        .iter()
+        .map(|n| {
+            let text = n
+                .text
+                .split(['\r', '\n'])
+                .filter(|l| !l.trim().is_empty())
+                .map(str::trim_end)
+                .collect::<Vec<_>>()
+                .join(" ");
+            format!(
+                "{} {}: {text}",
+                n.time.to_rfc3339_opts(SecondsFormat::Secs, true),
+                n.author
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" | ");
+    let total = joined.chars().count();
+    if total <= NOTES_CELL_MAX {
+        return joined;
+    }
+    let mut cut: String = joined.chars().take(NOTES_CELL_MAX).collect();
+    cut.push_str(&format!("… ({} more characters)", total - NOTES_CELL_MAX));
+    cut
+}
+
+/// The content-scanning matches of an alert in one cell: the redacted form and the scanner kind, joined
+/// with ` | ` (`AKIA…[aws-access-key-id, 20 chars] (aws-access-key-id)`). The alert holds only redacted
+/// forms and fingerprints, never a secret, and the fingerprint (a keyed hash) is left out: it means
+/// nothing outside this store.
+pub fn matches_cell(a: &Alert) -> String {
+    a.matches
+        .iter()
+        .map(|m| format!("{} ({})", m.redacted, m.kind))
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// Where a reader of the export can look at what the alert is about. Alerts carry no URL field of their
+/// own (the content URL stays on the evidence events, which an export does not read), so: the subject
+/// when it is an `http(s)` URL; else the site — as given when it is a URL, `https://HOST` when it is a
+/// host name, and `https://NAME.atlassian.net` for a bare Atlassian cloud site name (what the audit log's
+/// `siteName` holds); else empty.
+pub fn alert_link(a: &Alert) -> String {
+    let is_url = |s: &str| {
+        let l = s.to_ascii_lowercase();
+        (l.starts_with("https://") || l.starts_with("http://")) && !s.contains(char::is_whitespace)
+    };
+    if let Some(subject) = a.subject.as_deref().map(str::trim)
+        && is_url(subject)
+    {
+        return subject.to_string();
+    }
+    match a.site.as_deref().map(str::trim) {
+        Some(site) if is_url(site) => site.to_string(),
+        Some(site)
+            if !site.is_empty()
+                && site
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') =>
+        {
+            if site.contains('.') {
+                format!("https://{site}")
+            } else {
+                format!("https://{site}.atlassian.net")
+            }
+        }
+        _ => String::new(),
+    }
+}
 
 /// Output format of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,7 +405,10 @@ impl<W: Write> Exporter<W> {
         }
     }
 
-    /// Write one alert.
+    /// Write one alert. CSV: the [`CSV_COLUMNS`], each cell through [`csv_cell`] (formulas neutralised,
+    /// controls replaced) — the added `notes` ([`notes_cell`]), `matches` ([`matches_cell`]),
+    /// `evidence_count` (the event ids kept as evidence, at most [`Alert::EVIDENCE_CAP`]; `count` says how
+    /// many activities were grouped) and `link` ([`alert_link`]) too. JSON: the alert as stored, one per line.
     pub fn write(&mut self, a: &Alert) -> std::io::Result<()> {
         self.rows += 1;
         match self.format {
@@ -327,7 +416,7 @@ impl<W: Write> Exporter<W> {
                 let t = |t: &chrono::DateTime<chrono::Utc>| {
                     t.to_rfc3339_opts(SecondsFormat::Millis, true)
                 };
-                let row: [String; 19] = [
+                let row: [String; 23] = [
                     a.id.to_string(),
                     t(&a.created),
                     t(&a.time_start),
@@ -347,6 +436,10 @@ impl<W: Write> Exporter<W> {
                     a.subject.clone().unwrap_or_default(),
                     a.count.to_string(),
                     a.summary(),
+                    notes_cell(a),
+                    matches_cell(a),
+                    a.evidence.len().to_string(),
+                    alert_link(a),
                 ];
                 let w = self
                     .csv

@@ -619,6 +619,7 @@ fn exclusions_by_actor_container_object_and_expiry() {
                     kind,
                     value: value.into(),
                     until,
+                    label: None,
                 }],
                 ..DetectionSettings::default()
             },

@@ -258,6 +258,7 @@ async fn actor_exclusion_applies_to_the_next_event() {
             kind: ExclusionKind::Actor,
             value: "eve".into(),
             until: None,
+            label: None,
         },
     );
     handle

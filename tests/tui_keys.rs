@@ -520,7 +520,7 @@ async fn shift_j_on_two_selected_alerts_queues_two_manual_jira_deliveries() {
     assert!(q.iter().all(|d| d.event == DeliveryEvent::Manual));
     let (text, error) = footer(&app);
     assert!(!error, "{text}");
-    assert!(text.starts_with("2 alert(s) queued for jira-sec"), "{text}");
+    assert!(text.starts_with("2 alerts queued for jira-sec"), "{text}");
     assert!(text.contains("already linked: SEC-42"), "{text}");
     assert!(app.state.queue.marked.is_empty());
     // Who sent it is in the alert's history.

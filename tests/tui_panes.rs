@@ -42,6 +42,7 @@ pane_snapshots! {
     detections: [Action::ShowDetections];
     integrations: [Action::ShowIntegrations];
     help: [Action::Help];
+    help_end: [Action::Help, Action::LastRow];
 }
 
 /// The screen as one string per row.

@@ -148,8 +148,8 @@ pub struct ExportArgs {
     #[arg(long, value_name = "A")]
     pub actor: Option<String>,
     /// A query in the UI's `/` filter language, e.g. "assignee:me sev:>=high since:7d"; `assignee:me` is
-    /// the login name ($USER, else the passwd entry). Combines with the flags above, which must not name
-    /// the same thing again.
+    /// the name the UI's "assign to me" writes (the passwd name). Combines with the flags above, which must
+    /// not name the same thing again.
     #[arg(long, value_name = "QUERY")]
     pub filter: Option<String>,
     /// Write here instead of stdout.

@@ -37,9 +37,7 @@ fn run_ui(handle: EngineHandle, tasks: &EngineTasks, launch: &UiLaunch) -> Resul
     }
     let keymap_path = launch.keymap_path.clone();
     let opts = UiOptions {
-        user: std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| "unknown".into()),
+        user: vigil::tui::user::current_user(),
         keymap_path,
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         org_id: launch.org_id.clone(),

@@ -183,42 +183,31 @@ impl ExportArgs {
             }
         }
         if f.assignee == Some(AssigneeFilter::Me) {
-            f.me = Some(login_name().ok_or_else(|| {
-                eyre!(
-                    "--filter: 'assignee:me' needs to know who you are, but $USER and $LOGNAME are unset and \
-                     this user id has no entry in /etc/passwd; write the name instead (assignee:NAME)"
-                )
-            })?);
+            // The name "assign to me" writes in the UI, so `assignee:me` finds what `m` assigned.
+            f.me = Some(vigil::tui::user::current_user());
         }
         f.ascending = true;
         Ok(f)
     }
 }
 
-/// Who runs this command, for `assignee:me`: `$USER`, else `$LOGNAME`, else the name of this process's user
-/// id in `/etc/passwd` (a cron job or a container may have no environment, and the UI assigns with the same
-/// name). `None` when none of them says.
-fn login_name() -> Option<String> {
-    for var in ["USER", "LOGNAME"] {
-        if let Ok(v) = std::env::var(var)
-            && !v.trim().is_empty()
-        {
-            return Some(v);
-        }
-    }
-    let uid = rustix::process::getuid().as_raw().to_string();
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let mut fields = line.split(':');
-        let name = fields.next()?;
-        (fields.nth(1)? == uid && !name.is_empty()).then(|| name.to_string())
-    })
-}
-
 /// `vigil export`: the same writer as the UI's export, to a file (owner-only, put in place whole, never
 /// written through a symlink) or stdout.
 pub fn export(mut setup: Setup, args: ExportArgs) -> Result<i32> {
     let filter = args.filter()?;
+    // A mistyped detection would export nothing and look like "no alerts": refuse it, naming the closest
+    // id. Custom detections (`custom:…`) come from the config and are taken as given.
+    if let Some(det) = &filter.detection
+        && !det.starts_with("custom:")
+    {
+        let known: Vec<&str> = vigil::detect::catalogue::catalogue()
+            .iter()
+            .map(|d| d.id)
+            .collect();
+        if let Err(e) = vigil::model::text::known_detection(det, &known) {
+            return Err(eyre!("--detection: {e}"));
+        }
+    }
     let (_dir, store) = setup.open_existing_store()?;
     let format = match args.format {
         Format::Csv => ExportFormat::Csv,

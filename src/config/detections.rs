@@ -295,6 +295,7 @@ pub(super) fn parse_exclusion(
             kind,
             value: s.to_string(),
             until: None,
+            label: None,
         }),
         DeValue::Table(t) => {
             w.unknown(t, key, &["value", "until"], "an exclusion");
@@ -309,7 +310,12 @@ pub(super) fn parse_exclusion(
                 Some(v) => Some(until(w, v, &format!("{key}.until"))?),
                 None => None,
             };
-            Some(Exclusion { kind, value, until })
+            Some(Exclusion {
+                kind,
+                value,
+                until,
+                label: None,
+            })
         }
         _ => {
             w.type_err(

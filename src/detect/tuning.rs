@@ -63,6 +63,11 @@ pub struct Exclusion {
     pub value: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<DateTime<Utc>>,
+    /// Whom or what `value` names, as the UI knew it when the exclusion was made (`Ana Lima (ana@x)`, a
+    /// page title), so the detections pane can list exclusions by name rather than by opaque id. For people
+    /// only: the detector matches on `value` alone. Exclusions from the config file have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 /// Per-detection settings.

@@ -487,7 +487,11 @@ impl EngineHandle {
                     a.status = status;
                     true
                 })?;
-                Ok(format!("{n} alert(s) marked {status}"))
+                Ok(format!(
+                    "{} marked {}",
+                    crate::model::text::plural(n, "alert", "alerts"),
+                    status.label()
+                ))
             }
             Command::Assign { ids, assignee, who } => {
                 let n = self.change_alerts(&ids, |a| {
@@ -507,8 +511,14 @@ impl EngineHandle {
                     true
                 })?;
                 Ok(match &assignee {
-                    Some(x) => format!("{n} alert(s) assigned to {x}"),
-                    None => format!("{n} alert(s) unassigned"),
+                    Some(x) => format!(
+                        "{} assigned to {x}",
+                        crate::model::text::plural(n, "alert", "alerts")
+                    ),
+                    None => format!(
+                        "{} unassigned",
+                        crate::model::text::plural(n, "alert", "alerts")
+                    ),
                 })
             }
             Command::AddNote { id, text, who } => {
@@ -763,9 +773,14 @@ impl EngineHandle {
             true
         })?;
         self.publish(Change::IntegrationsChanged);
-        let mut said = format!("{} alert(s) queued for {shown}", found.len());
-        if found.len() < ids.len() {
-            said.push_str(&format!("; {} no longer exist(s)", ids.len() - found.len()));
+        let mut said = format!(
+            "{} queued for {shown}",
+            crate::model::text::plural(found.len(), "alert", "alerts")
+        );
+        match ids.len() - found.len() {
+            0 => {}
+            1 => said.push_str("; 1 no longer exists"),
+            gone => said.push_str(&format!("; {gone} no longer exist")),
         }
         if !linked.is_empty() {
             said.push_str(&format!("; already linked: {}", linked.join(", ")));
@@ -835,7 +850,15 @@ impl EngineHandle {
             other => EngineError::Invalid(format!("{}: {other}", path.display())),
         })?;
         file.commit().map_err(refused)?;
-        Ok(format!("exported {rows} alert(s) to {}", path.display()))
+        Ok(format!(
+            "exported {} to {}",
+            crate::model::text::plural(
+                usize::try_from(rows).unwrap_or(usize::MAX),
+                "alert",
+                "alerts"
+            ),
+            path.display()
+        ))
     }
 }
 
@@ -873,7 +896,10 @@ fn describe_settings(id: &str, s: &DetectionSettings) -> String {
     let excl = if s.exclusions.is_empty() {
         String::new()
     } else {
-        format!(", {} exclusion(s)", s.exclusions.len())
+        format!(
+            ", {}",
+            crate::model::text::plural(s.exclusions.len(), "exclusion", "exclusions")
+        )
     };
     format!("{id}: {state}{sens}{excl}")
 }

@@ -72,6 +72,17 @@ impl AlertStatus {
         }
     }
 
+    /// The status in words for people (`true positive`), where [`AlertStatus::as_str`] is the name files,
+    /// filters and exports use (`true_positive`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Acknowledged => "acknowledged",
+            Self::Expected => "expected",
+            Self::TruePositive => "true positive",
+        }
+    }
+
     /// A stable byte for index keys.
     pub fn code(self) -> u8 {
         self as u8

@@ -1,24 +1,97 @@
 //! Making outside text safe to show: audit events carry names and titles written by anyone.
 
-/// Replace every control character (C0, DEL, C1, and the Unicode bidi overrides that reorder what a reader
-/// sees) with a visible stand-in, so escape sequences such as `\x1b]0;pwned\x07` reach a terminal inert.
-/// Tabs and newlines become spaces: callers lay text out in cells, one line each.
+/// Replace every control character (C0, DEL, C1) with U+FFFD, so escape sequences such as
+/// `\x1b]0;pwned\x07` reach a terminal inert. Tabs and newlines become spaces: callers lay text out in cells,
+/// one line each.
+///
+/// The Unicode bidi controls (embeddings, overrides, isolates and the two marks) are not merely blanked: they
+/// are how a name like `\u{202e}nimda` is made to read "admin", so each becomes a visible marker naming it
+/// (`⟨RLO⟩`, see [`bidi_marker`]) and the analyst sees that a spoof was attempted. The markers are plain
+/// one-column characters, so the width of what is drawn is the width of what is counted.
 pub fn sanitize(s: &str) -> String {
     if !s.chars().any(needs_cleaning) {
         return s.to_string();
     }
-    s.chars()
-        .map(|c| match c {
-            '\t' | '\n' | '\r' => ' ',
-            c if needs_cleaning(c) => '\u{fffd}',
-            c => c,
-        })
-        .collect()
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\t' | '\n' | '\r' => out.push(' '),
+            c => match bidi_marker(c) {
+                Some(m) => out.push_str(m),
+                None if needs_cleaning(c) => out.push('\u{fffd}'),
+                None => out.push(c),
+            },
+        }
+    }
+    out
+}
+
+/// The visible stand-in for a bidi control character, or `None` for any other character. The names are
+/// Unicode's abbreviations (UAX #9), which is what an analyst would search for.
+pub fn bidi_marker(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{202a}' => "⟨LRE⟩",
+        '\u{202b}' => "⟨RLE⟩",
+        '\u{202c}' => "⟨PDF⟩",
+        '\u{202d}' => "⟨LRO⟩",
+        '\u{202e}' => "⟨RLO⟩",
+        '\u{2066}' => "⟨LRI⟩",
+        '\u{2067}' => "⟨RLI⟩",
+        '\u{2068}' => "⟨FSI⟩",
+        '\u{2069}' => "⟨PDI⟩",
+        '\u{200e}' => "⟨LRM⟩",
+        '\u{200f}' => "⟨RLM⟩",
+        _ => return None,
+    })
 }
 
 fn needs_cleaning(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+    c.is_control() || bidi_marker(c).is_some()
+}
+
+/// A count with its noun in the right number: `1 alert`, `2 alerts`, `0 alerts` — never `1 alert(s)`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// `Ok` when `det` is one of `known` (case-insensitive), else the refusal with the closest id suggested:
+/// a filter on a mistyped detection would match nothing and look like "no alerts". The UI's filter and
+/// `vigil export --detection` both check with it.
+pub fn known_detection(det: &str, known: &[&str]) -> Result<(), String> {
+    if known.iter().any(|k| k.eq_ignore_ascii_case(det)) {
+        return Ok(());
+    }
+    let shown = sanitize(det);
+    let lower = det.to_ascii_lowercase();
+    let closest = known
+        .iter()
+        .map(|k| (edit_distance(&lower, &k.to_ascii_lowercase()), *k))
+        .min();
+    Err(match closest {
+        Some((d, k)) if d <= (k.len() / 2).max(3) => {
+            format!("no detection '{shown}'; did you mean det:{k}?")
+        }
+        _ => format!("no detection '{shown}'"),
+    })
+}
+
+/// Levenshtein distance in characters: how many edits turn `a` into `b`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 /// Cut to at most `max` characters, marking the cut with an ellipsis.
@@ -72,6 +145,48 @@ mod tests {
         let s = sanitize("Deploy\x1b]0;pwned\x07 notes\x1b[31m\u{9b}2J\u{202e}");
         assert!(!s.chars().any(|c| c.is_control()));
         assert!(s.starts_with("Deploy\u{fffd}]0;pwned\u{fffd} notes"));
+        assert!(s.ends_with("\u{fffd}2J⟨RLO⟩"), "{s}");
+    }
+
+    #[test]
+    fn bidi_controls_are_named_not_obeyed() {
+        let s = sanitize("\u{202e}nimda\u{202c} Mallory \u{2066}x\u{2069}\u{200f}");
+        assert_eq!(s, "⟨RLO⟩nimda⟨PDF⟩ Mallory ⟨LRI⟩x⟨PDI⟩⟨RLM⟩");
+        // Every bidi control, and nothing else, has a marker; the markers are one column a character.
+        for c in ('\u{2000}'..='\u{2070}').chain(['\u{61c}', '\u{feff}', 'a']) {
+            let expected = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}');
+            assert_eq!(bidi_marker(c).is_some(), expected, "{c:?}");
+        }
+        for c in ['\u{202a}', '\u{202e}', '\u{2069}', '\u{200e}'] {
+            let m = sanitize(&c.to_string());
+            assert_eq!(
+                unicode_width::UnicodeWidthStr::width(m.as_str()),
+                m.chars().count(),
+                "{m}"
+            );
+            assert!(
+                !m.chars()
+                    .any(|c| c.is_control() || bidi_marker(c).is_some())
+            );
+        }
+        // Other controls stay neutralised: C0, DEL, C1.
+        assert_eq!(
+            sanitize("a\u{0}b\u{7f}c\u{85}d"),
+            "a\u{fffd}b\u{fffd}c\u{fffd}d"
+        );
+    }
+
+    #[test]
+    fn unknown_detections_get_the_closest_known_id() {
+        let known = ["page-crawling", "issue-crawling", "bulk-export"];
+        assert_eq!(known_detection("Page-Crawling", &known), Ok(()));
+        let e = known_detection("page-crawl", &known).unwrap_err();
+        assert!(e.contains("did you mean det:page-crawling?"), "{e}");
+        let e = known_detection("bulk_exports", &known).unwrap_err();
+        assert!(e.contains("det:bulk-export"), "{e}");
+        let e = known_detection("\u{1b}[2Jzzzzzzzzzzzzzz", &known).unwrap_err();
+        assert!(!e.contains("did you mean") && !e.contains('\u{1b}'), "{e}");
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]

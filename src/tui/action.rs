@@ -74,7 +74,7 @@ actions! {
     MarkTruePositive,
     /// Reopen
     Reopen,
-    /// Assign to me ($USER)
+    /// Assign to me (your login name)
     AssignToMe,
     /// Assign to someone
     Assign,
@@ -104,7 +104,7 @@ actions! {
     ExcludeActor,
     /// Exclude the alert's page or issue from its detection
     ExcludeObject,
-    /// Remove the detection's last exclusion
+    /// Remove one of the detection's exclusions (asks which)
     RemoveExclusion,
     /// Send a test alert to the integration
     TestIntegration,
@@ -118,7 +118,7 @@ actions! {
     SendTo,
     /// Reload from the store
     Refresh,
-    /// Show the key bindings
+    /// Show this help: keys, filter terms, : commands
     Help,
     /// Quit
     Quit,
@@ -131,7 +131,7 @@ mod tests {
     #[test]
     fn help_is_the_doc_comment_trimmed() {
         assert_eq!(Action::NextRow.help(), "Move down one row");
-        assert_eq!(Action::AssignToMe.help(), "Assign to me ($USER)");
+        assert_eq!(Action::AssignToMe.help(), "Assign to me (your login name)");
         for a in Action::ALL {
             let h = a.help();
             assert!(!h.is_empty(), "{a:?} has no help");

@@ -30,7 +30,8 @@ use crate::tui::{panes, terminal};
 /// How the CLI configures the UI.
 #[derive(Debug, Clone, Default)]
 pub struct UiOptions {
-    /// `$USER`: "assign to me" and the "who" of every change.
+    /// Who is at the keyboard ([`crate::tui::user::current_user`]): "assign to me" and the "who" of
+    /// every change.
     pub user: String,
     /// A user keymap laid over the defaults.
     pub keymap_path: Option<PathBuf>,

@@ -14,7 +14,7 @@ use crate::model::AlertStatus;
 pub enum CmdLine {
     /// `:status acknowledged` (aliases `:ack`, `:expected`, `:tp`, `:reopen`): set the status of the selection.
     Status(AlertStatus),
-    /// `:assign ana` → `Some("ana")`; `:assign me` → `Some("me")` (the app substitutes `$USER`); `:unassign` → `None`.
+    /// `:assign ana` → `Some("ana")`; `:assign me` → `Some("me")` (the app substitutes the login name); `:unassign` → `None`.
     Assign(Option<String>),
     /// `:note text…`: add a note with the rest of the line, verbatim.
     Note(String),

@@ -12,6 +12,7 @@ pub mod panes;
 pub mod state;
 pub mod terminal;
 pub mod theme;
+pub mod user;
 pub mod widgets;
 pub mod wrap;
 

@@ -155,11 +155,32 @@ pub enum Effect {
 /// Most bytes of one paste taken into a prompt or a note (a 10 MB paste would only freeze the screen).
 pub const PASTE_MAX: usize = 64 * 1024;
 
-/// A footer message.
+/// How long an information message stays in the footer, in clock time (the ≤ 1 Hz tick clears it).
+pub const INFO_SHOWN_SECS: i64 = 8;
+
+/// How long an error stays in the footer: longer than information, as it may need reading twice.
+pub const ERROR_SHOWN_SECS: i64 = 20;
+
+/// A footer message. It expires on the clock tick ([`INFO_SHOWN_SECS`], [`ERROR_SHOWN_SECS`]) so that the
+/// footer never shows an outcome from minutes ago as if it were news; a newer message replaces it at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub text: String,
     pub error: bool,
+    /// The UI's clock when it was said.
+    pub since: DateTime<Utc>,
+}
+
+impl Message {
+    /// Whether the message has been shown long enough at `now`.
+    pub fn expired(&self, now: DateTime<Utc>) -> bool {
+        let limit = if self.error {
+            ERROR_SHOWN_SECS
+        } else {
+            INFO_SHOWN_SECS
+        };
+        now.signed_duration_since(self.since) >= chrono::Duration::seconds(limit)
+    }
 }
 
 /// A selectable list (detections, integrations).
@@ -206,7 +227,8 @@ impl<T> ListState<T> {
 /// The whole UI state. One owner (the app loop); panes only read it.
 #[derive(Debug)]
 pub struct AppState {
-    /// `$USER`: "assign to me" and the history's "who".
+    /// Who is at the keyboard (the passwd name, see [`crate::tui::user`]): "assign to me" and the
+    /// history's "who".
     pub user: String,
     /// Header title (`vigil demo`).
     pub title: String,
@@ -246,7 +268,7 @@ struct ViewStamp {
     pane: Pane,
     /// Which prompt (its kind, text and cursor); prompts are open rarely and briefly, so the copy is cheap.
     prompt: Option<(PromptKind, String, usize)>,
-    note: Option<Ulid>,
+    note: Option<(Ulid, bool)>,
     help: Option<usize>,
     event_view: Option<(String, usize)>,
     copy_menu: bool,
@@ -319,7 +341,9 @@ impl AppState {
 
     /// What the keyboard is doing, for the footer.
     pub fn mode(&self) -> Mode {
-        if self.note.is_some() {
+        if self.note.as_ref().is_some_and(|n| n.confirm_discard) {
+            Mode::Confirm
+        } else if self.note.is_some() {
             Mode::Note
         } else if let Some(p) = &self.prompt {
             p.mode()
@@ -401,6 +425,10 @@ impl AppState {
         let clipped = cut < text.len();
         let text = &text[..cut];
         if let Some(note) = &mut self.note {
+            if note.confirm_discard {
+                self.complain("a confirmation takes a key, not a paste");
+                return;
+            }
             let clean: String = text
                 .replace("\r\n", "\n")
                 .chars()
@@ -436,6 +464,7 @@ impl AppState {
         self.message = Some(Message {
             text: text.into(),
             error: false,
+            since: self.now,
         });
     }
 
@@ -444,6 +473,7 @@ impl AppState {
         self.message = Some(Message {
             text: text.into(),
             error: true,
+            since: self.now,
         });
     }
 
@@ -476,7 +506,7 @@ impl AppState {
                     p.input.cursor(),
                 )
             }),
-            note: self.note.as_ref().map(|n| n.id),
+            note: self.note.as_ref().map(|n| (n.id, n.confirm_discard)),
             help: self.help,
             event_view: self
                 .event_view
@@ -741,6 +771,10 @@ impl AppState {
                     self.dirty = true;
                 }
                 self.now = now;
+                // A footer message says what just happened; once it is old news, it goes (the stamp sees it).
+                if self.message.as_ref().is_some_and(|m| m.expired(now)) {
+                    self.message = None;
+                }
                 // The delivery worker does not announce its progress: what shows it is polled at this pace.
                 let mut out = Vec::new();
                 if self.pane == Pane::Integrations {
@@ -931,7 +965,11 @@ impl AppState {
             }
             Action::Quit => vec![Effect::Quit],
             Action::Filter => {
-                let text = self.queue.filter_text.clone();
+                // The filter in force, and a space after it: what is typed next is another term.
+                let mut text = self.queue.filter_text.clone();
+                if !text.is_empty() {
+                    text.push(' ');
+                }
                 self.prompt = Some(Prompt::new(PromptKind::Filter { error: None }, &text));
                 Vec::new()
             }
@@ -962,18 +1000,24 @@ impl AppState {
     }
 
     fn on_help_action(&mut self, a: Action) -> Vec<Effect> {
-        let scroll = self.help.unwrap_or(0);
+        // The help's body shows the screen minus header, footer and its frame; it scrolls no further than
+        // its last line at the bottom.
+        let max = crate::tui::panes::help::line_count(self.width)
+            .saturating_sub(usize::from(self.height.saturating_sub(5)));
+        let scroll = self.help.unwrap_or(0).min(max);
+        let clamp = |n: usize| Some(n.min(max));
         self.help = match a {
-            Action::Help | Action::Back => None,
-            Action::NextRow => Some(scroll + 1),
+            // `q` closes the help like Esc: leaving the help is what a user means by it there, and quitting
+            // the app from a reference screen would lose their place.
+            Action::Help | Action::Back | Action::Quit => None,
+            Action::NextRow => clamp(scroll + 1),
             Action::PrevRow => Some(scroll.saturating_sub(1)),
-            Action::HalfPageDown => Some(scroll + self.list_rows() / 2),
+            Action::HalfPageDown => clamp(scroll + self.list_rows() / 2),
             Action::HalfPageUp => Some(scroll.saturating_sub(self.list_rows() / 2)),
             Action::FirstRow => Some(0),
-            Action::Quit => return vec![Effect::Quit],
+            Action::LastRow => Some(max),
             // The help has the screen: every other action waits until it closes.
-            Action::LastRow
-            | Action::NextPane
+            Action::NextPane
             | Action::PrevPane
             | Action::ShowQueue
             | Action::ShowDetail

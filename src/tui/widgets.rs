@@ -24,7 +24,7 @@ pub fn clean(s: &str, max: usize) -> String {
 /// clusters, so an emoji with its modifiers or a letter with its combining marks is kept whole or dropped
 /// whole. A table cell must be given text fitted to its real column width: the table itself cuts without
 /// a mark, and an analyst cannot tell a cut name from a short one.
-pub fn fit(s: &str, width: usize) -> String {
+pub fn clean_fit(s: &str, width: usize) -> String {
     use unicode_segmentation::UnicodeSegmentation;
     use unicode_width::UnicodeWidthStr;
 
@@ -105,6 +105,16 @@ pub fn status_label(s: AlertStatus) -> &'static str {
     }
 }
 
+/// A status in words for people: `true positive`, not `true_positive`.
+pub fn status_name(s: AlertStatus) -> &'static str {
+    match s {
+        AlertStatus::Open => "open",
+        AlertStatus::Acknowledged => "acknowledged",
+        AlertStatus::Expected => "expected",
+        AlertStatus::TruePositive => "true positive",
+    }
+}
+
 /// Seconds as `10m`, `1h`, `2d`.
 pub fn span(secs: u64) -> String {
     match secs {
@@ -122,8 +132,15 @@ pub fn header(f: &mut Frame, area: Rect, s: &AppState, theme: Theme) {
         Span::styled(format!(" {} ", clean(&s.title, 30)), theme.badge()),
         Span::raw(" "),
     ];
+    // Whole words when they fit; the queue's short labels on a narrow screen.
+    let words = s.width >= 100;
     for status in AlertStatus::ALL {
-        first.push(Span::styled(status_label(status), theme.status(status)));
+        let label = if words {
+            status_name(status)
+        } else {
+            status_label(status)
+        };
+        first.push(Span::styled(label, theme.status(status)));
         first.push(Span::raw(format!(" {}  ", st.alerts.get(status))));
     }
     first.push(Span::styled(
@@ -160,13 +177,15 @@ pub fn header(f: &mut Frame, area: Rect, s: &AppState, theme: Theme) {
     f.render_widget(Paragraph::new(lines), area);
 }
 
-/// The footer: mode badge, then a message, the pending chord, or key hints from the live keymap.
+/// The footer: mode badge, then a message, the pending chord, or key hints from the live keymap. While a
+/// prompt is open, its error (or hint) has the footer: the prompt line has no room for a sentence at 80
+/// columns. Whatever does not fit is cut with `…` by display width.
 pub fn footer(f: &mut Frame, area: Rect, s: &AppState, keymap: &Keymap, theme: Theme) {
     let mode = s.mode();
-    let mut spans = vec![
-        Span::styled(format!(" {} ", mode.label()), theme.badge()),
-        Span::raw(" "),
-    ];
+    let badge = format!(" {} ", mode.label());
+    let room = usize::from(area.width).saturating_sub(badge.chars().count() + 1);
+    let mut spans = vec![Span::styled(badge, theme.badge()), Span::raw(" ")];
+    let prompt_error = s.prompt.as_ref().and_then(|p| p.error());
     if let Some(menu) = &s.copy_menu {
         spans.push(Span::styled("copy: ", theme.heading()));
         for (k, label, _) in menu {
@@ -176,16 +195,29 @@ pub fn footer(f: &mut Frame, area: Rect, s: &AppState, keymap: &Keymap, theme: T
         spans.push(Span::styled("any other key cancels", theme.dim()));
     } else if let Some(p) = &s.pending_keys {
         spans.push(Span::styled(format!("{} …", clean(p, 20)), theme.marked()));
+    } else if let Some(e) = prompt_error {
+        spans.push(Span::styled(fit(&text::sanitize(e), room), theme.error()));
+    } else if s.note.as_ref().is_some_and(|n| n.confirm_discard) {
+        spans.push(Span::styled(
+            fit(
+                "discard the note? y/n (any other key goes back to it)",
+                room,
+            ),
+            theme.error(),
+        ));
+    } else if let Some(h) = s.prompt.as_ref().and_then(|p| p.hint()) {
+        // The open prompt's hint is about what is being typed now: it wins over an older message.
+        spans.push(Span::styled(fit(&text::sanitize(&h), room), theme.dim()));
     } else if let Some(m) = &s.message {
         let style = if m.error { theme.error() } else { theme.ok() };
-        spans.push(Span::styled(clean(&m.text, 200), style));
+        spans.push(Span::styled(fit(&text::sanitize(&m.text), room), style));
     } else {
         let hints: &[(Action, &str)] = match (mode, s.pane) {
             (Mode::Note, _) => &[],
             (Mode::Normal, Pane::Detections) => &[
                 (Action::ToggleDetection, "on/off"),
                 (Action::CycleSensitivity, "sensitivity"),
-                (Action::RemoveExclusion, "unexclude"),
+                (Action::RemoveExclusion, "remove exclusion"),
                 (Action::Help, "help"),
             ],
             (Mode::Normal, Pane::Timeline) => &[
@@ -228,49 +260,103 @@ pub fn footer(f: &mut Frame, area: Rect, s: &AppState, keymap: &Keymap, theme: T
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-/// The one-line prompt (filter, command, assignee, path, expiry, confirm), with the filter's bad token
-/// underlined in the error style and the cursor placed.
-pub fn prompt_line(f: &mut Frame, area: Rect, s: &AppState, theme: Theme) {
-    let Some(p) = &s.prompt else { return };
-    let label = p.label();
-    let value = p.input.value();
-    let mut spans = vec![Span::styled(label.clone(), theme.heading())];
-    match &p.kind {
-        PromptKind::Filter {
-            error: Some((start, end, _)),
-        } if *start <= value.len() => {
-            let end = (*end).clamp(*start, value.len());
-            let (a, rest) = value.split_at(floor_char(value, *start));
-            let (b, c) = rest.split_at(floor_char(rest, end - (value.len() - rest.len()).min(end)));
-            spans.push(Span::raw(text::sanitize(a)));
-            spans.push(Span::styled(
-                text::sanitize(if b.is_empty() { " " } else { b }),
-                theme
-                    .error()
-                    .add_modifier(ratatui::style::Modifier::UNDERLINED),
-            ));
-            spans.push(Span::raw(text::sanitize(c)));
-        }
-        _ => spans.push(Span::raw(text::sanitize(value))),
-    }
-    if let Some(e) = p.error() {
-        spans.push(Span::raw("  "));
-        spans.push(Span::styled(clean(e, 120), theme.error()));
-    } else if let Some(h) = p.hint() {
-        spans.push(Span::raw("  "));
-        spans.push(Span::styled(clean(&h, 120), theme.dim()));
-    }
-    f.render_widget(Paragraph::new(Line::from(spans)), area);
-    let x = area.x + (label.chars().count() + p.input.visual_cursor()) as u16;
-    f.set_cursor_position(Position::new(x.min(area.right().saturating_sub(1)), area.y));
+/// `s` cut to `width` display columns, the cut marked with `…` (which takes the last column).
+pub fn fit(s: &str, width: usize) -> String {
+    crate::tui::wrap::fit(s, width)
 }
 
-fn floor_char(s: &str, mut i: usize) -> usize {
-    i = i.min(s.len());
-    while !s.is_char_boundary(i) {
-        i -= 1;
+/// `s` cut to `width` display columns in the middle, keeping its end: a prompt's question ends with what
+/// it asks ("… from page-crawling until: "), which must stay readable when a long name is cut.
+pub fn fit_keeping_end(s: &str, width: usize) -> String {
+    if Span::raw(s).width() <= width {
+        return s.to_string();
     }
-    i
+    let chars: Vec<char> = s.chars().collect();
+    let tail_len = (width / 2).min(28).min(chars.len());
+    let tail: String = chars[chars.len() - tail_len..].iter().collect();
+    let head_room = width.saturating_sub(Span::raw(tail.as_str()).width());
+    let head = fit(s, head_room);
+    format!("{head}{tail}")
+}
+
+/// The one-line prompt (filter, command, assignee, path, expiry, confirm), with the filter's bad token
+/// underlined in the error style and the cursor placed.
+///
+/// The line scrolls sideways so that the cursor is always on screen: when the text is wider than the room
+/// after the question, its start is hidden behind a `…`. A question too long for half the line is cut
+/// with `…` too (its error and hint are in the footer, see [`footer`]). Widths are display widths of the
+/// text as drawn (sanitised, wide characters counted twice).
+pub fn prompt_line(f: &mut Frame, area: Rect, s: &AppState, theme: Theme) {
+    let Some(p) = &s.prompt else { return };
+    let width = usize::from(area.width);
+    // The question keeps at most what leaves 16 columns (or half the line) for the answer.
+    let label_room = width.saturating_sub(16.min(width / 2));
+    let label = fit_keeping_end(&p.label(), label_room);
+    let label_w = Span::raw(label.as_str()).width();
+    let value = p.input.value();
+    let bad = match &p.kind {
+        PromptKind::Filter {
+            error: Some((start, end, _)),
+        } => Some((*start, *end)),
+        _ => None,
+    };
+    // Each character as drawn, with its width and whether it is in the underlined span.
+    let mut pieces: Vec<(String, usize, bool)> = Vec::with_capacity(value.len());
+    for (at, c) in value.char_indices() {
+        let shown = text::sanitize(c.encode_utf8(&mut [0; 4]));
+        let w = Span::raw(shown.as_str()).width();
+        let underline = bad.is_some_and(|(a, b)| at >= a && at < b.max(a + 1));
+        pieces.push((shown, w, underline));
+    }
+    let cursor_col: usize = pieces.iter().take(p.input.cursor()).map(|p| p.1).sum();
+    let room = width.saturating_sub(label_w).max(1);
+    // Columns of text hidden on the left; when any, a `…` takes the first column.
+    let skip = if cursor_col < room {
+        0
+    } else {
+        cursor_col + 2 - room
+    };
+    let mut spans = vec![Span::styled(label, theme.heading())];
+    if skip > 0 {
+        spans.push(Span::styled("…", theme.dim()));
+    }
+    let plain_style = Style::default();
+    let bad_style = theme
+        .error()
+        .add_modifier(ratatui::style::Modifier::UNDERLINED);
+    let mut col = 0;
+    let mut run = String::new();
+    let mut run_bad = false;
+    for (shown, w, underline) in pieces {
+        let start = col;
+        col += w;
+        if start < skip {
+            // A wide character cut by the left edge: its visible half is a blank.
+            run.push_str(&" ".repeat(col.saturating_sub(skip)));
+            continue;
+        }
+        if underline != run_bad && !run.is_empty() {
+            let style = if run_bad { bad_style } else { plain_style };
+            spans.push(Span::styled(std::mem::take(&mut run), style));
+        }
+        run_bad = underline;
+        run.push_str(&shown);
+    }
+    if !run.is_empty() {
+        let style = if run_bad { bad_style } else { plain_style };
+        spans.push(Span::styled(run, style));
+    }
+    // An error at the end of the text (a missing value) underlines the blank after it.
+    if bad.is_some_and(|(a, _)| a >= value.len()) {
+        spans.push(Span::styled(" ", bad_style));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+    let x = label_w + cursor_col - skip + usize::from(skip > 0);
+    let x = area.x
+        + u16::try_from(x)
+            .unwrap_or(u16::MAX)
+            .min(area.width.saturating_sub(1));
+    f.set_cursor_position(Position::new(x, area.y));
 }
 
 /// A style helper for "label: value" lines.
@@ -288,11 +374,11 @@ pub fn plain() -> Style {
 
 #[cfg(test)]
 mod tests {
-    use super::fit;
+    use super::clean_fit as fit;
     use unicode_width::UnicodeWidthStr;
 
     #[test]
-    fn fit_cuts_by_display_width_with_an_ellipsis_and_whole_graphemes() {
+    fn clean_fit_cuts_by_display_width_with_an_ellipsis_and_whole_graphemes() {
         assert_eq!(fit("Ana Admin", 9), "Ana Admin");
         assert_eq!(fit("Ana Admin", 8), "Ana Adm…");
         assert_eq!(fit("Ana", 0), "");

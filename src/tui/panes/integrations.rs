@@ -36,9 +36,40 @@ pub fn draw(f: &mut Frame, area: Rect, s: &AppState, theme: Theme, focused: bool
     if list.items.is_empty() {
         f.render_widget(
             Paragraph::new(vec![
-                Line::styled("No integrations configured.", theme.dim()),
                 Line::styled(
-                    "Add [[integrations]] to the config (vigil check validates it).",
+                    "No integrations: alerts stay in vigil. To send them to Slack, Teams, Jira,",
+                    theme.bold(),
+                ),
+                Line::styled(
+                    "a webhook or Splunk, add one to the config file (~/.config/vigil/vigil.toml,",
+                    theme.bold(),
+                ),
+                Line::styled(
+                    "or the file given with --config), for example:",
+                    theme.bold(),
+                ),
+                Line::raw(""),
+                Line::raw("  [[integrations]]"),
+                Line::raw("  name = \"secops-slack\""),
+                Line::from(vec![
+                    Span::raw("  kind = \"slack\"   "),
+                    Span::styled(
+                        "# slack teams jira webhook splunk_hec audit_forward",
+                        theme.dim(),
+                    ),
+                ]),
+                Line::from(vec![
+                    Span::raw("  url = \"env:VIGIL_SLACK_URL\"   "),
+                    Span::styled("# or file:PATH; a secret is never shown", theme.dim()),
+                ]),
+                Line::raw("  min_severity = \"medium\""),
+                Line::raw(""),
+                Line::styled(
+                    "Then `vigil check` validates it; restart vigil to start sending.",
+                    theme.dim(),
+                ),
+                Line::styled(
+                    "Here you will then see each one's state, test it (T) and replay failures (R).",
                     theme.dim(),
                 ),
             ]),

@@ -12,7 +12,7 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 use super::block;
 use crate::tui::state::{AppState, QueueState, SortOrder};
 use crate::tui::theme::Theme;
-use crate::tui::widgets::{clean, fit, sev_label, short_time, status_label};
+use crate::tui::widgets::{clean, clean_fit, sev_label, short_time, status_label};
 
 /// Inner width from which the ASSIGNEE column is shown (the queue beside the detail at 120 columns is 64
 /// wide inside; a whole 80-column terminal gives 78).
@@ -106,25 +106,25 @@ pub fn draw(f: &mut Frame, area: Rect, s: &AppState, theme: Theme, focused: bool
                 Cell::from(sev_label(a.severity)).style(theme.severity(a.severity)),
                 Cell::from(status_label(a.status)).style(theme.status(a.status)),
                 Cell::from(short_time(a.time_start)),
-                Cell::from(fit(&a.title, title_w)),
-                Cell::from(fit(actor, actor_w)),
+                Cell::from(clean_fit(&a.title, title_w)),
+                Cell::from(clean_fit(actor, actor_w)),
             ];
             if with_assignee {
                 cells.push(Cell::from(
                     a.assignee
                         .as_deref()
                         .filter(|w| !w.trim().is_empty())
-                        .map_or_else(|| "-".into(), |w| fit(w, assignee_w)),
+                        .map_or_else(|| "-".into(), |w| clean_fit(w, assignee_w)),
                 ));
             }
             cells.push(Cell::from(
-                Line::from(fit(&a.count.to_string(), 5)).right_aligned(),
+                Line::from(clean_fit(&a.count.to_string(), 5)).right_aligned(),
             ));
             if with_subject {
                 cells.push(Cell::from(
                     a.subject
                         .as_deref()
-                        .map_or_else(|| "-".into(), |t| fit(t, subject_w)),
+                        .map_or_else(|| "-".into(), |t| clean_fit(t, subject_w)),
                 ));
             }
             let row = Row::new(cells);

@@ -10,6 +10,7 @@ use ulid::Ulid;
 use crate::detect::tuning::ExclusionKind;
 use crate::export::ExportFormat;
 use crate::model::AlertFilter;
+use crate::model::text::plural;
 
 /// What the footer says the keyboard is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +64,17 @@ pub enum PromptKind {
         detection: String,
         kind: ExclusionKind,
         value: String,
+        /// Whom or what `value` names, for people (`Ana Lima (ana@x)`, `page 'Deploy notes'`); stored with
+        /// the exclusion so the detections pane can list it by name.
+        label: Option<String>,
+        error: Option<String>,
+    },
+    /// Which of a detection's exclusions to remove: their number in the list the detections pane shows
+    /// under the table (1 = first).
+    RemoveExclusion {
+        detection: String,
+        /// How many exclusions the detection had when asked (the valid numbers are `1..=count`).
+        count: usize,
         error: Option<String>,
     },
     /// Where to export to; the extension picks CSV or JSON.
@@ -109,6 +121,7 @@ impl Prompt {
             PromptKind::ConfirmOverwrite(_) | PromptKind::ConfirmReplay { .. } => Mode::Confirm,
             PromptKind::Assign { .. }
             | PromptKind::ExcludeUntil { .. }
+            | PromptKind::RemoveExclusion { .. }
             | PromptKind::ExportPath { .. }
             | PromptKind::SendTo { .. } => Mode::Input,
         }
@@ -120,21 +133,40 @@ impl Prompt {
             PromptKind::Filter { .. } => "/".into(),
             PromptKind::Command { .. } => ":".into(),
             PromptKind::Assign { ids } => {
-                format!("assign {} alert(s) to (empty = nobody): ", ids.len())
+                format!(
+                    "assign {} to (empty = nobody): ",
+                    plural(ids.len(), "alert", "alerts")
+                )
             }
-            PromptKind::ExcludeUntil { kind, value, .. } => format!(
-                "exclude {} {} until (YYYY-MM-DD, empty = forever): ",
-                match kind {
-                    ExclusionKind::Actor => "actor",
-                    ExclusionKind::Container => "container",
-                    ExclusionKind::Object => "object",
-                },
-                crate::model::text::sanitize(value)
+            PromptKind::ExcludeUntil {
+                detection,
+                kind,
+                value,
+                label,
+                ..
+            } => {
+                let what = match (kind, label) {
+                    (_, Some(l)) => l.clone(),
+                    (ExclusionKind::Actor, None) => format!("actor {value}"),
+                    (ExclusionKind::Container, None) => format!("space or project {value}"),
+                    (ExclusionKind::Object, None) => format!("page or issue {value}"),
+                };
+                format!(
+                    "exclude {} from {} until: ",
+                    crate::model::text::sanitize(&what),
+                    crate::model::text::sanitize(detection)
+                )
+            }
+            PromptKind::RemoveExclusion {
+                detection, count, ..
+            } => format!(
+                "remove which exclusion of {}? (1-{count}): ",
+                crate::model::text::sanitize(detection)
             ),
             PromptKind::ExportPath { ids, .. } => match ids {
                 Some(ids) => format!(
-                    "export {} selected alert(s) to (.csv or .json): ",
-                    ids.len()
+                    "export {} selected to (.csv or .json): ",
+                    plural(ids.len(), "alert", "alerts")
                 ),
                 None => "export the filtered view to (.csv or .json): ".into(),
             },
@@ -142,20 +174,27 @@ impl Prompt {
                 format!("{} exists. Overwrite? (y/N) ", req.path.display())
             }
             PromptKind::SendTo { ids, jira, .. } => {
+                let n = plural(ids.len(), "alert", "alerts");
                 if *jira {
-                    format!("create Jira issue(s) for {} alert(s) in: ", ids.len())
+                    format!("create a Jira issue for {n} in: ")
                 } else {
-                    format!("send {} alert(s) to: ", ids.len())
+                    format!("send {n} to: ")
                 }
             }
             PromptKind::ConfirmReplay { name, dead } => format!(
-                "replay {dead} dead letter(s) to {}? (y/N) ",
+                "replay {} to {}? (y/N) ",
+                plural(
+                    usize::try_from(*dead).unwrap_or(usize::MAX),
+                    "dead letter",
+                    "dead letters"
+                ),
                 crate::model::text::sanitize(name)
             ),
         }
     }
 
-    /// A quiet hint after the text: the names Tab completes over.
+    /// A quiet hint for the footer while the prompt is open: the names Tab completes over, the form a date
+    /// takes. Kept out of the prompt line, which at 80 columns has no room to spare for it.
     pub fn hint(&self) -> Option<String> {
         match &self.kind {
             PromptKind::SendTo {
@@ -164,6 +203,12 @@ impl Prompt {
                 "tab: {}",
                 crate::model::text::sanitize(&names.join(", "))
             )),
+            PromptKind::ExcludeUntil { error: None, .. } => {
+                Some("a date like 2026-12-31, empty = forever · enter apply · esc cancel".into())
+            }
+            PromptKind::Filter { error: None } => {
+                Some("enter apply · esc cancel · ? lists the filter terms".into())
+            }
             _ => None,
         }
     }
@@ -174,6 +219,7 @@ impl Prompt {
             PromptKind::Filter { error } => error.as_ref().map(|e| e.2.as_str()),
             PromptKind::Command { error }
             | PromptKind::ExcludeUntil { error, .. }
+            | PromptKind::RemoveExclusion { error, .. }
             | PromptKind::SendTo { error, .. } => error.as_deref(),
             PromptKind::Assign { .. }
             | PromptKind::ExportPath { .. }
@@ -190,6 +236,9 @@ pub struct NoteEditor {
     /// The alert's title, for the editor's frame.
     pub title: String,
     pub area: TextArea<'static>,
+    /// Esc was pressed on a draft with text: "discard the note? y/n" waits for its answer, so a stray Esc
+    /// cannot throw away a paragraph of investigation.
+    pub confirm_discard: bool,
 }
 
 impl NoteEditor {
@@ -197,7 +246,12 @@ impl NoteEditor {
     pub fn new(id: Ulid, title: String) -> Self {
         let mut area = TextArea::default();
         area.set_placeholder_text("Type the note. Ctrl-S or Alt-Enter saves, Esc cancels.");
-        Self { id, title, area }
+        Self {
+            id,
+            title,
+            area,
+            confirm_discard: false,
+        }
     }
 
     /// The note typed so far.

@@ -92,16 +92,27 @@ impl AppState {
             Action::ToggleDetection => self.tune_selected(|s| {
                 s.enabled = !s.enabled;
             }),
-            Action::CycleSensitivity => self.tune_selected(|s| {
-                s.sensitivity = match s.sensitivity {
-                    Sensitivity::Fewer => Sensitivity::Default,
-                    Sensitivity::Default => Sensitivity::More,
-                    Sensitivity::More => Sensitivity::Fewer,
-                };
-            }),
-            Action::RemoveExclusion => self.tune_selected(|s| {
-                s.exclusions.pop();
-            }),
+            Action::CycleSensitivity => {
+                if self.pane == Pane::Detections
+                    && let Some(d) = self.detections.current()
+                    && d.threshold.is_none()
+                {
+                    let id = crate::model::text::sanitize(&d.id);
+                    self.say(format!(
+                        "{id} has no threshold to tune: it fires on every matching event (sensitivity \
+                         applies to counting detections)"
+                    ));
+                    return Vec::new();
+                }
+                self.tune_selected(|s| {
+                    s.sensitivity = match s.sensitivity {
+                        Sensitivity::Fewer => Sensitivity::Default,
+                        Sensitivity::Default => Sensitivity::More,
+                        Sensitivity::More => Sensitivity::Fewer,
+                    };
+                })
+            }
+            Action::RemoveExclusion => self.ask_remove_exclusion(),
             // Navigation, panes, prompts and the rest: `AppState::on_action` handles them and never sends them here.
             Action::NextRow
             | Action::PrevRow
@@ -186,15 +197,61 @@ impl AppState {
             self.complain("this alert names no page or issue (open its timeline, then try again)");
             return Vec::new();
         };
+        let label = match kind {
+            ExclusionKind::Actor => actor_label(alert),
+            ExclusionKind::Container | ExclusionKind::Object => {
+                let title = (alert.subject.as_deref().filter(|s| !s.is_empty()))
+                    .map(str::to_string)
+                    .or_else(|| {
+                        self.timeline
+                            .events
+                            .iter()
+                            .find(|e| e.object_id() == Some(value.as_str()))
+                            .and_then(|e| e.content.as_ref()?.title.clone())
+                    });
+                title.map(|t| format!("'{}' ({value})", crate::model::text::truncate(&t, 60)))
+            }
+        };
         let detection = alert.detection.0.clone();
         self.prompt = Some(Prompt::new(
             PromptKind::ExcludeUntil {
                 detection,
                 kind,
                 value,
+                label,
                 error: None,
             },
             "",
+        ));
+        Vec::new()
+    }
+
+    /// `u` in the detections pane: ask which of the selected detection's exclusions to remove, by its
+    /// number in the list under the table — never "the last one" unseen.
+    fn ask_remove_exclusion(&mut self) -> Vec<Effect> {
+        if self.pane != Pane::Detections {
+            self.say("tuning works in the detections pane");
+            return Vec::new();
+        }
+        let Some(d) = self.detections.current() else {
+            return Vec::new();
+        };
+        let count = d.settings.exclusions.len();
+        let detection = d.id.clone();
+        if count == 0 {
+            let id = crate::model::text::sanitize(&detection);
+            self.say(format!("{id} has no exclusions to remove"));
+            return Vec::new();
+        }
+        // One exclusion: its number is already typed; Enter confirms, Esc keeps it.
+        let initial = if count == 1 { "1" } else { "" };
+        self.prompt = Some(Prompt::new(
+            PromptKind::RemoveExclusion {
+                detection,
+                count,
+                error: None,
+            },
+            initial,
         ));
         Vec::new()
     }
@@ -246,9 +303,24 @@ impl AppState {
         let save = (key.code == KeyCode::Char('s')
             && key.modifiers.contains(KeyModifiers::CONTROL))
             || (key.code == KeyCode::Enter && key.modifiers.contains(KeyModifiers::ALT));
+        if editor.confirm_discard {
+            // "discard the note? y/n": only y throws the draft away; any other key goes back to it.
+            if matches!(key.code, KeyCode::Char('y' | 'Y')) {
+                self.note = None;
+                self.say("note discarded");
+            } else {
+                editor.confirm_discard = false;
+                self.say("back to the note");
+            }
+            return Vec::new();
+        }
         if key.code == KeyCode::Esc {
-            self.note = None;
-            self.say("note discarded");
+            if editor.text().trim().is_empty() {
+                self.note = None;
+                self.say("empty note closed");
+            } else {
+                editor.confirm_discard = true;
+            }
             return Vec::new();
         }
         if !save {
@@ -298,10 +370,14 @@ impl AppState {
             _ => {
                 prompt.input.handle_event(&Event::Key(key));
                 // Validate the filter as it is typed, so the bad token is underlined before Enter.
-                if let PromptKind::Filter { error } = &mut prompt.kind {
-                    *error = query::parse(prompt.input.value(), self.now)
-                        .err()
-                        .map(|e| (e.start, e.end, e.message));
+                if let PromptKind::Filter { .. } = prompt.kind {
+                    let typed = prompt.input.value().to_string();
+                    let checked = self.check_filter(&typed).err();
+                    if let Some(PromptKind::Filter { error }) =
+                        self.prompt.as_mut().map(|p| &mut p.kind)
+                    {
+                        *error = checked;
+                    }
                 }
                 Vec::new()
             }
@@ -347,30 +423,90 @@ impl AppState {
                 detection,
                 kind,
                 value,
+                label,
                 ..
             } => {
+                let today = self.now.date_naive();
+                let refused = |reason: String| {
+                    Some(Prompt {
+                        kind: PromptKind::ExcludeUntil {
+                            detection: detection.clone(),
+                            kind,
+                            value: value.clone(),
+                            label: label.clone(),
+                            error: Some(reason),
+                        },
+                        input: prompt.input.clone(),
+                    })
+                };
                 let until = match text.trim() {
                     "" => None,
                     d => match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+                        // The exclusion ends at the date's first moment: today's has passed already.
+                        Ok(date) if date <= today => {
+                            self.prompt = refused(format!(
+                                "{date} is not in the future: the exclusion would already be over; \
+                                 give a later date, or leave it empty for no end"
+                            ));
+                            return Vec::new();
+                        }
                         Ok(date) => date.and_hms_opt(0, 0, 0).map(|t| Utc.from_utc_datetime(&t)),
                         Err(_) => {
-                            self.prompt = Some(Prompt {
-                                kind: PromptKind::ExcludeUntil {
-                                    detection,
-                                    kind,
-                                    value,
-                                    error: Some(format!("'{d}' is not a date like 2026-12-31")),
-                                },
-                                input: prompt.input,
-                            });
+                            let shown = crate::model::text::sanitize(d);
+                            self.prompt =
+                                refused(format!("'{shown}' is not a date like 2026-12-31"));
                             return Vec::new();
                         }
                     },
                 };
-                let exclusion = Exclusion { kind, value, until };
+                let exclusion = Exclusion {
+                    kind,
+                    value,
+                    until,
+                    label,
+                };
                 self.set_detection(&detection, |s| {
                     *s = with_exclusion(s.clone(), exclusion);
                 })
+            }
+            PromptKind::RemoveExclusion {
+                detection, count, ..
+            } => {
+                let current = self
+                    .detections
+                    .items
+                    .iter()
+                    .find(|d| d.id == detection)
+                    .map_or(0, |d| d.settings.exclusions.len());
+                let n = text.trim();
+                match n.parse::<usize>() {
+                    Ok(i) if (1..=current).contains(&i) && current == count => {
+                        self.set_detection(&detection, |s| {
+                            s.exclusions.remove(i - 1);
+                        })
+                    }
+                    _ => {
+                        let reason = if current != count {
+                            "the exclusions changed meanwhile: look at the list again".to_string()
+                        } else if n.is_empty() {
+                            "type the number of the exclusion to remove (esc keeps them all)".into()
+                        } else {
+                            format!(
+                                "'{}' is not one of the numbers listed (1-{count})",
+                                crate::model::text::sanitize(n)
+                            )
+                        };
+                        self.prompt = Some(Prompt {
+                            kind: PromptKind::RemoveExclusion {
+                                detection,
+                                count: current,
+                                error: Some(reason),
+                            },
+                            input: prompt.input,
+                        });
+                        Vec::new()
+                    }
+                }
             }
             PromptKind::ExportPath { ids, filter } => {
                 let path = text.trim();
@@ -400,9 +536,34 @@ impl AppState {
         }
     }
 
+    /// Parse a filter query and check what the grammar cannot know: that a `det:` value names a detection
+    /// of the catalogue this UI has loaded (a typo would otherwise match nothing, silently). On error, the
+    /// bad span (byte offsets) and the message, with the closest known id suggested.
+    fn check_filter(
+        &self,
+        text: &str,
+    ) -> Result<crate::model::AlertFilter, (usize, usize, String)> {
+        let filter = query::parse(text, self.now).map_err(|e| (e.start, e.end, e.message))?;
+        if let Some(det) = &filter.detection
+            && !self.detections.items.is_empty()
+        {
+            let ids: Vec<&str> = self
+                .detections
+                .items
+                .iter()
+                .map(|d| d.id.as_str())
+                .collect();
+            if let Err(message) = crate::model::text::known_detection(det, &ids) {
+                let (start, end) = det_span(text);
+                return Err((start, end, format!("{message} (pane 4 lists them all)")));
+            }
+        }
+        Ok(filter)
+    }
+
     /// Parse and apply a filter query; on error return the bad span (byte offsets) and message.
     fn apply_filter(&mut self, text: &str) -> Result<Vec<Effect>, (usize, usize, String)> {
-        let filter = query::parse(text, self.now).map_err(|e| (e.start, e.end, e.message))?;
+        let filter = self.check_filter(text)?;
         self.queue.filter = filter;
         self.queue.filter_text = text.trim().to_string();
         self.queue.marked.clear();
@@ -453,7 +614,18 @@ impl AppState {
             CmdLine::Sensitivity {
                 detection,
                 sensitivity,
-            } => self.set_detection(&detection, |s| s.sensitivity = sensitivity),
+            } => {
+                if let Some(d) = self.detections.items.iter().find(|d| d.id == detection)
+                    && d.threshold.is_none()
+                {
+                    let id = crate::model::text::sanitize(&d.id);
+                    self.complain(format!(
+                        "{id} has no threshold to tune: it fires on every matching event"
+                    ));
+                    return Vec::new();
+                }
+                self.set_detection(&detection, |s| s.sensitivity = sensitivity)
+            }
             CmdLine::Enable(d) => self.set_detection(&d, |s| s.enabled = true),
             CmdLine::Disable(d) => self.set_detection(&d, |s| s.enabled = false),
             CmdLine::Filter(q) => match self.apply_filter(&q) {
@@ -491,4 +663,31 @@ fn object_of(alert: &crate::model::Alert) -> Option<String> {
         [_, _, object, _] if !object.is_empty() => Some((*object).to_string()),
         _ => None,
     }
+}
+
+/// An alert's actor as people know them: `Ana Lima (ana@x)`, the name or e-mail alone, or `None` when the
+/// alert has only the account id.
+pub(super) fn actor_label(alert: &crate::model::Alert) -> Option<String> {
+    let a = &alert.actor;
+    match (a.name.as_deref(), a.email.as_deref()) {
+        (Some(n), Some(e)) if !n.is_empty() && !e.is_empty() => Some(format!("{n} ({e})")),
+        (Some(n), _) if !n.is_empty() => Some(n.to_string()),
+        (_, Some(e)) if !e.is_empty() => Some(e.to_string()),
+        _ => None,
+    }
+}
+
+/// The byte span of the `det:`/`detection:` term in a query (case-insensitive key), for the underline;
+/// the whole query when it cannot be found.
+fn det_span(text: &str) -> (usize, usize) {
+    let lower = text.to_ascii_lowercase();
+    let mut at = 0;
+    for word in lower.split_inclusive(char::is_whitespace) {
+        let w = word.trim_end();
+        if w.starts_with("det:") || w.starts_with("detection:") {
+            return (at, at + w.len());
+        }
+        at += word.len();
+    }
+    (0, text.len())
 }
