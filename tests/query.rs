@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
-use vigil::model::query::{QueryError, describe, parse};
-use vigil::model::{AlertFilter, AlertStatus, Severity};
+use vigil::model::query::{QueryError, describe, parse, without_key};
+use vigil::model::{AlertFilter, AlertStatus, AssigneeFilter, Severity};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 12, 30, 0).unwrap()
@@ -122,6 +122,82 @@ fn actors() {
 }
 
 #[test]
+fn assignees() {
+    assert_eq!(
+        p("assignee:ana").assignee,
+        Some(AssigneeFilter::Named("ana".into()))
+    );
+    assert_eq!(p("assignee:me").assignee, Some(AssigneeFilter::Me));
+    assert_eq!(p("Assignee:ME").assignee, Some(AssigneeFilter::Me));
+    assert_eq!(p("assignee:none").assignee, Some(AssigneeFilter::Nobody));
+    assert_eq!(p("assignee:NONE").assignee, Some(AssigneeFilter::Nobody));
+    assert_eq!(
+        p(r#"assignee:"Ana Lima""#).assignee,
+        Some(AssigneeFilter::Named("Ana Lima".into()))
+    );
+    // Someone really called "me" or "none": `=` takes the value as a name.
+    assert_eq!(
+        p("assignee:=me").assignee,
+        Some(AssigneeFilter::Named("me".into()))
+    );
+    assert!(err("assignee:me assignee:bob").message.contains("twice"));
+    let q = "status:open assignee:";
+    let e = err(q);
+    assert!(e.message.contains("needs a value"), "{e}");
+    assert_eq!(spanned(q, &e), "assignee:");
+    // `me` is not part of the query: whoever runs it says who that is.
+    assert_eq!(p("assignee:me").me, None);
+}
+
+#[test]
+fn assignee_matching_is_case_insensitive_and_me_is_whoever_runs_the_query() {
+    let mut a: vigil::model::Alert = serde_json::from_value(serde_json::json!({
+        "id": "01M6DMMJZ00000000000000005",
+        "detection": "page-crawling",
+        "title": "Page crawling",
+        "severity": "medium",
+        "status": "open",
+        "created": "2026-11-02T08:00:00Z",
+        "time_start": "2026-11-02T08:00:00Z",
+        "actor": { "id": "acc-1" },
+        "count": 1,
+        "description": "",
+        "version": 1,
+        "group_key": "g"
+    }))
+    .unwrap();
+    assert!(p("assignee:none").matches(&a));
+    assert!(!p("assignee:ana").matches(&a));
+    assert!(!p("assignee:me").matches(&a));
+    a.assignee = Some("李小龍 🦊".into());
+    assert!(!p("assignee:none").matches(&a));
+    assert!(p(r#"assignee:"李小龍 🦊""#).matches(&a));
+    a.assignee = Some("Ana".into());
+    assert!(p("assignee:ANA").matches(&a));
+    let mut mine = p("assignee:me");
+    assert!(!mine.matches(&a), "nobody said who 'me' is");
+    mine.me = Some("ana".into());
+    assert!(mine.matches(&a));
+    mine.me = Some("bob".into());
+    assert!(!mine.matches(&a));
+}
+
+#[test]
+fn without_key_drops_one_key_and_keeps_the_rest_as_typed() {
+    assert_eq!(
+        without_key(
+            r#"Assignee:"Ana Lima" status:open "bulk export" since:7d"#,
+            "assignee"
+        ),
+        r#"status:open "bulk export" since:7d"#
+    );
+    assert_eq!(without_key("assignee:me", "assignee"), "");
+    assert_eq!(without_key("10:30 assignee:=me x", "assignee"), "10:30 x");
+    // Not a query (unterminated quote): left alone.
+    assert_eq!(without_key(r#"assignee:"x"#, "assignee"), r#"assignee:"x"#);
+}
+
+#[test]
 fn detections() {
     assert_eq!(
         p("det:page-crawling").detection.as_deref(),
@@ -210,7 +286,9 @@ fn unknown_key_names_it_and_lists_the_valid_ones() {
     let e = err(q);
     assert_eq!(spanned(q, &e), "foo");
     assert!(e.message.contains("'foo'"), "{e}");
-    for k in ["status", "sev", "actor", "det", "since", "until"] {
+    for k in [
+        "status", "sev", "actor", "assignee", "det", "since", "until",
+    ] {
         assert!(e.message.contains(k), "{e}");
     }
     assert_eq!(e.to_string(), e.message);
@@ -236,6 +314,17 @@ fn describe_is_canonical() {
     assert_eq!(describe(&p(r#"actor:="ana""#)), "actor:=ana");
     assert_eq!(describe(&p(r#"actor:~a@b"#)), "actor:~a@b");
     assert_eq!(describe(&p(r#""x:y""#)), r#""x:y""#);
+    assert_eq!(
+        describe(&p("Assignee:ME status:open")),
+        "status:open assignee:me"
+    );
+    assert_eq!(describe(&p("assignee:None")), "assignee:none");
+    assert_eq!(
+        describe(&p(r#"assignee:"Ana Lima""#)),
+        r#"assignee:"Ana Lima""#
+    );
+    assert_eq!(describe(&p("assignee:=me")), "assignee:=me");
+    assert_eq!(describe(&p("assignee:==x")), "assignee:==x");
 }
 
 fn status() -> impl Strategy<Value = AlertStatus> {
@@ -257,6 +346,17 @@ fn value() -> impl Strategy<Value = String> {
     "[a-zA-Z0-9 @:=~\"\\\\,.é\t-]{1,16}"
 }
 
+/// Any assignee term, including names that read like `me` or `none` or start with `=`.
+fn assignee() -> impl Strategy<Value = AssigneeFilter> {
+    prop_oneof![
+        Just(AssigneeFilter::Me),
+        Just(AssigneeFilter::Nobody),
+        Just(AssigneeFilter::Named("me".into())),
+        Just(AssigneeFilter::Named("None".into())),
+        value().prop_map(AssigneeFilter::Named),
+    ]
+}
+
 prop_compose! {
     fn filter()(
         statuses in prop::collection::btree_set(status(), 0..4),
@@ -268,6 +368,7 @@ prop_compose! {
         since in prop::option::of(time()),
         until in prop::option::of(time()),
         text in prop::option::of(value()),
+        assignee in prop::option::of(assignee()),
     ) -> AlertFilter {
         let (min_severity, max_severity) = match (min, max) {
             (Some(a), Some(b)) if a > b => (Some(b), Some(a)),
@@ -285,6 +386,8 @@ prop_compose! {
             // Free text is words joined by spaces or a phrase: surrounding whitespace alone cannot round-trip
             // as bare words, but a phrase keeps it.
             text,
+            assignee,
+            me: None,
             ascending: false,
             by_severity: false,
         }
@@ -298,7 +401,7 @@ proptest! {
     }
 
     #[test]
-    fn parse_never_panics_on_query_like_text(q in "((status|sev|actor|det|since|until|foo|\"|:|>=|<|=|~|,|\\\\| |7d|2026-11-01|high|open|é)){0,12}") {
+    fn parse_never_panics_on_query_like_text(q in "((status|sev|actor|assignee|me|none|det|since|until|foo|\"|:|>=|<|=|~|,|\\\\| |7d|2026-11-01|high|open|é)){0,12}") {
         if let Err(e) = parse(&q, now()) {
             prop_assert!(e.start <= e.end && e.end <= q.len());
             prop_assert!(q.is_char_boundary(e.start) && q.is_char_boundary(e.end));

@@ -136,7 +136,7 @@ fn quits_and_terminates_cleanly_in_tmux() {
     tmux(&["send-keys", "-t", &name, "j"]);
     tmux(&["send-keys", "-t", &name, "Enter"]);
     wait_for(&name, "the detail", |s| {
-        s.contains("Detail ·") && s.contains("Why it fired")
+        s.contains("Detail ·") && s.contains("What happened")
     });
     tmux(&["send-keys", "-t", &name, "q"]);
     let screen = wait_for(&name, "exit", |s| s.contains("EXITED"));

@@ -147,6 +147,11 @@ pub struct ExportArgs {
     /// Actor id, e-mail or full name.
     #[arg(long, value_name = "A")]
     pub actor: Option<String>,
+    /// A query in the UI's `/` filter language, e.g. "assignee:me sev:>=high since:7d"; `assignee:me` is
+    /// the name the UI's "assign to me" writes (the passwd name). Combines with the flags above, which must
+    /// not name the same thing again.
+    #[arg(long, value_name = "QUERY")]
+    pub filter: Option<String>,
     /// Write here instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,

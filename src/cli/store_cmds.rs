@@ -10,7 +10,7 @@ use color_eyre::eyre::{Result, eyre};
 use vigil::engine::{Pipeline, PipelineError, StatusReport};
 use vigil::export::{ExportFile, ExportFormat, ExportSelection, export_alerts};
 use vigil::ingest::SortLimits;
-use vigil::model::{AlertFilter, AlertStatus};
+use vigil::model::{AlertFilter, AlertStatus, AssigneeFilter, query};
 use vigil::store::StoreError;
 
 use super::args::{ExportArgs, Format, ListFormat};
@@ -129,20 +129,65 @@ impl ExportArgs {
                 .transpose()
                 .map_err(|e| eyre!("{flag}: {e}"))
         };
-        Ok(AlertFilter {
-            statuses: self
-                .status
-                .iter()
-                .map(|s| s.parse::<AlertStatus>())
-                .collect::<Result<_, _>>()
-                .map_err(|e| eyre!("--status: {e}"))?,
-            since: time("--since", &self.since)?,
-            until: time("--until", &self.until)?,
-            detection: self.detection.clone(),
-            actor: self.actor.clone(),
-            ascending: true,
-            ..Default::default()
-        })
+        let mut f = match &self.filter {
+            Some(q) => query::parse(q, now).map_err(|e| eyre!("--filter: {e}"))?,
+            None => AlertFilter::default(),
+        };
+        let statuses: Vec<AlertStatus> = self
+            .status
+            .iter()
+            .map(|s| s.parse::<AlertStatus>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| eyre!("--status: {e}"))?;
+        // A flag and a query term for the same field would have to be intersected or one dropped; naming
+        // the clash is clearer than either.
+        let both = |flag: &str, term: &str| {
+            eyre!("{flag} and --filter's '{term}:' both say it; give it once")
+        };
+        if !statuses.is_empty() {
+            if !f.statuses.is_empty() {
+                return Err(both("--status", "status"));
+            }
+            f.statuses = statuses;
+        }
+        for (flag, term, value, slot) in [
+            (
+                "--since",
+                "since",
+                time("--since", &self.since)?,
+                &mut f.since,
+            ),
+            (
+                "--until",
+                "until",
+                time("--until", &self.until)?,
+                &mut f.until,
+            ),
+        ] {
+            if value.is_some() {
+                if slot.is_some() {
+                    return Err(both(flag, term));
+                }
+                *slot = value;
+            }
+        }
+        for (flag, term, value, slot) in [
+            ("--detection", "det", &self.detection, &mut f.detection),
+            ("--actor", "actor", &self.actor, &mut f.actor),
+        ] {
+            if value.is_some() {
+                if slot.is_some() {
+                    return Err(both(flag, term));
+                }
+                slot.clone_from(value);
+            }
+        }
+        if f.assignee == Some(AssigneeFilter::Me) {
+            // The name "assign to me" writes in the UI, so `assignee:me` finds what `m` assigned.
+            f.me = Some(vigil::tui::user::current_user());
+        }
+        f.ascending = true;
+        Ok(f)
     }
 }
 

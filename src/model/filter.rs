@@ -25,6 +25,13 @@ pub struct AlertFilter {
     pub until: Option<DateTime<Utc>>,
     /// Case-insensitive substring of title, subject, actor name/e-mail, or detection.
     pub text: Option<String>,
+    /// Whose alerts (`assignee:NAME`, `assignee:me`, `assignee:none`): who owns an alert is how a team splits
+    /// the queue, so each analyst can see their own share.
+    pub assignee: Option<AssigneeFilter>,
+    /// Who [`AssigneeFilter::Me`] stands for. Not part of the query text (the same `assignee:me` means another
+    /// person in another terminal): whoever runs the query sets it — the UI from its user, `vigil export` from
+    /// the login name. While it is `None`, `assignee:me` matches nothing rather than guessing.
+    pub me: Option<String>,
     /// Oldest first (exports) instead of newest first (the queue).
     pub ascending: bool,
     /// Most severe first, newest first within a severity (the queue's severity sort), paged from the index.
@@ -52,6 +59,35 @@ impl AlertFilter {
             && self.since.is_none_or(|t| a.created >= t)
             && self.until.is_none_or(|t| a.created < t)
             && self.text.as_deref().is_none_or(|t| text_matches(a, t))
+            && self
+                .assignee
+                .as_ref()
+                .is_none_or(|w| assignee_matches(a, w, self.me.as_deref()))
+    }
+}
+
+/// Whose alerts a filter wants (`assignee:` in a query).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    /// Alerts nobody owns yet (`assignee:none`): the ones still to be picked up.
+    Nobody,
+    /// Alerts of whoever runs the query (`assignee:me`), named by [`AlertFilter::me`].
+    Me,
+    /// Alerts of this person, compared case-insensitively (`assignee:ana`, `assignee:"Ana Lima"`).
+    Named(String),
+}
+
+fn assignee_matches(a: &Alert, want: &AssigneeFilter, me: Option<&str>) -> bool {
+    let owner = a
+        .assignee
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let same = |name: &str| owner.is_some_and(|o| o.to_lowercase() == name.trim().to_lowercase());
+    match want {
+        AssigneeFilter::Nobody => owner.is_none(),
+        AssigneeFilter::Me => me.is_some_and(same),
+        AssigneeFilter::Named(name) => same(name),
     }
 }
 

@@ -26,6 +26,6 @@ pub use event::{
     haversine_km,
 };
 pub use evidence::{Evidence, SeenCountry, Tally, Travel, baseline_of, place};
-pub use filter::{AlertFilter, AlertPage, StatusCounts};
+pub use filter::{AlertFilter, AlertPage, AssigneeFilter, StatusCounts};
 pub use integration::{Integration, IntegrationKind, Triggers};
 pub use time_limits::TimeLimits;

@@ -11,6 +11,7 @@
 //! | `status:open`, `status:open,ack` | any of these statuses (`ack`, `tp`, `benign` aliases); repeated terms add up |
 //! | `sev:high` | exactly high; `sev:>=high`, `sev:>high`, `sev:<=medium`, `sev:<medium` bound it; terms intersect |
 //! | `actor:ana` | part of the actor's name, e-mail or id; a value with `@`, `:` or a digit is taken as an exact e-mail or id (indexed). `actor:=x` forces exact, `actor:~x` forces part |
+//! | `assignee:ana`, `assignee:me`, `assignee:none` | owned by that person (case-insensitive), by whoever runs the query, or by nobody; `assignee:=me` is someone called "me" |
 //! | `det:page-crawling`, `detection:…` | that detection |
 //! | `since:7d`, `since:2026-11-01`, `since:2026-11-01T10:00:00Z` | created at or after (`s m h d w` ago; a date is its midnight UTC; `today`, `yesterday`) |
 //! | `until:…` | created before (same forms; exclusive) |
@@ -24,7 +25,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 
-use super::{AlertFilter, AlertStatus, Severity};
+use super::{AlertFilter, AlertStatus, AssigneeFilter, Severity};
 
 /// A query that cannot be parsed, with the byte span of the bad token so the UI can underline it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,7 +40,7 @@ pub struct QueryError {
 }
 
 /// The keys the language knows, for error messages (aliases: `severity`, `detection`).
-const KEYS: &str = "status, sev, actor, det, since, until";
+const KEYS: &str = "status, sev, actor, assignee, det, since, until";
 
 fn error(start: usize, end: usize, message: impl Into<String>) -> QueryError {
     QueryError {
@@ -240,6 +241,27 @@ pub fn parse(q: &str, now: DateTime<Utc>) -> Result<AlertFilter, QueryError> {
                 }
                 *slot = Some(value);
             }
+            "assignee" => {
+                // `=` takes the value as a name even when it reads `me` or `none`.
+                let (literal, rest) = match raw_value.strip_prefix('=') {
+                    Some(rest) => (true, rest),
+                    None => (false, raw_value),
+                };
+                let value = unquote(rest);
+                need_value(&value)?;
+                if f.assignee.is_some() {
+                    return Err(error(
+                        tok.start,
+                        ve,
+                        "'assignee:' given twice; a filter names one assignee",
+                    ));
+                }
+                f.assignee = Some(match value.to_lowercase().as_str() {
+                    "me" if !literal => AssigneeFilter::Me,
+                    "none" if !literal => AssigneeFilter::Nobody,
+                    _ => AssigneeFilter::Named(value),
+                });
+            }
             "det" | "detection" => {
                 let value = unquote(raw_value);
                 need_value(&value)?;
@@ -368,6 +390,22 @@ fn parse_time(v: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     Err(bad())
 }
 
+/// The query as typed less every `key:` term (key case-insensitive, aliases not followed), the other terms
+/// kept as they were written and joined by single spaces. The UI's "mine" view swaps the `assignee:` term
+/// this way without rewriting the rest of the user's text (as [`describe`] would: `since:7d` becomes a
+/// date). A query that does not tokenize is returned unchanged.
+pub fn without_key(q: &str, key: &str) -> String {
+    let Ok(tokens) = tokenize(q) else {
+        return q.to_string();
+    };
+    tokens
+        .iter()
+        .filter(|t| split_key(t.raw).is_none_or(|(k, _)| !k.eq_ignore_ascii_case(key)))
+        .map(|t| t.raw)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The canonical query text of a filter (shown in the header); [`parse`] reads it back to the same filter (times
 /// absolute, in RFC 3339). `ascending` is not part of a query and is left out.
 pub fn describe(f: &AlertFilter) -> String {
@@ -401,6 +439,20 @@ pub fn describe(f: &AlertFilter) -> String {
     }
     if let Some(a) = &f.actor_text {
         terms.push(actor(a, false));
+    }
+    match &f.assignee {
+        None => {}
+        Some(AssigneeFilter::Me) => terms.push("assignee:me".into()),
+        Some(AssigneeFilter::Nobody) => terms.push("assignee:none".into()),
+        Some(AssigneeFilter::Named(name)) => {
+            let reads_as_keyword = ["me", "none"].contains(&name.to_lowercase().as_str());
+            let op = if reads_as_keyword || name.starts_with('=') {
+                "="
+            } else {
+                ""
+            };
+            terms.push(format!("assignee:{op}{}", quote(name)));
+        }
     }
     if let Some(d) = &f.detection {
         terms.push(format!("det:{}", quote(d)));

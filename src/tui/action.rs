@@ -88,6 +88,8 @@ actions! {
     Filter,
     /// Command line
     CommandLine,
+    /// Show only the alerts assigned to me (assignee:me), or all again
+    ShowMine,
     /// Sort by time or by severity
     ToggleSort,
     /// Widen the timeline window

@@ -24,11 +24,15 @@ use crate::tui::action::Action;
 
 pub use detail::{DetailState, EventView, FIELD_MAX, Link, alert_links, event_fields, safe_url};
 pub use prompt::{ExportRequest, Mode, NoteEditor, Prompt, PromptKind};
-pub use queue::{PageKind, PageRequest, QueueState, SortOrder};
+pub use queue::{BeforeMine, PageKind, PageRequest, QueueState, SortOrder};
 pub use timeline::{EVENT_CAP, SPANS, TimelineRequest, TimelineRow, TimelineState};
 
 /// Columns from which the queue and the detail sit side by side.
 pub const WIDE: u16 = 100;
+/// Lines of the header above the panes (title and figures, then the tabs).
+pub const HEADER_LINES: u16 = 2;
+/// Lines of the footer below the panes (mode, messages, key hints).
+pub const FOOTER_LINES: u16 = 1;
 
 /// The panes, in tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -296,13 +300,17 @@ struct ViewStamp {
 impl AppState {
     /// A fresh state, and the effects that fill it (first page, detections, integrations, figures).
     pub fn new(user: String, title: String, now: DateTime<Utc>) -> (Self, Vec<Effect>) {
+        let queue = QueueState {
+            me: user.clone(),
+            ..QueueState::default()
+        };
         let mut s = Self {
             user,
             title,
             pane: Pane::Queue,
             width: 80,
             height: 24,
-            queue: QueueState::default(),
+            queue,
             detail: DetailState::default(),
             timeline: TimelineState::default(),
             detections: ListState::default(),
@@ -359,7 +367,31 @@ impl AppState {
         self.pane == Pane::Detail || (self.pane == Pane::Queue && self.wide())
     }
 
-    /// Rows a list pane shows: the screen minus header, footer, borders and column header.
+    /// Lines between the header and the footer (less the prompt's line while one is open): the height the
+    /// panes are drawn in. [`crate::tui::panes::draw`] lays the screen out from the same constants, so the
+    /// rows the state scrolls by are the rows on screen.
+    pub fn body_lines(&self) -> u16 {
+        self.height
+            .saturating_sub(HEADER_LINES + FOOTER_LINES + u16::from(self.prompt.is_some()))
+    }
+
+    /// Rows of items `pane` shows: the body less the pane's two border lines and, for the tables (queue,
+    /// detections, integrations), their column header. Cursor moves scroll by this, so after `G` the last item
+    /// sits on the pane's last line (a smaller figure left blank lines under it, a larger one hid the cursor).
+    pub fn view_rows(&self, pane: Pane) -> usize {
+        let inner = self.body_lines().saturating_sub(2);
+        let rows = match pane {
+            Pane::Queue | Pane::Detections => inner.saturating_sub(1),
+            // The integrations table takes at most half the pane (the selected one's detail the rest).
+            Pane::Integrations => (inner / 2).max(3).saturating_sub(1),
+            Pane::Detail | Pane::Timeline => inner,
+        };
+        usize::from(rows).max(1)
+    }
+
+    /// The page that `ctrl-d` / `ctrl-u` move half of, in every pane and the help: the screen less the header,
+    /// the footer, the borders and a column header. Cursor scrolling uses the pane's own
+    /// [`AppState::view_rows`].
     pub fn list_rows(&self) -> usize {
         usize::from(self.height.saturating_sub(7)).max(1)
     }
@@ -639,7 +671,7 @@ impl AppState {
                     if !same_rows {
                         self.dirty = true;
                     }
-                    self.queue.scroll_into_view(self.list_rows());
+                    self.queue.scroll_into_view(self.view_rows(Pane::Queue));
                     if let Some(e) = &self.queue.error {
                         let e = format!("loading alerts failed: {e}");
                         self.complain(e);
@@ -686,7 +718,7 @@ impl AppState {
                     self.dirty = true;
                 }
                 self.timeline.accept(generation, result);
-                let rows = self.list_rows();
+                let rows = self.view_rows(Pane::Timeline);
                 self.timeline.move_by(0, rows);
                 Vec::new()
             }
@@ -755,7 +787,7 @@ impl AppState {
                 self.dirty = true;
                 self.width = w;
                 self.height = h;
-                let rows = self.list_rows();
+                let rows = self.view_rows(Pane::Queue);
                 self.queue.scroll_into_view(rows);
                 Vec::new()
             }
@@ -850,8 +882,9 @@ impl AppState {
         if a == Action::CopyId && self.pane == Pane::Detail && self.open_copy_menu() {
             return Vec::new();
         }
-        let rows = self.list_rows();
-        let half = (rows / 2).max(1) as isize;
+        // Space and `s` act on the queue from the detail beside it too.
+        let rows = self.view_rows(Pane::Queue);
+        let half = (self.list_rows() / 2).max(1) as isize;
         match a {
             Action::NextRow => self.move_cursor(1),
             Action::PrevRow => self.move_cursor(-1),
@@ -890,6 +923,19 @@ impl AppState {
                 self.queue.marked.clear();
                 self.say("selection cleared");
                 Vec::new()
+            }
+            Action::ShowMine => {
+                let reload = self.queue.toggle_mine();
+                // The title changes even when the rows do not (nobody's alerts, or the same ones).
+                self.dirty = true;
+                self.pane = Pane::Queue;
+                self.detail.pinned = None;
+                if self.queue.is_mine() {
+                    self.say(format!("only the alerts assigned to {}", self.user));
+                } else {
+                    self.say("the alerts of every assignee");
+                }
+                vec![Effect::Page(reload)]
             }
             Action::ToggleSort => {
                 let reload = self.queue.toggle_sort();
@@ -993,6 +1039,7 @@ impl AppState {
             | Action::Filter
             | Action::CommandLine
             | Action::ToggleSort
+            | Action::ShowMine
             | Action::WidenTimeline
             | Action::NarrowTimeline
             | Action::ToggleDetection
@@ -1011,7 +1058,7 @@ impl AppState {
     }
 
     fn move_cursor(&mut self, delta: isize) -> Vec<Effect> {
-        let rows = self.list_rows();
+        let rows = self.view_rows(self.pane);
         match self.pane {
             Pane::Queue => {
                 self.queue.move_by(delta, rows);

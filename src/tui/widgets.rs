@@ -19,6 +19,38 @@ pub fn clean(s: &str, max: usize) -> String {
     text::truncate(&text::sanitize(s), max)
 }
 
+/// Outside text made safe for a cell and cut to `width` terminal columns, the cut marked with `…`. Widths
+/// are display widths (a CJK character or most emoji take two columns) and the cut falls between grapheme
+/// clusters, so an emoji with its modifiers or a letter with its combining marks is kept whole or dropped
+/// whole. A table cell must be given text fitted to its real column width: the table itself cuts without
+/// a mark, and an analyst cannot tell a cut name from a short one.
+pub fn clean_fit(s: &str, width: usize) -> String {
+    use unicode_segmentation::UnicodeSegmentation;
+    use unicode_width::UnicodeWidthStr;
+
+    let s = text::sanitize(s);
+    if s.width() <= width {
+        return s;
+    }
+    let room = width.saturating_sub(1);
+    let mut out = String::with_capacity(width + 3);
+    let mut used = 0;
+    for g in s.graphemes(true) {
+        let w = g.width();
+        if used + w > room {
+            break;
+        }
+        used += w;
+        out.push_str(g);
+    }
+    if width > 0 {
+        // `Audit stream…`, not `Audit stream …`: the mark sits on the last word kept.
+        out.truncate(out.trim_end().len());
+        out.push('…');
+    }
+    out
+}
+
 /// An optional outside string, or a dash.
 pub fn clean_opt(s: Option<&str>, max: usize) -> String {
     s.map_or_else(|| "-".into(), |s| clean(s, max))
@@ -338,4 +370,31 @@ pub fn field<'a>(label: &'a str, value: String, theme: Theme) -> Line<'a> {
 /// A blank style, for symmetry with the theme calls.
 pub fn plain() -> Style {
     Style::default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean_fit as fit;
+    use unicode_width::UnicodeWidthStr;
+
+    #[test]
+    fn clean_fit_cuts_by_display_width_with_an_ellipsis_and_whole_graphemes() {
+        assert_eq!(fit("Ana Admin", 9), "Ana Admin");
+        assert_eq!(fit("Ana Admin", 8), "Ana Adm…");
+        assert_eq!(fit("Ana", 0), "");
+        assert_eq!(fit("Ana", 1), "…");
+        // Two columns each: three fit in 7 with the ellipsis, and a half character is never shown.
+        assert_eq!(fit("李小龍李小龍", 7), "李小龍…");
+        assert_eq!(fit("李小龍李小龍", 6), "李小…");
+        // An emoji with a skin-tone modifier and a combining accent stay whole.
+        let thumbs = "👍🏽👍🏽👍🏽";
+        assert_eq!(fit(thumbs, 5), "👍🏽👍🏽…");
+        assert_eq!(fit("e\u{301}e\u{301}e\u{301}x", 3), "e\u{301}e\u{301}…");
+        // A bidi override is made visible and inert before the cut.
+        let spoof = fit("\u{202e}gnp.exe", 20);
+        assert!(!spoof.contains('\u{202e}'), "{spoof:?}");
+        for (s, w) in [("🦊 fox 李", 4), ("\u{202e}abc李", 3), ("abc", 2)] {
+            assert!(fit(s, w).width() <= w, "{s:?} in {w}");
+        }
+    }
 }

@@ -14,7 +14,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::{Block, BorderType, Borders, Clear};
 
 use crate::tui::keymap::Keymap;
-use crate::tui::state::{AppState, Pane};
+use crate::tui::state::{AppState, FOOTER_LINES, HEADER_LINES, Pane};
 use crate::tui::theme::Theme;
 use crate::tui::widgets;
 
@@ -52,10 +52,10 @@ pub struct FrameInfo {
 pub fn draw(f: &mut Frame, s: &AppState, keymap: &Keymap, theme: Theme) -> FrameInfo {
     let prompt_h = u16::from(s.prompt.is_some());
     let [head, body, prompt, foot] = Layout::vertical([
-        Constraint::Length(2),
+        Constraint::Length(HEADER_LINES),
         Constraint::Fill(1),
         Constraint::Length(prompt_h),
-        Constraint::Length(1),
+        Constraint::Length(FOOTER_LINES),
     ])
     .areas(f.area());
     widgets::header(f, head, s, theme);

@@ -87,6 +87,7 @@ impl AppState {
             | Action::Filter
             | Action::CommandLine
             | Action::ToggleSort
+            | Action::ShowMine
             | Action::WidenTimeline
             | Action::NarrowTimeline
             | Action::ToggleDetection

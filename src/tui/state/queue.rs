@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use ulid::Ulid;
 
 use crate::model::AlertPage;
-use crate::model::{Alert, AlertFilter};
+use crate::model::query;
+use crate::model::{Alert, AlertFilter, AssigneeFilter};
 
 /// Rows fetched when the window is (re)loaded.
 pub const FIRST_PAGE: usize = 200;
@@ -67,7 +68,9 @@ pub struct QueueState {
     pub sort: SortOrder,
     /// Space-selected alerts for bulk actions.
     pub marked: BTreeSet<Ulid>,
-    /// Alerts raised since the user last looked at the top of the queue.
+    /// Alerts raised that the user has not scrolled up to yet ("N new" in the header). Raised alerts add to
+    /// it; moving the cursor up lowers it to the number of rows still above the cursor, so it falls as the new
+    /// rows are passed and is gone at the first row (`k` on the top row or `gg` clear it; `ctrl-r` too).
     pub unseen: usize,
     /// Newest query wins: results carrying an older generation are dropped.
     pub generation: u64,
@@ -75,6 +78,23 @@ pub struct QueueState {
     /// Whether the first page has arrived (the pane says "loading" until then).
     pub loaded: bool,
     pub error: Option<String>,
+    /// Who `assignee:me` means: the UI's user. Every query the queue sends carries it (see
+    /// [`AlertFilter::me`]).
+    pub me: String,
+    /// The filter before `M` narrowed the view to the user's alerts, for `M` to go back to.
+    pub before_mine: Option<BeforeMine>,
+}
+
+/// What the queue showed before the "mine" view, and the text the view was given, so that `M` restores the
+/// filter exactly — unless the user has typed another filter meanwhile, then `M` only drops `assignee:me`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BeforeMine {
+    /// The filter to restore.
+    pub filter: AlertFilter,
+    /// Its text as the user typed it, for the title and for `/` to reopen with.
+    pub text: String,
+    /// The filter text `M` set; while it is still the queue's, the view is the one `M` made.
+    pub mine_text: String,
 }
 
 impl QueueState {
@@ -94,8 +114,50 @@ impl QueueState {
         }
     }
 
+    /// Whether the view is narrowed to the user's alerts (`M`, or `assignee:me` typed in `/`).
+    pub fn is_mine(&self) -> bool {
+        self.filter.assignee == Some(AssigneeFilter::Me)
+    }
+
+    /// `M`: narrow the filter to `assignee:me` (in place of another `assignee:` term), or back to what it
+    /// was. The cursor goes to the top, as with any new filter; returns the reload.
+    pub fn toggle_mine(&mut self) -> PageRequest {
+        if self.is_mine() {
+            match self.before_mine.take() {
+                Some(before) if before.mine_text == self.filter_text => {
+                    self.filter = before.filter;
+                    self.filter_text = before.text;
+                }
+                _ => {
+                    self.filter.assignee = None;
+                    self.filter_text = query::without_key(&self.filter_text, "assignee");
+                }
+            }
+        } else {
+            let rest = query::without_key(&self.filter_text, "assignee");
+            let mine_text = if rest.is_empty() {
+                "assignee:me".to_string()
+            } else {
+                format!("assignee:me {rest}")
+            };
+            self.before_mine = Some(BeforeMine {
+                filter: self.filter.clone(),
+                text: std::mem::replace(&mut self.filter_text, mine_text.clone()),
+                mine_text,
+            });
+            self.filter.assignee = Some(AssigneeFilter::Me);
+        }
+        self.marked.clear();
+        self.selected = 0;
+        self.offset = 0;
+        self.request(PageKind::Reset)
+    }
+
     /// Ask for a page; the previous pending one becomes stale.
     pub fn request(&mut self, kind: PageKind) -> PageRequest {
+        // Whatever set the filter (`/`, `M`), `assignee:me` is this user; kept on the filter, so an export
+        // of the filtered view means the same.
+        self.filter.me = Some(self.me.clone());
         self.generation += 1;
         self.pending = Some(kind);
         let by_severity = self.sort == SortOrder::Severity;
@@ -149,8 +211,11 @@ impl QueueState {
                 self.sort_rows();
                 let found = keep.and_then(|id| self.rows.iter().position(|a| a.id == id));
                 match found {
+                    // The view is at the top: it stays there, so rows arriving above the selected alert are seen
+                    // (the caller's `scroll_into_view` scrolls only if the selected alert would leave the screen).
+                    Some(i) if self.offset == 0 => self.selected = i,
                     Some(i) => {
-                        // Keep the selected alert on the same screen line while new rows arrive above it.
+                        // Scrolled down: keep the selected alert on the same screen line while rows arrive above.
                         self.offset = (self.offset + i).saturating_sub(old_sel);
                         self.selected = i;
                     }
@@ -223,7 +288,8 @@ impl QueueState {
         None
     }
 
-    /// Move the cursor by `delta` rows (clamped), keeping it inside `view` rows on screen.
+    /// Move the cursor by `delta` rows (clamped), keeping it inside `view` rows on screen. Moving up past new
+    /// rows counts them as seen (see [`QueueState::unseen`]); moving down never does.
     pub fn move_by(&mut self, delta: isize, view: usize) {
         super::move_cursor(
             &mut self.selected,
@@ -232,6 +298,17 @@ impl QueueState {
             delta,
             view,
         );
+        if delta < 0 {
+            self.saw_up_to_cursor();
+        }
+    }
+
+    /// The new alerts arrive at the top (newest first): the cursor at absolute row `r` has passed every new
+    /// row but the `r` above it, so "N new" never exceeds `r` and reaches 0 at the top — the way a mail
+    /// reader's unread count falls as one reads upwards, and what a k9s/htop user expects of a list whose
+    /// head is the news.
+    fn saw_up_to_cursor(&mut self) {
+        self.unseen = self.unseen.min(self.window_start + self.selected);
     }
 
     /// Keep the cursor on screen.
