@@ -580,3 +580,40 @@ async fn enter_on_any_timeline_event_opens_its_fields() {
         Some("login-new-country")
     );
 }
+
+/// Moving through the queue beside the detail reads no 90-day baseline (it reads the actor's whole quarter
+/// on every `j`); the detail taking the focus reads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_baseline_is_read_when_the_detail_has_the_focus() {
+    let (_dir, handle) = engine();
+    let opts = UiOptions {
+        user: "tester".into(),
+        ..Default::default()
+    };
+    let (mut app, e) = App::new(handle, &opts, t(14, 0));
+    app.settle(e).await;
+    let e = app.update(Msg::Resize(120, 40));
+    app.settle(e).await;
+    for _ in 0..10 {
+        if app
+            .state
+            .current_alert()
+            .is_some_and(|a| a.detection.as_str() == "login-new-country")
+        {
+            break;
+        }
+        app.press(key('j')).await;
+    }
+    let id = app.state.current_alert().unwrap().id;
+    let ev = app.state.detail.evidence_of(id).unwrap().as_ref().unwrap();
+    assert!(!ev.baseline_read && ev.baseline.is_empty());
+    let text = flow(&draw(&mut app, 120, 40));
+    assert!(
+        text.contains("Enter opens the detail with the logins of the last 90 days"),
+        "{text}"
+    );
+    app.press(code(KeyCode::Enter)).await;
+    let ev = app.state.detail.evidence_of(id).unwrap().as_ref().unwrap();
+    assert!(ev.baseline_read);
+    assert_eq!(ev.baseline.len(), 2);
+}

@@ -137,12 +137,9 @@ fn init_logging(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuar
     create_private_dir(dir).ok()?;
     let file = dir.join("vigil.log");
     // Created owner-only, never through a symlink planted at its place, and rotated by size.
-    let appender = super::logfile::RotatingLog::open(
-        &file,
-        super::logfile::MAX_BYTES,
-        super::logfile::KEEP,
-    )
-    .ok()?;
+    let appender =
+        super::logfile::RotatingLog::open(&file, super::logfile::MAX_BYTES, super::logfile::KEEP)
+            .ok()?;
     let (writer, guard) = tracing_appender::non_blocking(appender);
     let filter = tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

@@ -447,15 +447,21 @@ impl EngineHandle {
         blocking(move || store.deliveries_of(alert)).await
     }
 
-    /// An alert's evidence events and, for a login alert, the countries the actor logged in from in the 90
-    /// days before it: what the detail shows an analyst deciding on it. `None` when the alert is gone.
-    pub async fn evidence(&self, id: Ulid) -> Result<Option<Evidence>, EngineError> {
+    /// An alert's evidence events and, for a login alert when `baseline`, the countries the actor logged in
+    /// from in the 90 days before it: what the detail shows an analyst deciding on it. `None` when the alert
+    /// is gone. The baseline reads the actor's whole quarter, so the UI asks for it only when the detail has
+    /// the focus, not on every `j` through the queue.
+    pub async fn evidence(
+        &self,
+        id: Ulid,
+        baseline: bool,
+    ) -> Result<Option<Evidence>, EngineError> {
         let store = self.store.clone();
         blocking(move || -> Result<Option<Evidence>, StoreError> {
             let Some(alert) = store.alert(id)? else {
                 return Ok(None);
             };
-            Ok(Some(evidence_of(&store, &alert)?))
+            Ok(Some(evidence_of(&store, &alert, baseline)?))
         })
         .await
     }
@@ -923,7 +929,7 @@ pub const EVIDENCE_SCAN_CAP: usize = 100_000;
 
 /// Read an alert's evidence from the store (see [`EngineHandle::evidence`]). The evidence ids lie in the
 /// alert's span, so only the actor's events of that span are read, and the scan stops once every id is found.
-fn evidence_of(store: &Store, alert: &Alert) -> Result<Evidence, StoreError> {
+fn evidence_of(store: &Store, alert: &Alert, baseline: bool) -> Result<Evidence, StoreError> {
     let mut wanted: std::collections::HashSet<&str> =
         alert.evidence.iter().map(String::as_str).collect();
     let end = alert.time_end.unwrap_or(alert.created).max(alert.created);
@@ -944,10 +950,13 @@ fn evidence_of(store: &Store, alert: &Alert) -> Result<Evidence, StoreError> {
         ..Evidence::default()
     };
     let kind = catalogue::spec(alert.detection.as_str()).map(|s| &s.kind);
-    if matches!(
-        kind,
-        Some(DetectionKind::LoginNewCountry | DetectionKind::ImpossibleTravel)
-    ) {
+    if baseline
+        && matches!(
+            kind,
+            Some(DetectionKind::LoginNewCountry | DetectionKind::ImpossibleTravel)
+        )
+    {
+        ev.baseline_read = true;
         // Logins are the evidence's own action keys (after the `[actions]` aliases), so no mapping is needed.
         let actions: std::collections::HashSet<String> =
             ev.events.iter().map(|e| e.action.clone()).collect();

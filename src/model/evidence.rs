@@ -19,8 +19,10 @@ pub struct Evidence {
     /// For login alerts: the countries the actor logged in from in the 90 days before the alert, the most
     /// recent first. Empty for other alerts.
     pub baseline: Vec<SeenCountry>,
-    /// The baseline was read from the newest events only (the actor had more than the scan reads).
+    /// The baseline was read from the earliest events only (the actor had more than the scan reads).
     pub baseline_capped: bool,
+    /// Whether the baseline was asked for and read (it is read only when the detail has the focus).
+    pub baseline_read: bool,
 }
 
 /// A country an actor logged in from before an alert: how often, first and last time.

@@ -209,7 +209,7 @@ fn slot(effect: &Effect) -> Option<&'static str> {
         // Polled each second while shown: a slow answer is replaced by the next rather than piling up.
         Effect::Integrations => Some("integrations"),
         Effect::Deliveries(_) => Some("deliveries"),
-        Effect::Evidence(_) => Some("evidence"),
+        Effect::Evidence { .. } => Some("evidence"),
         // Older/newer pages extend the window rather than replace it; the rest are not view queries.
         Effect::Page(_)
         | Effect::Alerts(_)
@@ -281,9 +281,9 @@ pub async fn perform(handle: &EngineHandle, effect: Effect) -> Option<Msg> {
             alert,
             result: handle.deliveries(alert).await.map_err(err),
         },
-        Effect::Evidence(alert) => Msg::Evidence {
+        Effect::Evidence { alert, baseline } => Msg::Evidence {
             alert,
-            result: handle.evidence(alert).await.map_err(err),
+            result: handle.evidence(alert, baseline).await.map_err(err),
         },
         Effect::Stats => Msg::Stats(handle.stats()),
         Effect::Execute(cmd) => Msg::Executed(handle.execute(cmd).await.map_err(err)),

@@ -139,8 +139,12 @@ pub enum Effect {
     Integrations,
     /// Load an alert's deliveries for the detail.
     Deliveries(Ulid),
-    /// Load an alert's evidence events (and a login alert's baseline) for the detail.
-    Evidence(Ulid),
+    /// Load an alert's evidence events for the detail, and a login alert's 90-day baseline when `baseline`
+    /// (only while the detail has the focus: it reads the actor's whole quarter).
+    Evidence {
+        alert: Ulid,
+        baseline: bool,
+    },
     Stats,
     Execute(Command),
     /// Check whether an export target exists before writing it.
@@ -568,11 +572,21 @@ impl AppState {
             return None;
         }
         let id = self.current_alert()?.id;
-        if !again && self.detail.evidence_asked == Some(id) {
+        let baseline = self.pane == Pane::Detail;
+        // Asked already, with the baseline or without needing it.
+        if !again
+            && self
+                .detail
+                .evidence_asked
+                .is_some_and(|(a, b)| a == id && b >= baseline)
+        {
             return None;
         }
-        self.detail.evidence_asked = Some(id);
-        Some(Effect::Evidence(id))
+        self.detail.evidence_asked = Some((id, baseline));
+        Some(Effect::Evidence {
+            alert: id,
+            baseline,
+        })
     }
 
     /// Evidence arrived: kept when its alert is still the one shown.

@@ -427,7 +427,9 @@ fn evidence_section(
     let det = a.detection.as_str();
     if det == "login-new-country" || det == "impossible-travel" {
         let mut line = String::from("  seen before (90 days): ");
-        if ev.baseline.is_empty() {
+        if !ev.baseline_read {
+            line.push_str("Enter opens the detail with the logins of the last 90 days");
+        } else if ev.baseline.is_empty() {
             line.push_str("no earlier login with a country");
         } else {
             let seen: Vec<String> = ev

@@ -25,8 +25,9 @@ pub struct DetailState {
     /// The alert whose deliveries were last asked for: each alert shown is asked for once, then again only
     /// on the clock tick or a change (see `AppState::apply`).
     pub(super) asked: Option<Ulid>,
-    /// The alert whose evidence was last asked for (again only when the alert changes).
-    pub(super) evidence_asked: Option<Ulid>,
+    /// The alert whose evidence was last asked for, and whether with its baseline (again only when the
+    /// alert changes, or when the detail takes the focus and the baseline is wanted).
+    pub(super) evidence_asked: Option<(Ulid, bool)>,
 }
 
 impl DetailState {
