@@ -55,7 +55,10 @@ type Shared = Arc<Mutex<Fake>>;
 
 fn page_body(f: &Fake, base: &str, start: usize, idx: usize) -> String {
     let end = (start + f.page).min(f.events.len());
-    let data: Vec<&str> = f.events[start..end].iter().map(|(_, e)| e.as_str()).collect();
+    let data: Vec<&str> = f.events[start..end]
+        .iter()
+        .map(|(_, e)| e.as_str())
+        .collect();
     let next = if end < f.events.len() {
         let n = if f.self_loop == Some(idx) {
             idx
@@ -126,7 +129,11 @@ async fn events(
         match trick {
             Trick::TooMany => {
                 f.log.push((now, idx, 429));
-                return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "slow down")
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [("retry-after", "1")],
+                    "slow down",
+                )
                     .into_response();
             }
             Trick::BadJson => {
@@ -141,10 +148,13 @@ async fn events(
     }
     f.log.push((now, idx, 200));
     let body = page_body(&f, &base, start, key);
+    // Re-polls once caught up are not pages of the run.
+    if !(f.served_last && idx.is_none()) {
+        f.served.push(key);
+    }
     if start + f.page >= f.events.len() {
         f.served_last = true;
     }
-    f.served.push(key);
     ([("content-type", "application/json")], body).into_response()
 }
 
@@ -153,7 +163,10 @@ async fn serve(fake: Shared) -> String {
     let addr: SocketAddr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
     let app = axum::Router::new()
-        .route(&format!("/admin/v1/orgs/{ORG}/events"), axum::routing::get(events))
+        .route(
+            &format!("/admin/v1/orgs/{ORG}/events"),
+            axum::routing::get(events),
+        )
         .with_state((fake, base.clone()));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     base
@@ -161,8 +174,14 @@ async fn serve(fake: Shared) -> String {
 
 /// `n` events a tenth of a second apart, ending an hour ago; ids `e-000000…`.
 fn make_events(n: usize) -> (DateTime<Utc>, Vec<(i64, String)>) {
-    let start = Utc::now() - chrono::Duration::hours(1) - chrono::Duration::milliseconds(n as i64 * 100);
-    let actions = ["page_viewed", "issue_viewed", "user_login", "attachment_downloaded"];
+    let start =
+        Utc::now() - chrono::Duration::hours(1) - chrono::Duration::milliseconds(n as i64 * 100);
+    let actions = [
+        "page_viewed",
+        "issue_viewed",
+        "user_login",
+        "attachment_downloaded",
+    ];
     let evs = (0..n)
         .map(|i| {
             let t = start + chrono::Duration::milliseconds(i as i64 * 100);
@@ -264,9 +283,11 @@ async fn hundred_thousand_events_over_200_pages_with_a_429_and_a_restart() {
     })
     .await;
     let elapsed = t0.elapsed();
-    wait_until("caught up (a re-poll after the last page)", Duration::from_secs(10), || {
-        fake.lock().unwrap().repolls > 0
-    })
+    wait_until(
+        "caught up (a re-poll after the last page)",
+        Duration::from_secs(10),
+        || fake.lock().unwrap().repolls > 0,
+    )
     .await;
     let health = handle.stats().health;
     tasks.shutdown().await.expect("clean stop");
@@ -282,15 +303,28 @@ async fn hundred_thousand_events_over_200_pages_with_a_429_and_a_restart() {
     // Pages were asked for in order: the cursor only moves forward, across the restart too; a page is
     // asked for again only after a 429 (or one in flight at the stop).
     let asked: Vec<usize> = f.log.iter().filter_map(|(_, p, _)| *p).collect();
-    assert!(asked.windows(2).all(|w| w[0] <= w[1]), "cursor monotonic: {asked:?}");
+    assert!(
+        asked.windows(2).all(|w| w[0] <= w[1]),
+        "cursor monotonic: {asked:?}"
+    );
     let mut seen = HashSet::new();
     let repeats = f.served.iter().filter(|p| !seen.insert(**p)).count();
-    assert!(repeats <= 1, "at most the page in flight at the stop served twice: {repeats}");
+    assert!(
+        repeats <= 1,
+        "at most the page in flight at the stop served twice: {repeats}"
+    );
     assert_eq!(seen.len(), N / 500, "all 200 pages served");
     // The 429 was honoured: the next request came at least Retry-After later.
-    let i = f.log.iter().position(|(_, _, s)| *s == 429).expect("a 429 was sent");
+    let i = f
+        .log
+        .iter()
+        .position(|(_, _, s)| *s == 429)
+        .expect("a 429 was sent");
     let wait = f.log[i + 1].0 - f.log[i].0;
-    assert!(wait >= Duration::from_millis(950), "Retry-After honoured: {wait:?}");
+    assert!(
+        wait >= Duration::from_millis(950),
+        "Retry-After honoured: {wait:?}"
+    );
     let rate = N as f64 / elapsed.as_secs_f64();
     println!(
         "poller: {N} events over {} pages in {:.1} s = {rate:.0} events/s (incl. a 1 s Retry-After and a restart)",
@@ -300,7 +334,11 @@ async fn hundred_thousand_events_over_200_pages_with_a_429_and_a_restart() {
 }
 
 /// Health notes seen while `f` runs, sampled every 20 ms.
-async fn notes_until(handle: &EngineHandle, limit: Duration, mut done: impl FnMut() -> bool) -> Vec<String> {
+async fn notes_until(
+    handle: &EngineHandle,
+    limit: Duration,
+    mut done: impl FnMut() -> bool,
+) -> Vec<String> {
     let mut notes: Vec<String> = Vec::new();
     let until = Instant::now() + limit;
     loop {
@@ -327,7 +365,10 @@ async fn bad_json_and_a_huge_body_are_noted_and_nothing_around_them_is_lost() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("data")).unwrap();
     let (handle, tasks) = start(&store, &config(&base, from), Duration::from_secs(1));
-    let notes = notes_until(&handle, Duration::from_secs(20), || store.event_count() == 30).await;
+    let notes = notes_until(&handle, Duration::from_secs(20), || {
+        store.event_count() == 30
+    })
+    .await;
     tasks.shutdown().await.expect("clean stop");
     assert_eq!(stored_ids(&store).len(), 30, "every event, once");
     let all = notes.join("\n");
@@ -335,7 +376,11 @@ async fn bad_json_and_a_huge_body_are_noted_and_nothing_around_them_is_lost() {
     assert!(all.contains("not valid JSON"), "{all}");
     assert!(all.contains("larger than"), "{all}");
     let f = fake.lock().unwrap();
-    assert_eq!(f.served, vec![0, 1, 2], "page 1 retried until good, nothing skipped");
+    assert_eq!(
+        f.served,
+        vec![0, 1, 2],
+        "page 1 retried until good, nothing skipped"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
