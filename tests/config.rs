@@ -233,3 +233,26 @@ fn missing_file_and_default() {
     assert_eq!(d.retention.events_days, 400);
     assert!(d.tuning().detections.is_empty());
 }
+
+#[test]
+fn the_api_source_starts_from_a_time_or_days_back_and_defaults_to_a_week() {
+    use vigil::config::ApiFrom;
+    let from_of = |extra: &str| -> ApiFrom {
+        let src = format!(
+            "[[sources]]\nkind = \"atlassian_api\"\norg_id = \"o\"\ntoken = \"env:K\"\n{extra}\n"
+        );
+        match config::parse(&src, Path::new("vigil.toml"))
+            .unwrap()
+            .sources[0]
+        {
+            SourceConfig::AtlassianApi { from, .. } => from,
+            ref other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(from_of(""), ApiFrom::DaysBack(7));
+    assert_eq!(from_of("from_days = 30"), ApiFrom::DaysBack(30));
+    assert_eq!(
+        from_of("from = \"2026-01-01T01:00:00+01:00\""),
+        ApiFrom::At("2026-01-01T00:00:00Z".parse().unwrap())
+    );
+}

@@ -12,6 +12,34 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8717";
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
 /// Default organizations API base.
 pub const DEFAULT_API_URL: &str = "https://api.atlassian.com";
+/// How far back a new `atlassian_api` source starts when neither `from` nor `from_days` is given: a week is
+/// enough to see what happened recently without pulling a whole history through the API's rate limit.
+pub const DEFAULT_API_FROM_DAYS: u32 = 7;
+
+/// Where an `atlassian_api` source starts on its first poll (afterwards its stored cursor decides).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiFrom {
+    /// `from = "2026-01-01T00:00:00Z"`: a fixed instant.
+    At(chrono::DateTime<chrono::Utc>),
+    /// `from_days = 30`: this many days before the first poll.
+    DaysBack(u32),
+}
+
+impl Default for ApiFrom {
+    fn default() -> Self {
+        Self::DaysBack(DEFAULT_API_FROM_DAYS)
+    }
+}
+
+impl ApiFrom {
+    /// The instant to start from, given the wall clock at the first poll.
+    pub fn resolve(&self, now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+        match self {
+            Self::At(t) => *t,
+            Self::DaysBack(d) => now - chrono::Duration::days(i64::from(*d)),
+        }
+    }
+}
 
 /// `[[sources]]`: where events come from, one variant per `kind` with its defaults filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +66,10 @@ pub enum SourceConfig {
         token: SecretRef,
         /// API base (default `https://api.atlassian.com`).
         url: String,
-        /// Seconds between polls (default 60).
+        /// Seconds between polls once caught up (default 60).
         poll_secs: u64,
+        /// Where the first poll starts (`from` or `from_days`; default 7 days back).
+        from: ApiFrom,
     },
 }
 
@@ -128,7 +158,15 @@ pub(super) fn parse_sources(w: &mut Walker<'_>, v: &Value<'_>) -> Vec<SourceConf
                 w.unknown(
                     t,
                     &prefix,
-                    &["kind", "org_id", "token", "url", "poll_secs"],
+                    &[
+                        "kind",
+                        "org_id",
+                        "token",
+                        "url",
+                        "poll_secs",
+                        "from",
+                        "from_days",
+                    ],
                     "an atlassian_api source",
                 );
                 let org = get_required(w, "org_id")
@@ -136,27 +174,79 @@ pub(super) fn parse_sources(w: &mut Walker<'_>, v: &Value<'_>) -> Vec<SourceConf
                 let token =
                     get_required(w, "token").and_then(|v| w.secret(&v, &format!("{prefix}.token")));
                 let url = match t.get("url") {
-                    Some(v) => w.string(v, &format!("{prefix}.url")),
+                    Some(v) => w.string(v, &format!("{prefix}.url")).and_then(|s| {
+                        let s = s.trim_end_matches('/').to_string();
+                        match super::check_url_scheme(&s, false) {
+                            Ok(()) => Some(s),
+                            Err(why) => {
+                                w.err(v.span(), &format!("{prefix}.url"), format!("'{s}' {why}"));
+                                None
+                            }
+                        }
+                    }),
                     None => Some(DEFAULT_API_URL.to_string()),
                 };
+                let from = api_from(w, t, &prefix);
                 let poll = match t.get("poll_secs") {
                     Some(v) => w
                         .uint(v, &format!("{prefix}.poll_secs"), 86_400)
                         .filter(|n| *n > 0),
                     None => Some(60),
                 };
-                if let (Some(org_id), Some(token), Some(url), Some(poll_secs)) =
-                    (org, token, url, poll)
+                if let (Some(org_id), Some(token), Some(url), Some(poll_secs), Some(from)) =
+                    (org, token, url, poll, from)
                 {
                     out.push(SourceConfig::AtlassianApi {
                         org_id,
                         token,
                         url,
                         poll_secs,
+                        from,
                     });
                 }
             }
         }
     }
     out
+}
+
+/// `from` (RFC 3339) or `from_days` (1 to 3650), not both; the default when neither is given.
+fn api_from(w: &mut Walker<'_>, t: &toml::de::DeTable<'_>, prefix: &str) -> Option<ApiFrom> {
+    match (t.get("from"), t.get("from_days")) {
+        (Some(v), Some(_)) => {
+            w.err(
+                v.span(),
+                &format!("{prefix}.from"),
+                "give 'from' or 'from_days', not both",
+            );
+            None
+        }
+        (Some(v), None) => {
+            let key = format!("{prefix}.from");
+            let s = w.string(v, &key)?;
+            match chrono::DateTime::parse_from_rfc3339(&s) {
+                Ok(t) => Some(ApiFrom::At(t.with_timezone(&chrono::Utc))),
+                Err(_) => {
+                    w.err(
+                        v.span(),
+                        &key,
+                        format!(
+                            "'{s}' is not an RFC 3339 time; expected e.g. 2026-01-01T00:00:00Z"
+                        ),
+                    );
+                    None
+                }
+            }
+        }
+        (None, Some(v)) => {
+            let key = format!("{prefix}.from_days");
+            let n = w.uint(v, &key, 3650)?;
+            if n == 0 {
+                w.err(v.span(), &key, "'0' is out of range; expected 1 to 3650");
+                return None;
+            }
+            u32::try_from(n).ok().map(ApiFrom::DaysBack)
+        }
+        (None, None) => Some(ApiFrom::default()),
+    }
 }

@@ -10,6 +10,7 @@ mod api;
 pub mod delivery;
 pub mod demo;
 mod pipeline;
+mod poller;
 mod redetect;
 pub mod retention;
 mod runtime;
@@ -23,6 +24,7 @@ pub use api::{
 };
 
 pub use pipeline::{IngestStats, Pipeline, PipelineError};
+pub use poller::PollerOptions;
 pub use runtime::{CHECKPOINT_EVERY, Engine, EngineOptions, EngineTasks, RuntimeError};
 pub use sources::{LiveFeed, position_key};
 pub use status::StatusReport;

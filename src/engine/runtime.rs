@@ -6,7 +6,8 @@
 //!
 //! ```text
 //! file tail ─┐
-//! stdin ─────┼─ bounded channel of record batches ─► pipeline thread ─► store ─► change feed
+//! stdin ─────┤
+//! API poller ┼─ bounded channel of record batches ─► pipeline thread ─► store ─► change feed
 //! live demo ─┘                                        (checkpoint ≤ 500 ms, retune between batches)
 //! retention (hourly)                    supervisor: worker exits, panics → Fatal, orderly shutdown
 //! delivery (outbox → receivers, woken by each checkpoint; its own small tokio runtime for HTTP)
@@ -30,7 +31,7 @@ use super::api::{Change, EngineError, EngineHandle};
 use super::pipeline::{Pipeline, PipelineError};
 use super::sources::LiveFeed;
 use super::workers::{Batch, Feeder, Role, Shared, SpawnError, TICK, WorkerSet};
-use super::{delivery, retention, sources};
+use super::{delivery, poller, retention, sources};
 use crate::config::{Config, SourceConfig};
 use crate::detect::tuning::Tuning;
 use crate::ingest::Record;
@@ -73,6 +74,8 @@ pub struct EngineOptions {
     pub retention_every: Duration,
     /// Record batches the sources may queue ahead of the pipeline before they wait (back-pressure).
     pub channel_capacity: usize,
+    /// Backoff, page cap and timeout of `atlassian_api` sources (tests shorten the waits).
+    pub poller: poller::PollerOptions,
 }
 
 impl Default for EngineOptions {
@@ -84,6 +87,7 @@ impl Default for EngineOptions {
             file_poll: Duration::from_millis(250),
             retention_every: Duration::from_secs(3600),
             channel_capacity: 64,
+            poller: poller::PollerOptions::default(),
         }
     }
 }
@@ -96,8 +100,8 @@ impl Engine {
     /// Start the engine over `store`: the pipeline thread, the sources of `config` (and of `opts`), retention
     /// and the supervisor. Returns the client handle for UIs and the tasks to stop or await.
     ///
-    /// `http` and `atlassian_api` sources are not served by this version: each is skipped with a logged
-    /// warning and a note in the health figure.
+    /// `http` sources are not served by this version: each is skipped with a logged warning and a note in
+    /// the health figure.
     pub fn start(
         store: Store,
         config: &Config,
@@ -159,14 +163,14 @@ impl Engine {
                             );
                         }
                         SourceConfig::AtlassianApi { org_id, .. } => {
-                            tracing::warn!(
-                                org = %org_id,
-                                "atlassian_api source skipped: not served by this version"
-                            );
-                            shared.set_health(
-                                &format!("atlassian_api {org_id}"),
-                                Some("not served by this version".into()),
-                            );
+                            let (src, popts) = (source.clone(), opts.poller.clone());
+                            let (store, feeder, shared) =
+                                (store.clone(), feeder.clone(), shared.clone());
+                            workers.spawn(
+                                format!("atlassian_api {org_id}"),
+                                Role::Source,
+                                move || poller::run(src, popts, store, feeder, shared),
+                            )?;
                         }
                     }
                 }

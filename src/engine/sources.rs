@@ -2,7 +2,8 @@
 //! demo's live generator. Each parses with [`Reader`] on its own thread and hands record batches to the
 //! pipeline through a [`Feeder`], which waits while the pipeline is behind.
 //!
-//! The HTTP receiver and the API poller come later (they need an async server and client).
+//! The organizations events API poller is in `poller.rs` (it needs an async client); the HTTP receiver comes
+//! later.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
