@@ -214,6 +214,8 @@ fn config(base: &str, from: DateTime<Utc>) -> Config {
             token: SecretRef::Literal(TOKEN.into()),
             url: base.into(),
             poll_secs: 1,
+            // The fake has no limit: pacing is tested on its own below.
+            requests_per_minute: 60_000,
             from: ApiFrom::At(from),
         }],
         ..Config::default()
@@ -445,4 +447,38 @@ async fn a_refused_key_stops_polling_with_a_note() {
     tasks.shutdown().await.expect("clean stop");
     assert_eq!(fake.lock().unwrap().log.len(), 1, "no retry after a 401");
     assert_eq!(store.event_count(), 0);
+}
+
+/// The documented limit is kept, not only obeyed once broken: at 120 requests a minute, requests are at
+/// least half a second apart, and none is answered 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_paced_to_the_configured_rate() {
+    let (from, fake) = fake(50, 10);
+    let base = serve(fake.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut cfg = config(&base, from);
+    if let SourceConfig::AtlassianApi {
+        requests_per_minute,
+        ..
+    } = &mut cfg.sources[0]
+    {
+        *requests_per_minute = 120;
+    }
+    let (_h, tasks) = start(&store, &cfg, Duration::from_millis(50));
+    let f2 = fake.clone();
+    wait_until("five pages served", Duration::from_secs(30), move || {
+        f2.lock().unwrap().served.len() >= 5
+    })
+    .await;
+    tasks.shutdown().await.unwrap();
+    let log = fake.lock().unwrap().log.clone();
+    let gaps: Vec<Duration> = log.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    println!("gaps between requests: {gaps:?}");
+    assert!(gaps.len() >= 4);
+    assert!(
+        gaps.iter().all(|g| *g >= Duration::from_millis(450)),
+        "{gaps:?}"
+    );
+    assert!(log.iter().all(|(_, _, status)| *status == 200));
 }

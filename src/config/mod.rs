@@ -38,8 +38,8 @@ pub use integrations::{DIGEST_AFTER, IntegrationConfig, check_url_scheme};
 pub use secret::{SecretError, SecretRef};
 
 pub use sources::{
-    ApiFrom, DEFAULT_API_FROM_DAYS, DEFAULT_API_URL, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
-    SourceConfig,
+    ApiFrom, DEFAULT_API_FROM_DAYS, DEFAULT_API_RPM, DEFAULT_API_URL, DEFAULT_LISTEN,
+    DEFAULT_MAX_BODY_BYTES, SourceConfig,
 };
 
 use detections::{parse_actions, parse_custom, parse_detections};

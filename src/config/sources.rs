@@ -12,6 +12,11 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8717";
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
 /// Default organizations API base.
 pub const DEFAULT_API_URL: &str = "https://api.atlassian.com";
+/// Requests a minute an `atlassian_api` source makes at most unless told otherwise: Atlassian documents
+/// 10 a minute per user and per path for `GET /admin/v1/orgs/{orgId}/events` (since May 2025). An
+/// organization granted more sets `requests_per_minute`.
+pub const DEFAULT_API_RPM: u32 = 10;
+
 /// How far back a new `atlassian_api` source starts when neither `from` nor `from_days` is given: a week is
 /// enough to see what happened recently without pulling a whole history through the API's rate limit.
 pub const DEFAULT_API_FROM_DAYS: u32 = 7;
@@ -68,6 +73,8 @@ pub enum SourceConfig {
         url: String,
         /// Seconds between polls once caught up (default 60).
         poll_secs: u64,
+        /// Most requests a minute (default [`DEFAULT_API_RPM`], what Atlassian documents for `/events`).
+        requests_per_minute: u32,
         /// Where the first poll starts (`from` or `from_days`; default 7 days back).
         from: ApiFrom,
     },
@@ -166,6 +173,7 @@ pub(super) fn parse_sources(w: &mut Walker<'_>, v: &Value<'_>) -> Vec<SourceConf
                         "poll_secs",
                         "from",
                         "from_days",
+                        "requests_per_minute",
                     ],
                     "an atlassian_api source",
                 );
@@ -193,14 +201,28 @@ pub(super) fn parse_sources(w: &mut Walker<'_>, v: &Value<'_>) -> Vec<SourceConf
                         .filter(|n| *n > 0),
                     None => Some(60),
                 };
-                if let (Some(org_id), Some(token), Some(url), Some(poll_secs), Some(from)) =
-                    (org, token, url, poll, from)
+                let rpm = match t.get("requests_per_minute") {
+                    Some(v) => w
+                        .uint(v, &format!("{prefix}.requests_per_minute"), 60_000)
+                        .filter(|n| *n > 0)
+                        .map(|n| n as u32),
+                    None => Some(DEFAULT_API_RPM),
+                };
+                if let (
+                    Some(org_id),
+                    Some(token),
+                    Some(url),
+                    Some(poll_secs),
+                    Some(from),
+                    Some(rpm),
+                ) = (org, token, url, poll, from, rpm)
                 {
                     out.push(SourceConfig::AtlassianApi {
                         org_id,
                         token,
                         url,
                         poll_secs,
+                        requests_per_minute: rpm,
                         from,
                     });
                 }

@@ -131,6 +131,8 @@ struct Api {
     endpoint: Url,
     token: String,
     poll: Duration,
+    /// Least time between two requests: the documented rate limit kept, not only obeyed once broken.
+    gap: Duration,
     from: ApiFrom,
     opts: PollerOptions,
 }
@@ -149,6 +151,7 @@ pub(super) fn run(
         token,
         url,
         poll_secs,
+        requests_per_minute,
         from,
     } = source
     else {
@@ -183,6 +186,7 @@ pub(super) fn run(
         endpoint,
         token,
         poll: Duration::from_secs(poll_secs.max(1)),
+        gap: Duration::from_secs(60) / requests_per_minute.max(1),
         from,
         opts,
     };
@@ -220,11 +224,19 @@ impl Api {
         let mut asked: HashSet<String> = HashSet::new();
         let mut failures: u32 = 0;
         let mut warned_order = false;
+        let mut last_request: Option<std::time::Instant> = None;
         loop {
             if shared.stopping() {
                 return Ok(());
             }
             let url = self.page_url(&pos, first_from);
+            if let Some(at) = last_request {
+                let wait = self.gap.saturating_sub(at.elapsed());
+                if !wait.is_zero() && shared.sleep(wait) {
+                    return Ok(());
+                }
+            }
+            last_request = Some(std::time::Instant::now());
             let body = match self.fetch(&client, url, &shared).await {
                 Ok(b) => b,
                 Err(PollError::Stopped) => return Ok(()),
@@ -589,6 +601,7 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{e}")),
             token: "x".into(),
             poll: Duration::from_secs(60),
+            gap: Duration::from_secs(6),
             from: ApiFrom::default(),
             opts: PollerOptions::default(),
         }
