@@ -95,13 +95,13 @@ pub fn sev_label(s: Severity) -> &'static str {
     }
 }
 
-/// A status in at most five characters for the queue.
+/// A status in at most eight characters, in words (not `exp`, `tp`), for the queue and a narrow header.
 pub fn status_label(s: AlertStatus) -> &'static str {
     match s {
         AlertStatus::Open => "open",
-        AlertStatus::Acknowledged => "ack",
-        AlertStatus::Expected => "exp",
-        AlertStatus::TruePositive => "tp",
+        AlertStatus::Acknowledged => "acked",
+        AlertStatus::Expected => "expected",
+        AlertStatus::TruePositive => "true pos",
     }
 }
 

@@ -42,7 +42,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &AppState, theme: Theme, focused: bool
     let mut widths = vec![
         Constraint::Length(1),
         Constraint::Length(4),
-        Constraint::Length(4),
+        Constraint::Length(8),
         Constraint::Length(11),
         Constraint::Fill(3),
         Constraint::Fill(2),
@@ -51,7 +51,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &AppState, theme: Theme, focused: bool
     let mut head = vec![
         dim(""),
         dim("SEV"),
-        dim("STAT"),
+        dim("STATUS"),
         dim("TIME (UTC)"),
         dim("DETECTION"),
         dim("ACTOR"),
