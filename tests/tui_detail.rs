@@ -10,7 +10,7 @@ use chrono::Duration;
 use crossterm::event::KeyCode;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use tui_support::{code, key, t};
+use tui_support::{code, key, screen_rows, t};
 use vigil::detect::tuning::Tuning;
 use vigil::engine::EngineHandle;
 use vigil::model::{
@@ -333,22 +333,11 @@ fn draw(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
     term
 }
 
-fn rows(term: &Terminal<TestBackend>) -> Vec<String> {
-    let buf = term.backend().buffer();
-    (0..buf.area.height)
-        .map(|y| {
-            (0..buf.area.width)
-                .map(|x| buf[(x, y)].symbol().to_string())
-                .collect()
-        })
-        .collect()
-}
-
 /// The detail's text as it reads: the right-most pane's part of each row, trimmed, joined by spaces (so a
 /// sentence wrapped at 52 or 78 columns reads the same).
 fn flow(term: &Terminal<TestBackend>) -> String {
     let mut out = String::new();
-    for row in rows(term) {
+    for row in screen_rows(term) {
         let chars: Vec<char> = row.chars().collect();
         // The detail is the last bordered pane on the row: from its left border to its right one.
         let right = chars.iter().rposition(|c| matches!(c, '┃' | '│'));
@@ -367,7 +356,7 @@ fn flow(term: &Terminal<TestBackend>) -> String {
 async fn scroll_to(app: &mut App, w: u16, h: u16, text: &str) -> Terminal<TestBackend> {
     for _ in 0..200 {
         let term = draw(app, w, h);
-        let screen = rows(&term);
+        let screen = screen_rows(&term);
         // Row 3 is the detail's first line (header, tabs, top border).
         let at_end = app.state.detail.scroll >= app.state.detail.max_scroll();
         if screen[3].contains(text) || (at_end && screen.iter().any(|r| r.contains(text))) {
@@ -406,7 +395,7 @@ async fn crawl_detail_lists_the_evidence_marks_the_threshold_and_counts_spaces()
         );
         insta::assert_snapshot!(format!("crawl_evidence_{w}x{h}"), ev.backend());
         // Views after the alert fired (08:24) grew it but did not make the threshold.
-        let all = rows(&scroll_to(&mut app, w, h, "08:25:00").await);
+        let all = screen_rows(&scroll_to(&mut app, w, h, "08:25:00").await);
         let line = |t: &str| {
             all.iter()
                 .find(|r| r.contains(t))
@@ -520,7 +509,7 @@ async fn g_stops_at_the_last_line_and_k_moves_back_at_once() {
         let (_dir, mut app) = detail_of("page-crawling", w, h).await;
         app.update(Msg::Action(Action::LastRow));
         let term = draw(&mut app, w, h);
-        let screen = rows(&term);
+        let screen = screen_rows(&term);
         // The pane's last row (above its border and the footer) holds the detail's last line.
         assert!(
             screen[usize::from(h) - 3].contains("(not sent anywhere)"),
@@ -553,7 +542,7 @@ async fn enter_on_any_timeline_event_opens_its_fields() {
     let view = app.state.event_view.as_ref().expect("event view open");
     assert!(view.alert.is_none());
     let term = draw(&mut app, 120, 40);
-    let text = rows(&term).join("\n");
+    let text = screen_rows(&term).join("\n");
     assert!(text.contains("action"), "{text}");
     assert!(text.contains("page_viewed"), "{text}");
     assert!(

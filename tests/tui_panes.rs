@@ -45,18 +45,6 @@ pane_snapshots! {
     help_end: [Action::Help, Action::LastRow];
 }
 
-/// The screen as one string per row.
-fn screen_rows(term: &ratatui::Terminal<ratatui::backend::TestBackend>) -> Vec<String> {
-    let buf = term.backend().buffer();
-    (0..buf.area.height)
-        .map(|y| {
-            (0..buf.area.width)
-                .map(|x| buf[(x, y)].symbol().to_string())
-                .collect()
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn help_shows_every_bindable_action_with_its_help_text() {
     // Tall and wide enough for every line, unscrolled and unclipped.

@@ -12,15 +12,7 @@ use vigil::tui::state::{Mode, Msg, Pane};
 
 /// The screen as one string per row.
 fn rows(app: &App, w: u16, h: u16) -> Vec<String> {
-    let term = render(app, w, h);
-    let buf = term.backend().buffer();
-    (0..buf.area.height)
-        .map(|y| {
-            (0..buf.area.width)
-                .map(|x| buf[(x, y)].symbol().to_string())
-                .collect()
-        })
-        .collect()
+    screen_rows(&render(app, w, h))
 }
 
 fn footer_text(app: &App) -> String {

@@ -174,8 +174,9 @@ async fn send(client: &reqwest::Client, req: HttpRequest) -> Sent {
     }
 }
 
-/// A transport error as a sentence, never with the URL (it may be the credential).
-fn describe(e: &reqwest::Error) -> String {
+/// A transport error as a sentence, never with the URL (it may be the credential). The API poller says
+/// its errors the same way.
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".to_string()
     } else if e.is_connect() {

@@ -164,17 +164,7 @@ pub const SENSITIVE_TERMS: &[&str] = &[
     "compensation",
 ];
 
-/// Context attributes that may hold a search query, in the order they are read (the first is where the
-/// Atlassian shape puts it).
-pub const SEARCH_QUERY_ATTRS: &[&str] = &[
-    "query",
-    "searchQuery",
-    "search_query",
-    "cql",
-    "jql",
-    "text",
-    "name",
-];
+pub use crate::model::SEARCH_QUERY_ATTRS;
 
 /// Words naming AI or MCP clients, for [`EventCondition::AiClient`] (whole words, case-insensitive).
 pub const AI_WORDS: &[&str] = &[

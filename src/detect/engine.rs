@@ -1290,20 +1290,13 @@ fn ai_client(e: &AuditEvent) -> bool {
 }
 
 fn place_name(e: &AuditEvent) -> String {
-    let l = e.location.as_ref();
-    let parts: Vec<&str> = [
-        l.and_then(|l| l.city.as_deref()),
-        l.and_then(|l| l.country_name.as_deref()),
-    ]
-    .into_iter()
-    .flatten()
-    .filter(|s| !s.trim().is_empty())
-    .collect();
-    if parts.is_empty() {
-        l.and_then(|l| l.ip.clone().or_else(|| l.geo.clone()))
-            .unwrap_or_else(|| "unknown place".to_string())
-    } else {
-        text::truncate(&parts.join(", "), 80)
+    match e.city_and_country() {
+        Some(named) => text::truncate(&named, 80),
+        None => e
+            .location
+            .as_ref()
+            .and_then(|l| l.ip.clone().or_else(|| l.geo.clone()))
+            .unwrap_or_else(|| "unknown place".to_string()),
     }
 }
 

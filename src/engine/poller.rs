@@ -567,22 +567,9 @@ async fn stopped(shared: &Shared) {
     }
 }
 
-/// A transport error as a sentence, never with the URL.
+/// A transport error as a sentence, never with the URL: the delivery worker's words, naming the API.
 fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "the events API timed out".to_string()
-    } else if e.is_connect() {
-        "could not connect to the events API".to_string()
-    } else {
-        let mut text = format!(
-            "request failed: {}",
-            e.to_string().replace(['\n', '\r'], " ")
-        );
-        if let Some(url) = e.url() {
-            text = text.replace(url.as_str(), "[url]");
-        }
-        text
-    }
+    format!("events API: {}", crate::deliver::worker::describe(e))
 }
 
 fn secs(d: Duration) -> String {

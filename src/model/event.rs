@@ -427,8 +427,9 @@ impl AuditEvent {
             .and_then(|c| c.title.as_deref())
             .filter(nonempty)
             .or_else(|| {
-                WHAT_ATTRS
+                SEARCH_QUERY_ATTRS
                     .iter()
+                    .chain(NAME_ATTRS)
                     .find_map(|k| self.context.iter().find_map(|c| c.attr(k)).filter(nonempty))
             })
             .or_else(|| {
@@ -438,6 +439,17 @@ impl AuditEvent {
                     .filter(nonempty)
             })
             .or_else(|| self.object_id())
+    }
+
+    /// `Sydney, Australia`: the city and country the request came from, those that are known.
+    pub fn city_and_country(&self) -> Option<String> {
+        let l = self.location.as_ref()?;
+        let parts: Vec<&str> = [l.city.as_deref(), l.country_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.trim().is_empty())
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
     }
 
     /// The space (Confluence) or project (Jira) the event touched, with its word: `space OPS`.
@@ -497,9 +509,9 @@ impl AuditEvent {
     }
 }
 
-/// Context attributes that name what an event was about, in the order [`AuditEvent::what`] reads them: a
-/// search's query first (where the Atlassian shape puts it), then names.
-pub const WHAT_ATTRS: &[&str] = &[
+/// Context attributes that may hold a search query, in the order they are read (the first is where the
+/// Atlassian shape puts it). The sensitive-search detection reads them too.
+pub const SEARCH_QUERY_ATTRS: &[&str] = &[
     "query",
     "searchQuery",
     "search_query",
@@ -507,12 +519,11 @@ pub const WHAT_ATTRS: &[&str] = &[
     "jql",
     "text",
     "name",
-    "displayName",
-    "email",
-    "appName",
-    "domain",
-    "title",
 ];
+
+/// Context attributes that name the user, app or setting an event was about, read after a search's query
+/// by [`AuditEvent::what`].
+pub const NAME_ATTRS: &[&str] = &["displayName", "email", "appName", "domain", "title"];
 
 /// Great-circle distance on a spherical Earth (mean radius 6371 km): within 0.5% of the ellipsoid, plenty
 /// for a 900 km/h threshold and for the detail's "km in h".

@@ -138,21 +138,16 @@ pub fn baseline_of<'a>(logins: impl IntoIterator<Item = &'a AuditEvent>) -> Vec<
 
 /// A login's place in words: `Sydney, Australia (203.0.113.7)`, or the IP alone.
 pub fn place(e: &AuditEvent) -> String {
-    let l = e.location.as_ref();
-    let named: Vec<&str> = [
-        l.and_then(|l| l.city.as_deref()),
-        l.and_then(|l| l.country_name.as_deref()),
-    ]
-    .into_iter()
-    .flatten()
-    .filter(|s| !s.trim().is_empty())
-    .collect();
-    let ip = l.and_then(|l| l.ip.as_deref()).filter(|s| !s.is_empty());
-    let s = match (named.is_empty(), ip) {
-        (false, Some(ip)) => format!("{} ({ip})", named.join(", ")),
-        (false, None) => named.join(", "),
-        (true, Some(ip)) => ip.to_string(),
-        (true, None) => "unknown place".to_string(),
+    let ip = e
+        .location
+        .as_ref()
+        .and_then(|l| l.ip.as_deref())
+        .filter(|s| !s.is_empty());
+    let s = match (e.city_and_country(), ip) {
+        (Some(named), Some(ip)) => format!("{named} ({ip})"),
+        (Some(named), None) => named,
+        (None, Some(ip)) => ip.to_string(),
+        (None, None) => "unknown place".to_string(),
     };
     text::truncate(&s, 120)
 }

@@ -22,8 +22,8 @@ pub use delivery::{
     OutboxCounts, RECENT_KEPT,
 };
 pub use event::{
-    Actor, AuditEvent, Content, Entity, Location, Message, Party, TextField, WHAT_ATTRS,
-    haversine_km,
+    Actor, AuditEvent, Content, Entity, Location, Message, NAME_ATTRS, Party, SEARCH_QUERY_ATTRS,
+    TextField, haversine_km,
 };
 pub use evidence::{Evidence, SeenCountry, Tally, Travel, baseline_of, place};
 pub use filter::{AlertFilter, AlertPage, AssigneeFilter, StatusCounts};

@@ -213,6 +213,18 @@ pub async fn keys(app: &mut App, s: &str) {
     }
 }
 
+/// The screen as one string per row.
+pub fn screen_rows(term: &Terminal<TestBackend>) -> Vec<String> {
+    let buf = term.backend().buffer();
+    (0..buf.area.height)
+        .map(|y| {
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect()
+        })
+        .collect()
+}
+
 pub fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
     term.draw(|f| app.draw(f)).expect("draw");
