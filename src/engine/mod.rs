@@ -10,6 +10,7 @@ mod api;
 pub mod delivery;
 pub mod demo;
 mod pipeline;
+mod receiver;
 mod redetect;
 pub mod retention;
 mod runtime;

@@ -196,6 +196,7 @@ fn read_lines(
                     source: name.clone(),
                     records: std::mem::take(&mut records),
                     position: None,
+                    ack: None,
                 };
                 if !feeder.send(batch) {
                     return Ok(false);
@@ -209,6 +210,7 @@ fn read_lines(
             source: name.clone(),
             records,
             position,
+            ack: None,
         }) {
             return Ok(false);
         }
@@ -287,6 +289,7 @@ fn skip_long_line(
         source: name.clone(),
         records: vec![Record::Rejected(rejected)],
         position,
+        ack: None,
     }))
 }
 
@@ -306,6 +309,7 @@ pub(crate) fn read_stdin(feeder: Feeder, shared: Arc<Shared>) -> Result<(), Stri
                     source: name.clone(),
                     records: vec![rec],
                     position: None,
+                    ack: None,
                 }) {
                     return Ok(());
                 }
@@ -360,6 +364,7 @@ pub(crate) fn feed_live(live: LiveFeed, feeder: Feeder, shared: Arc<Shared>) -> 
             source: name.clone(),
             records,
             position: None,
+            ack: None,
         }) {
             return Ok(());
         }
