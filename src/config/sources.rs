@@ -95,8 +95,8 @@ fn ranged(
     let Some(v) = t.get(name) else {
         return Some(default);
     };
-    let n = w.uint(v, &key, max)?;
-    if n < min {
+    let n = w.uint(v, &key, u64::MAX)?;
+    if !(min..=max).contains(&n) {
         w.err(
             v.span(),
             &key,
