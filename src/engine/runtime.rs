@@ -6,8 +6,10 @@
 //!
 //! ```text
 //! file tail ─┐
-//! stdin ─────┼─ bounded channel of record batches ─► pipeline thread ─► store ─► change feed
-//! live demo ─┘                                        (checkpoint ≤ 500 ms, retune between batches)
+//! stdin ─────┤
+//! http ──────┼─ bounded channel of record batches ─► pipeline thread ─► store ─► change feed
+//! live demo ─┘                                        (checkpoint ≤ 500 ms, retune between batches;
+//!                                                      an HTTP batch is acknowledged after its flush)
 //! retention (hourly)                    supervisor: worker exits, panics → Fatal, orderly shutdown
 //! delivery (outbox → receivers, woken by each checkpoint; its own small tokio runtime for HTTP)
 //! ```

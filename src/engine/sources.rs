@@ -2,7 +2,7 @@
 //! demo's live generator. Each parses with [`Reader`] on its own thread and hands record batches to the
 //! pipeline through a [`Feeder`], which waits while the pipeline is behind.
 //!
-//! The HTTP receiver and the API poller come later (they need an async server and client).
+//! The HTTP receiver is `receiver.rs` (an async server of its own); the API poller comes later.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
