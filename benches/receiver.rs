@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used)] // a bench that cannot go on should stop loudly
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use vigil::config::{Config, HttpLimits, SecretRef, SourceConfig};
@@ -22,7 +22,15 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const TOKEN: &str = "bench-token";
 const BATCH: usize = 500;
-const CLIENTS: usize = 4;
+/// Concurrent senders (`VIGIL_BENCH_CLIENTS`, default 4). Each takes every n-th batch, so with more than one
+/// the store sees batches out of time order, as from several senders.
+fn clients() -> usize {
+    std::env::var("VIGIL_BENCH_CLIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(4)
+}
 const CROWD: usize = 10_000;
 
 /// One request on a keep-alive connection; the status and how long the answer took.
@@ -129,15 +137,17 @@ fn main() {
         bodies.push(body);
     }
     println!(
-        "receiver: {n} generated events in {} batches of {BATCH} ({:.0} bytes/event), {CLIENTS} keep-alive clients",
+        "receiver: {n} generated events in {} batches of {BATCH} ({:.0} bytes/event), {} keep-alive clients",
         bodies.len(),
-        bytes as f64 / n as f64
+        bytes as f64 / n as f64,
+        clients()
     );
 
     // 1. Throughput and acknowledgement latency.
+    let clients = clients();
     let started = Instant::now();
-    let shares: Vec<Vec<Vec<u8>>> = (0..CLIENTS)
-        .map(|c| bodies.iter().skip(c).step_by(CLIENTS).cloned().collect())
+    let shares: Vec<Vec<Vec<u8>>> = (0..clients)
+        .map(|c| bodies.iter().skip(c).step_by(clients).cloned().collect())
         .collect();
     let workers: Vec<_> = shares
         .into_iter()

@@ -210,8 +210,12 @@ async fn every_input_form_is_stored_before_the_answer_and_raises_its_alerts() {
     let alerts = s.handle.alerts_page(filter, None, 10).await.unwrap().alerts;
     assert_eq!(alerts.len(), 1, "the impersonation raised its alert");
     // Health needs no token and says nothing secret.
-    let h = parse_response(&raw(s.addr, &request("GET", "/healthz", None, b"")).await.unwrap())
-        .unwrap();
+    let h = parse_response(
+        &raw(s.addr, &request("GET", "/healthz", None, b""))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!((h.status, h.body.trim()), (200, "ok"));
     s.tasks.shutdown().await.expect("clean stop");
 }
@@ -275,7 +279,10 @@ async fn oversize_malformed_and_mixed_bodies() {
     // Mixed: the good ones stored, the bad ones quarantined, counts say so.
     let before = s.store.quarantined_count();
     let mut lines = events("mix", 4, "page_viewed");
-    lines.insert(1, r#"{"id":"bad-1","attributes":{"action":"page_viewed"}}"#.into());
+    lines.insert(
+        1,
+        r#"{"id":"bad-1","attributes":{"action":"page_viewed"}}"#.into(),
+    );
     lines.push("not json at all".into());
     let r = post(s.addr, Some(&bearer()), lines.join("\n").as_bytes()).await;
     assert_eq!(r.status, 200, "{r:?}");
@@ -306,7 +313,11 @@ async fn hostile_bodies_are_answered_never_a_panic() {
     ] {
         let r = post(s.addr, Some(&bearer()), body).await;
         assert!(r.status == 400 || r.status == 200, "{r:?}");
-        assert!(r.body.len() < 4096, "a bounded answer: {} bytes", r.body.len());
+        assert!(
+            r.body.len() < 4096,
+            "a bounded answer: {} bytes",
+            r.body.len()
+        );
         assert!(
             !r.body.chars().any(|c| c.is_control() && c != '\n'),
             "sanitised: {:?}",
@@ -314,7 +325,12 @@ async fn hostile_bodies_are_answered_never_a_panic() {
         );
     }
     // Still serving.
-    let r = post(s.addr, Some(&bearer()), events("after", 1, "page_viewed")[0].as_bytes()).await;
+    let r = post(
+        s.addr,
+        Some(&bearer()),
+        events("after", 1, "page_viewed")[0].as_bytes(),
+    )
+    .await;
     assert_eq!(r.status, 200, "{r:?}");
     s.tasks.shutdown().await.expect("clean stop");
 }
@@ -338,7 +354,12 @@ async fn slow_clients_are_dropped_while_a_good_client_is_served() {
         slow.push(c);
     }
     let started = Instant::now();
-    let r = post(s.addr, Some(&bearer()), events("good", 1, "page_viewed")[0].as_bytes()).await;
+    let r = post(
+        s.addr,
+        Some(&bearer()),
+        events("good", 1, "page_viewed")[0].as_bytes(),
+    )
+    .await;
     let took = started.elapsed();
     eprintln!("good client served in {took:?} beside 20 slow ones");
     assert_eq!(r.status, 200, "{r:?}");
@@ -375,7 +396,12 @@ async fn a_thousand_connections_are_answered_or_closed_and_a_good_client_is_serv
         }));
     }
     let started = Instant::now();
-    let r = post(s.addr, Some(&bearer()), events("crowd", 1, "page_viewed")[0].as_bytes()).await;
+    let r = post(
+        s.addr,
+        Some(&bearer()),
+        events("crowd", 1, "page_viewed")[0].as_bytes(),
+    )
+    .await;
     let took = started.elapsed();
     let (mut answered, mut closed, mut busy) = (0, 0, 0);
     for t in crowd {
@@ -394,7 +420,12 @@ async fn a_thousand_connections_are_answered_or_closed_and_a_good_client_is_serv
     let r = if r.status == 200 {
         r
     } else {
-        post(s.addr, Some(&bearer()), events("crowd", 1, "page_viewed")[0].as_bytes()).await
+        post(
+            s.addr,
+            Some(&bearer()),
+            events("crowd", 1, "page_viewed")[0].as_bytes(),
+        )
+        .await
     };
     assert_eq!(r.status, 200, "{r:?}");
     assert!(took < Duration::from_secs(10), "good client took {took:?}");

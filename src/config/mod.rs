@@ -39,7 +39,8 @@ pub use secret::{SecretError, SecretRef};
 
 pub use sources::{
     DEFAULT_API_URL, DEFAULT_BODY_TIMEOUT_SECS, DEFAULT_HEADER_TIMEOUT_SECS, DEFAULT_LISTEN,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_RATE_PER_SEC, HttpLimits, SourceConfig,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_RATE_PER_SEC, HttpLimits,
+    SourceConfig,
 };
 
 use detections::{parse_actions, parse_custom, parse_detections};

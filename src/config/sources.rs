@@ -185,10 +185,38 @@ pub(super) fn parse_sources(w: &mut Walker<'_>, v: &Value<'_>) -> Vec<SourceConf
                 );
                 let d = HttpLimits::default();
                 let limits = (
-                    ranged(w, t, &prefix, "max_connections", (1, 100_000), d.max_connections),
-                    ranged(w, t, &prefix, "rate_per_sec", (0, 1_000_000), d.rate_per_sec),
-                    ranged(w, t, &prefix, "header_timeout_secs", (1, 300), d.header_timeout_secs),
-                    ranged(w, t, &prefix, "body_timeout_secs", (1, 3600), d.body_timeout_secs),
+                    ranged(
+                        w,
+                        t,
+                        &prefix,
+                        "max_connections",
+                        (1, 100_000),
+                        d.max_connections,
+                    ),
+                    ranged(
+                        w,
+                        t,
+                        &prefix,
+                        "rate_per_sec",
+                        (0, 1_000_000),
+                        d.rate_per_sec,
+                    ),
+                    ranged(
+                        w,
+                        t,
+                        &prefix,
+                        "header_timeout_secs",
+                        (1, 300),
+                        d.header_timeout_secs,
+                    ),
+                    ranged(
+                        w,
+                        t,
+                        &prefix,
+                        "body_timeout_secs",
+                        (1, 3600),
+                        d.body_timeout_secs,
+                    ),
                 );
                 if let (
                     Some(listen),

@@ -238,15 +238,16 @@ async fn connection(
     header_timeout: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-        req.extensions_mut().insert(ConnectInfo(peer));
-        let mut router = router.clone();
-        async move {
-            let resp: Result<Response, Infallible> =
-                tower_service::Service::call(&mut router, req).await;
-            resp
-        }
-    });
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            let mut router = router.clone();
+            async move {
+                let resp: Result<Response, Infallible> =
+                    tower_service::Service::call(&mut router, req).await;
+                resp
+            }
+        });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())

@@ -30,8 +30,8 @@ use tokio::sync::watch;
 
 use super::api::{Change, EngineError, EngineHandle};
 use super::pipeline::{Pipeline, PipelineError};
-use super::sources::LiveFeed;
 use super::receiver::ReceiverSettings;
+use super::sources::LiveFeed;
 use super::workers::{Ack, Batch, BatchCounts, Feeder, Role, Shared, SpawnError, TICK, WorkerSet};
 use super::{delivery, receiver, retention, sources};
 use crate::config::{Config, SourceConfig};
