@@ -395,13 +395,23 @@ async fn a_thousand_connections_are_answered_or_closed_and_a_good_client_is_serv
             }
         }));
     }
+    // The good client is served, though it may meet the cap first (503 or a closed connection) and try
+    // again, as any sender does.
     let started = Instant::now();
-    let r = post(
-        s.addr,
-        Some(&bearer()),
-        events("crowd", 1, "page_viewed")[0].as_bytes(),
-    )
-    .await;
+    let body = events("crowd", 1, "page_viewed")[0].clone();
+    let mut tries = 0;
+    let r = loop {
+        tries += 1;
+        let req = request("POST", "/v1/events", Some(&bearer()), body.as_bytes());
+        if let Ok(bytes) = raw(s.addr, &req).await
+            && let Some(r) = parse_response(&bytes)
+            && (r.status != 503 || tries >= 100)
+        {
+            break r;
+        }
+        assert!(tries < 100, "the good client was never served");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     let took = started.elapsed();
     let (mut answered, mut closed, mut busy) = (0, 0, 0);
     for t in crowd {
@@ -414,19 +424,8 @@ async fn a_thousand_connections_are_answered_or_closed_and_a_good_client_is_serv
         }
     }
     eprintln!(
-        "1000 connections: {answered} answered, {busy} told busy (503), {closed} closed; good client in {took:?}"
+        "1000 connections: {answered} answered, {busy} told busy (503), {closed} closed; good client in {took:?} ({tries} tries)"
     );
-    // Over the cap a client may get 503 or a closed connection; the good one may be either too, once.
-    let r = if r.status == 200 {
-        r
-    } else {
-        post(
-            s.addr,
-            Some(&bearer()),
-            events("crowd", 1, "page_viewed")[0].as_bytes(),
-        )
-        .await
-    };
     assert_eq!(r.status, 200, "{r:?}");
     assert!(took < Duration::from_secs(10), "good client took {took:?}");
     s.tasks.shutdown().await.expect("clean stop");
