@@ -102,6 +102,10 @@ fn the_design_example_means_what_it_says() {
         matches!(&c.sources[0], SourceConfig::Http { token: SecretRef::Env(n), .. } if n == "VIGIL_INGEST_TOKEN")
     );
     assert!(
+        matches!(&c.sources[0], SourceConfig::Http { max_body_bytes: 10_485_760, limits, .. } if *limits == config::HttpLimits::default()),
+        "the receiver's limits default when not named"
+    );
+    assert!(
         matches!(&c.sources[1], SourceConfig::File { path } if path == Path::new("/var/log/atlassian/audit.jsonl"))
     );
     assert_eq!(c.integrations[0].integration.kind, IntegrationKind::Slack);
@@ -254,5 +258,31 @@ fn the_api_source_starts_from_a_time_or_days_back_and_defaults_to_a_week() {
     assert_eq!(
         from_of("from = \"2026-01-01T01:00:00+01:00\""),
         ApiFrom::At("2026-01-01T00:00:00Z".parse().unwrap())
+    );
+}
+
+#[test]
+fn http_receiver_keys_are_read() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/valid_configs/http_receiver.toml");
+    let c = load_ok(&path);
+    let SourceConfig::Http {
+        listen,
+        max_body_bytes,
+        limits,
+        ..
+    } = &c.sources[0]
+    else {
+        panic!("not an http source: {:?}", c.sources[0]);
+    };
+    assert_eq!(listen.to_string(), "0.0.0.0:8717");
+    assert_eq!(*max_body_bytes, 1_048_576);
+    assert_eq!(
+        *limits,
+        config::HttpLimits {
+            max_connections: 2000,
+            rate_per_sec: 0,
+            header_timeout_secs: 3,
+            body_timeout_secs: 10,
+        }
     );
 }

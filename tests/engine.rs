@@ -300,6 +300,7 @@ async fn stats_report_events_and_health_of_skipped_sources() {
         listen: "127.0.0.1:8717".parse().unwrap(),
         token: vigil::config::SecretRef::parse("env:NOPE").unwrap(),
         max_body_bytes: 1024,
+        limits: vigil::config::HttpLimits::default(),
     });
     let (handle, tasks) =
         Engine::start(store.clone(), &config, EngineOptions::default()).expect("start");

@@ -38,8 +38,9 @@ pub use integrations::{DIGEST_AFTER, IntegrationConfig, check_url_scheme};
 pub use secret::{SecretError, SecretRef};
 
 pub use sources::{
-    ApiFrom, DEFAULT_API_FROM_DAYS, DEFAULT_API_RPM, DEFAULT_API_URL, DEFAULT_LISTEN,
-    DEFAULT_MAX_BODY_BYTES, SourceConfig,
+    ApiFrom, DEFAULT_API_FROM_DAYS, DEFAULT_API_RPM, DEFAULT_API_URL, DEFAULT_BODY_TIMEOUT_SECS,
+    DEFAULT_HEADER_TIMEOUT_SECS, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_RATE_PER_SEC, HttpLimits, SourceConfig,
 };
 
 use detections::{parse_actions, parse_custom, parse_detections};

@@ -10,6 +10,14 @@ use super::walker::{Value, Walker, array_of_tables};
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8717";
 /// Default HTTP receiver body cap.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
+/// Default cap on the receiver's open connections; more are answered 503 and closed at once.
+pub const DEFAULT_MAX_CONNECTIONS: u64 = 512;
+/// Default requests a second one client address may make to `POST /v1/events` (bursts of as many).
+pub const DEFAULT_RATE_PER_SEC: u64 = 50;
+/// Default seconds a client has to send a request's headers.
+pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 5;
+/// Default seconds a client has to send a request's body.
+pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
 /// Default organizations API base.
 pub const DEFAULT_API_URL: &str = "https://api.atlassian.com";
 /// Requests a minute an `atlassian_api` source makes at most unless told otherwise: Atlassian documents
@@ -57,6 +65,8 @@ pub enum SourceConfig {
         token: SecretRef,
         /// Larger bodies are refused with 413 (default 10 MiB).
         max_body_bytes: u64,
+        /// What keeps one sender, or many, from exhausting the receiver.
+        limits: HttpLimits,
     },
     /// `kind = "file"`: a JSON-lines file followed like `tail -F`.
     File {
@@ -78,6 +88,60 @@ pub enum SourceConfig {
         /// Where the first poll starts (`from` or `from_days`; default 7 days back).
         from: ApiFrom,
     },
+}
+
+/// The HTTP receiver's defences against slow, greedy or numerous clients, each with a safe default so a
+/// config that names none still gets them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Open connections at most (`max_connections`, default 512); one more is answered 503 and closed, so
+    /// memory stays bounded whatever the number of clients.
+    pub max_connections: u64,
+    /// Requests a second per client address to `POST /v1/events` (`rate_per_sec`, default 50, bursts of as
+    /// many); over it a client gets 429 with `Retry-After`. 0 turns the limit off.
+    pub rate_per_sec: u64,
+    /// Seconds a client has to send a request's headers before its connection is dropped
+    /// (`header_timeout_secs`, default 5): a client that never finishes holds nothing for long.
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a request's body (`body_timeout_secs`, default 30); then 408.
+    pub body_timeout_secs: u64,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            rate_per_sec: DEFAULT_RATE_PER_SEC,
+            header_timeout_secs: DEFAULT_HEADER_TIMEOUT_SECS,
+            body_timeout_secs: DEFAULT_BODY_TIMEOUT_SECS,
+        }
+    }
+}
+
+/// An optional integer key of a source table within `min..=max`, `default` when absent; an error names the
+/// key and its line.
+fn ranged(
+    w: &mut Walker<'_>,
+    t: &toml::de::DeTable<'_>,
+    prefix: &str,
+    name: &str,
+    (min, max): (u64, u64),
+    default: u64,
+) -> Option<u64> {
+    let key = format!("{prefix}.{name}");
+    let Some(v) = t.get(name) else {
+        return Some(default);
+    };
+    let n = w.uint(v, &key, u64::MAX)?;
+    if !(min..=max).contains(&n) {
+        w.err(
+            v.span(),
+            &key,
+            format!("'{n}' is out of range; expected {min} to {max}"),
+        );
+        return None;
+    }
+    Some(n)
 }
 
 pub(super) fn parse_sources(w: &mut Walker<'_>, v: &Value<'_>) -> Vec<SourceConfig> {
@@ -116,7 +180,16 @@ pub(super) fn parse_sources(w: &mut Walker<'_>, v: &Value<'_>) -> Vec<SourceConf
                 w.unknown(
                     t,
                     &prefix,
-                    &["kind", "listen", "token", "max_body_bytes"],
+                    &[
+                        "kind",
+                        "listen",
+                        "token",
+                        "max_body_bytes",
+                        "max_connections",
+                        "rate_per_sec",
+                        "header_timeout_secs",
+                        "body_timeout_secs",
+                    ],
                     "an http source",
                 );
                 let listen = match t.get("listen") {
@@ -139,15 +212,66 @@ pub(super) fn parse_sources(w: &mut Walker<'_>, v: &Value<'_>) -> Vec<SourceConf
                 };
                 let token =
                     get_required(w, "token").and_then(|v| w.secret(&v, &format!("{prefix}.token")));
-                let max = match t.get("max_body_bytes") {
-                    Some(v) => w.uint(v, &format!("{prefix}.max_body_bytes"), 1 << 30),
-                    None => Some(DEFAULT_MAX_BODY_BYTES),
-                };
-                if let (Some(listen), Some(token), Some(max_body_bytes)) = (listen, token, max) {
+                let max = ranged(
+                    w,
+                    t,
+                    &prefix,
+                    "max_body_bytes",
+                    (1, 1 << 30),
+                    DEFAULT_MAX_BODY_BYTES,
+                );
+                let d = HttpLimits::default();
+                let limits = (
+                    ranged(
+                        w,
+                        t,
+                        &prefix,
+                        "max_connections",
+                        (1, 100_000),
+                        d.max_connections,
+                    ),
+                    ranged(
+                        w,
+                        t,
+                        &prefix,
+                        "rate_per_sec",
+                        (0, 1_000_000),
+                        d.rate_per_sec,
+                    ),
+                    ranged(
+                        w,
+                        t,
+                        &prefix,
+                        "header_timeout_secs",
+                        (1, 300),
+                        d.header_timeout_secs,
+                    ),
+                    ranged(
+                        w,
+                        t,
+                        &prefix,
+                        "body_timeout_secs",
+                        (1, 3600),
+                        d.body_timeout_secs,
+                    ),
+                );
+                if let (
+                    Some(listen),
+                    Some(token),
+                    Some(max_body_bytes),
+                    (Some(max_connections), Some(rate_per_sec), Some(header), Some(body)),
+                ) = (listen, token, max, limits)
+                {
                     out.push(SourceConfig::Http {
                         listen,
                         token,
                         max_body_bytes,
+                        limits: HttpLimits {
+                            max_connections,
+                            rate_per_sec,
+                            header_timeout_secs: header,
+                            body_timeout_secs: body,
+                        },
                     });
                 }
             }

@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod demo;
 mod pipeline;
 mod poller;
+mod receiver;
 mod redetect;
 pub mod retention;
 mod runtime;

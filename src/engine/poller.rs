@@ -331,6 +331,7 @@ impl Api {
                 source: self.name.clone(),
                 records: page.records,
                 position,
+                ack: None,
             }) {
                 return Ok(());
             }

@@ -7,8 +7,10 @@
 //! ```text
 //! file tail ─┐
 //! stdin ─────┤
-//! API poller ┼─ bounded channel of record batches ─► pipeline thread ─► store ─► change feed
-//! live demo ─┘                                        (checkpoint ≤ 500 ms, retune between batches)
+//! API poller ┤
+//! http ──────┼─ bounded channel of record batches ─► pipeline thread ─► store ─► change feed
+//! live demo ─┘                                        (checkpoint ≤ 500 ms, retune between batches;
+//!                                                      an HTTP batch is acknowledged after its flush)
 //! retention (hourly)                    supervisor: worker exits, panics → Fatal, orderly shutdown
 //! delivery (outbox → receivers, woken by each checkpoint; its own small tokio runtime for HTTP)
 //! ```
@@ -29,9 +31,10 @@ use tokio::sync::watch;
 
 use super::api::{Change, EngineError, EngineHandle};
 use super::pipeline::{Pipeline, PipelineError};
+use super::receiver::ReceiverSettings;
 use super::sources::LiveFeed;
-use super::workers::{Batch, Feeder, Role, Shared, SpawnError, TICK, WorkerSet};
-use super::{delivery, poller, retention, sources};
+use super::workers::{Ack, Batch, BatchCounts, Feeder, Role, Shared, SpawnError, TICK, WorkerSet};
+use super::{delivery, poller, receiver, retention, sources};
 use crate::config::{Config, SourceConfig};
 use crate::detect::tuning::Tuning;
 use crate::ingest::Record;
@@ -40,6 +43,13 @@ use crate::store::{Store, StoreError};
 /// Longest time stored events wait for a flush while events flow; also the least time between two
 /// `AlertsChanged` or `Stats` announcements (at most ~2 a second, so the UI never redraws faster for them).
 pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Longest time an acknowledged batch (an HTTP request) waits for its flush while events keep flowing:
+/// acknowledgements are flushed in groups, at most this far apart.
+const ACK_FLUSH_WITHIN: Duration = Duration::from_millis(20);
+
+/// How long [`Engine::start`] waits for an HTTP receiver to report whether it listens.
+const LISTEN_WAIT: Duration = Duration::from_secs(10);
 
 /// Ingest-rate average window.
 const RATE_WINDOW: Duration = Duration::from_secs(5);
@@ -100,8 +110,9 @@ impl Engine {
     /// Start the engine over `store`: the pipeline thread, the sources of `config` (and of `opts`), retention
     /// and the supervisor. Returns the client handle for UIs and the tasks to stop or await.
     ///
-    /// `http` sources are not served by this version: each is skipped with a logged warning and a note in
-    /// the health figure.
+    /// An `http` source that cannot read its token or listen is skipped with a logged warning and a note
+    /// in the health figure; an `atlassian_api` source whose key is refused stops with a note. The engine
+    /// runs on without them.
     pub fn start(
         store: Store,
         config: &Config,
@@ -130,6 +141,7 @@ impl Engine {
         let (tx, rx) = mpsc::sync_channel::<Batch>(opts.channel_capacity.max(1));
         let feeder = Feeder::new(tx, shared.clone());
         let mut workers = WorkerSet::new();
+        let mut http_addrs = Vec::new();
 
         // Anything failing from here on must stop what already runs.
         let started = (|| {
@@ -139,6 +151,8 @@ impl Engine {
                 retune: retune_rx,
                 handle: handle.clone(),
                 shared: shared.clone(),
+                acks: Vec::new(),
+                ack_since: None,
             };
             workers.spawn("pipeline".into(), Role::Pipeline, move || pipe.run())?;
 
@@ -155,12 +169,49 @@ impl Engine {
                                 move || sources::follow_file(path, store, feeder, shared, poll),
                             )?;
                         }
-                        SourceConfig::Http { listen, .. } => {
-                            tracing::warn!(%listen, "http source skipped: not served by this version");
-                            shared.set_health(
-                                &format!("http {listen}"),
-                                Some("not served by this version".into()),
-                            );
+                        SourceConfig::Http {
+                            listen,
+                            token,
+                            max_body_bytes,
+                            limits,
+                        } => {
+                            let name = format!("http {listen}");
+                            let token = match token.resolve() {
+                                Ok(t) if !t.is_empty() => t,
+                                Ok(_) => {
+                                    tracing::warn!(%listen, "http source skipped: its token is empty");
+                                    shared.set_health(&name, Some("its token is empty".into()));
+                                    continue;
+                                }
+                                Err(e) => {
+                                    tracing::warn!(%listen, error = %e, "http source skipped: cannot read its token");
+                                    shared.set_health(
+                                        &name,
+                                        Some(format!("cannot read its token: {e}")),
+                                    );
+                                    continue;
+                                }
+                            };
+                            let settings = ReceiverSettings {
+                                listen: *listen,
+                                token,
+                                max_body_bytes: *max_body_bytes,
+                                limits: *limits,
+                            };
+                            let (ready_tx, ready_rx) = mpsc::sync_channel(1);
+                            let (feeder, shared) = (feeder.clone(), shared.clone());
+                            workers.spawn(name.clone(), Role::Source, move || {
+                                receiver::run(settings, feeder, shared, ready_tx)
+                            })?;
+                            match ready_rx.recv_timeout(LISTEN_WAIT) {
+                                Ok(Ok(addr)) => http_addrs.push(addr),
+                                // The receiver set its health note and logged why.
+                                Ok(Err(_)) => {}
+                                Err(_) => tracing::warn!(
+                                    receiver = %name,
+                                    "http receiver did not report whether it listens"
+                                ),
+                            }
                         }
                         SourceConfig::AtlassianApi { org_id, .. } => {
                             let (src, popts) = (source.clone(), opts.poller.clone());
@@ -232,6 +283,7 @@ impl Engine {
                 shared,
                 state: state_rx,
                 supervisor: Some(supervisor),
+                http_addrs,
             },
         ))
     }
@@ -244,9 +296,16 @@ pub struct EngineTasks {
     shared: Arc<Shared>,
     state: watch::Receiver<Option<Result<(), String>>>,
     supervisor: Option<JoinHandle<()>>,
+    http_addrs: Vec<std::net::SocketAddr>,
 }
 
 impl EngineTasks {
+    /// The addresses the HTTP receivers listen on, in config order (one that could not listen is left out):
+    /// with `listen = "127.0.0.1:0"` this is how tests and benches learn the port.
+    pub fn http_addrs(&self) -> &[std::net::SocketAddr] {
+        &self.http_addrs
+    }
+
     /// Ask the engine to stop: sources finish what they have, the pipeline drains and flushes. Returns at
     /// once; await [`EngineTasks::wait`] for the end.
     pub fn stop(&self) {
@@ -300,6 +359,10 @@ struct PipelineWorker {
     retune: Receiver<Tuning>,
     handle: EngineHandle,
     shared: Arc<Shared>,
+    /// Acknowledged batches committed and waiting for the flush that makes them durable, with their counts.
+    acks: Vec<(Ack, BatchCounts)>,
+    /// When the oldest of them was committed.
+    ack_since: Option<Instant>,
 }
 
 impl PipelineWorker {
@@ -341,17 +404,8 @@ impl PipelineWorker {
                 .map_err(|e| format!("cannot store events: {e}"))?;
             let got = next.is_some();
             if let Some(batch) = next {
-                unflushed += batch.records.len() as u64;
-                for rec in batch.records {
-                    match rec {
-                        Record::Event(ev) => self.pipeline.push_event(*ev),
-                        Record::Rejected(r) => self.pipeline.push_rejected(&batch.source, r),
-                    }
+                self.take(batch, &mut positions, &mut unflushed)
                     .map_err(|e| format!("cannot store events: {e}"))?;
-                }
-                if let Some((k, v)) = batch.position {
-                    positions.insert(k, v);
-                }
             }
             // Nothing more waiting: what arrived is stored and flushed now, so its alerts reach the UI and
             // the receivers at once instead of at the next checkpoint.
@@ -363,18 +417,66 @@ impl PipelineWorker {
                     }
                     Err(_) => true,
                 };
-            if unflushed > 0 || !positions.is_empty() {
+            if unflushed > 0 || !positions.is_empty() || !self.acks.is_empty() {
+                let ack_due = self
+                    .ack_since
+                    .is_some_and(|t| t.elapsed() >= ACK_FLUSH_WITHIN);
                 if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
                     self.checkpoint(&mut positions, &mut unflushed, true)
                         .map_err(|e| format!("cannot store events: {e}"))?;
                     last_checkpoint = Instant::now();
-                } else if idle && got {
+                } else if (idle && got) || ack_due {
                     self.checkpoint(&mut positions, &mut unflushed, false)
                         .map_err(|e| format!("cannot store events: {e}"))?;
                 }
             }
             stats.publish(&self.handle, &self.shared, &self.pipeline, false);
         }
+    }
+
+    /// Queue one batch's records. An acknowledged batch is committed on its own, so that the counts its
+    /// sender gets are exactly its own; the acknowledgement itself waits for the next flush.
+    fn take(
+        &mut self,
+        batch: Batch,
+        positions: &mut HashMap<String, Vec<u8>>,
+        unflushed: &mut u64,
+    ) -> Result<(), PipelineError> {
+        let Batch {
+            source,
+            records,
+            position,
+            ack,
+        } = batch;
+        *unflushed += records.len() as u64;
+        let before = match ack {
+            Some(_) => {
+                self.pipeline.process_batch()?;
+                Some(self.pipeline.stats())
+            }
+            None => None,
+        };
+        for rec in records {
+            match rec {
+                Record::Event(ev) => self.pipeline.push_event(*ev),
+                Record::Rejected(r) => self.pipeline.push_rejected(&source, r),
+            }?;
+        }
+        if let Some((k, v)) = position {
+            positions.insert(k, v);
+        }
+        if let (Some(ack), Some(before)) = (ack, before) {
+            self.pipeline.process_batch()?;
+            let after = self.pipeline.stats();
+            let counts = BatchCounts {
+                accepted: after.ingested - before.ingested,
+                duplicates: after.duplicates - before.duplicates,
+                quarantined: after.quarantined - before.quarantined,
+            };
+            self.acks.push((ack, counts));
+            self.ack_since.get_or_insert_with(Instant::now);
+        }
+        Ok(())
     }
 
     /// Newest tuning wins; events already queued are processed under the old one first.
@@ -418,6 +520,11 @@ impl PipelineWorker {
         } else {
             self.pipeline.store().flush()?;
         }
+        // Durable now: the senders waiting on these batches may be answered.
+        for (ack, counts) in self.acks.drain(..) {
+            let _ = ack.send(counts);
+        }
+        self.ack_since = None;
         self.shared.wake_delivery();
         self.shared.stored(*unflushed);
         *unflushed = 0;

@@ -2,8 +2,8 @@
 //! demo's live generator. Each parses with [`Reader`] on its own thread and hands record batches to the
 //! pipeline through a [`Feeder`], which waits while the pipeline is behind.
 //!
-//! The organizations events API poller is in `poller.rs` (it needs an async client); the HTTP receiver comes
-//! later.
+//! The HTTP receiver is `receiver.rs` and the organizations events API poller `poller.rs` (each an async
+//! server or client of its own).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -197,6 +197,7 @@ fn read_lines(
                     source: name.clone(),
                     records: std::mem::take(&mut records),
                     position: None,
+                    ack: None,
                 };
                 if !feeder.send(batch) {
                     return Ok(false);
@@ -210,6 +211,7 @@ fn read_lines(
             source: name.clone(),
             records,
             position,
+            ack: None,
         }) {
             return Ok(false);
         }
@@ -288,6 +290,7 @@ fn skip_long_line(
         source: name.clone(),
         records: vec![Record::Rejected(rejected)],
         position,
+        ack: None,
     }))
 }
 
@@ -307,6 +310,7 @@ pub(crate) fn read_stdin(feeder: Feeder, shared: Arc<Shared>) -> Result<(), Stri
                     source: name.clone(),
                     records: vec![rec],
                     position: None,
+                    ack: None,
                 }) {
                     return Ok(());
                 }
@@ -361,6 +365,7 @@ pub(crate) fn feed_live(live: LiveFeed, feeder: Feeder, shared: Arc<Shared>) -> 
             source: name.clone(),
             records,
             position: None,
+            ack: None,
         }) {
             return Ok(());
         }

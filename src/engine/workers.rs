@@ -27,7 +27,25 @@ pub(crate) struct Batch {
     pub records: Vec<Record>,
     /// `(meta key, value)` to store once these records are durable (a file source's position).
     pub position: Option<(String, Vec<u8>)>,
+    /// Told what became of these records once they are durable (the HTTP receiver answers its client only
+    /// then). Dropped unsent when the pipeline fails or ends first: the waiting side reads that as "not
+    /// stored".
+    pub ack: Option<Ack>,
 }
+
+/// What became of one acknowledged batch, counted by the pipeline when it committed it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct BatchCounts {
+    /// New events stored.
+    pub accepted: u64,
+    /// Events whose id was already stored (kept once).
+    pub duplicates: u64,
+    /// Records refused (bad JSON, missing fields, implausible time), kept in quarantine.
+    pub quarantined: u64,
+}
+
+/// The pipeline's end of a batch acknowledgement, fired after the flush that made the batch durable.
+pub(crate) type Ack = tokio::sync::oneshot::Sender<BatchCounts>;
 
 /// State every engine thread shares: stop flags, the backlog count, health notes.
 pub(crate) struct Shared {
