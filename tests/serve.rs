@@ -82,7 +82,13 @@ fn serve_follows_the_file_and_stops_cleanly_on_sigterm() {
     // Written after start and signalled at once: the stop still reads them.
     append(&events, 50, 25);
 
-    let busy = common::vigil(&data, &["status"]);
+    // status asks the running serve through its socket; a command that does not yet go through the socket
+    // says who holds the store.
+    let live = common::vigil(&data, &["status", "--format", "json"]);
+    assert_eq!(live.status.code(), Some(0), "{}", common::stderr(&live));
+    let v: serde_json::Value = serde_json::from_str(common::stdout(&live).trim()).expect("json");
+    assert_eq!(v["engine"], "running", "{v}");
+    let busy = common::vigil(&data, &["export", "--format", "json"]);
     assert_eq!(busy.status.code(), Some(1));
     let msg = common::stderr(&busy);
     assert!(

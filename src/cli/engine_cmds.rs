@@ -185,6 +185,7 @@ pub fn serve(mut setup: Setup, stdin: bool) -> Result<i32> {
         let (_, store) = setup.open_store()?;
         let opts = EngineOptions {
             stdin,
+            socket: Some(dir.join(vigil::engine::socket::SOCKET_NAME)),
             ..EngineOptions::default()
         };
         let (_handle, mut tasks) = Engine::start(store, &setup.config, opts)?;

@@ -6,7 +6,7 @@ use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
-use color_eyre::eyre::{Result, eyre};
+use color_eyre::eyre::{Result, WrapErr, eyre};
 use vigil::engine::{Pipeline, PipelineError, StatusReport};
 use vigil::export::{ExportFile, ExportFormat, ExportSelection, export_alerts};
 use vigil::ingest::SortLimits;
@@ -270,8 +270,26 @@ pub fn quarantine_list(mut setup: Setup, format: ListFormat, limit: usize) -> Re
 /// `vigil status`: figures from the store. While `vigil serve` holds the store they cannot be read here
 /// (its socket will answer them): the error says who holds it.
 pub fn status(mut setup: Setup, format: ListFormat) -> Result<i32> {
-    let (_dir, store) = setup.open_existing_store()?;
-    let report = StatusReport::of_store(&store);
+    // A running `vigil serve` answers on its socket (it holds the store); otherwise read the store.
+    let dir = setup.data_dir()?;
+    let socket = dir.join(vigil::engine::socket::SOCKET_NAME);
+    let served = match vigil::engine::socket::Client::connect(&socket)
+        .wrap_err_with(|| format!("asking vigil serve at {}", socket.display()))?
+    {
+        Some(mut client) => Some(
+            client
+                .status()
+                .wrap_err_with(|| format!("asking vigil serve at {}", socket.display()))?,
+        ),
+        None => None,
+    };
+    let report = match served {
+        Some(r) => r,
+        None => {
+            let (_dir, store) = setup.open_existing_store()?;
+            StatusReport::of_store(&store)
+        }
+    };
     match format {
         ListFormat::Json => println!("{}", serde_json::to_string(&report)?),
         ListFormat::Text => println!("{report}"),

@@ -15,6 +15,7 @@ mod receiver;
 mod redetect;
 pub mod retention;
 mod runtime;
+pub mod socket;
 mod sources;
 pub mod status;
 mod workers;

@@ -22,6 +22,7 @@
 //! May use every module but `tui`.
 
 use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
 use std::thread::JoinHandle;
@@ -34,7 +35,7 @@ use super::pipeline::{Pipeline, PipelineError};
 use super::receiver::ReceiverSettings;
 use super::sources::LiveFeed;
 use super::workers::{Ack, Batch, BatchCounts, Feeder, Role, Shared, SpawnError, TICK, WorkerSet};
-use super::{delivery, poller, receiver, retention, sources};
+use super::{delivery, poller, receiver, retention, socket, sources};
 use crate::config::{Config, SourceConfig};
 use crate::detect::tuning::Tuning;
 use crate::ingest::Record;
@@ -86,6 +87,8 @@ pub struct EngineOptions {
     pub channel_capacity: usize,
     /// Backoff, page cap and timeout of `atlassian_api` sources (tests shorten the waits).
     pub poller: poller::PollerOptions,
+    /// Serve the control socket at this path (`vigil serve`: `<data-dir>/vigil.sock`).
+    pub socket: Option<PathBuf>,
 }
 
 impl Default for EngineOptions {
@@ -98,6 +101,7 @@ impl Default for EngineOptions {
             retention_every: Duration::from_secs(3600),
             channel_capacity: 64,
             poller: poller::PollerOptions::default(),
+            socket: None,
         }
     }
 }
@@ -244,6 +248,12 @@ impl Engine {
                 config.retention,
                 opts.retention_every,
             );
+            if let Some(path) = opts.socket.clone() {
+                let (sstore, sshared) = (store.clone(), shared.clone());
+                workers.spawn("socket".into(), Role::Service, move || {
+                    socket::run(path, sstore, sshared)
+                })?;
+            }
             workers.spawn("retention".into(), Role::Retention, move || {
                 retention::run(rstore, policy, rshared, every)
             })?;

@@ -18,9 +18,9 @@ use crate::store::{SCHEMA_VERSION, Store};
 /// | `alerts` | object: `open`, `acknowledged`, `expected`, `true_positive`, `total` |
 /// | `outbox_pending` | deliveries waiting for their first attempt or a retry |
 /// | `outbox_dead` | dead letters waiting to be replayed |
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StatusReport {
-    pub engine: &'static str,
+    pub engine: String,
     pub data_dir: String,
     pub schema_version: u32,
     pub store_bytes: u64,
@@ -35,7 +35,7 @@ pub struct StatusReport {
 }
 
 /// Alerts by status, with the total.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AlertCounts {
     pub open: u64,
     pub acknowledged: u64,
@@ -53,7 +53,7 @@ impl StatusReport {
             Default::default()
         });
         Self {
-            engine: "stopped",
+            engine: "stopped".into(),
             data_dir: store.dir().display().to_string(),
             schema_version: SCHEMA_VERSION,
             store_bytes: store.size_on_disk(),

@@ -209,6 +209,8 @@ pub(super) enum Role {
     Retention,
     /// The delivery worker: stops with the sources; what is in flight is sent again on the next start.
     Delivery,
+    /// The control socket: stops with the sources and removes its file.
+    Service,
 }
 
 /// A thread's last word: its name, role, and how it ended (a panic is an `Err` with the panic message).
@@ -373,6 +375,7 @@ impl Supervisor {
                 && waited(&self.workers, Role::Pipeline) == 0
                 && waited(&self.workers, Role::Retention) == 0
                 && waited(&self.workers, Role::Delivery) == 0
+                && waited(&self.workers, Role::Service) == 0
             {
                 break;
             }

@@ -1,0 +1,113 @@
+//! The control socket of `vigil serve`: `vigil status` answered by the running engine, the socket owner-and-
+//! group only, a client of another protocol refused with both versions named, and the socket gone after
+//! a clean stop (then `status` reads the store itself).
+#![allow(clippy::unwrap_used)] // a test that cannot go on should stop loudly
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use vigil::engine::socket::{self, Request, Response, SOCKET_NAME};
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn status_goes_through_the_socket_of_a_running_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("vigil.toml");
+    std::fs::write(&config, "").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .env_remove("VIGIL_DATA_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let sock = data.join(SOCKET_NAME);
+    wait_until("the socket", || UnixStream::connect(&sock).is_ok());
+    let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o660, "owner and group only");
+
+    let out = common::vigil(&data, &["status", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(common::stdout(&out).trim()).unwrap();
+    assert_eq!(v["engine"], "running", "{v}");
+    assert_eq!(v["schema_version"], vigil::store::SCHEMA_VERSION);
+    let text = common::vigil(&data, &["status"]);
+    assert!(
+        common::stdout(&text).contains("running"),
+        "{}",
+        common::stdout(&text)
+    );
+
+    // Another protocol version: refused, both versions named.
+    let mut s = UnixStream::connect(&sock).unwrap();
+    socket::write_frame(
+        &mut s,
+        &Request::Hello {
+            protocol: 99,
+            client: "vigil 9.9\u{1b}[2J".into(),
+        },
+    )
+    .unwrap();
+    match socket::read_frame::<Response>(&mut s).unwrap() {
+        Some(Response::Refused { reason }) => {
+            assert!(
+                reason.contains("protocol 1") && reason.contains("99"),
+                "{reason}"
+            );
+            assert!(!reason.contains('\u{1b}'), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A client that skips the handshake is refused too; garbage never stops the server.
+    let mut s = UnixStream::connect(&sock).unwrap();
+    socket::write_frame(&mut s, &Request::Status).unwrap();
+    assert!(matches!(
+        socket::read_frame::<Response>(&mut s).unwrap(),
+        Some(Response::Refused { .. })
+    ));
+    let mut s = UnixStream::connect(&sock).unwrap();
+    use std::io::Write;
+    s.write_all(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3]).unwrap();
+    drop(s);
+    let again = common::vigil(&data, &["status", "--format", "json"]);
+    assert_eq!(again.status.code(), Some(0), "{}", common::stderr(&again));
+
+    // A clean stop removes the socket; status then reads the store.
+    Command::new("kill")
+        .args(["-s", "TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "serve did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    assert!(!sock.exists(), "the socket is removed on a clean stop");
+    let out = common::vigil(&data, &["status", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(common::stdout(&out).trim()).unwrap();
+    assert_eq!(v["engine"], "stopped", "{v}");
+}
