@@ -316,7 +316,8 @@ pub fn alert_link(a: &Alert) -> String {
 }
 
 /// Output format of an export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
     Csv,
     Json,

@@ -12,6 +12,35 @@ use std::time::{Duration, Instant};
 
 use vigil::engine::socket::{self, Request, Response, SOCKET_NAME};
 
+/// Start `vigil serve` over `data` with `config_text`; wait for its socket.
+fn serve(dir: &std::path::Path, config_text: &str) -> (std::process::Child, std::path::PathBuf) {
+    let data = dir.join("data");
+    let config = dir.join("vigil.toml");
+    std::fs::write(&config, config_text).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .env_remove("VIGIL_DATA_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let sock = data.join(SOCKET_NAME);
+    wait_until("the socket", || UnixStream::connect(&sock).is_ok());
+    (child, data)
+}
+
+fn stop(mut child: std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-s", "TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let t = Instant::now();
     while !f() {
@@ -110,4 +139,82 @@ fn status_goes_through_the_socket_of_a_running_serve() {
     let out = common::vigil(&data, &["status", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(common::stdout(&out).trim()).unwrap();
     assert_eq!(v["engine"], "stopped", "{v}");
+}
+
+#[test]
+fn export_goes_through_the_socket_for_an_admin_and_is_refused_to_a_viewer() {
+    let dir = tempfile::tempdir().unwrap();
+    // Events with an impersonation in them, so the export has an alert.
+    let events = dir.path().join("events.jsonl");
+    let generated = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args([
+            "generate",
+            "--events",
+            "3000",
+            "--seed",
+            "7",
+            "--incidents",
+            "8",
+        ])
+        .output()
+        .unwrap();
+    std::fs::write(&events, &generated.stdout).unwrap();
+    let seeded = dir.path().join("data");
+    let out = common::vigil(&seeded, &["ingest", events.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let direct = common::vigil(&seeded, &["export", "--format", "csv"]);
+    let direct = common::stdout(&direct);
+
+    // With no [roles], the user running serve is an admin: the export is the store's, byte for byte.
+    let (child, data) = serve(dir.path(), "");
+    let through = common::vigil(&data, &["export", "--format", "csv"]);
+    assert_eq!(
+        through.status.code(),
+        Some(0),
+        "{}",
+        common::stderr(&through)
+    );
+    assert_eq!(common::stdout(&through), direct);
+    assert!(
+        direct.lines().count() > 1,
+        "the export has alerts:\n{direct}"
+    );
+    let file = dir.path().join("out.csv");
+    let to_file = common::vigil(
+        &data,
+        &["export", "--format", "json", "-o", file.to_str().unwrap()],
+    );
+    assert_eq!(
+        to_file.status.code(),
+        Some(0),
+        "{}",
+        common::stderr(&to_file)
+    );
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    stop(child);
+
+    // Only a viewer by [roles]: the export is refused, and says why.
+    let (child, data) = serve(dir.path(), "[roles]\nviewer = [\"*\"]\n");
+    let denied = common::vigil(&data, &["export", "--format", "csv"]);
+    assert_eq!(denied.status.code(), Some(1));
+    let msg = common::stderr(&denied);
+    assert!(
+        msg.contains("export is an admin's right") && msg.contains("viewer"),
+        "{msg}"
+    );
+    let status = common::vigil(&data, &["status"]);
+    assert_eq!(status.status.code(), Some(0), "a viewer reads");
+    stop(child);
+
+    // Named in no list: refused at the door.
+    let (child, data) = serve(dir.path(), "[roles]\nadmin = [\"nobody-here\"]\n");
+    let refused = common::vigil(&data, &["status"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        common::stderr(&refused).contains("has no role in [roles]"),
+        "{}",
+        common::stderr(&refused)
+    );
+    stop(child);
 }

@@ -208,13 +208,48 @@ pub fn export(mut setup: Setup, args: ExportArgs) -> Result<i32> {
             return Err(eyre!("--detection: {e}"));
         }
     }
-    let (_dir, store) = setup.open_existing_store()?;
     let format = match args.format {
         Format::Csv => ExportFormat::Csv,
         Format::Json => ExportFormat::Json,
     };
-    let selection = ExportSelection::Filter(filter);
     let file = args.output.as_deref().filter(|p| *p != Path::new("-"));
+    // A running `vigil serve` holds the store: it writes the export for us (an admin's right).
+    let dir = setup.data_dir()?;
+    let socket = dir.join(vigil::engine::socket::SOCKET_NAME);
+    let asking = || format!("exporting through vigil serve at {}", socket.display());
+    if let Some(mut client) =
+        vigil::engine::socket::Client::connect(&socket).wrap_err_with(asking)?
+    {
+        let rows = match file {
+            Some(p) => {
+                let mut f = ExportFile::create(p, args.force)?;
+                let rows = {
+                    let mut w = BufWriter::new(&mut f);
+                    let rows = client
+                        .export(filter, format, &mut w)
+                        .wrap_err_with(asking)?;
+                    w.flush()?;
+                    rows
+                };
+                f.commit()?;
+                rows
+            }
+            None => {
+                let mut w = BufWriter::new(std::io::stdout().lock());
+                let rows = client
+                    .export(filter, format, &mut w)
+                    .wrap_err_with(asking)?;
+                w.flush()?;
+                rows
+            }
+        };
+        if let Some(p) = file {
+            eprintln!("vigil: wrote {rows} alerts to {}", p.display());
+        }
+        return Ok(0);
+    }
+    let (_dir, store) = setup.open_existing_store()?;
+    let selection = ExportSelection::Filter(filter);
     let written = match file {
         Some(p) => {
             let mut f = ExportFile::create(p, args.force)?;

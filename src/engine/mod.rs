@@ -18,6 +18,7 @@ mod runtime;
 pub mod socket;
 mod sources;
 pub mod status;
+pub mod users;
 mod workers;
 
 pub use api::{

@@ -249,9 +249,10 @@ impl Engine {
                 opts.retention_every,
             );
             if let Some(path) = opts.socket.clone() {
-                let (sstore, sshared) = (store.clone(), shared.clone());
+                let (sstore, sshared, roles) =
+                    (store.clone(), shared.clone(), config.roles.clone());
                 workers.spawn("socket".into(), Role::Service, move || {
-                    socket::run(path, sstore, sshared)
+                    socket::run(path, sstore, roles, sshared)
                 })?;
             }
             workers.spawn("retention".into(), Role::Retention, move || {

@@ -20,6 +20,9 @@ use serde::{Deserialize, Serialize};
 
 use super::status::StatusReport;
 use super::workers::{Shared, TICK};
+use crate::config::RolesConfig;
+use crate::export::{ExportFormat, ExportSelection, export_alerts};
+use crate::model::AlertFilter;
 use crate::store::Store;
 
 /// The protocol this build speaks.
@@ -41,20 +44,115 @@ pub enum Request {
     Hello { protocol: u32, client: String },
     /// The engine's figures, as `vigil status` prints them.
     Status,
+    /// The alerts `filter` selects, written as `format` (an admin's right, as in Guard), streamed back in
+    /// [`Response::Chunk`]s and ended by [`Response::Done`].
+    Export {
+        filter: AlertFilter,
+        format: ExportFormat,
+    },
 }
 
 /// What the server answers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "response", rename_all = "snake_case")]
 pub enum Response {
-    /// The handshake went through: the server's version.
-    Hello { protocol: u32, server: String },
+    /// The handshake went through: the server's version and the role the client's uid has.
+    Hello {
+        protocol: u32,
+        server: String,
+        role: Role,
+    },
     /// The server will not talk to this client (another protocol version, too many clients); why.
     Refused { reason: String },
     /// The figures of the running engine.
     Status(StatusReport),
     /// The request could not be served; why.
     Error { message: String },
+    /// Export bytes, base64 (an export is bytes; a chunk may end inside a character).
+    Chunk { data: String },
+    /// The export is complete: rows written.
+    Done { rows: u64 },
+}
+
+/// What a socket peer may do, from its uid and `[roles]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads.
+    Viewer,
+    /// Triages: status, assignee, notes, forwarding.
+    Responder,
+    /// Tunes detections, manages integrations and exports.
+    Admin,
+}
+
+impl Role {
+    /// The role's name, as in `[roles]`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Responder => "responder",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// Who a socket peer is: uid, login name and groups (names), as the system says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Peer {
+    pub uid: u32,
+    pub name: Option<String>,
+    pub groups: Vec<String>,
+}
+
+impl Peer {
+    fn describe(&self) -> String {
+        match &self.name {
+            Some(n) => format!("uid {} ({n})", self.uid),
+            None => format!("uid {}", self.uid),
+        }
+    }
+}
+
+/// The role `[roles]` gives `peer`; `None` when it names them in no list. Lists hold user names, numeric
+/// uids, `group:NAME` or `*`; the highest role that names the peer wins. With no `[roles]` at all, the
+/// user running `serve` and root are admins and everyone else who can open the socket (its group) a viewer.
+pub fn role_of(roles: &RolesConfig, peer: &Peer, serve_uid: u32) -> Option<Role> {
+    if roles.admin.is_empty() && roles.responder.is_empty() && roles.viewer.is_empty() {
+        return Some(if peer.uid == serve_uid || peer.uid == 0 {
+            Role::Admin
+        } else {
+            Role::Viewer
+        });
+    }
+    let uid = peer.uid.to_string();
+    let names = |e: &String| {
+        e == "*"
+            || *e == uid
+            || peer.name.as_deref() == Some(e.as_str())
+            || e.strip_prefix("group:")
+                .is_some_and(|g| peer.groups.iter().any(|x| x == g))
+    };
+    [
+        (Role::Admin, &roles.admin),
+        (Role::Responder, &roles.responder),
+        (Role::Viewer, &roles.viewer),
+    ]
+    .into_iter()
+    .find(|(_, list)| list.iter().any(names))
+    .map(|(r, _)| r)
+}
+
+/// The peer of a connected socket, from `SO_PEERCRED` and the user and group databases.
+fn peer_of(s: &UnixStream) -> io::Result<Peer> {
+    let cred = rustix::net::sockopt::socket_peercred(s)?;
+    let uid = cred.uid.as_raw();
+    let name = super::users::name_of(uid);
+    let groups = match (&name, std::fs::read_to_string("/etc/group")) {
+        (Some(n), Ok(text)) => super::users::groups_in(&text, n, cred.gid.as_raw()),
+        _ => Vec::new(),
+    };
+    Ok(Peer { uid, name, groups })
 }
 
 /// Something went wrong talking over the socket.
@@ -131,7 +229,13 @@ pub fn bind(path: &Path) -> io::Result<UnixListener> {
 
 /// Serve the socket at `path` until the engine stops, then remove it. A socket that cannot be bound is a
 /// health note (the engine runs on; other commands then say the store is in use, as before).
-pub(super) fn run(path: PathBuf, store: Store, shared: Arc<Shared>) -> Result<(), String> {
+pub(super) fn run(
+    path: PathBuf,
+    store: Store,
+    roles: RolesConfig,
+    shared: Arc<Shared>,
+) -> Result<(), String> {
+    let roles = Arc::new(roles);
     let listener = match bind(&path) {
         Ok(l) => l,
         Err(e) => {
@@ -161,10 +265,11 @@ pub(super) fn run(path: PathBuf, store: Store, shared: Arc<Shared>) -> Result<()
                 }
                 active.fetch_add(1, Ordering::AcqRel);
                 let (store, shared, done) = (store.clone(), shared.clone(), active.clone());
+                let roles = roles.clone();
                 let spawned = std::thread::Builder::new()
                     .name("socket client".into())
                     .spawn(move || {
-                        if let Err(e) = serve_client(stream, &store, &shared) {
+                        if let Err(e) = serve_client(stream, &store, &roles, &shared) {
                             tracing::info!(error = %e, "socket client ended");
                         }
                         done.fetch_sub(1, Ordering::AcqRel);
@@ -185,13 +290,17 @@ pub(super) fn run(path: PathBuf, store: Store, shared: Arc<Shared>) -> Result<()
 }
 
 /// One client: the handshake, then requests until it hangs up, goes quiet or the engine stops.
-fn serve_client(mut s: UnixStream, store: &Store, shared: &Shared) -> Result<(), SocketError> {
+fn serve_client(
+    mut s: UnixStream,
+    store: &Store,
+    roles: &RolesConfig,
+    shared: &Shared,
+) -> Result<(), SocketError> {
     s.set_nonblocking(false)?;
     s.set_read_timeout(Some(IDLE))?;
     s.set_write_timeout(Some(IDLE))?;
-    let peer = rustix::net::sockopt::socket_peercred(&s)
-        .map(|c| c.uid.as_raw().to_string())
-        .unwrap_or_else(|_| "?".into());
+    let who = peer_of(&s)?;
+    let peer = who.describe();
     let Some(Request::Hello { protocol, client }) = read_frame::<Request>(&mut s)? else {
         write_frame(
             &mut s,
@@ -211,12 +320,24 @@ fn serve_client(mut s: UnixStream, store: &Store, shared: &Shared) -> Result<(),
         write_frame(&mut s, &Response::Refused { reason })?;
         return Ok(());
     }
-    tracing::info!(uid = %peer, client = %crate::model::text::sanitize(&client), "socket client attached");
+    let Some(role) = role_of(roles, &who, rustix::process::getuid().as_raw()) else {
+        let reason = format!("{peer} has no role in [roles]");
+        tracing::warn!(%reason, "socket client refused");
+        write_frame(&mut s, &Response::Refused { reason })?;
+        return Ok(());
+    };
+    tracing::info!(
+        peer = %peer,
+        role = role.as_str(),
+        client = %crate::model::text::sanitize(&client),
+        "socket client attached"
+    );
     write_frame(
         &mut s,
         &Response::Hello {
             protocol: PROTOCOL,
             server: concat!("vigil ", env!("CARGO_PKG_VERSION")).into(),
+            role,
         },
     )?;
     while !shared.stopping() {
@@ -233,15 +354,79 @@ fn serve_client(mut s: UnixStream, store: &Store, shared: &Shared) -> Result<(),
                 report.backlog = shared.backlog();
                 Response::Status(report)
             }
+            Request::Export { .. } if role < Role::Admin => {
+                let message = format!("export is an admin's right; {peer} is a {}", role.as_str());
+                tracing::warn!(%message, "socket request denied");
+                Response::Error { message }
+            }
+            Request::Export { filter, format } => {
+                tracing::info!(peer = %peer, "export through the socket");
+                let selection = ExportSelection::Filter(filter);
+                let mut out = ChunkWriter {
+                    stream: &mut s,
+                    buf: Vec::with_capacity(CHUNK),
+                };
+                let written = export_alerts(store, &selection, &mut out, format)
+                    .map_err(|e| e.to_string())
+                    .and_then(|rows| out.finish().map(|()| rows).map_err(|e| e.to_string()));
+                match written {
+                    Ok(rows) => Response::Done { rows },
+                    Err(message) => Response::Error { message },
+                }
+            }
         };
         write_frame(&mut s, &resp)?;
     }
     Ok(())
 }
 
+/// Bytes per export chunk.
+const CHUNK: usize = 256 * 1024;
+
+/// Export output, sent as [`Response::Chunk`] frames as it fills.
+struct ChunkWriter<'a> {
+    stream: &'a mut UnixStream,
+    buf: Vec<u8>,
+}
+
+impl ChunkWriter<'_> {
+    fn send(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        use base64::Engine as _;
+        let data = base64::engine::general_purpose::STANDARD.encode(&self.buf);
+        self.buf.clear();
+        write_frame(self.stream, &Response::Chunk { data }).map_err(|e| match e {
+            SocketError::Io(e) => e,
+            other => io::Error::other(other.to_string()),
+        })
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.send()
+    }
+}
+
+impl Write for ChunkWriter<'_> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(b);
+        if self.buf.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A client of the control socket at `path`, after the handshake.
 pub struct Client {
     stream: UnixStream,
+    /// The role the server gave this client's uid.
+    pub role: Role,
 }
 
 impl Client {
@@ -269,9 +454,33 @@ impl Client {
             },
         )?;
         match read_frame::<Response>(&mut stream)? {
-            Some(Response::Hello { .. }) => Ok(Some(Self { stream })),
+            Some(Response::Hello { role, .. }) => Ok(Some(Self { stream, role })),
             Some(Response::Refused { reason }) => Err(SocketError::Refused(reason)),
             other => Err(SocketError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Export the alerts `filter` selects into `out`; the rows written.
+    pub fn export(
+        &mut self,
+        filter: AlertFilter,
+        format: ExportFormat,
+        out: &mut impl Write,
+    ) -> Result<u64, SocketError> {
+        use base64::Engine as _;
+        write_frame(&mut self.stream, &Request::Export { filter, format })?;
+        loop {
+            match read_frame::<Response>(&mut self.stream)? {
+                Some(Response::Chunk { data }) => {
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(data)
+                        .map_err(|e| SocketError::Decode(e.to_string()))?;
+                    out.write_all(&bytes)?;
+                }
+                Some(Response::Done { rows }) => return Ok(rows),
+                Some(Response::Error { message }) => return Err(SocketError::Refused(message)),
+                other => return Err(SocketError::Unexpected(format!("{other:?}"))),
+            }
         }
     }
 
@@ -310,6 +519,45 @@ mod tests {
             read_frame::<Request>(&mut junk.as_slice()),
             Err(SocketError::Decode(_))
         ));
+    }
+
+    #[test]
+    fn roles_come_from_names_uids_groups_or_star_highest_first() {
+        let peer = Peer {
+            uid: 1001,
+            name: Some("bob".into()),
+            groups: vec!["bob".into(), "secops".into()],
+        };
+        let none = RolesConfig::default();
+        assert_eq!(role_of(&none, &peer, 1000), Some(Role::Viewer));
+        assert_eq!(role_of(&none, &peer, 1001), Some(Role::Admin));
+        let roles = |a: &[&str], r: &[&str], v: &[&str]| RolesConfig {
+            admin: a.iter().map(|s| s.to_string()).collect(),
+            responder: r.iter().map(|s| s.to_string()).collect(),
+            viewer: v.iter().map(|s| s.to_string()).collect(),
+        };
+        assert_eq!(
+            role_of(&roles(&["bob"], &[], &[]), &peer, 0),
+            Some(Role::Admin)
+        );
+        assert_eq!(
+            role_of(&roles(&[], &["1001"], &[]), &peer, 0),
+            Some(Role::Responder)
+        );
+        assert_eq!(
+            role_of(&roles(&["alice"], &["group:secops"], &["*"]), &peer, 0),
+            Some(Role::Responder)
+        );
+        assert_eq!(
+            role_of(&roles(&[], &[], &["*"]), &peer, 0),
+            Some(Role::Viewer)
+        );
+        assert_eq!(
+            role_of(&roles(&["alice"], &["group:ops"], &[]), &peer, 0),
+            None
+        );
+        // A group name is not a user name.
+        assert_eq!(role_of(&roles(&["secops"], &[], &[]), &peer, 0), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use ulid::Ulid;
 use super::{Alert, AlertStatus, Severity};
 
 /// Which alerts to page through. Empty fields match everything.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AlertFilter {
     pub statuses: Vec<AlertStatus>,
     pub min_severity: Option<Severity>,
@@ -67,7 +67,7 @@ impl AlertFilter {
 }
 
 /// Whose alerts a filter wants (`assignee:` in a query).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AssigneeFilter {
     /// Alerts nobody owns yet (`assignee:none`): the ones still to be picked up.
     Nobody,

@@ -12,7 +12,7 @@ pub mod panes;
 pub mod state;
 pub mod terminal;
 pub mod theme;
-pub mod user;
+pub use crate::engine::users as user;
 pub mod widgets;
 pub mod wrap;
 

@@ -1,5 +1,6 @@
-//! Who is at the keyboard: the name "assign to me" (`m`, `:assign me`) writes and every change's history
-//! records as its "who".
+//! Who is at the keyboard, and who is on the other end of the control socket: the name "assign to me"
+//! (`m`, `:assign me`) writes and every change's history records as its "who", and the role `[roles]` gives
+//! the uid of a socket's peer.
 //!
 //! The account's passwd entry (of the real uid) is the answer: it is who actually runs the process, it is
 //! there when `$USER` is not (a cron job, `env -i`, some containers), and nobody can set it to a string that
@@ -16,15 +17,36 @@ pub const NAME_MAX: usize = 64;
 /// The name of the person running vigil: see the module documentation for the order.
 pub fn current_user() -> String {
     let uid = rustix::process::getuid().as_raw();
-    let passwd = std::fs::read_to_string("/etc/passwd")
-        .ok()
-        .and_then(|text| passwd_name(&text, uid))
-        .or_else(|| getent_name(uid));
+    let passwd = name_of(uid);
     resolve(
         passwd,
         std::env::var_os("USER").or_else(|| std::env::var_os("LOGNAME")),
         uid,
     )
+}
+
+/// The login name of `uid`: its passwd entry, else the name service's (`getent`).
+pub fn name_of(uid: u32) -> Option<String> {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|text| passwd_name(&text, uid))
+        .or_else(|| getent_name(uid))
+}
+
+/// The groups `name` (primary group `gid`) belongs to, by name, from group-format text
+/// (`name:x:gid:member,member`).
+pub fn groups_in(text: &str, name: &str, gid: u32) -> Vec<String> {
+    text.lines()
+        .filter_map(|line| {
+            let mut f = line.split(':');
+            let group = f.next()?;
+            let _password = f.next()?;
+            let id: u32 = f.next()?.trim().parse().ok()?;
+            let members = f.next().unwrap_or("");
+            let member = id == gid || members.split(',').any(|m| m.trim() == name);
+            (member && !group.is_empty() && !group.starts_with('#')).then(|| group.to_string())
+        })
+        .collect()
 }
 
 /// The decision of [`current_user`], apart from the system it asks: the passwd name when there is one,
