@@ -88,7 +88,7 @@ fn serve_follows_the_file_and_stops_cleanly_on_sigterm() {
     assert_eq!(live.status.code(), Some(0), "{}", common::stderr(&live));
     let v: serde_json::Value = serde_json::from_str(common::stdout(&live).trim()).expect("json");
     assert_eq!(v["engine"], "running", "{v}");
-    let busy = common::vigil(&data, &["quarantine", "list"]);
+    let busy = common::vigil(&data, &["ingest", events.to_str().unwrap()]);
     assert_eq!(busy.status.code(), Some(1));
     let msg = common::stderr(&busy);
     assert!(

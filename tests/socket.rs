@@ -158,7 +158,9 @@ fn export_goes_through_the_socket_for_an_admin_and_is_refused_to_a_viewer() {
         ])
         .output()
         .unwrap();
-    std::fs::write(&events, &generated.stdout).unwrap();
+    let mut lines = generated.stdout.clone();
+    lines.extend_from_slice(b"{\"not\": \"an event\"\n");
+    std::fs::write(&events, &lines).unwrap();
     let seeded = dir.path().join("data");
     let out = common::vigil(&seeded, &["ingest", events.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
@@ -192,7 +194,13 @@ fn export_goes_through_the_socket_for_an_admin_and_is_refused_to_a_viewer() {
     );
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
+    // The quarantine too, as the store would list it.
+    let q = common::vigil(&data, &["quarantine", "list", "--format", "json"]);
+    assert_eq!(q.status.code(), Some(0), "{}", common::stderr(&q));
+    assert!(common::stdout(&q).contains("not"), "{}", common::stdout(&q));
     stop(child);
+    let direct_q = common::vigil(&data, &["quarantine", "list", "--format", "json"]);
+    assert_eq!(common::stdout(&q), common::stdout(&direct_q));
 
     // Only a viewer by [roles]: the export is refused, and says why.
     let (child, data) = serve(dir.path(), "[roles]\nviewer = [\"*\"]\n");
@@ -205,6 +213,13 @@ fn export_goes_through_the_socket_for_an_admin_and_is_refused_to_a_viewer() {
     );
     let status = common::vigil(&data, &["status"]);
     assert_eq!(status.status.code(), Some(0), "a viewer reads");
+    let q = common::vigil(&data, &["quarantine", "list"]);
+    assert_eq!(q.status.code(), Some(1));
+    assert!(
+        common::stderr(&q).contains("for responders and admins"),
+        "{}",
+        common::stderr(&q)
+    );
     stop(child);
 
     // Named in no list: refused at the door.

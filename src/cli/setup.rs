@@ -162,7 +162,7 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
 fn in_use_hint(e: StoreError) -> color_eyre::Report {
     match e {
         e @ StoreError::InUse { .. } => eyre!(
-            "{e}, probably `vigil serve`; `vigil status` and `vigil export` ask it through its socket, other commands cannot run beside it yet"
+            "{e}, probably `vigil serve`; `vigil status`, `export` and `quarantine list` ask it through its socket, `ingest` cannot run beside it yet"
         ),
         other => other.into(),
     }

@@ -276,25 +276,43 @@ pub fn export(mut setup: Setup, args: ExportArgs) -> Result<i32> {
 
 /// `vigil quarantine list`: records refused at ingest, with their reasons (already redacted in the store).
 pub fn quarantine_list(mut setup: Setup, format: ListFormat, limit: usize) -> Result<i32> {
-    let (_dir, store) = setup.open_existing_store()?;
-    let records = store.quarantine_list(0, limit)?;
+    // A running `vigil serve` holds the store: it lists them for us.
+    let dir = setup.data_dir()?;
+    let socket = dir.join(vigil::engine::socket::SOCKET_NAME);
+    let asking = || format!("asking vigil serve at {}", socket.display());
+    let (records, total) =
+        match vigil::engine::socket::Client::connect(&socket).wrap_err_with(asking)? {
+            Some(mut client) => client.quarantine(limit).wrap_err_with(asking)?,
+            None => {
+                let (_dir, store) = setup.open_existing_store()?;
+                let list = store
+                    .quarantine_list(0, limit)?
+                    .into_iter()
+                    .map(|r| {
+                        let raw = String::from_utf8_lossy(&r.raw).into_owned();
+                        (r, raw)
+                    })
+                    .collect::<Vec<_>>();
+                (list, store.quarantined_count())
+            }
+        };
     let mut out = BufWriter::new(std::io::stdout().lock());
     match format {
         ListFormat::Json => {
-            for r in &records {
+            for (r, raw) in &records {
                 let mut v = serde_json::to_value(r)?;
-                v["raw"] = serde_json::Value::String(String::from_utf8_lossy(&r.raw).into_owned());
+                v["raw"] = serde_json::Value::String(raw.clone());
                 serde_json::to_writer(&mut out, &v)?;
                 writeln!(out)?;
             }
         }
         ListFormat::Text => {
             let clean = vigil::model::text::sanitize;
-            for r in &records {
+            for (r, _) in &records {
                 writeln!(out, "{}: {}", clean(&r.source), clean(&r.reason))?;
             }
             if std::io::stdout().is_terminal() || records.is_empty() {
-                writeln!(out, "{} quarantined in all", store.quarantined_count())?;
+                writeln!(out, "{total} quarantined in all")?;
             }
         }
     }

@@ -23,7 +23,7 @@ use super::workers::{Shared, TICK};
 use crate::config::RolesConfig;
 use crate::export::{ExportFormat, ExportSelection, export_alerts};
 use crate::model::AlertFilter;
-use crate::store::Store;
+use crate::store::{QuarantineRecord, Store};
 
 /// The protocol this build speaks.
 pub const PROTOCOL: u32 = 1;
@@ -50,6 +50,8 @@ pub enum Request {
         filter: AlertFilter,
         format: ExportFormat,
     },
+    /// The newest `limit` quarantined records (a responder's right: raw records are outside data).
+    Quarantine { limit: usize },
 }
 
 /// What the server answers.
@@ -72,6 +74,11 @@ pub enum Response {
     Chunk { data: String },
     /// The export is complete: rows written.
     Done { rows: u64 },
+    /// Quarantined records, each with its raw bytes as text, and how many are kept in all.
+    Quarantine {
+        records: Vec<(QuarantineRecord, String)>,
+        total: u64,
+    },
 }
 
 /// What a socket peer may do, from its uid and `[roles]`.
@@ -354,6 +361,29 @@ fn serve_client(
                 report.backlog = shared.backlog();
                 Response::Status(report)
             }
+            Request::Quarantine { .. } if role < Role::Responder => {
+                let message = format!(
+                    "the quarantine is for responders and admins; {peer} is a {}",
+                    role.as_str()
+                );
+                tracing::warn!(%message, "socket request denied");
+                Response::Error { message }
+            }
+            Request::Quarantine { limit } => match store.quarantine_list(0, limit.min(10_000)) {
+                Ok(list) => Response::Quarantine {
+                    records: list
+                        .into_iter()
+                        .map(|r| {
+                            let raw = String::from_utf8_lossy(&r.raw).into_owned();
+                            (r, raw)
+                        })
+                        .collect(),
+                    total: store.quarantined_count(),
+                },
+                Err(e) => Response::Error {
+                    message: e.to_string(),
+                },
+            },
             Request::Export { .. } if role < Role::Admin => {
                 let message = format!("export is an admin's right; {peer} is a {}", role.as_str());
                 tracing::warn!(%message, "socket request denied");
@@ -481,6 +511,19 @@ impl Client {
                 Some(Response::Error { message }) => return Err(SocketError::Refused(message)),
                 other => return Err(SocketError::Unexpected(format!("{other:?}"))),
             }
+        }
+    }
+
+    /// The newest `limit` quarantined records with their raw text, and the count kept in all.
+    pub fn quarantine(
+        &mut self,
+        limit: usize,
+    ) -> Result<(Vec<(QuarantineRecord, String)>, u64), SocketError> {
+        write_frame(&mut self.stream, &Request::Quarantine { limit })?;
+        match read_frame::<Response>(&mut self.stream)? {
+            Some(Response::Quarantine { records, total }) => Ok((records, total)),
+            Some(Response::Error { message }) => Err(SocketError::Refused(message)),
+            other => Err(SocketError::Unexpected(format!("{other:?}"))),
         }
     }
 
