@@ -55,23 +55,8 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 #[test]
 fn status_goes_through_the_socket_of_a_running_serve() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let config = dir.path().join("vigil.toml");
-    std::fs::write(&config, "").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("--config")
-        .arg(&config)
-        .arg("serve")
-        .env_remove("VIGIL_DATA_DIR")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut child, data) = serve(dir.path(), "");
     let sock = data.join(SOCKET_NAME);
-    wait_until("the socket", || UnixStream::connect(&sock).is_ok());
     let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o660, "owner and group only");
 
