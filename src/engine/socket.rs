@@ -35,6 +35,8 @@ pub const MAX_FRAME: usize = 16 * 1024 * 1024;
 pub const MAX_CLIENTS: usize = 32;
 /// A client that sends nothing for this long is closed.
 const IDLE: Duration = Duration::from_secs(60);
+/// A client that has not said hello by then is closed.
+const HELLO_WITHIN: Duration = Duration::from_secs(5);
 
 /// What a client asks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -304,7 +306,8 @@ fn serve_client(
     shared: &Shared,
 ) -> Result<(), SocketError> {
     s.set_nonblocking(false)?;
-    s.set_read_timeout(Some(IDLE))?;
+    // A peer gets a few seconds to say hello, then the idle limit: a silent one cannot hold a slot long.
+    s.set_read_timeout(Some(HELLO_WITHIN))?;
     s.set_write_timeout(Some(IDLE))?;
     let who = peer_of(&s)?;
     let peer = who.describe();
@@ -333,6 +336,7 @@ fn serve_client(
         write_frame(&mut s, &Response::Refused { reason })?;
         return Ok(());
     };
+    s.set_read_timeout(Some(IDLE))?;
     tracing::info!(
         peer = %peer,
         role = role.as_str(),
