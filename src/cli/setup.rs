@@ -74,6 +74,16 @@ impl Setup {
         }
     }
 
+    /// The running `vigil serve` of the data dir, when one answers on its socket: commands that it can serve
+    /// ask it instead of opening the store it holds. Returns the client and where it is, for error context.
+    pub fn attach(&mut self) -> Result<Option<(vigil::engine::socket::Client, String)>> {
+        let socket = self.data_dir()?.join(vigil::engine::socket::SOCKET_NAME);
+        let at = format!("vigil serve at {}", socket.display());
+        Ok(vigil::engine::socket::Client::connect(&socket)
+            .wrap_err_with(|| format!("asking {at}"))?
+            .map(|c| (c, at)))
+    }
+
     /// Steps 2–4 for commands that read or write the store: resolve the data dir, log there, open the store.
     pub fn open_store(&mut self) -> Result<(PathBuf, Store)> {
         let dir = self.data_dir()?;

@@ -214,12 +214,8 @@ pub fn export(mut setup: Setup, args: ExportArgs) -> Result<i32> {
     };
     let file = args.output.as_deref().filter(|p| *p != Path::new("-"));
     // A running `vigil serve` holds the store: it writes the export for us (an admin's right).
-    let dir = setup.data_dir()?;
-    let socket = dir.join(vigil::engine::socket::SOCKET_NAME);
-    let asking = || format!("exporting through vigil serve at {}", socket.display());
-    if let Some(mut client) =
-        vigil::engine::socket::Client::connect(&socket).wrap_err_with(asking)?
-    {
+    if let Some((mut client, at)) = setup.attach()? {
+        let asking = || format!("exporting through {at}");
         let rows = match file {
             Some(p) => {
                 let mut f = ExportFile::create(p, args.force)?;
@@ -277,25 +273,23 @@ pub fn export(mut setup: Setup, args: ExportArgs) -> Result<i32> {
 /// `vigil quarantine list`: records refused at ingest, with their reasons (already redacted in the store).
 pub fn quarantine_list(mut setup: Setup, format: ListFormat, limit: usize) -> Result<i32> {
     // A running `vigil serve` holds the store: it lists them for us.
-    let dir = setup.data_dir()?;
-    let socket = dir.join(vigil::engine::socket::SOCKET_NAME);
-    let asking = || format!("asking vigil serve at {}", socket.display());
-    let (records, total) =
-        match vigil::engine::socket::Client::connect(&socket).wrap_err_with(asking)? {
-            Some(mut client) => client.quarantine(limit).wrap_err_with(asking)?,
-            None => {
-                let (_dir, store) = setup.open_existing_store()?;
-                let list = store
-                    .quarantine_list(0, limit)?
-                    .into_iter()
-                    .map(|r| {
-                        let raw = String::from_utf8_lossy(&r.raw).into_owned();
-                        (r, raw)
-                    })
-                    .collect::<Vec<_>>();
-                (list, store.quarantined_count())
-            }
-        };
+    let (records, total) = match setup.attach()? {
+        Some((mut client, at)) => client
+            .quarantine(limit)
+            .wrap_err_with(|| format!("asking {at}"))?,
+        None => {
+            let (_dir, store) = setup.open_existing_store()?;
+            let list = store
+                .quarantine_list(0, limit)?
+                .into_iter()
+                .map(|r| {
+                    let raw = String::from_utf8_lossy(&r.raw).into_owned();
+                    (r, raw)
+                })
+                .collect::<Vec<_>>();
+            (list, store.quarantined_count())
+        }
+    };
     let mut out = BufWriter::new(std::io::stdout().lock());
     match format {
         ListFormat::Json => {
@@ -320,20 +314,10 @@ pub fn quarantine_list(mut setup: Setup, format: ListFormat, limit: usize) -> Re
     Ok(0)
 }
 
-/// `vigil status`: figures from the store. While `vigil serve` holds the store they cannot be read here
-/// (its socket will answer them): the error says who holds it.
+/// `vigil status`: figures from the running `vigil serve` (through its socket), else from the store.
 pub fn status(mut setup: Setup, format: ListFormat) -> Result<i32> {
-    // A running `vigil serve` answers on its socket (it holds the store); otherwise read the store.
-    let dir = setup.data_dir()?;
-    let socket = dir.join(vigil::engine::socket::SOCKET_NAME);
-    let served = match vigil::engine::socket::Client::connect(&socket)
-        .wrap_err_with(|| format!("asking vigil serve at {}", socket.display()))?
-    {
-        Some(mut client) => Some(
-            client
-                .status()
-                .wrap_err_with(|| format!("asking vigil serve at {}", socket.display()))?,
-        ),
+    let served = match setup.attach()? {
+        Some((mut client, at)) => Some(client.status().wrap_err_with(|| format!("asking {at}"))?),
         None => None,
     };
     let report = match served {

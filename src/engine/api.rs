@@ -961,13 +961,15 @@ fn evidence_of(store: &Store, alert: &Alert, baseline: bool) -> Result<Evidence,
         let actions: std::collections::HashSet<String> =
             ev.events.iter().map(|e| e.action.clone()).collect();
         let from = alert.time_start - chrono::Duration::milliseconds(catalogue::COUNTRY_MEMORY_MS);
+        let evidence_ids: std::collections::HashSet<&str> =
+            alert.evidence.iter().map(String::as_str).collect();
         let mut logins: Vec<AuditEvent> = Vec::new();
         let mut read = 0usize;
         store.visit_actor_events(&alert.actor.id, from, alert.time_start, |e| {
             read += 1;
             if actions.contains(&e.action)
                 && e.time < alert.time_start
-                && !alert.evidence.contains(&e.id)
+                && !evidence_ids.contains(e.id.as_str())
                 && e.country().is_some()
             {
                 logins.push(e);

@@ -209,11 +209,7 @@ pub struct ContentMatch {
 
 /// `1 activity`, `250 activities`: counts in words for summaries, history and screens.
 pub fn activities(n: u64) -> String {
-    if n == 1 {
-        "1 activity".to_string()
-    } else {
-        format!("{n} activities")
-    }
+    super::text::plural(n as usize, "activity", "activities")
 }
 
 /// An analyst's note on an alert.

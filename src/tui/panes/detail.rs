@@ -9,10 +9,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{FrameLink, block};
+use crate::model::text::plural;
 use crate::model::{Alert, AlertStatus, Delivery, DeliveryState, Evidence};
 use crate::tui::state::{AppState, alert_links};
 use crate::tui::theme::Theme;
-use crate::tui::widgets::{attempt_result, clean, full_time, latency, short_time};
+use crate::tui::widgets::{attempt_result, clean, full_time, latency, short_time, status_name};
 use crate::tui::wrap::{fit, str_width, wrap};
 
 /// Most evidence events listed in the detail; the timeline shows the rest.
@@ -161,19 +162,8 @@ fn field(label: &str, value: String, theme: Theme) -> DetailLine {
 /// A status in words: `true positive`, not `true_positive`.
 pub fn status_words(s: AlertStatus) -> &'static str {
     match s {
-        AlertStatus::Open => "open",
-        AlertStatus::Acknowledged => "acknowledged",
         AlertStatus::Expected => "expected (benign)",
-        AlertStatus::TruePositive => "true positive",
-    }
-}
-
-/// `1 event`, `2 events`.
-pub fn plural(n: u64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
+        s => status_name(s),
     }
 }
 
@@ -185,7 +175,7 @@ fn duration_words(secs: u64) -> String {
         (0, 0, m) => format!("{m} min"),
         (0, h, 0) => format!("{h} h"),
         (0, h, m) => format!("{h} h {m} min"),
-        (d, _, _) => plural(d, "day", "days"),
+        (d, _, _) => plural(d as usize, "day", "days"),
     }
 }
 
@@ -232,7 +222,7 @@ pub fn lines(
         (Some(w), Some(t)) => out.push(
             Line::raw(format!(
                 "  {} counted; it fires at {} within {}",
-                plural(a.count, "activity", "activities"),
+                plural(a.count as usize, "activity", "activities"),
                 t,
                 duration_words(w)
             ))
@@ -241,7 +231,7 @@ pub fn lines(
         _ if a.count > 1 => out.push(
             Line::raw(format!(
                 "  {} grouped into this alert",
-                plural(a.count, "activity", "activities")
+                plural(a.count as usize, "activity", "activities")
             ))
             .into(),
         ),
@@ -389,10 +379,7 @@ fn evidence_section(
     let ev = match evidence {
         None => {
             out.push(section(
-                format!(
-                    "Evidence ({})",
-                    plural(a.evidence.len() as u64, "event", "events")
-                ),
+                format!("Evidence ({})", plural(a.evidence.len(), "event", "events")),
                 theme,
             ));
             out.push(Line::styled("  loading…", theme.dim()).into());
@@ -411,10 +398,7 @@ fn evidence_section(
         }
         Some(Ok(ev)) => ev,
     };
-    let mut head = format!(
-        "Evidence ({}",
-        plural(ev.events.len() as u64, "event", "events")
-    );
+    let mut head = format!("Evidence ({}", plural(ev.events.len(), "event", "events"));
     if ev.missing > 0 {
         head.push_str(&format!(", {} no longer stored", ev.missing));
     }
@@ -440,7 +424,7 @@ fn evidence_section(
                     format!(
                         "{} ({}, last {})",
                         clean(&c.country, 40),
-                        plural(c.logins, "login", "logins"),
+                        plural(c.logins as usize, "login", "logins"),
                         c.last.format("%Y-%m-%d")
                     )
                 })
@@ -512,7 +496,7 @@ fn evidence_section(
             out.push(DetailLine::new(
                 Line::raw(format!(
                     "  touched: {}",
-                    plural(distinct as u64, "distinct object", "distinct objects")
+                    plural(distinct, "distinct object", "distinct objects")
                 )),
                 4,
             ));
@@ -615,7 +599,7 @@ fn deliveries_section(out: &mut Vec<DetailLine>, deliveries: Option<&[Delivery]>
             head.push(Span::raw(format!(" {}", clean(key, 40))));
         }
         out.push(DetailLine::new(Line::from(head), 4));
-        let tries = plural(u64::from(d.tries), "try", "tries");
+        let tries = plural(d.tries as usize, "try", "tries");
         let mut detail = format!("    {tries}");
         if let Some(a) = d.last_attempt() {
             detail.push_str(&format!(
