@@ -216,6 +216,7 @@ async fn set_status_records_history_bumps_version_and_announces() {
             ids: vec![id],
             status: AlertStatus::Acknowledged,
             who: "ana".into(),
+            seen: vec![],
         })
         .await
         .expect("set status");

@@ -68,6 +68,7 @@ async fn slash_filter_applies_on_enter() {
             ids: vec![id(1), id(2)],
             status: AlertStatus::Expected,
             who: "x".into(),
+            seen: vec![],
         })
         .await
         .unwrap();

@@ -30,8 +30,8 @@ pub struct UiLaunch {
 /// engine down (so the final flush happens after the terminal is restored). This is the one place the UI is
 /// started from (`vigil` and `vigil demo`). It is called from plain (non-async) code: `vigil::tui::run`
 /// builds its own multi-thread runtime, which the handle's async methods need.
-fn run_ui(handle: EngineHandle, tasks: &EngineTasks, launch: &UiLaunch) -> Result<()> {
-    if tasks.is_stopped() {
+fn run_ui(handle: EngineHandle, tasks: Option<&EngineTasks>, launch: &UiLaunch) -> Result<()> {
+    if tasks.is_some_and(EngineTasks::is_stopped) {
         // Failed before the UI could subscribe to the feed: say so instead of drawing a dead engine.
         bail!("engine stopped: {}", handle.stats().health);
     }
@@ -42,10 +42,14 @@ fn run_ui(handle: EngineHandle, tasks: &EngineTasks, launch: &UiLaunch) -> Resul
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         org_id: launch.org_id.clone(),
         hyperlinks: vigil::tui::terminal::hyperlinks_supported(),
-        title: if launch.demo {
-            "vigil demo".into()
-        } else {
-            format!("vigil — {}", launch.data_dir.display())
+        title: match (launch.demo, handle.role()) {
+            (true, _) => "vigil demo".into(),
+            (false, None) => format!("vigil — {}", launch.data_dir.display()),
+            (false, Some(role)) => format!(
+                "vigil — serve at {} ({})",
+                launch.data_dir.display(),
+                role.as_str()
+            ),
         },
     };
     vigil::tui::run(handle, opts)
@@ -59,9 +63,20 @@ fn org_id(setup: &Setup) -> Option<String> {
     })
 }
 
-/// `vigil`: the engine in-process over the configured data dir (its sources included), and the UI over it.
-/// (Attaching to a running `vigil serve` comes with its socket, and branches in [`Setup`].)
+/// `vigil`: the UI over the engine of the running `vigil serve` of the data dir when one answers on its
+/// socket (several engineers at once, each with the role `[roles]` gives them), else over an engine in this
+/// process (its sources included).
 pub fn ui(mut setup: Setup) -> Result<i32> {
+    if let Some((handle, dir)) = setup.attach_ui()? {
+        let launch = UiLaunch {
+            data_dir: dir,
+            demo: false,
+            keymap_path: setup.keymap_path(),
+            org_id: org_id(&setup),
+        };
+        run_ui(handle, None, &launch)?;
+        return Ok(exit_status());
+    }
     let (dir, store) = setup.open_store()?;
     let (handle, tasks) = Engine::start(store, &setup.config, EngineOptions::default())?;
     let launch = UiLaunch {
@@ -70,7 +85,7 @@ pub fn ui(mut setup: Setup) -> Result<i32> {
         keymap_path: setup.keymap_path(),
         org_id: org_id(&setup),
     };
-    let ui = run_ui(handle, &tasks, &launch);
+    let ui = run_ui(handle, Some(&tasks), &launch);
     let stopped = tasks.shutdown_blocking();
     ui?;
     stopped.map_err(|e| eyre!("engine stopped: {e}"))?;
@@ -157,7 +172,7 @@ pub fn demo(mut setup: Setup, explicit_dir: Option<PathBuf>, seed: u64) -> Resul
         keymap_path: setup.keymap_path(),
         org_id: org_id(&setup),
     };
-    let ui = run_ui(handle, &tasks, &launch);
+    let ui = run_ui(handle, Some(&tasks), &launch);
     let stopped = tasks.shutdown_blocking();
     // Logging ends before its file's directory goes.
     let code = exit_status();

@@ -84,6 +84,27 @@ impl Setup {
             .map(|c| (c, at)))
     }
 
+    /// The UI's engine handle over the running `vigil serve` of the data dir, when one answers on its socket,
+    /// and the data dir. The log then goes to the user's own state dir (`$XDG_STATE_HOME/vigil` or
+    /// `~/.local/state/vigil`): the data dir and its log belong to serve's user.
+    pub fn attach_ui(&mut self) -> Result<Option<(vigil::engine::EngineHandle, PathBuf)>> {
+        let dir = self.data_dir()?;
+        let socket = dir.join(vigil::engine::socket::SOCKET_NAME);
+        let Some(handle) = vigil::engine::EngineHandle::attach(&socket)
+            .wrap_err_with(|| format!("attaching to vigil serve at {}", socket.display()))?
+        else {
+            return Ok(None);
+        };
+        let state = std::env::var_os("XDG_STATE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")));
+        if let Some(state) = state {
+            self.start_logging(&state.join("vigil"));
+        }
+        Ok(Some((handle, dir)))
+    }
+
     /// Steps 2–4 for commands that read or write the store: resolve the data dir, log there, open the store.
     pub fn open_store(&mut self) -> Result<(PathBuf, Store)> {
         let dir = self.data_dir()?;

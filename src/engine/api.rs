@@ -2,14 +2,16 @@
 //! tell. Requests are [`Command`]s (imperative), the replies and the change feed are facts ([`Change`]). The
 //! UI holds an [`EngineHandle`] and nothing else: no store, no sled, no detector.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 use ulid::Ulid;
 
+use super::attach::Remote;
 use super::delivery::targets;
+use super::socket::{Role, SocketError};
 use crate::config::{IntegrationConfig, SecretRef};
 use crate::deliver::format::mask_url;
 use crate::detect::catalogue::{self, DetectionKind};
@@ -22,44 +24,77 @@ use crate::model::{
 use crate::model::{AlertPage, StatusCounts};
 use crate::store::{Store, StoreError};
 
-/// Something the engine could not do, said so that a status bar can show it.
-#[derive(Debug, Clone, thiserror::Error)]
+/// Something the engine could not do, said so that a status bar can show it. Crosses the control socket,
+/// so an attached UI shows the same words as an in-process one.
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum EngineError {
     #[error("{0}")]
     Store(String),
-    #[error("alert {0} changed since you read it; reload and try again")]
-    Conflict(String),
+    /// Someone else changed the alert after this UI read it: the write was refused (nothing changed) and the
+    /// UI reloads the alert. Says who and when, from the alert's history.
+    #[error("{}", conflict_text(id, by.as_deref(), *at))]
+    Conflict {
+        id: String,
+        by: Option<String>,
+        at: Option<DateTime<Utc>>,
+    },
+    /// The attached user's role does not allow this (a viewer triaging, a responder tuning); why.
+    #[error("{0}")]
+    Denied(String),
     #[error("{0}")]
     Invalid(String),
     #[error("the engine has stopped")]
     Stopped,
 }
 
+/// "alert 01J… was changed by alice at 14:02:11Z — reloaded".
+fn conflict_text(id: &str, by: Option<&str>, at: Option<DateTime<Utc>>) -> String {
+    let by = by.map(text::sanitize).unwrap_or_else(|| "someone".into());
+    let at = at
+        .map(|t| format!(" at {}", t.format("%H:%M:%SZ")))
+        .unwrap_or_default();
+    format!("alert {id} was changed by {by}{at} — reloaded; nothing was changed, try again")
+}
+
 impl From<StoreError> for EngineError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict { id, .. } => Self::Conflict(id),
+            StoreError::Conflict { id, .. } => Self::Conflict {
+                id,
+                by: None,
+                at: None,
+            },
             other => Self::Store(other.to_string()),
         }
     }
 }
 
-/// A request from a UI. Every change names who asked, for the alert's history.
-#[derive(Debug, Clone, PartialEq)]
+/// The versions of alerts as a UI last read them: a triage command carrying them is refused if any of those
+/// alerts changed since (another analyst got there first). Empty: no check (scripts, tests).
+pub type Seen = Vec<(Ulid, u64)>;
+
+/// A request from a UI. Every change names who asked, for the alert's history (over the control socket the
+/// server puts the peer's own name there, whatever the client said).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
-    /// Set the status of one or more alerts.
+    /// Set the status of one or more alerts; refused whole if one of them changed since `seen`.
     SetStatus {
         ids: Vec<Ulid>,
         status: AlertStatus,
         who: String,
+        #[serde(default)]
+        seen: Seen,
     },
-    /// Assign (or unassign with `None`).
+    /// Assign (or unassign with `None`); refused whole if one of them changed since `seen`.
     Assign {
         ids: Vec<Ulid>,
         assignee: Option<String>,
         who: String,
+        #[serde(default)]
+        seen: Seen,
     },
-    /// Append a note.
+    /// Append a note. Never refused as stale: notes only add, so two analysts' notes both stand.
     AddNote { id: Ulid, text: String, who: String },
     /// Replace one detection's settings (enable, sensitivity, exclusions); takes effect on the next event.
     SetDetection {
@@ -97,8 +132,38 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The same command in `who`'s name: the control socket records a peer's changes under the name its uid
+    /// has, whatever the client claimed.
+    pub fn with_who(mut self, name: String) -> Self {
+        match &mut self {
+            Command::SetStatus { who, .. }
+            | Command::Assign { who, .. }
+            | Command::AddNote { who, .. }
+            | Command::SetDetection { who, .. }
+            | Command::TestIntegration { who, .. }
+            | Command::ReplayDead { who, .. }
+            | Command::SetIntegrationEnabled { who, .. }
+            | Command::SendAlerts { who, .. } => *who = name,
+            Command::Export { .. } => {}
+        }
+        self
+    }
+
+    /// The alerts a triage command changes (a conflict reloads them).
+    pub fn alert_ids(&self) -> Vec<Ulid> {
+        match self {
+            Command::SetStatus { ids, .. }
+            | Command::Assign { ids, .. }
+            | Command::SendAlerts { ids, .. } => ids.clone(),
+            Command::AddNote { id, .. } => vec![*id],
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// A fact the engine announces to every attached UI.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Change {
     /// Alerts were raised or changed (by detection or by someone's triage).
     AlertsChanged { ids: Vec<Ulid>, raised: usize },
@@ -114,10 +179,12 @@ pub enum Change {
     Notice(String),
     /// The engine hit an error it cannot recover from; the UI should end and show it.
     Fatal(String),
+    /// Changes were missed (an attached UI fell behind the feed): reload everything shown.
+    Resync,
 }
 
 /// Engine and store figures for the header and `vigil status`.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EngineStats {
     pub events: u64,
     pub quarantined: u64,
@@ -144,7 +211,7 @@ pub struct DetectionView {
 }
 
 /// How an integration is doing, in a word the pane can colour by; [`IntegrationView::state`] has the words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum IntegrationCondition {
     /// Enabled, and the last attempt (if any) succeeded.
     Ok,
@@ -161,7 +228,7 @@ pub enum IntegrationCondition {
 
 /// One integration as the integrations pane shows it: the routing rule, where it points (masked so that no
 /// secret reaches a UI), how it is doing and what waits for it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IntegrationView {
     /// Name, kind and routing, as configured (`integration.enabled` is the config's switch).
     pub integration: Integration,
@@ -194,82 +261,154 @@ struct Endpoint {
     problem: Option<String>,
 }
 
-/// What the UI talks to. Cheap to clone; every clone sees the same engine.
+/// What the UI talks to. Cheap to clone; every clone sees the same engine: the one in this process, or the
+/// one a running `vigil serve` holds, reached over its control socket ([`EngineHandle::attach`]). The UI
+/// cannot tell them apart except by [`EngineHandle::role`].
 #[derive(Clone)]
 pub struct EngineHandle {
-    store: Store,
-    changes: broadcast::Sender<Change>,
-    tuning: Arc<Mutex<Tuning>>,
-    file_tuning: Tuning,
-    integrations: Arc<Vec<IntegrationConfig>>,
-    /// Masked endpoints and problems, by position in `integrations`.
-    endpoints: Arc<Vec<Endpoint>>,
-    stats: Arc<Mutex<EngineStats>>,
-    /// Where detection-setting changes are sent so the running detector retunes.
-    retune: Option<std::sync::mpsc::Sender<Tuning>>,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Local(Local),
+    Remote(Arc<Remote>),
+}
+
+/// A question or command for the engine, as it crosses the control socket: every query of
+/// [`EngineHandle`] is one of these, answered by an [`Answer`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "call", rename_all = "snake_case")]
+pub enum Call {
+    AlertsPage {
+        filter: AlertFilter,
+        cursor: Option<Ulid>,
+        limit: usize,
+    },
+    Alert {
+        id: Ulid,
+    },
+    Timeline {
+        actor: String,
+        around: DateTime<Utc>,
+        before: usize,
+        after: usize,
+    },
+    Integrations,
+    Deliveries {
+        alert: Ulid,
+    },
+    Evidence {
+        id: Ulid,
+        baseline: bool,
+    },
+    Execute {
+        command: Command,
+    },
+}
+
+/// The answer to a [`Call`], one variant per kind of call.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    Page(AlertPage),
+    Alert(Option<Alert>),
+    Events(Vec<AuditEvent>),
+    Integrations(Vec<IntegrationView>),
+    Deliveries(Vec<Delivery>),
+    Evidence(Option<Evidence>),
+    Done(String),
+}
+
+/// An answer of the wrong kind: only a server of another build could send it (the handshake refuses those).
+fn mismatched(a: &Answer) -> EngineError {
+    let kind = format!("{a:?}");
+    EngineError::Invalid(format!(
+        "vigil serve answered something unexpected ({})",
+        text::truncate(&kind, 40)
+    ))
 }
 
 impl EngineHandle {
-    /// A handle over `store`. `file_tuning` is the config file's; the store's UI overrides are laid over it.
-    /// `retune` reaches the running pipeline, when there is one.
+    /// A handle over `store` in this process. `file_tuning` is the config file's; the store's UI overrides are
+    /// laid over it. `retune` reaches the running pipeline, when there is one.
     pub fn new(
         store: Store,
         file_tuning: Tuning,
         integrations: Vec<IntegrationConfig>,
         retune: Option<std::sync::mpsc::Sender<Tuning>>,
     ) -> Result<Self, EngineError> {
-        let tuning = file_tuning.overlay(&store.detection_overrides()?);
-        let (changes, _) = broadcast::channel(1024);
-        let endpoints = endpoints(&integrations);
-        let handle = Self {
-            store,
-            changes,
-            tuning: Arc::new(Mutex::new(tuning)),
-            file_tuning,
-            integrations: Arc::new(integrations),
-            endpoints: Arc::new(endpoints),
-            stats: Arc::new(Mutex::new(EngineStats {
-                health: "ok".into(),
-                ..Default::default()
-            })),
-            retune,
-        };
-        handle.refresh_stats(0.0, 0, None);
-        Ok(handle)
+        Ok(Self {
+            backend: Backend::Local(Local::new(store, file_tuning, integrations, retune)?),
+        })
+    }
+
+    /// A handle over the engine of the `vigil serve` answering at `socket`, or `Ok(None)` when nothing does
+    /// (no serve runs; the caller then runs the engine itself). The server gives the role.
+    pub fn attach(socket: &Path) -> Result<Option<Self>, SocketError> {
+        Ok(Remote::connect(socket)?.map(|r| Self {
+            backend: Backend::Remote(r),
+        }))
+    }
+
+    /// The role this UI has on the engine it is attached to; `None` in-process (everything is allowed: the
+    /// store's files are the user's own).
+    pub fn role(&self) -> Option<Role> {
+        match &self.backend {
+            Backend::Local(_) => None,
+            Backend::Remote(r) => Some(r.role()),
+        }
+    }
+
+    /// The engine in this process, for the control socket's server (which answers calls with it).
+    pub(crate) fn local(&self) -> Option<&Local> {
+        match &self.backend {
+            Backend::Local(l) => Some(l),
+            Backend::Remote(_) => None,
+        }
     }
 
     /// Subscribe to the change feed. A slow subscriber that falls behind gets `Lagged` and should reload.
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
-        self.changes.subscribe()
+        match &self.backend {
+            Backend::Local(l) => l.changes.subscribe(),
+            Backend::Remote(r) => r.subscribe(),
+        }
     }
 
     /// Announce a change to every subscriber (engine tasks use it; nobody listening is fine).
     pub fn publish(&self, change: Change) {
-        let _ = self.changes.send(change);
+        match &self.backend {
+            Backend::Local(l) => l.publish(change),
+            Backend::Remote(r) => r.publish(change),
+        }
     }
 
     /// The latest figures.
     pub fn stats(&self) -> EngineStats {
-        self.stats.lock().map(|s| s.clone()).unwrap_or_default()
+        match &self.backend {
+            Backend::Local(l) => l.stats(),
+            Backend::Remote(r) => r.stats(),
+        }
     }
 
-    /// Recount the figures from the store's counters and publish them.
+    /// Recount the figures from the store's counters and publish them (the engine's own threads; an attached
+    /// handle gets them from the server's feed instead).
     pub fn refresh_stats(&self, ingest_rate: f64, backlog: u64, health: Option<String>) {
-        let mut s = match self.stats.lock() {
-            Ok(s) => s,
-            Err(p) => p.into_inner(),
-        };
-        s.events = self.store.event_count();
-        s.quarantined = self.store.quarantined_count();
-        s.alerts = self.store.status_counts();
-        s.ingest_rate = ingest_rate;
-        s.backlog = backlog;
-        if let Some(h) = health {
-            s.health = h;
+        if let Backend::Local(l) = &self.backend {
+            l.refresh_stats(ingest_rate, backlog, health);
         }
-        let snapshot = s.clone();
-        drop(s);
-        self.publish(Change::Stats(snapshot));
+    }
+
+    /// Ask the engine: in this process on a blocking thread, or over the socket.
+    async fn call(&self, call: Call) -> Result<Answer, EngineError> {
+        match &self.backend {
+            Backend::Local(l) => {
+                let l = l.clone();
+                blocking(move || l.answer(call)).await
+            }
+            Backend::Remote(r) => r.call(call).await,
+        }
     }
 
     /// A page of alerts (index-served; see `Store::alerts_page`).
@@ -279,14 +418,25 @@ impl EngineHandle {
         cursor: Option<Ulid>,
         limit: usize,
     ) -> Result<AlertPage, EngineError> {
-        let store = self.store.clone();
-        blocking(move || store.alerts_page(&filter, cursor, limit)).await
+        match self
+            .call(Call::AlertsPage {
+                filter,
+                cursor,
+                limit,
+            })
+            .await?
+        {
+            Answer::Page(p) => Ok(p),
+            other => Err(mismatched(&other)),
+        }
     }
 
     /// One alert.
     pub async fn alert(&self, id: Ulid) -> Result<Option<Alert>, EngineError> {
-        let store = self.store.clone();
-        blocking(move || store.alert(id)).await
+        match self.call(Call::Alert { id }).await? {
+            Answer::Alert(a) => Ok(a),
+            other => Err(mismatched(&other)),
+        }
     }
 
     /// An actor's events around a moment: `before` events up to it and `after` events after it.
@@ -297,8 +447,18 @@ impl EngineHandle {
         before: usize,
         after: usize,
     ) -> Result<Vec<AuditEvent>, EngineError> {
-        let store = self.store.clone();
-        blocking(move || store.actor_timeline(&actor, around, before, after)).await
+        match self
+            .call(Call::Timeline {
+                actor,
+                around,
+                before,
+                after,
+            })
+            .await?
+        {
+            Answer::Events(e) => Ok(e),
+            other => Err(mismatched(&other)),
+        }
     }
 
     /// An actor's alerts created in `[from, to)`, oldest first (the timeline interleaves them).
@@ -321,51 +481,221 @@ impl EngineHandle {
 
     /// The catalogue and custom detections with the settings in force.
     pub fn detections(&self) -> Vec<DetectionView> {
-        let tuning = self.current_tuning();
-        let mut out: Vec<DetectionView> = catalogue::catalogue()
-            .iter()
-            .map(|spec| {
-                let settings = tuning.settings(spec.id);
-                let threshold = match spec.kind {
-                    DetectionKind::Threshold { .. } => Some((
-                        spec.kind.window_secs().unwrap_or(0),
-                        u64::from(spec.kind.threshold(settings.sensitivity).unwrap_or(0)),
-                    )),
-                    _ => None,
-                };
-                DetectionView {
-                    id: spec.id.to_string(),
-                    title: spec.title.to_string(),
-                    category: spec.category.as_str().to_string(),
-                    severity: spec.severity,
-                    threshold,
-                    settings,
-                    custom: false,
-                }
-            })
-            .collect();
-        for c in &tuning.custom {
-            let id = catalogue::custom_detection_id(&c.name);
-            let mut settings = tuning.settings(&id);
-            settings.enabled &= c.enabled;
-            out.push(DetectionView {
-                title: c.name.clone(),
-                id,
-                category: "custom".into(),
-                severity: c.severity,
-                threshold: None,
-                settings,
-                custom: true,
-            });
-        }
-        out
+        detection_views(&self.current_tuning())
     }
 
-    /// The configured integrations with their health and outbox figures, endpoints masked. Reads the store
-    /// off the async threads; a store error shows as that integration's state rather than failing the list.
+    /// The configured integrations with their health and outbox figures, endpoints masked. A store error
+    /// shows as that integration's state rather than failing the list.
     pub async fn integrations(&self) -> Result<Vec<IntegrationView>, EngineError> {
-        let this = self.clone();
-        blocking(move || Ok::<_, EngineError>(this.integration_views())).await
+        match self.call(Call::Integrations).await? {
+            Answer::Integrations(i) => Ok(i),
+            other => Err(mismatched(&other)),
+        }
+    }
+
+    /// Every delivery of one alert, oldest first, for the alert detail.
+    pub async fn deliveries(&self, alert: Ulid) -> Result<Vec<Delivery>, EngineError> {
+        match self.call(Call::Deliveries { alert }).await? {
+            Answer::Deliveries(d) => Ok(d),
+            other => Err(mismatched(&other)),
+        }
+    }
+
+    /// An alert's evidence events and, for a login alert when `baseline`, the countries the actor logged in
+    /// from in the 90 days before it: what the detail shows an analyst deciding on it. `None` when the alert
+    /// is gone. The baseline reads the actor's whole quarter, so the UI asks for it only when the detail has
+    /// the focus, not on every `j` through the queue.
+    pub async fn evidence(
+        &self,
+        id: Ulid,
+        baseline: bool,
+    ) -> Result<Option<Evidence>, EngineError> {
+        match self.call(Call::Evidence { id, baseline }).await? {
+            Answer::Evidence(e) => Ok(e),
+            other => Err(mismatched(&other)),
+        }
+    }
+
+    /// The tuning in force (file + UI overrides).
+    pub fn current_tuning(&self) -> Tuning {
+        match &self.backend {
+            Backend::Local(l) => l.current_tuning(),
+            Backend::Remote(r) => r.tuning(),
+        }
+    }
+
+    /// Carry out a command. Triage changes record who and when in each alert's history and bump its version.
+    /// Attached, an export is streamed from the server and written here, by this user, where they asked.
+    pub async fn execute(&self, cmd: Command) -> Result<String, EngineError> {
+        let result = match (&self.backend, cmd) {
+            (
+                Backend::Remote(r),
+                Command::Export {
+                    filter,
+                    ids,
+                    format,
+                    path,
+                    overwrite,
+                },
+            ) => {
+                let r = r.clone();
+                blocking(move || r.export(filter, ids, format, path, overwrite)).await
+            }
+            (_, command) => match self.call(Call::Execute { command }).await {
+                Ok(Answer::Done(said)) => Ok(said),
+                Ok(other) => Err(mismatched(&other)),
+                Err(e) => Err(e),
+            },
+        };
+        if let Err(EngineError::Denied(why)) = &result {
+            tracing::warn!(reason = %why, "refused by vigil serve");
+        }
+        result
+    }
+}
+
+/// The catalogue and custom detections with the settings `tuning` gives them.
+fn detection_views(tuning: &Tuning) -> Vec<DetectionView> {
+    let mut out: Vec<DetectionView> = catalogue::catalogue()
+        .iter()
+        .map(|spec| {
+            let settings = tuning.settings(spec.id);
+            let threshold = match spec.kind {
+                DetectionKind::Threshold { .. } => Some((
+                    spec.kind.window_secs().unwrap_or(0),
+                    u64::from(spec.kind.threshold(settings.sensitivity).unwrap_or(0)),
+                )),
+                _ => None,
+            };
+            DetectionView {
+                id: spec.id.to_string(),
+                title: spec.title.to_string(),
+                category: spec.category.as_str().to_string(),
+                severity: spec.severity,
+                threshold,
+                settings,
+                custom: false,
+            }
+        })
+        .collect();
+    for c in &tuning.custom {
+        let id = catalogue::custom_detection_id(&c.name);
+        let mut settings = tuning.settings(&id);
+        settings.enabled &= c.enabled;
+        out.push(DetectionView {
+            title: c.name.clone(),
+            id,
+            category: "custom".into(),
+            severity: c.severity,
+            threshold: None,
+            settings,
+            custom: true,
+        });
+    }
+    out
+}
+
+/// The engine in this process: the store and what the UI may change. Its methods block (store reads); the
+/// handle runs them off the async threads, the socket server on its client threads.
+#[derive(Clone)]
+pub(crate) struct Local {
+    store: Store,
+    changes: broadcast::Sender<Change>,
+    tuning: Arc<Mutex<Tuning>>,
+    file_tuning: Tuning,
+    integrations: Arc<Vec<IntegrationConfig>>,
+    /// Masked endpoints and problems, by position in `integrations`.
+    endpoints: Arc<Vec<Endpoint>>,
+    stats: Arc<Mutex<EngineStats>>,
+    /// Where detection-setting changes are sent so the running detector retunes.
+    retune: Option<std::sync::mpsc::Sender<Tuning>>,
+}
+
+impl Local {
+    fn new(
+        store: Store,
+        file_tuning: Tuning,
+        integrations: Vec<IntegrationConfig>,
+        retune: Option<std::sync::mpsc::Sender<Tuning>>,
+    ) -> Result<Self, EngineError> {
+        let tuning = file_tuning.overlay(&store.detection_overrides()?);
+        let (changes, _) = broadcast::channel(1024);
+        let endpoints = endpoints(&integrations);
+        let local = Self {
+            store,
+            changes,
+            tuning: Arc::new(Mutex::new(tuning)),
+            file_tuning,
+            integrations: Arc::new(integrations),
+            endpoints: Arc::new(endpoints),
+            stats: Arc::new(Mutex::new(EngineStats {
+                health: "ok".into(),
+                ..Default::default()
+            })),
+            retune,
+        };
+        local.refresh_stats(0.0, 0, None);
+        Ok(local)
+    }
+
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
+    fn publish(&self, change: Change) {
+        let _ = self.changes.send(change);
+    }
+
+    pub(crate) fn stats(&self) -> EngineStats {
+        self.stats.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn refresh_stats(&self, ingest_rate: f64, backlog: u64, health: Option<String>) {
+        let mut s = match self.stats.lock() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        };
+        s.events = self.store.event_count();
+        s.quarantined = self.store.quarantined_count();
+        s.alerts = self.store.status_counts();
+        s.ingest_rate = ingest_rate;
+        s.backlog = backlog;
+        if let Some(h) = health {
+            s.health = h;
+        }
+        let snapshot = s.clone();
+        drop(s);
+        self.publish(Change::Stats(snapshot));
+    }
+
+    pub(crate) fn current_tuning(&self) -> Tuning {
+        self.tuning.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    /// Answer one call (blocking): the one place queries and commands are carried out, for this process's UI
+    /// and for attached ones alike.
+    pub(crate) fn answer(&self, call: Call) -> Result<Answer, EngineError> {
+        Ok(match call {
+            Call::AlertsPage {
+                filter,
+                cursor,
+                limit,
+            } => Answer::Page(self.store.alerts_page(&filter, cursor, limit)?),
+            Call::Alert { id } => Answer::Alert(self.store.alert(id)?),
+            Call::Timeline {
+                actor,
+                around,
+                before,
+                after,
+            } => Answer::Events(self.store.actor_timeline(&actor, around, before, after)?),
+            Call::Integrations => Answer::Integrations(self.integration_views()),
+            Call::Deliveries { alert } => Answer::Deliveries(self.store.deliveries_of(alert)?),
+            Call::Evidence { id, baseline } => Answer::Evidence(match self.store.alert(id)? {
+                Some(alert) => Some(evidence_of(&self.store, &alert, baseline)?),
+                None => None,
+            }),
+            Call::Execute { command } => Answer::Done(self.execute(command)?),
+        })
     }
 
     fn integration_views(&self) -> Vec<IntegrationView> {
@@ -441,47 +771,17 @@ impl EngineHandle {
         view
     }
 
-    /// Every delivery of one alert, oldest first, for the alert detail.
-    pub async fn deliveries(&self, alert: Ulid) -> Result<Vec<Delivery>, EngineError> {
-        let store = self.store.clone();
-        blocking(move || store.deliveries_of(alert)).await
-    }
-
-    /// An alert's evidence events and, for a login alert when `baseline`, the countries the actor logged in
-    /// from in the 90 days before it: what the detail shows an analyst deciding on it. `None` when the alert
-    /// is gone. The baseline reads the actor's whole quarter, so the UI asks for it only when the detail has
-    /// the focus, not on every `j` through the queue.
-    pub async fn evidence(
-        &self,
-        id: Ulid,
-        baseline: bool,
-    ) -> Result<Option<Evidence>, EngineError> {
-        let store = self.store.clone();
-        blocking(move || -> Result<Option<Evidence>, StoreError> {
-            let Some(alert) = store.alert(id)? else {
-                return Ok(None);
-            };
-            Ok(Some(evidence_of(&store, &alert, baseline)?))
-        })
-        .await
-    }
-
-    /// The tuning in force (file + UI overrides).
-    pub fn current_tuning(&self) -> Tuning {
-        self.tuning.lock().map(|t| t.clone()).unwrap_or_default()
-    }
-
-    /// Carry out a command. Triage changes record who and when in each alert's history and bump its version.
-    pub async fn execute(&self, cmd: Command) -> Result<String, EngineError> {
-        let this = self.clone();
-        blocking(move || this.execute_blocking(cmd)).await
-    }
-
-    fn execute_blocking(&self, cmd: Command) -> Result<String, EngineError> {
+    /// Carry out a command (blocking; see [`EngineHandle::execute`]).
+    fn execute(&self, cmd: Command) -> Result<String, EngineError> {
         let now = Utc::now();
         match cmd {
-            Command::SetStatus { ids, status, who } => {
-                let n = self.change_alerts(&ids, |a| {
+            Command::SetStatus {
+                ids,
+                status,
+                who,
+                seen,
+            } => {
+                let n = self.change_alerts(&ids, &seen, |a| {
                     if a.status == status {
                         return false;
                     }
@@ -499,8 +799,13 @@ impl EngineHandle {
                     status.label()
                 ))
             }
-            Command::Assign { ids, assignee, who } => {
-                let n = self.change_alerts(&ids, |a| {
+            Command::Assign {
+                ids,
+                assignee,
+                who,
+                seen,
+            } => {
+                let n = self.change_alerts(&ids, &seen, |a| {
                     if a.assignee == assignee {
                         return false;
                     }
@@ -532,7 +837,7 @@ impl EngineHandle {
                 if text.is_empty() {
                     return Err(EngineError::Invalid("an empty note was not added".into()));
                 }
-                self.change_alerts(&[id], |a| {
+                self.change_alerts(&[id], &[], |a| {
                     a.notes.push(Note {
                         author: who.clone(),
                         time: now,
@@ -770,7 +1075,7 @@ impl EngineHandle {
         tracing::info!(integration = %name, who = %who, alerts = found.len(), "alerts sent by hand");
         // Who sent what where belongs in each alert's history (the deliveries themselves do not say who).
         let what = format!("sent to {name}");
-        self.change_alerts(&found, |a| {
+        self.change_alerts(&found, &[], |a| {
             a.history.push(HistoryEntry {
                 time: now,
                 who: who.to_string(),
@@ -798,25 +1103,44 @@ impl EngineHandle {
     }
 
     /// Apply `change` to each alert (bumping its version); publish and flush once. Returns how many changed.
+    /// When an alert's version is no longer the one in `seen`, nothing at all is changed and the conflict
+    /// names who changed it last, and when.
     fn change_alerts(
         &self,
         ids: &[Ulid],
+        seen: &[(Ulid, u64)],
         mut change: impl FnMut(&mut Alert) -> bool,
     ) -> Result<usize, EngineError> {
         // Read, change and write under the store's alert lock: a burst growing the alert meanwhile is kept,
-        // and so is this change.
-        let changed: Vec<Ulid> = self
-            .store
-            .modify_alerts(ids, |a| {
-                if !change(a) {
-                    return Ok(false);
-                }
-                a.version += 1;
-                Ok(true)
-            })?
-            .into_iter()
-            .map(|a| a.id)
-            .collect();
+        // and so is this change. An error inside leaves the whole batch unwritten.
+        let mut conflict = None;
+        let written = self.store.modify_alerts(ids, |a| {
+            if let Some((_, v)) = seen.iter().find(|(id, _)| *id == a.id)
+                && *v != a.version
+            {
+                let last = a.history.last();
+                conflict = Some(EngineError::Conflict {
+                    id: a.id.to_string(),
+                    by: last.map(|h| h.who.clone()),
+                    at: last.map(|h| h.time),
+                });
+                return Err(StoreError::Conflict {
+                    id: a.id.to_string(),
+                    found: a.version,
+                    expected: *v,
+                });
+            }
+            if !change(a) {
+                return Ok(false);
+            }
+            a.version += 1;
+            Ok(true)
+        });
+        let changed: Vec<Ulid> = match (written, conflict) {
+            (Err(_), Some(c)) => return Err(c),
+            (Err(e), None) => return Err(e.into()),
+            (Ok(w), _) => w.into_iter().map(|a| a.id).collect(),
+        };
         if !changed.is_empty() {
             self.store.flush()?;
             self.publish(Change::AlertsChanged {
@@ -836,36 +1160,52 @@ impl EngineHandle {
         path: PathBuf,
         overwrite: bool,
     ) -> Result<String, EngineError> {
-        let refused = |e: ExportError| match e {
-            ExportError::Exists(p) => EngineError::Invalid(format!("{} exists", p.display())),
-            other => EngineError::Invalid(other.to_string()),
-        };
-        let mut file = ExportFile::create(&path, overwrite).map_err(refused)?;
         let selection = match ids {
             Some(ids) => ExportSelection::Ids(ids),
             None => ExportSelection::Filter(filter),
         };
-        let rows = export_alerts(
-            &self.store,
-            &selection,
-            std::io::BufWriter::new(&mut file),
-            format,
-        )
-        .map_err(|e| match e {
-            ExportError::Store(e) => EngineError::from(e),
-            other => EngineError::Invalid(format!("{}: {other}", path.display())),
-        })?;
-        file.commit().map_err(refused)?;
-        Ok(format!(
-            "exported {} to {}",
-            crate::model::text::plural(
-                usize::try_from(rows).unwrap_or(usize::MAX),
-                "alert",
-                "alerts"
-            ),
-            path.display()
-        ))
+        export_to_file(path, overwrite, |out| {
+            export_alerts(&self.store, &selection, out, format).map_err(|e| match e {
+                ExportError::Store(e) => EngineError::from(e),
+                other => EngineError::Invalid(other.to_string()),
+            })
+        })
     }
+}
+
+/// Write an export to `path` (owner-only, whole or not at all: see [`ExportFile`]) with `write`, which
+/// returns the rows written; the status-bar line. Shared by the in-process export and the attached one
+/// (whose rows come over the socket).
+pub(super) fn export_to_file(
+    path: PathBuf,
+    overwrite: bool,
+    write: impl FnOnce(&mut std::io::BufWriter<&mut ExportFile>) -> Result<u64, EngineError>,
+) -> Result<String, EngineError> {
+    let refused = |e: ExportError| match e {
+        ExportError::Exists(p) => EngineError::Invalid(format!("{} exists", p.display())),
+        other => EngineError::Invalid(other.to_string()),
+    };
+    let mut file = ExportFile::create(&path, overwrite).map_err(refused)?;
+    let rows = {
+        let mut out = std::io::BufWriter::new(&mut file);
+        let rows = write(&mut out).map_err(|e| match e {
+            EngineError::Invalid(why) => EngineError::Invalid(format!("{}: {why}", path.display())),
+            other => other,
+        })?;
+        std::io::Write::flush(&mut out)
+            .map_err(|e| EngineError::Invalid(format!("{}: {e}", path.display())))?;
+        rows
+    };
+    file.commit().map_err(refused)?;
+    Ok(format!(
+        "exported {} to {}",
+        crate::model::text::plural(
+            usize::try_from(rows).unwrap_or(usize::MAX),
+            "alert",
+            "alerts"
+        ),
+        path.display()
+    ))
 }
 
 /// The endpoints a UI may show, one per integration: the scheme and host of the URL the delivery worker

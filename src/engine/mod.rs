@@ -7,6 +7,7 @@
 //! [`Detector`]: crate::detect::Detector
 
 mod api;
+mod attach;
 pub mod delivery;
 pub mod demo;
 mod pipeline;
@@ -22,8 +23,8 @@ pub mod users;
 mod workers;
 
 pub use api::{
-    Change, Command, DetectionView, EngineError, EngineHandle, EngineStats, IntegrationCondition,
-    IntegrationView, with_exclusion,
+    Answer, Call, Change, Command, DetectionView, EngineError, EngineHandle, EngineStats,
+    IntegrationCondition, IntegrationView, Seen, with_exclusion,
 };
 
 pub use pipeline::{IngestStats, Pipeline, PipelineError};

@@ -251,8 +251,9 @@ impl Engine {
             if let Some(path) = opts.socket.clone() {
                 let (sstore, sshared, roles) =
                     (store.clone(), shared.clone(), config.roles.clone());
+                let (shandle, sfeeder) = (handle.clone(), feeder.clone());
                 workers.spawn("socket".into(), Role::Service, move || {
-                    socket::run(path, sstore, roles, sshared)
+                    socket::run(path, sstore, shandle, sfeeder, roles, sshared)
                 })?;
             }
             workers.spawn("retention".into(), Role::Retention, move || {

@@ -1,7 +1,8 @@
 //! The control socket of `vigil serve`: `<data-dir>/vigil.sock`, mode 0660 (the data dir's group may
 //! connect). While `serve` holds the store, other commands ask it through this socket instead of failing on
-//! the store's lock. This first version answers `status`; the UI's attach, roles and the other commands build
-//! on the same framing.
+//! the store's lock, and UIs attach to its engine ([`Request::Attach`]): each attached UI sends
+//! [`Call`]s and gets [`Response::Reply`]s, and the engine's change feed is pushed to all of them, so several
+//! engineers see each other's triage live. What a peer may do comes from its uid and `[roles]`.
 //!
 //! Framing: each message is a 4-byte big-endian length, then that many bytes of JSON (at most
 //! [`MAX_FRAME`]). The client speaks first with [`Request::Hello`] naming its [`PROTOCOL`]; a server of
@@ -18,15 +19,19 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use ulid::Ulid;
+
+use super::api::{Answer, Call, Change, Command, EngineError, EngineHandle, EngineStats, Local};
 use super::status::StatusReport;
-use super::workers::{Shared, TICK};
+use super::workers::{Batch, BatchCounts, Feeder, Shared, TICK};
 use crate::config::RolesConfig;
+use crate::detect::tuning::Tuning;
 use crate::export::{ExportFormat, ExportSelection, export_alerts};
 use crate::model::AlertFilter;
 use crate::store::{QuarantineRecord, Store};
 
-/// The protocol this build speaks.
-pub const PROTOCOL: u32 = 1;
+/// The protocol this build speaks (2: UIs attach).
+pub const PROTOCOL: u32 = 2;
 /// The socket's file name in the data dir.
 pub const SOCKET_NAME: &str = "vigil.sock";
 /// Largest message either side accepts.
@@ -46,14 +51,29 @@ pub enum Request {
     Hello { protocol: u32, client: String },
     /// The engine's figures, as `vigil status` prints them.
     Status,
-    /// The alerts `filter` selects, written as `format` (an admin's right, as in Guard), streamed back in
-    /// [`Response::Chunk`]s and ended by [`Response::Done`].
+    /// The alerts `filter` selects (or the alerts `ids` names, when given), written as `format` (an admin's
+    /// right, as in Guard), streamed back in [`Response::Chunk`]s and ended by [`Response::Done`].
     Export {
         filter: AlertFilter,
+        #[serde(default)]
+        ids: Option<Vec<Ulid>>,
         format: ExportFormat,
     },
     /// The newest `limit` quarantined records (a responder's right: raw records are outside data).
     Quarantine { limit: usize },
+    /// Start streaming events into the engine (an admin's right: it loads data and raises alerts), named
+    /// `source` in quarantine records: [`Request::Data`] frames of input in any form `vigil ingest` reads, then
+    /// [`Request::End`], answered by [`Response::Ingested`] once every event is durable.
+    Ingest { source: String },
+    /// Input bytes of an ingest, base64 (a chunk may end inside a record).
+    Data { data: String },
+    /// The ingest's input is complete.
+    End,
+    /// Attach a UI: the server answers [`Response::Attached`], then pushes every change of the engine and
+    /// answers [`Request::Call`]s (in any order: each reply names its call) until the client hangs up.
+    Attach,
+    /// One query or command of an attached UI.
+    Call { id: u64, call: Call },
 }
 
 /// What the server answers.
@@ -81,6 +101,27 @@ pub enum Response {
         records: Vec<(QuarantineRecord, String)>,
         total: u64,
     },
+    /// An ingest is durable: what became of its records.
+    Ingested {
+        accepted: u64,
+        duplicates: u64,
+        quarantined: u64,
+    },
+    /// The UI is attached: the figures and tuning in force now (later ones come as pushes).
+    Attached {
+        stats: EngineStats,
+        tuning: Tuning,
+        role: Role,
+    },
+    /// The answer to [`Request::Call`] `id`.
+    Reply {
+        id: u64,
+        result: Result<Answer, EngineError>,
+    },
+    /// A change of the engine, pushed to every attached UI.
+    Change { change: Change },
+    /// The tuning in force, pushed before the [`Change::TuningChanged`] it explains.
+    Tuning { tuning: Tuning },
 }
 
 /// What a socket peer may do, from its uid and `[roles]`.
@@ -121,6 +162,61 @@ impl Peer {
             None => format!("uid {}", self.uid),
         }
     }
+
+    /// The name an attached peer's changes are recorded under in alert histories.
+    fn who(&self) -> String {
+        self.name.clone().unwrap_or_else(|| format!("uid {}", self.uid))
+    }
+}
+
+/// The least role a command needs, and what it does in words for a refusal. Viewers read; responders triage
+/// (status, assignee, notes, sending alerts on); admins tune detections, manage integrations and export.
+pub fn required_role(cmd: &Command) -> (Role, &'static str) {
+    match cmd {
+        Command::SetStatus { .. } => (Role::Responder, "changing an alert's status"),
+        Command::Assign { .. } => (Role::Responder, "assigning alerts"),
+        Command::AddNote { .. } => (Role::Responder, "adding notes"),
+        Command::SendAlerts { .. } => (Role::Responder, "sending alerts to an integration"),
+        Command::SetDetection { .. } => (Role::Admin, "tuning detections"),
+        Command::TestIntegration { .. } => (Role::Admin, "testing integrations"),
+        Command::ReplayDead { .. } => (Role::Admin, "replaying dead letters"),
+        Command::SetIntegrationEnabled { .. } => (Role::Admin, "enabling or disabling integrations"),
+        Command::Export { .. } => (Role::Admin, "exporting alerts"),
+    }
+}
+
+/// Whom a role is for, in a refusal.
+fn who_may(role: Role) -> &'static str {
+    match role {
+        Role::Viewer => "everyone",
+        Role::Responder => "for responders and admins",
+        Role::Admin => "for admins",
+    }
+}
+
+/// A call as the peer may make it: a command its role does not allow is refused with the reason, and a
+/// command's `who` becomes the peer's own name (a client cannot triage in someone else's name).
+fn authorize(call: Call, role: Role, peer: &Peer) -> Result<Call, EngineError> {
+    let Call::Execute { command } = call else {
+        return Ok(call);
+    };
+    let (needed, what) = required_role(&command);
+    if role < needed {
+        return Err(EngineError::Denied(format!(
+            "{what} is {}; {} is a {}",
+            who_may(needed),
+            peer.describe(),
+            role.as_str()
+        )));
+    }
+    if matches!(command, Command::Export { .. }) {
+        return Err(EngineError::Invalid(
+            "an attached export is streamed (Request::Export), not written by the server".into(),
+        ));
+    }
+    Ok(Call::Execute {
+        command: command.with_who(peer.who()),
+    })
 }
 
 /// The role `[roles]` gives `peer`; `None` when it names them in no list. Lists hold user names, numeric
@@ -241,10 +337,29 @@ pub fn bind(path: &Path) -> io::Result<UnixListener> {
 pub(super) fn run(
     path: PathBuf,
     store: Store,
+    handle: EngineHandle,
+    feeder: Feeder,
     roles: RolesConfig,
     shared: Arc<Shared>,
 ) -> Result<(), String> {
     let roles = Arc::new(roles);
+    // Client threads send through this one feeder, taken away when serve stops: a client still streaming
+    // an ingest then cannot keep the pipeline's channel open and hold up the shutdown.
+    let feeder = Arc::new(std::sync::Mutex::new(Some(feeder)));
+    let ended = accept_loop(&path, &store, &handle, &feeder, &roles, &shared);
+    feeder.lock().unwrap_or_else(|p| p.into_inner()).take();
+    ended
+}
+
+fn accept_loop(
+    path: &Path,
+    store: &Store,
+    handle: &EngineHandle,
+    feeder: &SharedFeeder,
+    roles: &Arc<RolesConfig>,
+    shared: &Arc<Shared>,
+) -> Result<(), String> {
+    let path = path.to_path_buf();
     let listener = match bind(&path) {
         Ok(l) => l,
         Err(e) => {
@@ -274,11 +389,18 @@ pub(super) fn run(
                 }
                 active.fetch_add(1, Ordering::AcqRel);
                 let (store, shared, done) = (store.clone(), shared.clone(), active.clone());
-                let roles = roles.clone();
+                let (roles, handle, feeder) = (roles.clone(), handle.clone(), feeder.clone());
                 let spawned = std::thread::Builder::new()
                     .name("socket client".into())
                     .spawn(move || {
-                        if let Err(e) = serve_client(stream, &store, &roles, &shared) {
+                        let ctx = Ctx {
+                            store: &store,
+                            handle: &handle,
+                            feeder: &feeder,
+                            roles: &roles,
+                            shared: &shared,
+                        };
+                        if let Err(e) = serve_client(stream, &ctx) {
                             tracing::info!(error = %e, "socket client ended");
                         }
                         done.fetch_sub(1, Ordering::AcqRel);
@@ -299,12 +421,26 @@ pub(super) fn run(
 }
 
 /// One client: the handshake, then requests until it hangs up, goes quiet or the engine stops.
-fn serve_client(
-    mut s: UnixStream,
-    store: &Store,
-    roles: &RolesConfig,
-    shared: &Shared,
-) -> Result<(), SocketError> {
+/// The pipeline's feeder, shared by the client threads while serve runs.
+type SharedFeeder = Arc<std::sync::Mutex<Option<Feeder>>>;
+
+/// What a client thread serves from.
+struct Ctx<'a> {
+    store: &'a Store,
+    handle: &'a EngineHandle,
+    feeder: &'a SharedFeeder,
+    roles: &'a RolesConfig,
+    shared: &'a Arc<Shared>,
+}
+
+fn serve_client(mut s: UnixStream, ctx: &Ctx<'_>) -> Result<(), SocketError> {
+    let Ctx {
+        store,
+        handle,
+        roles,
+        shared,
+        ..
+    } = *ctx;
     s.set_nonblocking(false)?;
     // A peer gets a few seconds to say hello, then the idle limit: a silent one cannot hold a slot long.
     s.set_read_timeout(Some(HELLO_WITHIN))?;
@@ -359,6 +495,48 @@ fn serve_client(
             Request::Hello { .. } => Response::Error {
                 message: "hello was already said".into(),
             },
+            Request::Attach => {
+                let Some(local) = handle.local() else {
+                    return Err(SocketError::Unexpected("no engine to attach to".into()));
+                };
+                tracing::info!(peer = %peer, role = role.as_str(), "UI attached");
+                let ended = session(s, local, role, &who, shared);
+                tracing::info!(peer = %peer, "UI detached");
+                return ended;
+            }
+            Request::Call { id, .. } => Response::Reply {
+                id,
+                result: Err(EngineError::Invalid("attach first".into())),
+            },
+            Request::Data { .. } | Request::End => Response::Error {
+                message: "no ingest was started".into(),
+            },
+            Request::Ingest { .. } if role < Role::Admin => {
+                // The input that follows is read and dropped, so the client hears the refusal at its end.
+                let message = format!(
+                    "ingesting events is for admins; {peer} is a {}",
+                    role.as_str()
+                );
+                tracing::warn!(%message, "socket request denied");
+                drain_ingest(&mut s)?;
+                Response::Error { message }
+            }
+            Request::Ingest { source } => {
+                let source = format!(
+                    "socket {}: {}",
+                    who.who(),
+                    crate::model::text::truncate(&crate::model::text::sanitize(&source), 200)
+                );
+                tracing::info!(peer = %peer, %source, "ingest through the socket");
+                match ingest_stream(&mut s, &source, ctx.feeder, shared)? {
+                    Ok(c) => Response::Ingested {
+                        accepted: c.accepted,
+                        duplicates: c.duplicates,
+                        quarantined: c.quarantined,
+                    },
+                    Err(message) => Response::Error { message },
+                }
+            }
             Request::Status => {
                 let mut report = StatusReport::of_store(store);
                 report.engine = "running".into();
@@ -393,9 +571,16 @@ fn serve_client(
                 tracing::warn!(%message, "socket request denied");
                 Response::Error { message }
             }
-            Request::Export { filter, format } => {
+            Request::Export {
+                filter,
+                ids,
+                format,
+            } => {
                 tracing::info!(peer = %peer, "export through the socket");
-                let selection = ExportSelection::Filter(filter);
+                let selection = match ids {
+                    Some(ids) => ExportSelection::Ids(ids),
+                    None => ExportSelection::Filter(filter),
+                };
                 let mut out = ChunkWriter {
                     stream: &mut s,
                     buf: Vec::with_capacity(CHUNK),
@@ -412,6 +597,302 @@ fn serve_client(
         write_frame(&mut s, &resp)?;
     }
     Ok(())
+}
+
+/// Records per batch of a socket ingest.
+const INGEST_BATCH: usize = 1_000;
+
+/// Input chunks buffered between the socket and the parser.
+const INGEST_BUFFERED: usize = 4;
+
+/// Read and drop an ingest's input up to its end (a refused one).
+fn drain_ingest(s: &mut UnixStream) -> Result<(), SocketError> {
+    loop {
+        match read_frame::<Request>(s)? {
+            Some(Request::Data { .. }) => {}
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// An ingest streamed over the socket: the frames' bytes go through a small channel to a parser thread,
+/// which reads them with the same reader as files and sends batches to the pipeline, each acknowledged once
+/// durable. Answers when the client's input has ended and every batch is durable. The outer error ends the
+/// connection; the inner one is said to the client.
+fn ingest_stream(
+    s: &mut UnixStream,
+    source: &str,
+    feeder: &SharedFeeder,
+    shared: &Arc<Shared>,
+) -> Result<Result<BatchCounts, String>, SocketError> {
+    use base64::Engine as _;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(INGEST_BUFFERED);
+    let source: Arc<str> = source.into();
+    let parser = {
+        let (feeder, shared) = (feeder.clone(), shared.clone());
+        std::thread::Builder::new()
+            .name("socket ingest".into())
+            .spawn(move || parse_and_feed(ChunkReader::new(rx), source, &feeder, &shared))?
+    };
+    let mut failed = None;
+    loop {
+        match read_frame::<Request>(s) {
+            Ok(Some(Request::Data { data })) => {
+                if failed.is_some() {
+                    continue;
+                }
+                match base64::engine::general_purpose::STANDARD.decode(data) {
+                    // The parser gone means it failed: keep reading to the end, then say why.
+                    Ok(bytes) => {
+                        if tx.send(bytes).is_err() {
+                            failed = Some(String::new());
+                        }
+                    }
+                    Err(e) => failed = Some(format!("unreadable ingest data: {e}")),
+                }
+            }
+            Ok(Some(Request::End)) => break,
+            Ok(Some(_)) => {
+                failed = Some("an ingest takes data frames and an end".into());
+                break;
+            }
+            // The client went away mid-stream: what it sent whole is stored (as a file cut short would be).
+            Ok(None) | Err(_) => {
+                drop(tx);
+                let _ = parser.join();
+                return Err(SocketError::Unexpected(
+                    "the client hung up during an ingest".into(),
+                ));
+            }
+        }
+    }
+    drop(tx);
+    let parsed = parser
+        .join()
+        .unwrap_or_else(|_| Err("the ingest's parser failed".into()));
+    Ok(match (failed, parsed) {
+        (Some(why), _) if !why.is_empty() => Err(why),
+        (_, r) => r,
+    })
+}
+
+/// The parser thread of [`ingest_stream`]: records in batches to the pipeline, then the acknowledgements.
+fn parse_and_feed(
+    input: ChunkReader,
+    source: Arc<str>,
+    feeder: &SharedFeeder,
+    shared: &Arc<Shared>,
+) -> Result<BatchCounts, String> {
+    let mut reader = crate::ingest::Reader::new(input);
+    let mut acks = Vec::new();
+    let mut records = Vec::with_capacity(INGEST_BATCH);
+    let send = |records: Vec<crate::ingest::Record>, acks: &mut Vec<_>| -> Result<(), String> {
+        let (ack, done) = tokio::sync::oneshot::channel();
+        let batch = Batch {
+            source: source.clone(),
+            records,
+            position: None,
+            ack: Some(ack),
+        };
+        let sent = feeder
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|f| f.send(batch));
+        if !sent {
+            return Err("vigil serve is stopping; the rest was not stored".into());
+        }
+        acks.push(done);
+        Ok(())
+    };
+    loop {
+        match reader.next_record() {
+            Ok(Some(r)) => {
+                records.push(r);
+                if records.len() >= INGEST_BATCH {
+                    send(std::mem::take(&mut records), &mut acks)?;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => return Err(format!("reading the input: {e}")),
+        }
+        if shared.stopping() {
+            return Err("vigil serve is stopping; the rest was not stored".into());
+        }
+    }
+    if !records.is_empty() {
+        send(records, &mut acks)?;
+    }
+    let mut total = BatchCounts::default();
+    for done in acks {
+        let c = done
+            .blocking_recv()
+            .map_err(|_| "not stored: the engine stopped or its store failed".to_string())?;
+        total.accepted += c.accepted;
+        total.duplicates += c.duplicates;
+        total.quarantined += c.quarantined;
+    }
+    Ok(total)
+}
+
+/// The input of a socket ingest, as a reader over the chunks the socket thread passes on.
+struct ChunkReader {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl ChunkReader {
+    fn new(rx: std::sync::mpsc::Receiver<Vec<u8>>) -> Self {
+        Self {
+            rx,
+            chunk: Vec::new(),
+            at: 0,
+        }
+    }
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at >= self.chunk.len() {
+            match self.rx.recv() {
+                Ok(c) => {
+                    self.chunk = c;
+                    self.at = 0;
+                }
+                // The input ended.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// Calls of one attached UI answered at once; more wait for a free slot (a UI asks a few per key press).
+const CALLS_IN_FLIGHT: usize = 8;
+
+/// How often the push thread looks at the change feed (and whether serve is stopping).
+const PUSH_POLL: Duration = Duration::from_millis(25);
+
+/// An attached UI: say what is in force, then answer calls (each on a thread of its own, up to
+/// [`CALLS_IN_FLIGHT`], so a slow evidence read does not hold up a page) while a second thread pushes the
+/// change feed. Ends when the client hangs up or serve stops (the push thread then shuts the socket, which
+/// ends the read here).
+fn session(
+    mut s: UnixStream,
+    local: &Local,
+    role: Role,
+    peer: &Peer,
+    shared: &Arc<Shared>,
+) -> Result<(), SocketError> {
+    // Subscribed before the first figures go out: nothing said after them is missed.
+    let mut feed = local.subscribe();
+    let writer = Arc::new(std::sync::Mutex::new(s.try_clone()?));
+    let send = {
+        let writer = writer.clone();
+        move |r: &Response| -> Result<(), SocketError> {
+            let mut w = writer.lock().unwrap_or_else(|p| p.into_inner());
+            write_frame(&mut *w, r)
+        }
+    };
+    send(&Response::Attached {
+        stats: local.stats(),
+        tuning: local.current_tuning(),
+        role,
+    })?;
+    // An attached UI may sit idle for hours: it is ended by its hangup (or serve's stop), not a read timeout.
+    s.set_read_timeout(None)?;
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pusher = {
+        let (done, shared, send) = (done.clone(), shared.clone(), send.clone());
+        let (local, closer) = (local.clone(), s.try_clone()?);
+        std::thread::Builder::new()
+            .name("socket push".into())
+            .spawn(move || {
+                use tokio::sync::broadcast::error::TryRecvError;
+                while !done.load(Ordering::Acquire) {
+                    if shared.stopping() {
+                        break;
+                    }
+                    let change = match feed.try_recv() {
+                        Ok(c) => c,
+                        Err(TryRecvError::Empty) => {
+                            std::thread::sleep(PUSH_POLL);
+                            continue;
+                        }
+                        Err(TryRecvError::Lagged(_)) => Change::Resync,
+                        Err(TryRecvError::Closed) => break,
+                    };
+                    if change == Change::TuningChanged {
+                        let tuning = local.current_tuning();
+                        if send(&Response::Tuning { tuning }).is_err() {
+                            break;
+                        }
+                    }
+                    if send(&Response::Change { change }).is_err() {
+                        break;
+                    }
+                }
+                // Ends the session's read (serve stopping, or the client gone).
+                let _ = closer.shutdown(std::net::Shutdown::Both);
+            })?
+    };
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let ended = loop {
+        let req = match read_frame::<Request>(&mut s) {
+            Ok(Some(r)) => r,
+            Ok(None) => break Ok(()),
+            Err(SocketError::Io(_)) if shared.stopping() => break Ok(()),
+            Err(e) => break Err(e),
+        };
+        let Request::Call { id, call } = req else {
+            let _ = send(&Response::Error {
+                message: "an attached client sends calls only".into(),
+            });
+            continue;
+        };
+        let call = match authorize(call, role, peer) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(peer = %peer.describe(), refused = %e, "socket request denied");
+                if send(&Response::Reply { id, result: Err(e) }).is_err() {
+                    break Ok(());
+                }
+                continue;
+            }
+        };
+        // Over the limit, the call is answered here, in order: the client waits rather than the server
+        // spawning without bound.
+        if in_flight.load(Ordering::Acquire) >= CALLS_IN_FLIGHT {
+            let result = local.answer(call);
+            if send(&Response::Reply { id, result }).is_err() {
+                break Ok(());
+            }
+            continue;
+        }
+        in_flight.fetch_add(1, Ordering::AcqRel);
+        let (local, reply, count) = (local.clone(), send.clone(), in_flight.clone());
+        let spawned = std::thread::Builder::new()
+            .name("socket call".into())
+            .spawn(move || {
+                let result = local.answer(call);
+                let _ = reply(&Response::Reply { id, result });
+                count.fetch_sub(1, Ordering::AcqRel);
+            });
+        if spawned.is_err() {
+            in_flight.fetch_sub(1, Ordering::AcqRel);
+            let _ = send(&Response::Reply {
+                id,
+                result: Err(EngineError::Invalid("the server is out of threads".into())),
+            });
+        }
+    };
+    done.store(true, Ordering::Release);
+    let _ = pusher.join();
+    ended
 }
 
 /// Bytes per export chunk.
@@ -458,7 +939,7 @@ impl Write for ChunkWriter<'_> {
 
 /// A client of the control socket at `path`, after the handshake.
 pub struct Client {
-    stream: UnixStream,
+    pub(super) stream: UnixStream,
     /// The role the server gave this client's uid.
     pub role: Role,
 }
@@ -494,15 +975,23 @@ impl Client {
         }
     }
 
-    /// Export the alerts `filter` selects into `out`; the rows written.
+    /// Export the alerts `filter` selects (or those `ids` names) into `out`; the rows written.
     pub fn export(
         &mut self,
         filter: AlertFilter,
+        ids: Option<Vec<Ulid>>,
         format: ExportFormat,
         out: &mut impl Write,
     ) -> Result<u64, SocketError> {
         use base64::Engine as _;
-        write_frame(&mut self.stream, &Request::Export { filter, format })?;
+        write_frame(
+            &mut self.stream,
+            &Request::Export {
+                filter,
+                ids,
+                format,
+            },
+        )?;
         loop {
             match read_frame::<Response>(&mut self.stream)? {
                 Some(Response::Chunk { data }) => {
@@ -515,6 +1004,46 @@ impl Client {
                 Some(Response::Error { message }) => return Err(SocketError::Refused(message)),
                 other => return Err(SocketError::Unexpected(format!("{other:?}"))),
             }
+        }
+    }
+
+    /// Stream `input` into the running engine as source `source`; what became of its records, once durable.
+    pub fn ingest(
+        &mut self,
+        source: &str,
+        input: &mut impl Read,
+    ) -> Result<(u64, u64, u64), SocketError> {
+        use base64::Engine as _;
+        write_frame(
+            &mut self.stream,
+            &Request::Ingest {
+                source: source.to_string(),
+            },
+        )?;
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = match input.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let data = base64::engine::general_purpose::STANDARD.encode(&buf[..n]);
+            write_frame(&mut self.stream, &Request::Data { data })?;
+        }
+        write_frame(&mut self.stream, &Request::End)?;
+        // However long the engine takes to make it durable.
+        self.stream.set_read_timeout(None)?;
+        let answer = read_frame::<Response>(&mut self.stream);
+        self.stream.set_read_timeout(Some(IDLE))?;
+        match answer? {
+            Some(Response::Ingested {
+                accepted,
+                duplicates,
+                quarantined,
+            }) => Ok((accepted, duplicates, quarantined)),
+            Some(Response::Error { message }) => Err(SocketError::Refused(message)),
+            other => Err(SocketError::Unexpected(format!("{other:?}"))),
         }
     }
 

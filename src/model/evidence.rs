@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::{Alert, AuditEvent, haversine_km, text};
 
 /// An alert's evidence as the store holds it, and the baseline a login alert is judged against.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Evidence {
     /// The alert's evidence events found in the store, oldest first.
     pub events: Vec<AuditEvent>,
@@ -26,7 +26,7 @@ pub struct Evidence {
 }
 
 /// A country an actor logged in from before an alert: how often, first and last time.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SeenCountry {
     pub country: String,
     pub logins: u64,

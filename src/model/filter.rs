@@ -130,14 +130,14 @@ fn text_matches(a: &Alert, t: &str) -> bool {
 }
 
 /// One page of alerts and the cursor for the next (`None` at the end).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AlertPage {
     pub alerts: Vec<Alert>,
     pub next: Option<Ulid>,
 }
 
 /// Alerts per status, kept as counters so the header never counts a million rows.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StatusCounts {
     pub open: u64,
     pub acknowledged: u64,

@@ -286,7 +286,16 @@ pub async fn perform(handle: &EngineHandle, effect: Effect) -> Option<Msg> {
             result: handle.evidence(alert, baseline).await.map_err(err),
         },
         Effect::Stats => Msg::Stats(handle.stats()),
-        Effect::Execute(cmd) => Msg::Executed(handle.execute(cmd).await.map_err(err)),
+        Effect::Execute(cmd) => {
+            let ids = cmd.alert_ids();
+            match handle.execute(cmd).await {
+                Err(e @ crate::engine::EngineError::Conflict { .. }) => Msg::Conflicted {
+                    ids,
+                    text: e.to_string(),
+                },
+                r => Msg::Executed(r.map_err(err)),
+            }
+        }
         Effect::ProbePath(mut request) => {
             request.path = expand_home(&request.path);
             let exists = tokio::fs::try_exists(&request.path).await.unwrap_or(false);

@@ -115,6 +115,8 @@ pub enum Msg {
     Lagged,
     /// A command's outcome, for the footer.
     Executed(Result<String, String>),
+    /// A triage command was refused because someone changed these alerts first: say so and reload them.
+    Conflicted { ids: Vec<Ulid>, text: String },
     /// Whether an export's target file exists.
     PathProbed {
         request: ExportRequest,
@@ -407,6 +409,22 @@ impl AppState {
             .as_ref()
             .filter(|_| self.pane != Pane::Queue)
             .or_else(|| self.queue.selected_alert())
+    }
+
+    /// The versions of `ids` as this UI shows them (rows loaded, the detail): a triage command carries
+    /// them, and the engine refuses it if someone changed one of those alerts since. Alerts not loaded (marked
+    /// rows scrolled far away) go unchecked.
+    pub fn seen(&self, ids: &[Ulid]) -> crate::engine::Seen {
+        ids.iter()
+            .filter_map(|id| {
+                self.detail
+                    .pinned
+                    .as_ref()
+                    .filter(|a| a.id == *id)
+                    .or_else(|| self.queue.rows.iter().find(|a| a.id == *id))
+                    .map(|a| (*id, a.version))
+            })
+            .collect()
     }
 
     /// The alerts a triage action applies to: Space-marked rows, else the current alert.
@@ -769,6 +787,12 @@ impl AppState {
                 self.complain(text);
                 Vec::new()
             }
+            Msg::Conflicted { ids, text } => {
+                // The reload is what the message promises: the rows and the detail show what is stored now.
+                let out = self.on_change(Change::AlertsChanged { ids, raised: 0 });
+                self.complain(text);
+                out
+            }
             Msg::PathProbed { request, exists } => {
                 if exists {
                     self.prompt = Some(Prompt::new(PromptKind::ConfirmOverwrite(request), ""));
@@ -859,6 +883,7 @@ impl AppState {
                 Vec::new()
             }
             Change::Fatal(e) => vec![Effect::Fail(e)],
+            Change::Resync => self.reload_all(),
         }
     }
 

@@ -58,7 +58,11 @@ pub enum PromptKind {
     /// `:`: a command line.
     Command { error: Option<String> },
     /// Whom to assign these alerts to (empty = unassign).
-    Assign { ids: Vec<Ulid> },
+    Assign {
+        ids: Vec<Ulid>,
+        /// The versions of those alerts when the prompt opened.
+        seen: crate::engine::Seen,
+    },
     /// Until when an exclusion holds (`YYYY-MM-DD`, empty = forever).
     ExcludeUntil {
         detection: String,
@@ -132,7 +136,7 @@ impl Prompt {
         match &self.kind {
             PromptKind::Filter { .. } => "/".into(),
             PromptKind::Command { .. } => ":".into(),
-            PromptKind::Assign { ids } => {
+            PromptKind::Assign { ids, .. } => {
                 format!(
                     "assign {} to (empty = nobody): ",
                     plural(ids.len(), "alert", "alerts")

@@ -54,7 +54,8 @@ impl AppState {
                 if ids.is_empty() {
                     self.complain("no alert selected");
                 } else {
-                    self.prompt = Some(Prompt::new(PromptKind::Assign { ids }, ""));
+                    let seen = self.seen(&ids);
+                    self.prompt = Some(Prompt::new(PromptKind::Assign { ids, seen }, ""));
                 }
                 Vec::new()
             }
@@ -155,10 +156,12 @@ impl AppState {
             return Vec::new();
         }
         self.queue.marked.clear();
+        let seen = self.seen(&ids);
         vec![Effect::Execute(Command::SetStatus {
             ids,
             status,
             who: self.user.clone(),
+            seen,
         })]
     }
 
@@ -168,10 +171,12 @@ impl AppState {
             self.complain("no alert selected");
             return Vec::new();
         }
+        let seen = self.seen(&ids);
         vec![Effect::Execute(Command::Assign {
             ids,
             assignee,
             who: self.user.clone(),
+            seen,
         })]
     }
 
@@ -411,12 +416,15 @@ impl AppState {
                     Vec::new()
                 }
             },
-            PromptKind::Assign { ids } => {
+            PromptKind::Assign { ids, seen } => {
+                // The versions read when the prompt opened: a change made meanwhile by someone else wins, and
+                // this assignment is refused with their name rather than silently undoing it.
                 let who = text.trim();
                 vec![Effect::Execute(Command::Assign {
                     ids,
                     assignee: (!who.is_empty()).then(|| who.to_string()),
                     who: self.user.clone(),
+                    seen,
                 })]
             }
             PromptKind::ExcludeUntil {
