@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use tokio::sync::broadcast;
 use vigil::engine::socket::{Client, Role, SOCKET_NAME};
-use vigil::engine::{Change, Command, Engine, EngineError, EngineHandle, EngineOptions, EngineTasks};
+use vigil::engine::{
+    Change, Command, Engine, EngineError, EngineHandle, EngineOptions, EngineTasks,
+};
 use vigil::export::ExportFormat;
 use vigil::model::{AlertFilter, AlertStatus};
 use vigil::store::Store;
@@ -106,7 +108,10 @@ async fn two_attached_uis_see_each_other_and_a_stale_write_is_refused_naming_who
     let text = stale.to_string();
     assert!(matches!(stale, EngineError::Conflict { .. }), "{stale:?}");
     assert!(text.contains(&format!("changed by {}", me())), "{text}");
-    assert!(text.contains(&last.time.format("%H:%M:%S").to_string()), "{text}");
+    assert!(
+        text.contains(&last.time.format("%H:%M:%S").to_string()),
+        "{text}"
+    );
     assert!(text.contains("reloaded"), "{text}");
     let after = one.alert(id).await.unwrap().unwrap();
     assert_eq!(after.assignee, None);
@@ -139,7 +144,10 @@ async fn a_viewer_reads_but_is_refused_triage_tuning_export_and_ingest_with_the_
     let (_local, tasks, sock) = serve(dir.path(), "[roles]\nviewer = [\"*\"]\n");
     let ui = EngineHandle::attach(&sock).unwrap().unwrap();
     assert_eq!(ui.role(), Some(Role::Viewer));
-    let page = ui.alerts_page(AlertFilter::default(), None, 50).await.unwrap();
+    let page = ui
+        .alerts_page(AlertFilter::default(), None, 50)
+        .await
+        .unwrap();
     assert!(!page.alerts.is_empty(), "a viewer reads");
     let id = page.alerts[0].id;
     let before = ui.alert(id).await.unwrap().unwrap();
@@ -159,11 +167,15 @@ async fn a_viewer_reads_but_is_refused_triage_tuning_export_and_ingest_with_the_
         why.contains("for responders and admins") && why.contains("is a viewer"),
         "{why}"
     );
-    assert_eq!(ui.alert(id).await.unwrap().unwrap(), before, "nothing changed");
+    assert_eq!(
+        ui.alert(id).await.unwrap().unwrap(),
+        before,
+        "nothing changed"
+    );
 
     let tune = ui
         .execute(Command::SetDetection {
-            id: "admin-granted".into(),
+            id: "org-admin-granted".into(),
             settings: Default::default(),
             who: me(),
         })
@@ -217,7 +229,11 @@ async fn an_attached_admin_exports_to_its_own_file_and_ingests_through_the_socke
     let total = local.stats().alerts.total();
     assert!(said.contains(&format!("exported {total} alerts")), "{said}");
     let csv = std::fs::read_to_string(&out).unwrap();
-    assert_eq!(csv.lines().count() as u64, total + 1, "header + one row each");
+    assert_eq!(
+        csv.lines().count() as u64,
+        total + 1,
+        "header + one row each"
+    );
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&out).unwrap().permissions().mode() & 0o077,
@@ -230,22 +246,123 @@ async fn an_attached_admin_exports_to_its_own_file_and_ingests_through_the_socke
     let mut input = String::new();
     for n in 0..2_500u32 {
         let time = format!("2026-11-02T10:{:02}:{:02}Z", (n / 60) % 60, n % 60);
-        input.push_str(&common::event(&format!("sock-{n}"), &time, "page_viewed", "u-sock"));
+        input.push_str(&common::event(
+            &format!("sock-{n}"),
+            &time,
+            "page_viewed",
+            "u-sock",
+        ));
         input.push('\n');
         if n == 1_000 {
             input.push_str("{not json\n");
         }
     }
     let mut client = Client::connect(&sock).unwrap().unwrap();
-    let (accepted, duplicates, quarantined) =
-        client.ingest("events.ndjson", &mut input.as_bytes()).unwrap();
+    let (accepted, duplicates, quarantined) = client
+        .ingest("events.ndjson", &mut input.as_bytes())
+        .unwrap();
     assert_eq!((accepted, duplicates, quarantined), (2_500, 0, 1));
     // Again: every one a duplicate.
-    let again = client.ingest("events.ndjson", &mut input.as_bytes()).unwrap();
+    let again = client
+        .ingest("events.ndjson", &mut input.as_bytes())
+        .unwrap();
     assert_eq!(again, (0, 2_500, 1));
     // Durable and counted by the time the answer came.
     local.refresh_stats(0.0, 0, None);
     assert_eq!(local.stats().events, before + 2_500);
     drop(ui);
+    tasks.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_query_answers_the_same_attached_as_in_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let (local, tasks, sock) = serve(dir.path(), "");
+    let remote = EngineHandle::attach(&sock).unwrap().unwrap();
+    let filter = AlertFilter::default();
+    let page = local.alerts_page(filter.clone(), None, 3).await.unwrap();
+    assert_eq!(
+        remote.alerts_page(filter.clone(), None, 3).await.unwrap(),
+        page
+    );
+    let next = page.next.expect("a second page");
+    assert_eq!(
+        remote.alerts_page(filter, Some(next), 3).await.unwrap(),
+        local
+            .alerts_page(AlertFilter::default(), Some(next), 3)
+            .await
+            .unwrap()
+    );
+    let around = tui_support::t(8, 3);
+    assert_eq!(
+        remote
+            .timeline("acc-Ana".into(), around, 10, 10)
+            .await
+            .unwrap(),
+        local
+            .timeline("acc-Ana".into(), around, 10, 10)
+            .await
+            .unwrap()
+    );
+    let ids: Vec<ulid::Ulid> = (1..=5).map(tui_support::id).collect();
+    for id in ids.iter().copied().chain([ulid::Ulid::nil()]) {
+        assert_eq!(
+            remote.alert(id).await.unwrap(),
+            local.alert(id).await.unwrap()
+        );
+        for baseline in [false, true] {
+            assert_eq!(
+                remote.evidence(id, baseline).await.unwrap(),
+                local.evidence(id, baseline).await.unwrap()
+            );
+        }
+        assert_eq!(
+            remote.deliveries(id).await.unwrap(),
+            local.deliveries(id).await.unwrap()
+        );
+    }
+    assert_eq!(
+        remote.integrations().await.unwrap(),
+        local.integrations().await.unwrap()
+    );
+    assert_eq!(remote.detections(), local.detections());
+    assert_eq!(remote.current_tuning(), local.current_tuning());
+    // Not vacuous: some alert's evidence is in the store.
+    let mut found = 0;
+    for id in &ids {
+        if let Some(e) = local.evidence(*id, false).await.unwrap() {
+            found += e.events.len();
+        }
+    }
+    assert!(found > 0, "no evidence to compare");
+
+    // A tuning change made attached reaches the other side's detections before its TuningChanged.
+    let mut feed = remote.subscribe();
+    let settings = vigil::detect::tuning::DetectionSettings {
+        enabled: false,
+        ..Default::default()
+    };
+    remote
+        .execute(Command::SetDetection {
+            id: "page-crawling".into(),
+            settings,
+            who: me(),
+        })
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !matches!(feed.recv().await, Ok(Change::TuningChanged)) {}
+    })
+    .await
+    .expect("TuningChanged pushed");
+    let off = |h: &EngineHandle| {
+        h.detections()
+            .into_iter()
+            .find(|d| d.id == "page-crawling")
+            .map(|d| d.settings.enabled)
+    };
+    assert_eq!(off(&remote), Some(false));
+    assert_eq!(off(&local), Some(false));
+    drop(remote);
     tasks.shutdown().await.unwrap();
 }

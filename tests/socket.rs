@@ -85,7 +85,7 @@ fn status_goes_through_the_socket_of_a_running_serve() {
     match socket::read_frame::<Response>(&mut s).unwrap() {
         Some(Response::Refused { reason }) => {
             assert!(
-                reason.contains("protocol 1") && reason.contains("99"),
+                reason.contains(&format!("protocol {}", socket::PROTOCOL)) && reason.contains("99"),
                 "{reason}"
             );
             assert!(!reason.contains('\u{1b}'), "{reason}");

@@ -45,10 +45,11 @@ fn run_ui(handle: EngineHandle, tasks: Option<&EngineTasks>, launch: &UiLaunch) 
         title: match (launch.demo, handle.role()) {
             (true, _) => "vigil demo".into(),
             (false, None) => format!("vigil — {}", launch.data_dir.display()),
+            // The role first: a long path is what the header cuts.
             (false, Some(role)) => format!(
-                "vigil — serve at {} ({})",
-                launch.data_dir.display(),
-                role.as_str()
+                "vigil ({}) — serve at {}",
+                role.as_str(),
+                launch.data_dir.display()
             ),
         },
     };

@@ -115,7 +115,11 @@ pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {
 }
 
 /// `vigil ingest` while `vigil serve` runs: each file streamed into its engine, counted once durable.
-fn ingest_through(mut client: vigil::engine::socket::Client, at: &str, files: &[PathBuf]) -> Result<i32> {
+fn ingest_through(
+    mut client: vigil::engine::socket::Client,
+    at: &str,
+    files: &[PathBuf],
+) -> Result<i32> {
     let (mut accepted, mut duplicates, mut quarantined, mut unreadable) = (0u64, 0u64, 0u64, 0);
     for path in files {
         let name = path.display().to_string();

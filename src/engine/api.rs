@@ -271,7 +271,7 @@ pub struct EngineHandle {
 
 #[derive(Clone)]
 enum Backend {
-    Local(Local),
+    Local(Arc<Local>),
     Remote(Arc<Remote>),
 }
 
@@ -308,6 +308,8 @@ pub enum Call {
 }
 
 /// The answer to a [`Call`], one variant per kind of call.
+// One value per call, moved once into a frame: boxing the large variants would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Answer {
@@ -339,7 +341,12 @@ impl EngineHandle {
         retune: Option<std::sync::mpsc::Sender<Tuning>>,
     ) -> Result<Self, EngineError> {
         Ok(Self {
-            backend: Backend::Local(Local::new(store, file_tuning, integrations, retune)?),
+            backend: Backend::Local(Arc::new(Local::new(
+                store,
+                file_tuning,
+                integrations,
+                retune,
+            )?)),
         })
     }
 

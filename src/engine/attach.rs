@@ -142,11 +142,13 @@ impl Remote {
             Err(e) => return Err(EngineError::Invalid(e.to_string())),
         };
         export_to_file(path, overwrite, |out| {
-            let rows = client.export(filter, ids, format, out).map_err(|e| match e {
-                // The server's refusal (a viewer exporting) is a refusal here too.
-                SocketError::Refused(why) => EngineError::Denied(why),
-                other => EngineError::Invalid(other.to_string()),
-            })?;
+            let rows = client
+                .export(filter, ids, format, out)
+                .map_err(|e| match e {
+                    // The server's refusal (a viewer exporting) is a refusal here too.
+                    SocketError::Refused(why) => EngineError::Denied(why),
+                    other => EngineError::Invalid(other.to_string()),
+                })?;
             out.flush()
                 .map_err(|e| EngineError::Invalid(e.to_string()))?;
             Ok(rows)

@@ -77,6 +77,8 @@ pub enum Request {
 }
 
 /// What the server answers.
+// One value per message, serialized once: boxing the large variants would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "response", rename_all = "snake_case")]
 pub enum Response {
@@ -165,7 +167,9 @@ impl Peer {
 
     /// The name an attached peer's changes are recorded under in alert histories.
     fn who(&self) -> String {
-        self.name.clone().unwrap_or_else(|| format!("uid {}", self.uid))
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("uid {}", self.uid))
     }
 }
 
@@ -180,7 +184,9 @@ pub fn required_role(cmd: &Command) -> (Role, &'static str) {
         Command::SetDetection { .. } => (Role::Admin, "tuning detections"),
         Command::TestIntegration { .. } => (Role::Admin, "testing integrations"),
         Command::ReplayDead { .. } => (Role::Admin, "replaying dead letters"),
-        Command::SetIntegrationEnabled { .. } => (Role::Admin, "enabling or disabling integrations"),
+        Command::SetIntegrationEnabled { .. } => {
+            (Role::Admin, "enabling or disabling integrations")
+        }
         Command::Export { .. } => (Role::Admin, "exporting alerts"),
     }
 }
@@ -197,8 +203,35 @@ fn who_may(role: Role) -> &'static str {
 /// A call as the peer may make it: a command its role does not allow is refused with the reason, and a
 /// command's `who` becomes the peer's own name (a client cannot triage in someone else's name).
 fn authorize(call: Call, role: Role, peer: &Peer) -> Result<Call, EngineError> {
-    let Call::Execute { command } = call else {
-        return Ok(call);
+    let command = match call {
+        Call::Execute { command } => command,
+        // A peer's queries are bounded: no page or timeline asks the store for more than a screenful many
+        // times over (the UI asks for at most a few hundred).
+        Call::AlertsPage {
+            filter,
+            cursor,
+            limit,
+        } => {
+            return Ok(Call::AlertsPage {
+                filter,
+                cursor,
+                limit: limit.min(QUERY_MAX),
+            });
+        }
+        Call::Timeline {
+            actor,
+            around,
+            before,
+            after,
+        } => {
+            return Ok(Call::Timeline {
+                actor,
+                around,
+                before: before.min(QUERY_MAX),
+                after: after.min(QUERY_MAX),
+            });
+        }
+        other => return Ok(other),
     };
     let (needed, what) = required_role(&command);
     if role < needed {
@@ -329,6 +362,24 @@ pub fn bind(path: &Path) -> io::Result<UnixListener> {
     }
     let listener = UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    // The group that may connect is the data dir's (engineers join it), not whatever serve's primary group
+    // is. Allowed when serve belongs to that group; otherwise the socket keeps serve's group, logged.
+    if let Some(dir) = path.parent()
+        && let Ok(dir_md) = std::fs::metadata(dir)
+    {
+        use std::os::unix::fs::MetadataExt;
+        let sock_gid = std::fs::symlink_metadata(path)?.gid();
+        if sock_gid != dir_md.gid()
+            && let Err(e) = std::os::unix::fs::lchown(path, None, Some(dir_md.gid()))
+        {
+            tracing::warn!(
+                socket = %path.display(),
+                group = dir_md.gid(),
+                error = %e,
+                "cannot give the socket the data dir's group; it keeps serve's"
+            );
+        }
+    }
     Ok(listener)
 }
 
@@ -599,6 +650,9 @@ fn serve_client(mut s: UnixStream, ctx: &Ctx<'_>) -> Result<(), SocketError> {
     Ok(())
 }
 
+/// Most alerts or events one attached query returns.
+const QUERY_MAX: usize = 2_000;
+
 /// Records per batch of a socket ingest.
 const INGEST_BATCH: usize = 1_000;
 
@@ -795,7 +849,28 @@ fn session(
         let writer = writer.clone();
         move |r: &Response| -> Result<(), SocketError> {
             let mut w = writer.lock().unwrap_or_else(|p| p.into_inner());
-            write_frame(&mut *w, r)
+            match write_frame(&mut *w, r) {
+                // An answer over the frame limit (a page of very large alerts) is refused as an answer, so the
+                // call waiting for it ends instead of hanging; nothing was written.
+                Err(SocketError::TooLarge(n)) => {
+                    if let Response::Reply { id, .. } = r {
+                        write_frame(
+                            &mut *w,
+                            &Response::Reply {
+                                id: *id,
+                                result: Err(EngineError::Invalid(format!(
+                                    "the answer ({n} bytes) is over the socket's {MAX_FRAME}-byte limit; \
+                                     ask for fewer"
+                                ))),
+                            },
+                        )
+                    } else {
+                        tracing::warn!(bytes = n, "a push over the frame limit was dropped");
+                        Ok(())
+                    }
+                }
+                other => other,
+            }
         }
     };
     send(&Response::Attached {

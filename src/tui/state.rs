@@ -116,7 +116,10 @@ pub enum Msg {
     /// A command's outcome, for the footer.
     Executed(Result<String, String>),
     /// A triage command was refused because someone changed these alerts first: say so and reload them.
-    Conflicted { ids: Vec<Ulid>, text: String },
+    Conflicted {
+        ids: Vec<Ulid>,
+        text: String,
+    },
     /// Whether an export's target file exists.
     PathProbed {
         request: ExportRequest,
