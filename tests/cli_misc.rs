@@ -208,3 +208,33 @@ fn scan_skips_a_fifo_with_a_note() {
     );
     assert!(err.contains("scanned=1 skipped=1"), "{err}");
 }
+
+#[test]
+fn compact_rebuilds_the_store_and_says_the_bytes_before_and_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let input = dir.path().join("events.ndjson");
+    let generated = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["generate", "--events", "3000", "--incidents", "5"])
+        .output()
+        .unwrap();
+    std::fs::write(&input, &generated.stdout).unwrap();
+    let ing = vigil(&data, &["ingest", input.to_str().unwrap()]);
+    assert_eq!(ing.status.code(), Some(0), "{}", stderr(&ing));
+    let out = vigil(&data, &["compact"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(
+        said.contains("compacted") && said.contains(" MiB → "),
+        "{said}"
+    );
+    let status = vigil(&data, &["status", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(stdout(&status).trim()).unwrap();
+    assert_eq!(v["events"], 3000, "{v}");
+    assert!(v["live_bytes"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["live_bytes"].as_u64() <= v["store_bytes"].as_u64(), "{v}");
+    // Nothing to compact where there is no store: said, not created.
+    let none = vigil(&dir.path().join("nowhere"), &["compact"]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(stderr(&none).contains("no store at"), "{}", stderr(&none));
+}

@@ -69,12 +69,15 @@ pub enum Command {
     },
     /// Engine and store figures: events, alerts by status, quarantined, backlog, outbox, schema, size.
     ///
-    /// JSON keys (stable): engine, data_dir, schema_version, store_bytes, events, quarantined, backlog,
+    /// JSON keys (stable): engine, data_dir, schema_version, store_bytes, live_bytes, events, quarantined, backlog,
     /// alerts {open, acknowledged, expected, true_positive, total}, outbox_pending, outbox_dead.
     Status {
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
     },
+    /// Rebuild the store into a fresh database (crash-safe): gives back the space of rewritten and deleted
+    /// data that the database keeps, and packs and compresses every event run again.
+    Compact,
     /// The terminal UI over a synthetic organization with a month of history and a live event stream
     /// (a temporary data dir, removed on exit, unless --data-dir is given).
     Demo {

@@ -88,6 +88,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             action: QuarantineCmd::List { format, limit },
         } => store_cmds::quarantine_list(Setup::load(globals)?, format, limit),
         Command::Status { format } => store_cmds::status(Setup::load(globals)?, format),
+        Command::Compact => store_cmds::compact(Setup::load(globals)?),
         Command::Integrations { action } => match action {
             IntegrationsCmd::List { format } => {
                 integration_cmds::list(Setup::load(globals)?, format)

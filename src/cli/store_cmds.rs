@@ -149,6 +149,29 @@ fn ingest_through(
     Ok(if unreadable > 0 { 1 } else { 0 })
 }
 
+/// `vigil compact`: rebuild the store beside itself and swap it in; says the bytes before and after. A running
+/// `serve` holds the store: stop it first (it is refused with who holds it).
+pub fn compact(mut setup: Setup) -> Result<i32> {
+    let (dir, store) = setup.open_existing_store()?;
+    let started = std::time::Instant::now();
+    let (store, before, after) = store
+        .compact(vigil::store::StoreOptions::default())
+        .wrap_err_with(|| format!("compacting the store at {}", dir.display()))?;
+    drop(store);
+    println!(
+        "compacted {}: {} → {} on disk in {:.1} s",
+        dir.display(),
+        mib(before),
+        mib(after),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(0)
+}
+
+fn mib(n: u64) -> String {
+    format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
+}
+
 /// Say once that the disk filled, where, and what to do; the exit status of a failure.
 fn disk_full(dir: &Path, stored: u64) -> i32 {
     eprintln!(

@@ -10,6 +10,7 @@ use crate::store::{SCHEMA_VERSION, Store};
 /// | `data_dir` | the store's directory |
 /// | `schema_version` | the store's schema version |
 /// | `store_bytes` | bytes on disk |
+/// | `live_bytes` | bytes of what the store holds (keys and values, compressed where they are): the rest of `store_bytes` is space sled has not reclaimed yet |
 /// | `events` | events stored |
 /// | `quarantined` | records refused at ingest and kept |
 /// | `quarantine_dropped` | records refused at ingest and not kept: the quarantine had reached its cap (per source or in all) |
@@ -24,6 +25,8 @@ pub struct StatusReport {
     pub data_dir: String,
     pub schema_version: u32,
     pub store_bytes: u64,
+    #[serde(default)]
+    pub live_bytes: u64,
     pub events: u64,
     pub quarantined: u64,
     pub quarantine_dropped: u64,
@@ -57,6 +60,10 @@ impl StatusReport {
             data_dir: store.dir().display().to_string(),
             schema_version: SCHEMA_VERSION,
             store_bytes: store.size_on_disk(),
+            live_bytes: store.live_bytes().unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "live bytes unreadable");
+                0
+            }),
             events: store.event_count(),
             quarantined: store.quarantined_count(),
             quarantine_dropped: store.quarantine_dropped(),
@@ -82,7 +89,12 @@ impl std::fmt::Display for StatusReport {
         writeln!(f, "engine          {}", self.engine)?;
         writeln!(f, "data dir        {}", self.data_dir)?;
         writeln!(f, "schema version  {}", self.schema_version)?;
-        writeln!(f, "store size      {}", human_bytes(self.store_bytes))?;
+        writeln!(
+            f,
+            "store size      {} on disk, {} live",
+            human_bytes(self.store_bytes),
+            human_bytes(self.live_bytes)
+        )?;
         writeln!(f, "events          {}", self.events)?;
         writeln!(
             f,

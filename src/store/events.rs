@@ -23,6 +23,7 @@ use chrono::{DateTime, Utc};
 
 use super::keys::{RUN_KEY, day_from_bytes, day_of, hash64, run_first_ms, run_key, run_prefix};
 use super::run::{MAX_RUN_BYTES, MAX_RUN_EVENTS, RunBuilder, RunView, concat, is_final};
+use super::zdict::{self, ZDict};
 use super::{Store, StoreError};
 use crate::model::AuditEvent;
 
@@ -149,7 +150,7 @@ pub fn event_runs(events: &[AuditEvent]) -> Vec<([u8; RUN_KEY], Vec<u8>)> {
             seq = seq.wrapping_add(1);
             out.push((
                 run_key(group[0].0, group[0].1, b.first_ms().unwrap_or(0), seq),
-                b.finish(true),
+                b.finish(true, None),
             ));
         }
     }
@@ -200,6 +201,17 @@ pub(super) struct RunWriter {
     tails: HashMap<(i32, u64), Tail>,
     newest_day: i32,
     seq: AtomicU32,
+    packer: Packer,
+}
+
+/// How run values are compressed: the store's dictionary, or the samples to train it on while there is none.
+#[derive(Debug, Default)]
+pub(super) struct Packer {
+    /// The dictionary final runs are compressed with (see `zdict`); `None` until the store has one.
+    dict: Option<std::sync::Arc<ZDict>>,
+    /// Bodies of final runs kept to train the first dictionary on, while there is none.
+    samples: Vec<Vec<u8>>,
+    sample_bytes: usize,
 }
 
 impl Default for RunWriter {
@@ -214,7 +226,16 @@ impl RunWriter {
             tails: HashMap::new(),
             newest_day: i32::MIN,
             seq: AtomicU32::new(rand::random()),
+            packer: Packer::default(),
         }
+    }
+
+    /// Use `dict` for the runs written from now on (the store's current dictionary, at open).
+    pub(super) fn set_dict(&mut self, dict: std::sync::Arc<ZDict>) {
+        self.packer = Packer {
+            dict: Some(dict),
+            ..Packer::default()
+        };
     }
 
     fn next_seq(&self) -> u32 {
@@ -227,6 +248,72 @@ impl RunWriter {
     }
 }
 
+/// Packs the runs of actor-days, given in key order, into full runs, all compressed (see
+/// [`Store::import_runs`]).
+#[derive(Default)]
+struct Repack {
+    at: Option<(i32, u64)>,
+    run: RunBuilder,
+    /// Events taken in.
+    events: u64,
+    /// Runs written since the caller last applied its batch.
+    written: usize,
+}
+
+impl Repack {
+    /// Take in the run `run` of actor-day `at`.
+    fn add(
+        &mut self,
+        store: &Store,
+        w: &mut RunWriter,
+        batch: &mut sled::Batch,
+        at: (i32, u64),
+        run: &RunView<'_>,
+    ) -> Result<(), StoreError> {
+        if self.at != Some(at) {
+            self.finish(store, w, batch)?;
+            self.at = Some(at);
+        }
+        for e in run.entries() {
+            if self.run.would_overflow(e.id.len() + e.body.len()) {
+                self.emit(store, w, batch)?;
+            }
+            self.run.push(e.time_ms, e.id, e.body);
+            self.events += 1;
+        }
+        Ok(())
+    }
+
+    /// Write out what is pending.
+    fn finish(
+        &mut self,
+        store: &Store,
+        w: &mut RunWriter,
+        batch: &mut sled::Batch,
+    ) -> Result<(), StoreError> {
+        if !self.run.is_empty() {
+            self.emit(store, w, batch)?;
+        }
+        Ok(())
+    }
+
+    fn emit(
+        &mut self,
+        store: &Store,
+        w: &mut RunWriter,
+        batch: &mut sled::Batch,
+    ) -> Result<(), StoreError> {
+        let b = std::mem::take(&mut self.run);
+        let Some((day, ah)) = self.at else {
+            return Ok(());
+        };
+        let key = run_key(day, ah, b.first_ms().unwrap_or(0), w.next_seq());
+        batch.insert(&key[..], store.seal(&mut w.packer, &b, true)?);
+        self.written += 1;
+        Ok(())
+    }
+}
+
 /// Two neighbouring runs are merged when the result fits the caps and the older is not more than twice the
 /// newer: a binary-counter pattern that rewrites each event O(log n) times however small the appends.
 fn should_merge(a: &TailRun, b: &TailRun) -> bool {
@@ -236,6 +323,97 @@ fn should_merge(a: &TailRun, b: &TailRun) -> bool {
 }
 
 impl Store {
+    /// The value of a run: a final one compressed with the store's dictionary (or plain zstd while the store
+    /// has none, keeping its bodies to train one on), a small one plain so that merging it stays a
+    /// concatenation.
+    fn seal(&self, w: &mut Packer, b: &RunBuilder, fin: bool) -> Result<Vec<u8>, StoreError> {
+        if !fin {
+            return Ok(b.finish(false, None));
+        }
+        if w.dict.is_none() {
+            w.samples.push(b.bodies().to_vec());
+            w.sample_bytes += b.bodies().len();
+            if w.sample_bytes >= zdict::SAMPLE_BYTES && w.samples.len() >= zdict::SAMPLE_RUNS {
+                self.train_dict(w)?;
+            }
+        }
+        Ok(b.finish(true, w.dict.as_deref()))
+    }
+
+    /// Train the store's dictionary on the samples kept, store it (before any run that uses it, so a crash
+    /// never leaves a run naming a dictionary the store lacks) and use it from now on. A sample zstd cannot
+    /// train on is dropped and collected again.
+    fn train_dict(&self, w: &mut Packer) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
+        let samples = std::mem::take(&mut w.samples);
+        w.sample_bytes = 0;
+        let Some(raw) = zdict::train(&samples) else {
+            tracing::warn!(
+                runs = samples.len(),
+                "no dictionary could be trained; sampling again"
+            );
+            return Ok(());
+        };
+        let dict = zdict::register(raw);
+        self.meta
+            .insert(dict_key(dict.id), dict.raw.as_slice())
+            .map_err(|e| self.sled(e))?;
+        self.meta
+            .insert(META_DICT, &dict.id.to_be_bytes())
+            .map_err(|e| self.sled(e))?;
+        tracing::info!(
+            dict = dict.id,
+            runs = samples.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "trained the store's compression dictionary"
+        );
+        w.dict = Some(dict);
+        Ok(())
+    }
+
+    /// Forget every dictionary but the one the writer uses: after [`Store::import_runs`] re-sealed every run
+    /// with it, no run names another.
+    pub(super) fn prune_dicts(&self) -> Result<(), StoreError> {
+        let keep = self
+            .run_writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .packer
+            .dict
+            .as_ref()
+            .map(|d| dict_key(d.id));
+        for kv in self.meta.scan_prefix(DICT_PREFIX) {
+            let (k, _) = kv.map_err(|e| self.sled(e))?;
+            if keep.as_deref() != Some(k.as_ref()) {
+                self.meta.remove(k).map_err(|e| self.sled(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Register every dictionary the store holds and give the writer the current one (at open).
+    pub(super) fn load_dicts(&self) -> Result<(), StoreError> {
+        for kv in self.meta.scan_prefix(DICT_PREFIX) {
+            let (_, v) = kv.map_err(|e| self.sled(e))?;
+            zdict::register(v.to_vec());
+        }
+        let Some(id) = self.meta.get(META_DICT).map_err(|e| self.sled(e))? else {
+            return Ok(());
+        };
+        let id = u32::from_be_bytes(
+            id.as_ref()
+                .try_into()
+                .map_err(|_| self.corrupt("meta", "malformed dictionary id"))?,
+        );
+        let dict = zdict::lookup(id)
+            .ok_or_else(|| self.corrupt("meta", format!("dictionary {id} is missing")))?;
+        self.run_writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .set_dict(dict);
+        Ok(())
+    }
+
     /// Store a batch of events, skipping those already stored (in the store or earlier in the batch). Returns
     /// which were new. Not durable until [`Store::flush`].
     pub fn insert_events(&self, events: &[AuditEvent]) -> Result<InsertOutcome, StoreError> {
@@ -368,7 +546,7 @@ impl Store {
             self.merge_out_of_order(w, batch, day, ah, &items[..split])?;
             for b in build_runs(items[split..].iter().copied()) {
                 let key = run_key(day, ah, b.first_ms().unwrap_or(first), w.next_seq());
-                batch.insert(&key[..], b.finish(b.is_final()));
+                batch.insert(&key[..], self.seal(&mut w.packer, &b, b.is_final())?);
             }
             return Ok(());
         }
@@ -378,7 +556,7 @@ impl Store {
             let key = run_key(day, ah, b.first_ms().unwrap_or(first), w.next_seq());
             // A run big enough to be final goes in compressed and never merges; a small one stays plain.
             let fin = b.is_final();
-            let value = b.finish(fin);
+            let value = self.seal(&mut w.packer, &b, fin)?;
             batch.insert(&key[..], value.as_slice());
             fresh.push((
                 fin,
@@ -419,7 +597,7 @@ impl Store {
                 };
                 let merged = concat(&[ra, rb]);
                 let fin = merged.is_final();
-                let value = merged.finish(fin);
+                let value = self.seal(&mut w.packer, &merged, fin)?;
                 batch.remove(&b.key[..]);
                 batch.insert(&a.key[..], value.as_slice());
                 if fin {
@@ -498,7 +676,7 @@ impl Store {
     /// write it back as full runs, so runs still never overlap.
     fn merge_out_of_order(
         &self,
-        w: &RunWriter,
+        w: &mut RunWriter,
         batch: &mut sled::Batch,
         day: i32,
         ah: u64,
@@ -550,7 +728,7 @@ impl Store {
         }
         for b in build_runs(all.iter().map(|&(t, _, id, body)| (t, id, body))) {
             let key = run_key(day, ah, b.first_ms().unwrap_or(first), w.next_seq());
-            batch.insert(&key[..], b.finish(b.is_final()));
+            batch.insert(&key[..], self.seal(&mut w.packer, &b, b.is_final())?);
         }
         Ok(())
     }
@@ -840,7 +1018,7 @@ impl Store {
                 let mut key = [0u8; RUN_KEY];
                 key.copy_from_slice(&k);
                 key[12..20].copy_from_slice(&super::keys::time_bytes(first.time_ms));
-                batch.insert(&key[..], b.finish(b.is_final()));
+                batch.insert(&key[..], self.seal(&mut w.packer, &b, b.is_final())?);
             }
         }
         self.runs.apply_batch(batch).map_err(|e| self.sled(e))?;
@@ -863,6 +1041,137 @@ impl Store {
     #[doc(hidden)]
     pub fn event_run_entries(&self) -> usize {
         self.runs.len()
+    }
+
+    /// Copy the runs of `old` (schema 3 or this one) into this store, each sealed as this schema seals it:
+    /// final runs in zstd with a dictionary trained first on the earliest of them, so that every run gets it.
+    /// What the migration from schema 3 and `vigil compact` do with events. Returns the events copied.
+    pub(super) fn import_runs(&self, old: &sled::Db) -> Result<u64, StoreError> {
+        let tree = old.open_tree("event_runs").map_err(|e| self.sled(e))?;
+        let mut w = self.run_writer.lock().unwrap_or_else(|p| p.into_inner());
+        let reseal = |v: &[u8]| -> Option<RunBuilder> { Some(concat(&[RunView::parse(v)?])) };
+        let w = &mut *w;
+        if w.packer.dict.is_none() {
+            for kv in tree.iter() {
+                let (_, v) = kv.map_err(|e| self.sled(e))?;
+                let b = reseal(&v).ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
+                if b.is_final() {
+                    w.packer.samples.push(b.bodies().to_vec());
+                    w.packer.sample_bytes += b.bodies().len();
+                    if w.packer.sample_bytes >= zdict::SAMPLE_BYTES
+                        && w.packer.samples.len() >= zdict::SAMPLE_RUNS
+                    {
+                        break;
+                    }
+                }
+            }
+            // A store too small to train on keeps collecting as it grows.
+            if w.packer.samples.len() >= 8 {
+                self.train_dict(&mut w.packer)?;
+            }
+        }
+        // Each actor-day's runs, in key (time) order, are packed again into as few full runs as the caps allow,
+        // all compressed: fewer entries, and every event written once.
+        let mut batch = sled::Batch::default();
+        let mut packing = Repack::default();
+        for kv in tree.iter() {
+            let (k, v) = kv.map_err(|e| self.sled(e))?;
+            let run =
+                RunView::parse(&v).ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
+            let at = (
+                day_from_bytes(&k[..4])
+                    .ok_or_else(|| self.corrupt("event_runs", "malformed key"))?,
+                u64::from_be_bytes(
+                    k[4..12]
+                        .try_into()
+                        .map_err(|_| self.corrupt("event_runs", "malformed key"))?,
+                ),
+            );
+            packing.add(self, w, &mut batch, at, &run)?;
+            if packing.written >= 1_000 {
+                self.runs
+                    .apply_batch(std::mem::take(&mut batch))
+                    .map_err(|e| self.sled(e))?;
+                packing.written = 0;
+            }
+        }
+        packing.finish(self, w, &mut batch)?;
+        let n = packing.events;
+        self.runs.apply_batch(batch).map_err(|e| self.sled(e))?;
+        Ok(n)
+    }
+
+    /// Event runs by value format (plain, lz4, zstd without and with a dictionary): (runs, events, bytes)
+    /// each, for the benches.
+    #[doc(hidden)]
+    pub fn run_formats(&self) -> Result<[(u64, u64, u64); 4], StoreError> {
+        let mut out = [(0u64, 0u64, 0u64); 4];
+        for kv in self.runs.iter() {
+            let (_, v) = kv.map_err(|e| self.sled(e))?;
+            let slot = match (v.first(), super::run::dict_of(&v)) {
+                (_, Some(0)) => 2,
+                (_, Some(_)) => 3,
+                (Some(2), None) => 1,
+                _ => 0,
+            };
+            out[slot].0 += 1;
+            out[slot].1 += RunView::header(&v).map_or(0, |h| h.0 as u64);
+            out[slot].2 += v.len() as u64;
+        }
+        Ok(out)
+    }
+
+    /// Write `events` as schema 3 did (final runs in lz4), for the migration tests; bumps the event count.
+    #[doc(hidden)]
+    pub fn put_schema3_events(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        let mut order: Vec<(i32, u64, i64, usize)> = events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let t = e.time_ms();
+                (day_of(t), hash64(&e.actor.id), t, i)
+            })
+            .collect();
+        order.sort_unstable();
+        let bodies: Vec<Vec<u8>> = events.iter().map(encode_event).collect();
+        let mut batch = sled::Batch::default();
+        let mut seq = 0u32;
+        for group in order.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let items = group
+                .iter()
+                .map(|&(_, _, t, i)| (t, events[i].id.as_bytes(), bodies[i].as_slice()));
+            for b in build_runs(items) {
+                seq += 1;
+                let key = run_key(group[0].0, group[0].1, b.first_ms().unwrap_or(0), seq);
+                batch.insert(&key[..], b.finish_schema3(b.is_final()));
+            }
+        }
+        self.runs.apply_batch(batch).map_err(|e| self.sled(e))?;
+        self.bump("events", events.len() as u64)?;
+        let newest = events
+            .iter()
+            .map(AuditEvent::time_ms)
+            .max()
+            .unwrap_or(i64::MIN);
+        self.meta
+            .insert(META_LAST_EVENT, &newest.to_be_bytes())
+            .map_err(|e| self.sled(e))?;
+        self.flush()
+    }
+
+    /// Whether the run holding the event `id` of `actor` at `time` is compressed with a dictionary, and which
+    /// (0: none; `None`: the event is not in a zstd run). For the tests of the codec policy.
+    #[doc(hidden)]
+    pub fn dict_of_run(&self, actor: &str, time: DateTime<Utc>) -> Result<Option<u32>, StoreError> {
+        let t = time.timestamp_millis();
+        let (day, ah) = (day_of(t), hash64(actor));
+        let lo = run_key(day, ah, i64::MIN, 0);
+        let hi = run_key(day, ah, t, u32::MAX);
+        let Some(kv) = self.runs.range(lo..=hi).next_back() else {
+            return Ok(None);
+        };
+        let (_, v) = kv.map_err(|e| self.sled(e))?;
+        Ok(super::run::dict_of(&v))
     }
 
     /// Schemas 0–2 → 3: read the old actor index (actor hash + time + id hash → event JSON) of `old`, which is
@@ -891,7 +1200,7 @@ impl Store {
             ) {
                 seq = seq.wrapping_add(1);
                 let key = run_key(at.1, at.0, b.first_ms().unwrap_or(0), seq);
-                batch.insert(&key[..], b.finish(b.is_final()));
+                batch.insert(&key[..], b.finish(b.is_final(), None));
                 *in_batch += 1;
             }
             group.clear();
@@ -970,3 +1279,14 @@ impl Store {
 
 /// Meta key of the newest event time stored (big-endian i64 ms).
 pub(super) const META_LAST_EVENT: &[u8] = b"events.last_ms";
+
+/// Meta key of the current dictionary's id.
+pub(super) const META_DICT: &[u8] = b"zdict.current";
+/// Meta key prefix of the dictionaries, by id (kept for as long as the store lives: runs name them).
+const DICT_PREFIX: &[u8] = b"zdict/";
+
+fn dict_key(id: u32) -> Vec<u8> {
+    let mut k = DICT_PREFIX.to_vec();
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}

@@ -18,6 +18,10 @@ use super::{DB_DIR, META_SCHEMA, SCHEMA_VERSION, Store, StoreError, StoreOptions
 /// Trees of schemas 0–2 that the rebuild converts instead of copying.
 const LEGACY_TREES: [&str; 4] = ["events", "events_by_actor", "alerts", "alert_index"];
 
+/// Trees the rebuild re-encodes rather than copying: event runs are sealed again (schema 3's lz4 runs, and
+/// runs written before the store had its dictionary, come out in zstd with it).
+const RESEALED_TREES: [&str; 1] = ["event_runs"];
+
 const MIGRATING: &str = "db.migrating";
 const OLD: &str = "db.old";
 
@@ -91,6 +95,7 @@ pub(super) fn rebuild(
     for name in old.tree_names() {
         if name.as_ref() == b"__sled__default"
             || LEGACY_TREES.iter().any(|l| l.as_bytes() == name.as_ref())
+            || RESEALED_TREES.iter().any(|l| l.as_bytes() == name.as_ref())
         {
             continue;
         }
@@ -117,7 +122,15 @@ pub(super) fn rebuild(
             .remove(format!("alerts.{}", s.as_str()).as_bytes())
             .map_err(|e| store.sled(e))?;
     }
-    let events = store.import_legacy_events(&old)?;
+    // The copied meta holds the old store's dictionaries (still needed to read its runs, and kept: a run
+    // names its dictionary for good); the current one is chosen again for the re-sealed runs.
+    store
+        .meta
+        .remove(super::events::META_DICT)
+        .map_err(|e| store.sled(e))?;
+    let resealed = store.import_runs(&old)?;
+    store.prune_dicts()?;
+    let events = resealed + store.import_legacy_events(&old)?;
     let alerts = store.import_legacy_alerts(&old)?;
     store
         .meta
