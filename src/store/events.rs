@@ -324,11 +324,10 @@ fn should_merge(a: &TailRun, b: &TailRun) -> bool {
 
 impl Store {
     /// The value of a run: a final one compressed with the store's dictionary (or plain zstd while the store
-    /// has none, keeping its bodies to train one on), a small one plain so that merging it stays a
-    /// concatenation.
+    /// has none, keeping its bodies to train one on), a small one in lz4 so that merging it stays cheap.
     fn seal(&self, w: &mut Packer, b: &RunBuilder, fin: bool) -> Result<Vec<u8>, StoreError> {
         if !fin {
-            return Ok(b.finish(false, None));
+            return Ok(b.finish_small());
         }
         if w.dict.is_none() {
             w.samples.push(b.bodies().to_vec());
