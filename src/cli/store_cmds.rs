@@ -47,7 +47,7 @@ pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {
     );
     let tuning = setup.tuning(&store)?;
     let key = setup.fingerprint_key()?;
-    let mut pipeline = match Pipeline::new(store, &tuning, key.as_deref()) {
+    let mut pipeline = match Pipeline::new(store.clone(), &tuning, key.as_deref()) {
         Ok(p) => p,
         Err(PipelineError::Store(StoreError::DiskFull { dir })) => return Ok(disk_full(&dir, 0)),
         Err(e) => return Err(e.into()),
@@ -97,6 +97,12 @@ pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {
         }
         Err(e) => return Err(e.into()),
     };
+    // The small runs this ingest left (quiet actor-days) are compressed like full ones before it ends.
+    match store.seal_small_runs(None).and_then(|_| store.flush()) {
+        Ok(()) => {}
+        Err(StoreError::DiskFull { dir }) => return Ok(disk_full(&dir, stored)),
+        Err(e) => return Err(e.into()),
+    }
     if stats.late > 0 {
         eprintln!(
             "vigil: {} events arrived out of time order; {} actors were re-detected from the store, so the \

@@ -113,7 +113,8 @@ impl Preparer {
             Ok(()) => true,
             Err(reason) => {
                 self.detector.redact_event(ev);
-                let raw = encode_event(ev);
+                // The whole event (the store's form leaves out what a run's directory holds).
+                let raw = serde_json::to_vec(ev).unwrap_or_default();
                 rejected.push(QuarantineRecord {
                     source: "time check".to_string(),
                     line: 0,

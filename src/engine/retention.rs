@@ -52,9 +52,32 @@ pub(crate) fn run(
         if policy.alerts_days > 0 {
             sweep_expired_alerts(&store, policy.alerts_days, &shared);
         }
+        seal_closed_days(&store);
         if shared.sleep(every) {
             return Ok(());
         }
+    }
+}
+
+/// Compress the small runs of days that are over (before yesterday, by the newest event's time: a late event
+/// may still reach yesterday) with the store's dictionary. A failure is logged and tried again next time.
+fn seal_closed_days(store: &Store) {
+    let newest = match store.last_event_time() {
+        Ok(Some(t)) => t,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "sealing small runs: cannot read the newest event time");
+            return;
+        }
+    };
+    let before = crate::store::keys::day_of(newest.timestamp_millis()) - 1;
+    match store
+        .seal_small_runs(Some(before))
+        .and_then(|n| store.flush().map(|()| n))
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(runs = n, "small runs of past days compressed"),
+        Err(e) => tracing::warn!(error = %e, "sealing small runs failed; trying again next time"),
     }
 }
 

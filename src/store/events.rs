@@ -117,14 +117,50 @@ pub struct InsertOutcome {
 /// Extra passes over pages just read in bulk, so that sled's batched LRU sees enough accesses to evict.
 const LRU_TOUCHES: usize = 3;
 
-/// The stored form of one event: its JSON. Public so the pipeline can encode on its parsing thread, off the
-/// path that writes.
+/// The stored form of one event: its JSON without the leading `id` and `time`, which the run's directory holds
+/// already (every event's id is there for the dedupe, and its time to the millisecond for the order): about
+/// 20 bytes an event even after compression, an id being random. Public so the pipeline can encode on its
+/// parsing thread, off the path that writes. An id too long for the directory keeps the whole JSON.
 pub fn encode_event(ev: &AuditEvent) -> Vec<u8> {
-    serde_json::to_vec(ev).unwrap_or_default()
+    let full = serde_json::to_vec(ev).unwrap_or_default();
+    if ev.id.len() > u16::MAX as usize {
+        return full;
+    }
+    let (Ok(id), Ok(time)) = (
+        serde_json::to_string(&ev.id),
+        serde_json::to_string(&ev.time),
+    ) else {
+        return full;
+    };
+    let prefix = format!("{{\"id\":{id},\"time\":{time},");
+    match full.strip_prefix(prefix.as_bytes()) {
+        Some(rest) => {
+            let mut v = Vec::with_capacity(rest.len() + 1);
+            v.push(b'{');
+            v.extend_from_slice(rest);
+            v
+        }
+        None => full,
+    }
 }
 
-fn decode(v: &[u8]) -> Option<AuditEvent> {
-    serde_json::from_slice(v).ok()
+/// An event from its directory entry and stored body: a whole JSON (schema 3 and older, or a long id) as it
+/// is, else the body with the id and time put back.
+fn decode(id: &[u8], time_ms: i64, body: &[u8]) -> Option<AuditEvent> {
+    if body.starts_with(b"{\"id\":") {
+        return serde_json::from_slice(body).ok();
+    }
+    let id = std::str::from_utf8(id).ok()?;
+    let time = DateTime::<Utc>::from_timestamp_millis(time_ms)?;
+    let rest = body.get(1..)?;
+    let mut v = Vec::with_capacity(body.len() + id.len() + 48);
+    v.extend_from_slice(b"{\"id\":");
+    serde_json::to_writer(&mut v, id).ok()?;
+    v.extend_from_slice(b",\"time\":");
+    serde_json::to_writer(&mut v, &time).ok()?;
+    v.push(b',');
+    v.extend_from_slice(rest);
+    serde_json::from_slice(&v).ok()
 }
 
 /// The runs a store would hold for these events if each actor-day arrived at once: what the ingest
@@ -202,6 +238,9 @@ pub(super) struct RunWriter {
     newest_day: i32,
     seq: AtomicU32,
     packer: Packer,
+    /// Days the writer wrote runs into since the store was opened (or last sealed): where small runs wait
+    /// for [`Store::seal_small_runs`].
+    touched: std::collections::BTreeSet<i32>,
 }
 
 /// How run values are compressed: the store's dictionary, or the samples to train it on while there is none.
@@ -227,6 +266,7 @@ impl RunWriter {
             newest_day: i32::MIN,
             seq: AtomicU32::new(rand::random()),
             packer: Packer::default(),
+            touched: std::collections::BTreeSet::new(),
         }
     }
 
@@ -370,6 +410,53 @@ impl Store {
         Ok(())
     }
 
+    /// Compress the small runs (lz4, still growing) of the days written since the store was opened, each on
+    /// its own with the dictionary: the runs of an actor-day that saw a few events stay small for good once the
+    /// day is over, and are most of the runs of a quiet organization. `before_day`: only days before it (a
+    /// running engine leaves today's and yesterday's alone, which may still grow); `None`: every touched day
+    /// (`vigil ingest` at its end). Returns the runs sealed. Not durable until [`Store::flush`].
+    pub fn seal_small_runs(&self, before_day: Option<i32>) -> Result<u64, StoreError> {
+        let mut w = self.run_writer.lock().unwrap_or_else(|p| p.into_inner());
+        let days: Vec<i32> = w
+            .touched
+            .iter()
+            .copied()
+            .filter(|d| before_day.is_none_or(|b| *d < b))
+            .collect();
+        let mut sealed = 0u64;
+        for day in days {
+            let mut batch = sled::Batch::default();
+            let mut in_batch = 0;
+            let lo = run_key(day, 0, i64::MIN, 0);
+            let hi = run_key(day, u64::MAX, i64::MAX, u32::MAX);
+            for kv in self.runs.range(lo..=hi) {
+                let (k, v) = kv.map_err(|e| self.sled(e))?;
+                if !RunView::is_small(&v)
+                    .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?
+                {
+                    continue;
+                }
+                let run = RunView::parse(&v)
+                    .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
+                let b = concat(&[run]);
+                batch.insert(k, self.seal(&mut w.packer, &b, true)?);
+                in_batch += 1;
+                sealed += 1;
+                if in_batch >= 1_000 {
+                    self.runs
+                        .apply_batch(std::mem::take(&mut batch))
+                        .map_err(|e| self.sled(e))?;
+                    in_batch = 0;
+                }
+            }
+            self.runs.apply_batch(batch).map_err(|e| self.sled(e))?;
+            w.touched.remove(&day);
+        }
+        // Sealed runs are final now: the tails must not merge into them as if they were small.
+        w.forget();
+        Ok(sealed)
+    }
+
     /// Forget every dictionary but the one the writer uses: after [`Store::import_runs`] re-sealed every run
     /// with it, no run names another.
     pub(super) fn prune_dicts(&self) -> Result<(), StoreError> {
@@ -480,6 +567,11 @@ impl Store {
         order.sort_by_key(|&(d, a, t, _)| (d, a, t));
         let newest = order.iter().map(|o| o.2).max().unwrap_or(i64::MIN);
         let mut w = self.run_writer.lock().unwrap_or_else(|p| p.into_inner());
+        for o in &order {
+            if w.touched.last() != Some(&o.0) {
+                w.touched.insert(o.0);
+            }
+        }
         let mut batch = sled::Batch::default();
         for group in order.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
             let items: Vec<(i64, &[u8], &[u8])> = group
@@ -761,7 +853,7 @@ impl Store {
                 let run = RunView::parse(&v)
                     .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
                 for e in run.entries().filter(|e| (from..to).contains(&e.time_ms)) {
-                    today.push(self.decode_entry(e.body)?);
+                    today.push(self.decode_entry(&e)?);
                 }
             }
             today.sort_by_key(AuditEvent::time_ms);
@@ -774,8 +866,9 @@ impl Store {
         Ok(out)
     }
 
-    fn decode_entry(&self, body: &[u8]) -> Result<AuditEvent, StoreError> {
-        decode(body).ok_or_else(|| self.corrupt("event_runs", "undecodable event"))
+    fn decode_entry(&self, e: &super::run::Entry<'_>) -> Result<AuditEvent, StoreError> {
+        decode(e.id, e.time_ms, e.body)
+            .ok_or_else(|| self.corrupt("event_runs", "undecodable event"))
     }
 
     /// The newest stored event time, if any.
@@ -827,7 +920,7 @@ impl Store {
                 let run = RunView::parse(&v)
                     .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
                 for e in run.entries().rev().filter(|e| e.time_ms <= t) {
-                    let ev = self.decode_entry(e.body)?;
+                    let ev = self.decode_entry(&e)?;
                     // Two actors may share a hash; the key only narrows, the id decides.
                     if ev.actor.id == actor_id {
                         older.push(ev);
@@ -857,7 +950,7 @@ impl Store {
                 let run = RunView::parse(&v)
                     .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
                 for e in run.entries().filter(|e| e.time_ms > t) {
-                    let ev = self.decode_entry(e.body)?;
+                    let ev = self.decode_entry(&e)?;
                     if ev.actor.id == actor_id {
                         newer.push(ev);
                     }
@@ -893,7 +986,7 @@ impl Store {
                 let run = RunView::parse(&v)
                     .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
                 for e in run.entries() {
-                    let ev = self.decode_entry(e.body)?;
+                    let ev = self.decode_entry(&e)?;
                     // Two actors may share a hash; the key only narrows, the id decides.
                     if ev.actor.id == actor_id {
                         events.push(ev);
@@ -961,7 +1054,7 @@ impl Store {
                 let run = RunView::parse(&v)
                     .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
                 for e in run.entries().filter(|e| (from..=to).contains(&e.time_ms)) {
-                    let ev = self.decode_entry(e.body)?;
+                    let ev = self.decode_entry(&e)?;
                     // Two actors may share a hash; the key only narrows, the id decides.
                     if ev.actor.id == actor_id && !each(ev) {
                         return Ok(());
@@ -1269,7 +1362,10 @@ impl Store {
             pv.extend_from_slice(ev.id.as_bytes());
             primary.insert(key, pv).map_err(|e| self.sled(e))?;
             by_actor
-                .insert(super::keys::actor_key(ah, &key), encode_event(ev))
+                .insert(
+                    super::keys::actor_key(ah, &key),
+                    serde_json::to_vec(ev).unwrap_or_default(),
+                )
                 .map_err(|e| self.sled(e))?;
         }
         self.bump("events", events.len() as u64)
