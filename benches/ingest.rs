@@ -63,14 +63,25 @@ fn phase(name: &str, file: &Path, work: &Path) -> (f64, u64) {
         }
         "e2e" | "e2e-reversed" | "e2e-shuffled" => {
             let store = Store::open_with(work, StoreOptions::default()).unwrap();
-            let mut p = Pipeline::new(store, &Tuning::default(), None).unwrap();
+            let mut p = Pipeline::new(store.clone(), &Tuning::default(), None).unwrap();
             p.ingest_reader("bench", std::fs::File::open(file).unwrap())
                 .unwrap();
             let stats = p.finish().unwrap();
+            // As `vigil ingest` ends: the small runs left are compressed too.
+            store.seal_small_runs(None).unwrap();
+            store.flush().unwrap();
             n_events = stats.ingested;
+            let input = std::fs::metadata(file).map(|m| m.len()).unwrap_or(1) as f64;
+            let (live, disk) = (store.live_bytes().unwrap() as f64, store.size_on_disk() as f64);
             eprintln!(
-                "  {name} summary: {stats} (late {}, actors re-detected {})",
-                stats.late, stats.redetected
+                "  {name} summary: {stats} (late {}, actors re-detected {})\n  {name} store: {:.1} MB live, {:.1} MB on disk = {:.3}x the {:.1} MB input (live {:.3}x)",
+                stats.late,
+                stats.redetected,
+                live / 1e6,
+                disk / 1e6,
+                disk / input,
+                input / 1e6,
+                live / input
             );
         }
         "sled" => {
