@@ -127,9 +127,11 @@ impl Setup {
     }
 
     /// Start serve and wait until its receiver listens.
+    // The child is waited for by `Serve` (its kill, its stop, or its drop).
+    #[allow(clippy::zombie_processes)]
     fn start(&self) -> Serve {
         let before = self.listening().len();
-        let child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
             .arg("--data-dir")
             .arg(&self.data)
             .arg("--config")
@@ -147,11 +149,14 @@ impl Setup {
             if let Some(addr) = self.listening().get(before) {
                 return Serve { child, addr: *addr };
             }
-            assert!(
-                Instant::now() < until,
-                "serve did not listen within {WAIT:?}: {}",
-                std::fs::read_to_string(self.log()).unwrap_or_default()
-            );
+            if Instant::now() > until {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "serve did not listen within {WAIT:?}: {}",
+                    std::fs::read_to_string(self.log()).unwrap_or_default()
+                );
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -188,6 +193,16 @@ impl Setup {
             .collect();
         rows.sort();
         rows
+    }
+}
+
+/// A test that fails half-way leaves no serve running.
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
