@@ -7,18 +7,22 @@
 //!    evidence from the actor index, write the alerts it touched.
 //!
 //! Since the store packs events into runs, parsing is what bounds ingest; encoding sits on the commit side to
-//! even the two threads out. Success is reported
+//! even the two threads out. The engine's HTTP requests, already parsed, come through
+//! [`Pipeline::process_parts`]: several requests as one batch in time order, planned and detected in two
+//! pieces so that the second is detected while the first is written. Success is reported
 //! only after [`Pipeline::finish`] (or [`Pipeline::checkpoint`]) has flushed.
 
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::mpsc;
 
 use chrono::Utc;
 use ulid::Ulid;
 
 use super::redetect::{fill_evidence, reconcile, replay_actor};
+use super::workers::BatchCounts;
 use crate::detect::tuning::Tuning;
 use crate::detect::{AlertDraft, Detector, DetectorState, absorb, alert_from_draft, can_absorb};
 use crate::ingest::{Reader, Record, RejectedRecord, SortLimits, TimeSorter};
@@ -28,6 +32,10 @@ use crate::store::{EventPlan, Planner, QuarantineRecord, Store, StoreError, enco
 
 /// Events per store batch: large enough to amortise sled's per-batch cost, small enough to bound memory.
 const BATCH: usize = 1000;
+
+/// Batches of at least this many events (several senders' requests taken together, or one large one) are
+/// planned and detected in two pieces, the second while the first is written.
+const SPLIT_EVENTS: usize = 200;
 
 /// Prepared batches waiting for the commit stage; with the batch being prepared and the one being committed,
 /// at most four are in memory.
@@ -104,35 +112,88 @@ struct Preparer {
 impl Preparer {
     fn prepare(
         &mut self,
-        mut events: Vec<AuditEvent>,
-        mut rejected: Vec<QuarantineRecord>,
+        events: Vec<AuditEvent>,
+        rejected: Vec<QuarantineRecord>,
     ) -> Result<Prepared, PipelineError> {
+        let staged = self.stage(events, rejected, Vec::new());
+        self.finish(staged.events, staged.rejected)
+    }
+
+    /// The first half of [`Preparer::prepare`]: refuse implausible times, redact refused records, put the
+    /// events in `(time, id)` order. Events may carry a tag each (`tags[i]` for `events[i]`, or no tags at
+    /// all): the tags follow their events through the time check and the sort, so that a batch made of
+    /// several senders' parts can tell each sender what became of its own events.
+    fn stage(
+        &mut self,
+        events: Vec<AuditEvent>,
+        mut rejected: Vec<QuarantineRecord>,
+        tags: Vec<u32>,
+    ) -> Staged {
+        let tagged = !tags.is_empty();
         // Implausible times are refused like any bad record: they must never move the detector's clock.
         let now = Utc::now();
-        events.retain_mut(|ev| match self.limits.check(ev.time, now) {
-            Ok(()) => true,
-            Err(reason) => {
-                self.detector.redact_event(ev);
-                let raw = encode_event(ev);
-                rejected.push(QuarantineRecord {
-                    source: "time check".to_string(),
-                    line: 0,
-                    offset: 0,
-                    reason: format!("event {}: {reason}", ev.id),
-                    size: raw.len() as u64,
-                    at: now,
-                    raw,
-                });
-                false
+        let mut kept = Vec::with_capacity(events.len());
+        let mut kept_tags = Vec::with_capacity(tags.len());
+        let mut refused_tags = Vec::new();
+        for (i, mut ev) in events.into_iter().enumerate() {
+            let tag = tags.get(i).copied();
+            match self.limits.check(ev.time, now) {
+                Ok(()) => {
+                    kept.push(ev);
+                    kept_tags.extend(tag);
+                }
+                Err(reason) => {
+                    self.detector.redact_event(&mut ev);
+                    let raw = encode_event(&ev);
+                    rejected.push(QuarantineRecord {
+                        source: "time check".to_string(),
+                        line: 0,
+                        offset: 0,
+                        reason: format!("event {}: {reason}", ev.id),
+                        size: raw.len() as u64,
+                        at: now,
+                        raw,
+                    });
+                    refused_tags.extend(tag);
+                }
             }
-        });
+        }
+        let mut events = kept;
         // A refused record is kept for the operator to read, but a secret in it must not be kept in full either.
         for r in &mut rejected {
             redact_quarantined(&self.detector, r);
         }
         // Each actor's events in (time, id) order: a batch that arrived newest first (an API page) needs no
         // replay.
-        events.sort_by(|a, b| (a.time_ms(), &a.id).cmp(&(b.time_ms(), &b.id)));
+        let order =
+            |a: &AuditEvent, b: &AuditEvent| (a.time_ms(), &a.id).cmp(&(b.time_ms(), &b.id));
+        let tags = if tagged {
+            // The same stable order, applied to events and tags alike.
+            let mut perm: Vec<usize> = (0..events.len()).collect();
+            perm.sort_by(|&a, &b| order(&events[a], &events[b]));
+            let mut slots: Vec<Option<AuditEvent>> = events.into_iter().map(Some).collect();
+            events = perm.iter().filter_map(|&i| slots[i].take()).collect();
+            perm.iter().map(|&i| kept_tags[i]).collect()
+        } else {
+            events.sort_by(order);
+            Vec::new()
+        };
+        Staged {
+            events,
+            tags,
+            rejected,
+            refused_tags,
+        }
+    }
+
+    /// The second half of [`Preparer::prepare`], on events in `(time, id)` order: plan which are new, detect
+    /// on those. A staged batch may be finished in consecutive pieces (the planner remembers the earlier
+    /// pieces, the detector sees the events in the same order).
+    fn finish(
+        &mut self,
+        mut events: Vec<AuditEvent>,
+        rejected: Vec<QuarantineRecord>,
+    ) -> Result<Prepared, PipelineError> {
         let plan = self.planner.plan(&events)?;
         let mut drafts = Vec::new();
         // Detection sees each new event once, in arrival order, redacted: the scan that redacts is the one
@@ -151,6 +212,33 @@ impl Preparer {
             rejected,
         })
     }
+}
+
+/// A batch after [`Preparer::stage`]: events in order with their tags (empty when untagged), the records
+/// refused, and the tags of the events the time check refused.
+struct Staged {
+    events: Vec<AuditEvent>,
+    tags: Vec<u32>,
+    rejected: Vec<QuarantineRecord>,
+    refused_tags: Vec<u32>,
+}
+
+/// Where a staged batch of `events` (in time order) is cut in two for [`Pipeline::process_parts`]: the
+/// first change of time at or after the middle, so that events of one instant are never cut apart (what a
+/// store batch holds decides an alert's evidence up to its instant). `None` when the batch is too small to
+/// be worth a second thread, or holds a single instant.
+fn split_point(events: &[AuditEvent]) -> Option<usize> {
+    if events.len() < SPLIT_EVENTS {
+        return None;
+    }
+    let mid = events.len() / 2;
+    (mid..events.len())
+        .find(|&i| events[i - 1].time_ms() < events[i].time_ms())
+        .or_else(|| {
+            (1..mid)
+                .rev()
+                .find(|&i| events[i - 1].time_ms() < events[i].time_ms())
+        })
 }
 
 /// Redact the secrets the content scanners find in a refused record's kept bytes and in its reason (which
@@ -510,6 +598,117 @@ impl Pipeline {
             self.process_batch()?;
         }
         Ok(())
+    }
+
+    /// Prepare and commit several senders' records as one batch, after whatever is queued: in time order
+    /// together, so that requests that arrived out of order need no re-detection when they arrive together,
+    /// and with one store batch for all. Returns what became of each part's records, in `parts` order (an
+    /// event sent twice is new for the first part that holds it, in time order, and a duplicate for the
+    /// others). Not durable until the next flush.
+    pub(crate) fn process_parts(
+        &mut self,
+        parts: Vec<(Arc<str>, Vec<Record>)>,
+    ) -> Result<Vec<BatchCounts>, PipelineError> {
+        self.process_batch()?;
+        let mut counts = vec![BatchCounts::default(); parts.len()];
+        let mut events = Vec::new();
+        let mut tags = Vec::new();
+        let mut rejected = Vec::new();
+        for (part, (source, records)) in (0u32..).zip(parts) {
+            for rec in records {
+                match rec {
+                    Record::Event(ev) => {
+                        events.push(*ev);
+                        tags.push(part);
+                    }
+                    Record::Rejected(r) => {
+                        rejected.push(quarantine_record(&source, r));
+                        counts[part as usize].quarantined += 1;
+                    }
+                }
+            }
+        }
+        if events.is_empty() && rejected.is_empty() {
+            return Ok(counts);
+        }
+        let Staged {
+            mut events,
+            mut tags,
+            rejected,
+            refused_tags,
+        } = self.prep.stage(events, rejected, tags);
+        for t in refused_tags {
+            counts[t as usize].quarantined += 1;
+        }
+        let count = |counts: &mut [BatchCounts], tags: &[u32], plan: &EventPlan| {
+            for (i, t) in tags.iter().enumerate() {
+                let c = &mut counts[*t as usize];
+                if plan.is_new(i) {
+                    c.accepted += 1;
+                } else {
+                    c.duplicates += 1;
+                }
+            }
+        };
+        let Some(at) = split_point(&events) else {
+            let prepared = self.prep.finish(events, rejected)?;
+            count(&mut counts, &tags, &prepared.plan);
+            self.commit.commit(prepared)?;
+            return Ok(counts);
+        };
+        // Two pieces, cut between two instants: the second is planned and detected on this thread while
+        // the first is written on another (writing costs about twice detecting), and the first piece's
+        // buffers are freed here while the second is written.
+        let later = (events.split_off(at), tags.split_off(at));
+        let Self { prep, commit, .. } = self;
+        let leftover = std::thread::scope(|scope| {
+            let (tx, rx) = mpsc::sync_channel::<Prepared>(1);
+            let (back_tx, back_rx) = mpsc::channel::<Spent>();
+            let spawned = std::thread::Builder::new()
+                .name("vigil-commit".into())
+                .spawn_scoped(scope, move || {
+                    for prepared in rx {
+                        let _ = back_tx.send(commit.commit(prepared)?);
+                    }
+                    Ok::<(), PipelineError>(())
+                });
+            let Ok(writer) = spawned else {
+                // No second thread to be had (the process is at its limit): both pieces on this one.
+                return Ok(Some((events, tags, rejected, later)));
+            };
+            let prepared = prep.finish(events, rejected)?;
+            count(&mut counts, &tags, &prepared.plan);
+            // A failed send means the writer failed; its join below says why.
+            let second = match tx.send(prepared) {
+                Ok(()) => {
+                    let (events, tags) = later;
+                    prep.finish(events, Vec::new()).map(|p| {
+                        count(&mut counts, &tags, &p.plan);
+                        let _ = tx.send(p);
+                    })
+                }
+                Err(_) => Ok(()),
+            };
+            drop(tx);
+            for spent in back_rx {
+                drop(spent);
+            }
+            let written = writer
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            written.and(second).map(|()| None)
+        })?;
+        if let Some((events, tags, rejected, (later_events, later_tags))) = leftover {
+            for (events, tags, rejected) in [
+                (events, tags, rejected),
+                (later_events, later_tags, Vec::new()),
+            ] {
+                let prepared = self.prep.finish(events, rejected)?;
+                count(&mut counts, &tags, &prepared.plan);
+                self.commit.commit(prepared)?;
+            }
+        }
+        Ok(counts)
     }
 
     /// Prepare and commit what is queued, on this thread.

@@ -327,6 +327,9 @@ async fn events(
         );
         return r;
     }
+    // Counted from here until the pipeline takes its records: it waits a moment for requests being read or
+    // parsed, to take them in time order together with the ones queued.
+    let parsing = rx.shared.parsing();
     let announced = content_length(req.headers());
     if announced.is_some_and(|n| n > rx.max_body) {
         return too_large(rx.max_body);
@@ -387,6 +390,7 @@ async fn events(
             reasons: parsed.reasons,
         };
         if feeder.send(batch) {
+            parsing.queued();
             Ok(summary)
         } else {
             Err(())
