@@ -1,5 +1,6 @@
 //! The kill -9 bar of the service: the real `vigil serve` receives generated events over HTTP in NDJSON
-//! batches of 500 on one keep-alive connection, and is killed with SIGKILL in the middle of the stream, twice.
+//! batches of 500 on one keep-alive connection, and is killed with SIGKILL in the middle of the stream, three
+//! times.
 //! After each kill, before anything is sent again:
 //! - every event of every batch that was answered 200 is in the store (counted by event id, the store opened
 //!   directly, as the kill left it);
@@ -305,26 +306,46 @@ fn acknowledged_batches_survive_kill_9_and_raise_their_alerts() {
     let setup = Setup::new();
     // Batches answered 200.
     let mut acked = vec![false; batches.len()];
+    // Events answered 200 one by one.
+    let mut acked_singles: Vec<String> = Vec::new();
     let mut next = 0;
     let started = Instant::now();
     let mut serve = setup.start();
-    // Where the two kills land: a third and two thirds of the way, a little later into the request each time.
-    let kills = [(batches.len() / 3, 1u64), (batches.len() * 2 / 3, 7)];
-    for (round, (kill_at, delay_ms)) in kills.into_iter().enumerate() {
+    // Where the kills land: a quarter, half and three quarters of the way. The first two come while a batch
+    // is in flight (sent, being parsed, stored or flushed), a little later into it the second time; the
+    // third right after an answer, before anything else is sent.
+    let n = batches.len();
+    let kills = [(n / 4, Some(1u64)), (n / 2, Some(7)), (n * 3 / 4, None)];
+    for (round, (kill_at, in_flight)) in kills.into_iter().enumerate() {
         let mut conn = serve.connect();
         while next < kill_at {
             post_ok(&mut conn, &batches[next]);
             acked[next] = true;
             next += 1;
         }
-        // The kill comes while this batch is in flight: sent, being parsed, stored or flushed.
-        write_request(&mut conn, &batches[next].body).unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        serve.kill9();
-        // An answer already on its way counts: it promised the batch is durable.
-        if let Ok((200, _)) = read_response(&mut conn) {
-            acked[next] = true;
-            next += 1;
+        match in_flight {
+            Some(delay_ms) => {
+                write_request(&mut conn, &batches[next].body).unwrap();
+                std::thread::sleep(Duration::from_millis(delay_ms));
+                serve.kill9();
+                // An answer already on its way counts: it promised the batch is durable.
+                if let Ok((200, _)) = read_response(&mut conn) {
+                    acked[next] = true;
+                    next += 1;
+                }
+            }
+            None => {
+                // Small requests too (one event each), the kill at once after the last answer: the writes
+                // of a small batch are the least likely to have reached the file unless it was flushed.
+                let body = String::from_utf8(batches[next].body.clone()).unwrap();
+                for (line, id) in body.lines().zip(&batches[next].ids).take(5) {
+                    write_request(&mut conn, line.as_bytes()).unwrap();
+                    let (status, answer) = read_response(&mut conn).unwrap();
+                    assert_eq!(status, 200, "{answer}");
+                    acked_singles.push(id.clone());
+                }
+                serve.kill9();
+            }
         }
         drop(conn);
         let answered = acked.iter().filter(|a| **a).count();
@@ -332,10 +353,10 @@ fn acknowledged_batches_survive_kill_9_and_raise_their_alerts() {
             "kill {}: after {answered} batches answered 200, batch {} {}",
             round + 1,
             kill_at,
-            if next > kill_at {
-                "answered just before the kill"
-            } else {
-                "unanswered"
+            match (in_flight, next > kill_at) {
+                (None, _) => "not sent",
+                (Some(_), true) => "answered just before the kill",
+                (Some(_), false) => "unanswered",
             }
         );
 
@@ -347,6 +368,7 @@ fn acknowledged_batches_survive_kill_9_and_raise_their_alerts() {
             .zip(&acked)
             .filter(|(_, a)| **a)
             .flat_map(|(b, _)| &b.ids)
+            .chain(&acked_singles)
             .filter(|id| !stored.contains(*id))
             .collect();
         assert!(
@@ -412,8 +434,9 @@ fn acknowledged_batches_survive_kill_9_and_raise_their_alerts() {
         "one alert per planted incident"
     );
     println!(
-        "{total} events in {} batches of {BATCH}, 2 kills: all stored once, {} planted alerts raised, in {:.1} s",
+        "{total} events in {} batches of {BATCH}, {} kills: all stored once, {} planted alerts raised, in {:.1} s",
         batches.len(),
+        kills.len(),
         expected.len(),
         took.as_secs_f64()
     );
