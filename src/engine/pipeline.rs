@@ -8,8 +8,7 @@
 //!
 //! Since the store packs events into runs, parsing is what bounds ingest; encoding sits on the commit side to
 //! even the two threads out. The engine's HTTP requests, already parsed, come through
-//! [`Pipeline::process_parts`]: several requests as one batch in time order, planned and detected in two
-//! pieces so that the second is detected while the first is written. Success is reported
+//! [`Pipeline::process_parts`]: several requests as one batch in time order. Success is reported
 //! only after [`Pipeline::finish`] (or [`Pipeline::checkpoint`]) has flushed.
 
 use std::collections::HashMap;
@@ -32,10 +31,6 @@ use crate::store::{EventPlan, Planner, QuarantineRecord, Store, StoreError, enco
 
 /// Events per store batch: large enough to amortise sled's per-batch cost, small enough to bound memory.
 const BATCH: usize = 1000;
-
-/// Batches of at least this many events (several senders' requests taken together, or one large one) are
-/// planned and detected in two pieces, the second while the first is written.
-const SPLIT_EVENTS: usize = 200;
 
 /// Prepared batches waiting for the commit stage; with the batch being prepared and the one being committed,
 /// at most four are in memory.
@@ -187,8 +182,7 @@ impl Preparer {
     }
 
     /// The second half of [`Preparer::prepare`], on events in `(time, id)` order: plan which are new, detect
-    /// on those. A staged batch may be finished in consecutive pieces (the planner remembers the earlier
-    /// pieces, the detector sees the events in the same order).
+    /// on those.
     fn finish(
         &mut self,
         mut events: Vec<AuditEvent>,
@@ -221,24 +215,6 @@ struct Staged {
     tags: Vec<u32>,
     rejected: Vec<QuarantineRecord>,
     refused_tags: Vec<u32>,
-}
-
-/// Where a staged batch of `events` (in time order) is cut in two for [`Pipeline::process_parts`]: the
-/// first change of time at or after the middle, so that events of one instant are never cut apart (what a
-/// store batch holds decides an alert's evidence up to its instant). `None` when the batch is too small to
-/// be worth a second thread, or holds a single instant.
-fn split_point(events: &[AuditEvent]) -> Option<usize> {
-    if events.len() < SPLIT_EVENTS {
-        return None;
-    }
-    let mid = events.len() / 2;
-    (mid..events.len())
-        .find(|&i| events[i - 1].time_ms() < events[i].time_ms())
-        .or_else(|| {
-            (1..mid)
-                .rev()
-                .find(|&i| events[i - 1].time_ms() < events[i].time_ms())
-        })
 }
 
 /// Redact the secrets the content scanners find in a refused record's kept bytes and in its reason (which
@@ -632,82 +608,24 @@ impl Pipeline {
             return Ok(counts);
         }
         let Staged {
-            mut events,
-            mut tags,
+            events,
+            tags,
             rejected,
             refused_tags,
         } = self.prep.stage(events, rejected, tags);
         for t in refused_tags {
             counts[t as usize].quarantined += 1;
         }
-        let count = |counts: &mut [BatchCounts], tags: &[u32], plan: &EventPlan| {
-            for (i, t) in tags.iter().enumerate() {
-                let c = &mut counts[*t as usize];
-                if plan.is_new(i) {
-                    c.accepted += 1;
-                } else {
-                    c.duplicates += 1;
-                }
-            }
-        };
-        let Some(at) = split_point(&events) else {
-            let prepared = self.prep.finish(events, rejected)?;
-            count(&mut counts, &tags, &prepared.plan);
-            self.commit.commit(prepared)?;
-            return Ok(counts);
-        };
-        // Two pieces, cut between two instants: the second is planned and detected on this thread while
-        // the first is written on another (writing costs about twice detecting), and the first piece's
-        // buffers are freed here while the second is written.
-        let later = (events.split_off(at), tags.split_off(at));
-        let Self { prep, commit, .. } = self;
-        let leftover = std::thread::scope(|scope| {
-            let (tx, rx) = mpsc::sync_channel::<Prepared>(1);
-            let (back_tx, back_rx) = mpsc::channel::<Spent>();
-            let spawned = std::thread::Builder::new()
-                .name("vigil-commit".into())
-                .spawn_scoped(scope, move || {
-                    for prepared in rx {
-                        let _ = back_tx.send(commit.commit(prepared)?);
-                    }
-                    Ok::<(), PipelineError>(())
-                });
-            let Ok(writer) = spawned else {
-                // No second thread to be had (the process is at its limit): both pieces on this one.
-                return Ok(Some((events, tags, rejected, later)));
-            };
-            let prepared = prep.finish(events, rejected)?;
-            count(&mut counts, &tags, &prepared.plan);
-            // A failed send means the writer failed; its join below says why.
-            let second = match tx.send(prepared) {
-                Ok(()) => {
-                    let (events, tags) = later;
-                    prep.finish(events, Vec::new()).map(|p| {
-                        count(&mut counts, &tags, &p.plan);
-                        let _ = tx.send(p);
-                    })
-                }
-                Err(_) => Ok(()),
-            };
-            drop(tx);
-            for spent in back_rx {
-                drop(spent);
-            }
-            let written = writer
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p));
-            written.and(second).map(|()| None)
-        })?;
-        if let Some((events, tags, rejected, (later_events, later_tags))) = leftover {
-            for (events, tags, rejected) in [
-                (events, tags, rejected),
-                (later_events, later_tags, Vec::new()),
-            ] {
-                let prepared = self.prep.finish(events, rejected)?;
-                count(&mut counts, &tags, &prepared.plan);
-                self.commit.commit(prepared)?;
+        let prepared = self.prep.finish(events, rejected)?;
+        for (i, t) in tags.into_iter().enumerate() {
+            let c = &mut counts[t as usize];
+            if prepared.plan.is_new(i) {
+                c.accepted += 1;
+            } else {
+                c.duplicates += 1;
             }
         }
+        self.commit.commit(prepared)?;
         Ok(counts)
     }
 
