@@ -5,7 +5,9 @@
 //! 2. crowd: 10,000 connections opened at once against the default cap of 512, each asking `/healthz`:
 //!    how many were answered, told busy (503) or closed, none left hanging; and a batch posted meanwhile.
 //!
-//! `cargo bench --bench receiver` (`-- EVENTS` to change the 200,000 events of part 1).
+//! `cargo bench --bench receiver` (`-- EVENTS` to change the 200,000 events of part 1). Part 1 runs once per
+//! client count in `VIGIL_BENCH_CLIENTS` (a comma-separated list, default `1`: the single-sender figure the
+//! service's bar is about; `VIGIL_BENCH_CLIENTS=1,4` adds four senders), each on a fresh store.
 #![allow(clippy::unwrap_used)] // a bench that cannot go on should stop loudly
 
 use std::io::{Read, Write};
@@ -22,14 +24,16 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const TOKEN: &str = "bench-token";
 const BATCH: usize = 500;
-/// Concurrent senders (`VIGIL_BENCH_CLIENTS`, default 4). Each takes every n-th batch, so with more than one
-/// the store sees batches out of time order, as from several senders.
-fn clients() -> usize {
-    std::env::var("VIGIL_BENCH_CLIENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
+/// Client counts to measure (`VIGIL_BENCH_CLIENTS`, comma-separated, default `1`). Each client takes every
+/// n-th batch, so with more than one the store sees batches out of time order, as from several senders.
+fn client_counts() -> Vec<usize> {
+    let counts: Vec<usize> = std::env::var("VIGIL_BENCH_CLIENTS")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|v| v.trim().parse().ok())
         .filter(|n| *n > 0)
-        .unwrap_or(4)
+        .collect();
+    if counts.is_empty() { vec![1] } else { counts }
 }
 const CROWD: usize = 10_000;
 
@@ -88,13 +92,11 @@ fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn main() {
-    let events: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(200_000);
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("data")).unwrap();
+/// The engine on a fresh store with one `http` source on 127.0.0.1:0.
+fn start_engine(
+    dir: &std::path::Path,
+) -> (Store, vigil::engine::EngineTasks, std::net::SocketAddr) {
+    let store = Store::open(&dir.join("data")).unwrap();
     let config = Config {
         sources: vec![SourceConfig::Http {
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -109,42 +111,13 @@ fn main() {
     };
     let (_handle, tasks) = Engine::start(store.clone(), &config, EngineOptions::default()).unwrap();
     let addr = tasks.http_addrs()[0];
+    (store, tasks, addr)
+}
 
-    // Bodies first, so the clock measures the receiver, not the generator.
-    let mut generator = Generator::new(&GenerateOptions {
-        events: events as u64,
-        seed: 7,
-        incidents: 20,
-        start: default_start(),
-        days: 30,
-    });
-    let mut bodies: Vec<Vec<u8>> = Vec::new();
-    let mut body = Vec::new();
-    let mut line = String::new();
-    let mut n = 0;
-    let mut bytes = 0usize;
-    while generator.next_into(&mut line).is_some() {
-        body.extend_from_slice(line.trim_end().as_bytes());
-        body.push(b'\n');
-        n += 1;
-        if n % BATCH == 0 {
-            bytes += body.len();
-            bodies.push(std::mem::take(&mut body));
-        }
-    }
-    if !body.is_empty() {
-        bytes += body.len();
-        bodies.push(body);
-    }
-    println!(
-        "receiver: {n} generated events in {} batches of {BATCH} ({:.0} bytes/event), {} keep-alive clients",
-        bodies.len(),
-        bytes as f64 / n as f64,
-        clients()
-    );
-
-    // 1. Throughput and acknowledgement latency.
-    let clients = clients();
+/// Part 1 for `clients` senders on a fresh engine: every batch posted and acknowledged.
+fn throughput(clients: usize, bodies: &[Vec<u8>], n: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, tasks, addr) = start_engine(dir.path());
     let started = Instant::now();
     let shares: Vec<Vec<Vec<u8>>> = (0..clients)
         .map(|c| bodies.iter().skip(c).step_by(clients).cloned().collect())
@@ -174,17 +147,63 @@ fn main() {
     latencies.sort();
     let stored = store.event_count();
     println!(
-        "throughput: {stored} events stored and acknowledged in {:.2} s = {:.0} events/s",
+        "throughput, {clients} client{}: {stored} events stored and acknowledged in {:.2} s = {:.0} events/s; \
+         ack latency per batch of {BATCH}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        if clients == 1 { "" } else { "s" },
         elapsed.as_secs_f64(),
-        n as f64 / elapsed.as_secs_f64()
-    );
-    println!(
-        "ack latency per batch of {BATCH}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        n as f64 / elapsed.as_secs_f64(),
         percentile(&latencies, 0.5).as_secs_f64() * 1e3,
         percentile(&latencies, 0.99).as_secs_f64() * 1e3,
         latencies.last().unwrap().as_secs_f64() * 1e3
     );
+    futures::executor::block_on(tasks.shutdown()).unwrap();
+}
 
+fn main() {
+    let events: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(200_000);
+
+    // Bodies first, so the clock measures the receiver, not the generator.
+    let mut generator = Generator::new(&GenerateOptions {
+        events: events as u64,
+        seed: 7,
+        incidents: 20,
+        start: default_start(),
+        days: 30,
+    });
+    let mut bodies: Vec<Vec<u8>> = Vec::new();
+    let mut body = Vec::new();
+    let mut line = String::new();
+    let mut n = 0;
+    let mut bytes = 0usize;
+    while generator.next_into(&mut line).is_some() {
+        body.extend_from_slice(line.trim_end().as_bytes());
+        body.push(b'\n');
+        n += 1;
+        if n % BATCH == 0 {
+            bytes += body.len();
+            bodies.push(std::mem::take(&mut body));
+        }
+    }
+    if !body.is_empty() {
+        bytes += body.len();
+        bodies.push(body);
+    }
+    println!(
+        "receiver: {n} generated events in {} batches of {BATCH} ({:.0} bytes/event), keep-alive clients, each answer awaited",
+        bodies.len(),
+        bytes as f64 / n as f64,
+    );
+
+    // 1. Throughput and acknowledgement latency.
+    for clients in client_counts() {
+        throughput(clients, &bodies, n);
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, tasks, addr) = start_engine(dir.path());
     // 2. Ten thousand connections at once.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

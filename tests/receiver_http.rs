@@ -474,3 +474,80 @@ async fn after_a_stop_the_receiver_answers_nothing_successful() {
         assert_eq!(r.status, 503, "{r:?}");
     }
 }
+
+/// Several senders at once: the pipeline takes their requests together (in time order, one store batch), and
+/// still tells each sender exactly what became of its own records, however the requests were grouped. An
+/// event two senders both carry is stored once: new for one of them, a duplicate for the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_senders_are_each_told_their_own_counts() {
+    let s = start(open_limits(), 10 << 20);
+    for round in 0..3 {
+        let mut tasks = Vec::new();
+        for sender in 0..6u32 {
+            // 300 events of its own, interleaved in time with the other senders', newest first; 20 shared
+            // with the next sender; one bad record; one event of an implausible time.
+            let mut lines: Vec<String> = (0..300u32)
+                .rev()
+                .map(|i| {
+                    common::event(
+                        &format!("r{round}-s{sender}-{i}"),
+                        &time(i * 6 + sender),
+                        "page_viewed",
+                        &format!("actor{}", i % 9),
+                    )
+                })
+                .collect();
+            for k in [sender, (sender + 5) % 6] {
+                lines.extend((0..20u32).map(|i| {
+                    common::event(
+                        &format!("r{round}-shared{k}-{i}"),
+                        &time(2000 + k * 20 + i),
+                        "page_viewed",
+                        "bo",
+                    )
+                }));
+            }
+            lines.push("{not json".into());
+            lines.push(common::event(
+                &format!("r{round}-s{sender}-future"),
+                "2999-01-01T00:00:00Z",
+                "page_viewed",
+                "bo",
+            ));
+            let body = lines.join("\n");
+            let addr = s.addr;
+            tasks.push(tokio::spawn(async move {
+                post(addr, Some(&bearer()), body.as_bytes()).await
+            }));
+        }
+        let mut accepted = 0;
+        let mut duplicates = 0;
+        for t in tasks {
+            let r = t.await.unwrap();
+            assert_eq!(r.status, 200, "{r:?}");
+            let c = r.json();
+            assert_eq!(
+                c["quarantined"], 2,
+                "its bad record and its implausible time: {c}"
+            );
+            assert_eq!(
+                c["accepted"].as_u64().unwrap() + c["duplicates"].as_u64().unwrap(),
+                340,
+                "{c}"
+            );
+            accepted += c["accepted"].as_u64().unwrap();
+            duplicates += c["duplicates"].as_u64().unwrap();
+        }
+        // 6 × 300 own events and 6 × 20 shared ones, each shared one carried by two senders.
+        assert_eq!(
+            (accepted, duplicates),
+            (6 * 300 + 6 * 20, 6 * 20),
+            "round {round}"
+        );
+        let mine: Vec<String> = (0..6)
+            .flat_map(|s| (0..300).map(move |i| format!("r{round}-s{s}-{i}")))
+            .chain((0..6).flat_map(|k| (0..20).map(move |i| format!("r{round}-shared{k}-{i}"))))
+            .collect();
+        assert_eq!(stored(&s.store, &mine), mine.len(), "round {round}");
+    }
+}

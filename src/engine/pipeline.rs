@@ -7,18 +7,21 @@
 //!    evidence from the actor index, write the alerts it touched.
 //!
 //! Since the store packs events into runs, parsing is what bounds ingest; encoding sits on the commit side to
-//! even the two threads out. Success is reported
+//! even the two threads out. The engine's HTTP requests, already parsed, come through
+//! [`Pipeline::process_parts`]: several requests as one batch in time order. Success is reported
 //! only after [`Pipeline::finish`] (or [`Pipeline::checkpoint`]) has flushed.
 
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::mpsc;
 
 use chrono::Utc;
 use ulid::Ulid;
 
 use super::redetect::{fill_evidence, reconcile, replay_actor};
+use super::workers::BatchCounts;
 use crate::detect::tuning::Tuning;
 use crate::detect::{AlertDraft, Detector, DetectorState, absorb, alert_from_draft, can_absorb};
 use crate::ingest::{Reader, Record, RejectedRecord, SortLimits, TimeSorter};
@@ -104,36 +107,88 @@ struct Preparer {
 impl Preparer {
     fn prepare(
         &mut self,
-        mut events: Vec<AuditEvent>,
-        mut rejected: Vec<QuarantineRecord>,
+        events: Vec<AuditEvent>,
+        rejected: Vec<QuarantineRecord>,
     ) -> Result<Prepared, PipelineError> {
+        let staged = self.stage(events, rejected, Vec::new());
+        self.finish(staged.events, staged.rejected)
+    }
+
+    /// The first half of [`Preparer::prepare`]: refuse implausible times, redact refused records, put the
+    /// events in `(time, id)` order. Events may carry a tag each (`tags[i]` for `events[i]`, or no tags at
+    /// all): the tags follow their events through the time check and the sort, so that a batch made of
+    /// several senders' parts can tell each sender what became of its own events.
+    fn stage(
+        &mut self,
+        events: Vec<AuditEvent>,
+        mut rejected: Vec<QuarantineRecord>,
+        tags: Vec<u32>,
+    ) -> Staged {
+        let tagged = !tags.is_empty();
         // Implausible times are refused like any bad record: they must never move the detector's clock.
         let now = Utc::now();
-        events.retain_mut(|ev| match self.limits.check(ev.time, now) {
-            Ok(()) => true,
-            Err(reason) => {
-                self.detector.redact_event(ev);
-                // The whole event (the store's form leaves out what a run's directory holds).
-                let raw = serde_json::to_vec(ev).unwrap_or_default();
-                rejected.push(QuarantineRecord {
-                    source: "time check".to_string(),
-                    line: 0,
-                    offset: 0,
-                    reason: format!("event {}: {reason}", ev.id),
-                    size: raw.len() as u64,
-                    at: now,
-                    raw,
-                });
-                false
+        let mut kept = Vec::with_capacity(events.len());
+        let mut kept_tags = Vec::with_capacity(tags.len());
+        let mut refused_tags = Vec::new();
+        for (i, mut ev) in events.into_iter().enumerate() {
+            let tag = tags.get(i).copied();
+            match self.limits.check(ev.time, now) {
+                Ok(()) => {
+                    kept.push(ev);
+                    kept_tags.extend(tag);
+                }
+                Err(reason) => {
+                    self.detector.redact_event(&mut ev);
+                    // The whole event (the store's form leaves out what a run's directory holds).
+                    let raw = serde_json::to_vec(&ev).unwrap_or_default();
+                    rejected.push(QuarantineRecord {
+                        source: "time check".to_string(),
+                        line: 0,
+                        offset: 0,
+                        reason: format!("event {}: {reason}", ev.id),
+                        size: raw.len() as u64,
+                        at: now,
+                        raw,
+                    });
+                    refused_tags.extend(tag);
+                }
             }
-        });
+        }
+        let mut events = kept;
         // A refused record is kept for the operator to read, but a secret in it must not be kept in full either.
         for r in &mut rejected {
             redact_quarantined(&self.detector, r);
         }
         // Each actor's events in (time, id) order: a batch that arrived newest first (an API page) needs no
         // replay.
-        events.sort_by(|a, b| (a.time_ms(), &a.id).cmp(&(b.time_ms(), &b.id)));
+        let order =
+            |a: &AuditEvent, b: &AuditEvent| (a.time_ms(), &a.id).cmp(&(b.time_ms(), &b.id));
+        let tags = if tagged {
+            // The same stable order, applied to events and tags alike.
+            let mut perm: Vec<usize> = (0..events.len()).collect();
+            perm.sort_by(|&a, &b| order(&events[a], &events[b]));
+            let mut slots: Vec<Option<AuditEvent>> = events.into_iter().map(Some).collect();
+            events = perm.iter().filter_map(|&i| slots[i].take()).collect();
+            perm.iter().map(|&i| kept_tags[i]).collect()
+        } else {
+            events.sort_by(order);
+            Vec::new()
+        };
+        Staged {
+            events,
+            tags,
+            rejected,
+            refused_tags,
+        }
+    }
+
+    /// The second half of [`Preparer::prepare`], on events in `(time, id)` order: plan which are new, detect
+    /// on those.
+    fn finish(
+        &mut self,
+        mut events: Vec<AuditEvent>,
+        rejected: Vec<QuarantineRecord>,
+    ) -> Result<Prepared, PipelineError> {
         let plan = self.planner.plan(&events)?;
         let mut drafts = Vec::new();
         // Detection sees each new event once, in arrival order, redacted: the scan that redacts is the one
@@ -152,6 +207,15 @@ impl Preparer {
             rejected,
         })
     }
+}
+
+/// A batch after [`Preparer::stage`]: events in order with their tags (empty when untagged), the records
+/// refused, and the tags of the events the time check refused.
+struct Staged {
+    events: Vec<AuditEvent>,
+    tags: Vec<u32>,
+    rejected: Vec<QuarantineRecord>,
+    refused_tags: Vec<u32>,
 }
 
 /// Redact the secrets the content scanners find in a refused record's kept bytes and in its reason (which
@@ -511,6 +575,59 @@ impl Pipeline {
             self.process_batch()?;
         }
         Ok(())
+    }
+
+    /// Prepare and commit several senders' records as one batch, after whatever is queued: in time order
+    /// together, so that requests that arrived out of order need no re-detection when they arrive together,
+    /// and with one store batch for all. Returns what became of each part's records, in `parts` order (an
+    /// event sent twice is new for the first part that holds it, in time order, and a duplicate for the
+    /// others). Not durable until the next flush.
+    pub(crate) fn process_parts(
+        &mut self,
+        parts: Vec<(Arc<str>, Vec<Record>)>,
+    ) -> Result<Vec<BatchCounts>, PipelineError> {
+        self.process_batch()?;
+        let mut counts = vec![BatchCounts::default(); parts.len()];
+        let mut events = Vec::new();
+        let mut tags = Vec::new();
+        let mut rejected = Vec::new();
+        for (part, (source, records)) in (0u32..).zip(parts) {
+            for rec in records {
+                match rec {
+                    Record::Event(ev) => {
+                        events.push(*ev);
+                        tags.push(part);
+                    }
+                    Record::Rejected(r) => {
+                        rejected.push(quarantine_record(&source, r));
+                        counts[part as usize].quarantined += 1;
+                    }
+                }
+            }
+        }
+        if events.is_empty() && rejected.is_empty() {
+            return Ok(counts);
+        }
+        let Staged {
+            events,
+            tags,
+            rejected,
+            refused_tags,
+        } = self.prep.stage(events, rejected, tags);
+        for t in refused_tags {
+            counts[t as usize].quarantined += 1;
+        }
+        let prepared = self.prep.finish(events, rejected)?;
+        for (i, t) in tags.into_iter().enumerate() {
+            let c = &mut counts[t as usize];
+            if prepared.plan.is_new(i) {
+                c.accepted += 1;
+            } else {
+                c.duplicates += 1;
+            }
+        }
+        self.commit.commit(prepared)?;
+        Ok(counts)
     }
 
     /// Prepare and commit what is queued, on this thread.

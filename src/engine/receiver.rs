@@ -35,7 +35,7 @@ use tokio::sync::{Semaphore, watch};
 
 use super::workers::{Batch, Feeder, Shared, TICK};
 use crate::config::HttpLimits;
-use crate::ingest::{Reader, Record};
+use crate::ingest::{Frame, Framer, FramerLimits, Reader, Record, frame_records};
 
 /// Reasons a 400 quotes at most, and characters of each: enough to fix the sender, never a large echo.
 const REASONS_SHOWN: usize = 3;
@@ -327,6 +327,9 @@ async fn events(
         );
         return r;
     }
+    // Counted from here until the pipeline takes its records: it waits a moment for requests being read or
+    // parsed, to take them in time order together with the ones queued.
+    let parsing = rx.shared.parsing();
     let announced = content_length(req.headers());
     if announced.is_some_and(|n| n > rx.max_body) {
         return too_large(rx.max_body);
@@ -387,6 +390,7 @@ async fn events(
             reasons: parsed.reasons,
         };
         if feeder.send(batch) {
+            parsing.queued();
             Ok(summary)
         } else {
             Err(())
@@ -528,17 +532,72 @@ struct Summary {
     reasons: Vec<String>,
 }
 
-/// Every record of `body`, with the first few refusal reasons made safe to send back.
+/// Bodies of at least this many records are expanded on two threads: each record costs a JSON parse and a
+/// validation (~10 µs for 1 KB), a thread's start well under one record's worth per hundred.
+const PARALLEL_RECORDS: usize = 64;
+
+/// Every record of `body`, with the first few refusal reasons made safe to send back. The body is framed
+/// once, in order; then the frames (the costly part: parse and validation) are expanded on two threads
+/// when there are many, which halves the wait of a client that posts one batch at a time. Records come out
+/// in input order either way, exactly as a [`Reader`] over the body gives them.
 fn parse(body: &[u8]) -> Parsed {
+    let mut framer = Framer::new(body, FramerLimits::default());
+    let mut frames = Vec::new();
+    // Reading a byte slice cannot fail; an error would only end the records early.
+    while let Ok(Some(frame)) = framer.next_frame() {
+        frames.push(frame);
+    }
+    let expand = |frames: Vec<Frame>| -> Vec<Record> {
+        let mut out = Vec::with_capacity(frames.len());
+        for f in frames {
+            out.extend(frame_records(f));
+        }
+        out
+    };
+    let records = if frames.len() >= PARALLEL_RECORDS {
+        let second = frames.split_off(frames.len() / 2);
+        let both = std::thread::scope(|scope| {
+            let other = std::thread::Builder::new()
+                .name("vigil-parse".into())
+                .spawn_scoped(scope, || expand(second))
+                .ok()?;
+            let mut records = expand(frames);
+            match other.join() {
+                Ok(rest) => records.extend(rest),
+                Err(p) => std::panic::resume_unwind(p),
+            }
+            Some(records)
+        });
+        match both {
+            Some(records) => records,
+            // No thread to be had (the process is at its limit): all of it here.
+            None => return parse_serial(body),
+        }
+    } else {
+        expand(frames)
+    };
+    summarise(records)
+}
+
+/// [`parse`] on this thread alone, with a [`Reader`].
+fn parse_serial(body: &[u8]) -> Parsed {
     let mut reader = Reader::new(body);
+    let mut records = Vec::new();
+    while let Ok(Some(rec)) = reader.next_record() {
+        records.push(rec);
+    }
+    summarise(records)
+}
+
+/// Count the events and keep the first few refusal reasons of `records`.
+fn summarise(records: Vec<Record>) -> Parsed {
     let mut out = Parsed {
         records: Vec::new(),
         events: 0,
         reasons: Vec::new(),
     };
-    // Reading a byte slice cannot fail; an error would only end the records early.
-    while let Ok(Some(rec)) = reader.next_record() {
-        match &rec {
+    for rec in &records {
+        match rec {
             Record::Event(_) => out.events += 1,
             Record::Rejected(r) => {
                 if out.reasons.len() < REASONS_SHOWN {
@@ -546,8 +605,8 @@ fn parse(body: &[u8]) -> Parsed {
                 }
             }
         }
-        out.records.push(rec);
     }
+    out.records = records;
     out
 }
 
@@ -643,6 +702,35 @@ mod tests {
         assert!(l.check(ip, t).is_ok());
         assert_eq!(l.check(ip, t), Err(1));
         assert!(l.check(ip, t + Duration::from_millis(600)).is_ok());
+    }
+
+    /// The two-thread parse gives exactly what one reader gives: same records, same order, same lines and
+    /// reasons for the bad ones, whatever the form of the body.
+    #[test]
+    fn parallel_parse_equals_one_reader() {
+        let good = |i: usize| {
+            format!(
+                r#"{{"id":"e{i}","attributes":{{"time":"2026-11-02T09:00:{:02}Z","action":"page_viewed","actor":{{"id":"a{}"}}}}}}"#,
+                i % 60,
+                i % 7
+            )
+        };
+        let mut lines: Vec<String> = (0..300).map(good).collect();
+        lines[17] = "{not json".into();
+        lines[150] = r#"{"id":"x","attributes":{"action":"page_viewed"}}"#.into();
+        lines[151] = format!("[{},{}]", good(1000), good(1001));
+        lines[299] = r#"{"data":[{"id":"p"}],"links":{}}"#.into();
+        let ndjson = lines.join("\n") + "\n";
+        let array = format!("[{}]", (0..200).map(good).collect::<Vec<_>>().join(",\n"));
+        let pretty = (0..100)
+            .map(|i| good(i).replace(",\"", ",\n  \""))
+            .collect::<Vec<_>>()
+            .join("\n");
+        for body in [ndjson, array, pretty, String::new(), "garbage".into()] {
+            let (a, b) = (parse(body.as_bytes()), parse_serial(body.as_bytes()));
+            assert_eq!(format!("{:?}", a.records), format!("{:?}", b.records));
+            assert_eq!((a.events, &a.reasons), (b.events, &b.reasons));
+        }
     }
 
     #[test]

@@ -49,6 +49,16 @@ pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 /// acknowledgements are flushed in groups, at most this far apart.
 const ACK_FLUSH_WITHIN: Duration = Duration::from_millis(20);
 
+/// Longest wait for acknowledged batches still being parsed, to take them together with those queued (see
+/// `PipelineWorker::gather`): a few parses' worth.
+const GATHER_WAIT: Duration = Duration::from_millis(25);
+
+/// How often that wait looks whether anything is still being parsed.
+const GATHER_NAP: Duration = Duration::from_millis(1);
+
+/// Most records taken together: a store batch stays a few MB.
+const GATHER_MAX_RECORDS: usize = 8_000;
+
 /// How long [`Engine::start`] waits for an HTTP receiver to report whether it listens.
 const LISTEN_WAIT: Duration = Duration::from_secs(10);
 
@@ -157,6 +167,7 @@ impl Engine {
                 shared: shared.clone(),
                 acks: Vec::new(),
                 ack_since: None,
+                senders: 1,
             };
             workers.spawn("pipeline".into(), Role::Pipeline, move || pipe.run())?;
 
@@ -375,6 +386,9 @@ struct PipelineWorker {
     acks: Vec<(Ack, BatchCounts)>,
     /// When the oldest of them was committed.
     ack_since: Option<Instant>,
+    /// Acknowledged batches taken together last time: about how many senders post at once, each waiting
+    /// for its answer before it sends again. [`PipelineWorker::gather`] waits for as many.
+    senders: usize,
 }
 
 impl PipelineWorker {
@@ -393,7 +407,7 @@ impl PipelineWorker {
                 Some(b)
             } else if draining {
                 match self.rx.try_recv() {
-                    Ok(b) => Some(b),
+                    Ok(b) => Some(self.received(b)),
                     Err(TryRecvError::Empty | TryRecvError::Disconnected) => {
                         self.checkpoint(&mut positions, &mut unflushed, true)
                             .map_err(|e| format!("cannot store events: {e}"))?;
@@ -403,7 +417,7 @@ impl PipelineWorker {
                 }
             } else {
                 match self.rx.recv_timeout(TICK) {
-                    Ok(b) => Some(b),
+                    Ok(b) => Some(self.received(b)),
                     Err(RecvTimeoutError::Timeout) => None,
                     // No source left (or none configured): idle until told to stop.
                     Err(RecvTimeoutError::Disconnected) => {
@@ -416,15 +430,20 @@ impl PipelineWorker {
                 .map_err(|e| format!("cannot store events: {e}"))?;
             let got = next.is_some();
             if let Some(batch) = next {
-                self.take(batch, &mut positions, &mut unflushed)
-                    .map_err(|e| format!("cannot store events: {e}"))?;
+                let taken = if batch.ack.is_some() {
+                    let group = self.gather(batch, &mut lookahead, draining);
+                    self.take_acked(group, &mut positions, &mut unflushed)
+                } else {
+                    self.take(batch, &mut positions, &mut unflushed)
+                };
+                taken.map_err(|e| format!("cannot store events: {e}"))?;
             }
             // Nothing more waiting: what arrived is stored and flushed now, so its alerts reach the UI and
             // the receivers at once instead of at the next checkpoint.
             let idle = !got
                 || match self.rx.try_recv() {
                     Ok(b) => {
-                        lookahead = Some(b);
+                        lookahead = Some(self.received(b));
                         false
                     }
                     Err(_) => true,
@@ -446,8 +465,8 @@ impl PipelineWorker {
         }
     }
 
-    /// Queue one batch's records. An acknowledged batch is committed on its own, so that the counts its
-    /// sender gets are exactly its own; the acknowledgement itself waits for the next flush.
+    /// Queue one unacknowledged batch's records (a file, stdin, the poller, the demo): they are processed
+    /// in batches of the pipeline's size, whatever their sources' sizes.
     fn take(
         &mut self,
         batch: Batch,
@@ -458,16 +477,9 @@ impl PipelineWorker {
             source,
             records,
             position,
-            ack,
+            ack: _,
         } = batch;
         *unflushed += records.len() as u64;
-        let before = match ack {
-            Some(_) => {
-                self.pipeline.process_batch()?;
-                Some(self.pipeline.stats())
-            }
-            None => None,
-        };
         for rec in records {
             match rec {
                 Record::Event(ev) => self.pipeline.push_event(*ev),
@@ -477,17 +489,87 @@ impl PipelineWorker {
         if let Some((k, v)) = position {
             positions.insert(k, v);
         }
-        if let (Some(ack), Some(before)) = (ack, before) {
-            self.pipeline.process_batch()?;
-            let after = self.pipeline.stats();
-            let counts = BatchCounts {
-                accepted: after.ingested - before.ingested,
-                duplicates: after.duplicates - before.duplicates,
-                quarantined: after.quarantined - before.quarantined,
-            };
-            self.acks.push((ack, counts));
-            self.ack_since.get_or_insert_with(Instant::now);
+        Ok(())
+    }
+
+    /// A batch just taken from the channel; an acknowledged one is no longer awaited by [`Self::gather`].
+    fn received(&self, batch: Batch) -> Batch {
+        if batch.ack.is_some() {
+            self.shared.acked_received();
         }
+        batch
+    }
+
+    /// `first`, an acknowledged batch (an HTTP request), and the acknowledged batches queued behind it, to be
+    /// processed together. While a receiver is still parsing requests (several senders at once), wait up to
+    /// [`GATHER_WAIT`] for them: requests that arrive together are taken in time order together, where
+    /// taken one by one a later one first would make the earlier one's events late and their actors
+    /// re-detected. A lone sender never waits (nothing else is being parsed). An unacknowledged batch met
+    /// on the way is left in `lookahead` for the next turn.
+    fn gather(
+        &mut self,
+        first: Batch,
+        lookahead: &mut Option<Batch>,
+        draining: bool,
+    ) -> Vec<Batch> {
+        let mut events = first.records.len();
+        let mut group = vec![first];
+        let until = Instant::now() + GATHER_WAIT;
+        while events < GATHER_MAX_RECORDS {
+            let next = match self.rx.try_recv() {
+                Ok(b) => self.received(b),
+                Err(TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Empty) => {
+                    let left = until.saturating_duration_since(Instant::now());
+                    let awaited = group.len() < self.senders || self.shared.parsing_now() > 0;
+                    if draining || left.is_zero() || !awaited {
+                        break;
+                    }
+                    // Short naps rather than one long wait: a parse may end in a refusal (nothing queued),
+                    // and the count tells so.
+                    match self.rx.recv_timeout(left.min(GATHER_NAP)) {
+                        Ok(b) => self.received(b),
+                        Err(RecvTimeoutError::Timeout) => continue,
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                }
+            };
+            if next.ack.is_none() {
+                *lookahead = Some(next);
+                break;
+            }
+            events += next.records.len();
+            group.push(next);
+        }
+        self.senders = group.len();
+        group
+    }
+
+    /// Process acknowledged batches as one, in time order (see [`Pipeline::process_parts`]), so that each
+    /// sender is told exactly what became of its own records; the acknowledgements wait for the next flush.
+    fn take_acked(
+        &mut self,
+        group: Vec<Batch>,
+        positions: &mut HashMap<String, Vec<u8>>,
+        unflushed: &mut u64,
+    ) -> Result<(), PipelineError> {
+        let mut acks = Vec::with_capacity(group.len());
+        let mut parts = Vec::with_capacity(group.len());
+        for b in group {
+            *unflushed += b.records.len() as u64;
+            if let Some((k, v)) = b.position {
+                positions.insert(k, v);
+            }
+            acks.push(b.ack);
+            parts.push((b.source, b.records));
+        }
+        let counts = self.pipeline.process_parts(parts)?;
+        for (ack, counts) in acks.into_iter().zip(counts) {
+            if let Some(ack) = ack {
+                self.acks.push((ack, counts));
+            }
+        }
+        self.ack_since.get_or_insert_with(Instant::now);
         Ok(())
     }
 

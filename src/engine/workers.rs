@@ -6,7 +6,7 @@
 //! file imports none of them, so adding a worker adds no import cycle.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -59,6 +59,9 @@ pub(crate) struct Shared {
     generation: AtomicU64,
     /// Wakes the delivery worker when a checkpoint has stored new deliveries.
     delivery_wake: Arc<tokio::sync::Notify>,
+    /// Acknowledged batches read in full by a source and still being parsed: the pipeline waits a moment
+    /// for them to take them together with the ones already queued.
+    parsing: AtomicUsize,
 }
 
 impl Shared {
@@ -70,7 +73,25 @@ impl Shared {
             health: Mutex::new(BTreeMap::new()),
             generation: AtomicU64::new(0),
             delivery_wake: Arc::new(tokio::sync::Notify::new()),
+            parsing: AtomicUsize::new(0),
         }
+    }
+
+    /// An acknowledged batch is being parsed: counted until the pipeline takes it from the channel
+    /// ([`Shared::acked_received`]), or until the guard drops if it never reaches the channel.
+    pub(super) fn parsing(self: &Arc<Self>) -> ParsingGuard {
+        self.parsing.fetch_add(1, Ordering::AcqRel);
+        ParsingGuard(Some(self.clone()))
+    }
+
+    /// The pipeline took an acknowledged batch from the channel: it is no longer awaited.
+    pub(super) fn acked_received(&self) {
+        self.parsing.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Acknowledged batches being parsed, or queued and not yet taken by the pipeline.
+    pub(super) fn parsing_now(&self) -> usize {
+        self.parsing.load(Ordering::Acquire)
     }
 
     /// What the delivery worker waits on besides its clock.
@@ -169,6 +190,25 @@ impl Shared {
                 return false;
             }
             std::thread::sleep(left.min(TICK));
+        }
+    }
+}
+
+/// Counts one acknowledged batch in [`Shared::parsing_now`]: until the pipeline takes it once it is queued
+/// ([`ParsingGuard::queued`]), else until the guard drops (the body held no record, or the pipeline had gone).
+pub(super) struct ParsingGuard(Option<Arc<Shared>>);
+
+impl ParsingGuard {
+    /// The batch is in the channel: the pipeline uncounts it when it takes it.
+    pub(super) fn queued(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ParsingGuard {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0.take() {
+            shared.parsing.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }

@@ -15,6 +15,7 @@ pub use framer::{Frame, FrameError, Framer, FramerLimits};
 pub use normalise::{Rejection, normalise};
 pub use sort::{SortLimits, TimeSorter};
 
+use std::collections::VecDeque;
 use std::io::Read;
 
 use crate::model::AuditEvent;
@@ -48,7 +49,7 @@ pub struct RejectedRecord {
 /// JSON of any of these. Memory is bounded by the record size limit, never by the input size.
 pub struct Reader<R: Read> {
     framer: Framer<R>,
-    pending: std::collections::VecDeque<Record>,
+    pending: VecDeque<Record>,
 }
 
 impl<R: Read> Reader<R> {
@@ -80,101 +81,113 @@ impl<R: Read> Reader<R> {
     }
 
     fn expand(&mut self, frame: Frame) {
-        let reject = |reason: String, frame: &Frame| RejectedRecord {
-            line: frame.line,
-            offset: frame.offset,
-            reason: format!("line {}: {reason}", frame.line),
-            raw: frame.raw_capped(),
-            size: frame.size,
-        };
-        if let Some(err) = &frame.error {
-            self.pending
-                .push_back(Record::Rejected(reject(err.to_string(), &frame)));
+        expand(&mut self.pending, frame);
+    }
+}
+
+/// The records one frame holds, in order, into `out`: the one place [`Reader`] and [`frame_records`] expand
+/// a frame.
+fn expand(out: &mut VecDeque<Record>, frame: Frame) {
+    let reject = |reason: String, frame: &Frame| RejectedRecord {
+        line: frame.line,
+        offset: frame.offset,
+        reason: format!("line {}: {reason}", frame.line),
+        raw: frame.raw_capped(),
+        size: frame.size,
+    };
+    if let Some(err) = &frame.error {
+        out.push_back(Record::Rejected(reject(err.to_string(), &frame)));
+        return;
+    }
+    let json::Parsed { value, duplicates } = match json::parse(&frame.bytes) {
+        Ok(p) => p,
+        Err(e) => {
+            let reason = json_error_reason(&e, &frame.bytes, frame.line);
+            out.push_back(Record::Rejected(reject(reason, &frame)));
             return;
         }
-        let json::Parsed { value, duplicates } = match json::parse(&frame.bytes) {
-            Ok(p) => p,
-            Err(e) => {
-                let reason = json_error_reason(&e, &frame.bytes, frame.line);
-                self.pending
-                    .push_back(Record::Rejected(reject(reason, &frame)));
+    };
+    match value {
+        serde_json::Value::Object(mut obj) if !frame.in_array && is_page(&obj) => {
+            if duplicates
+                .iter()
+                .any(|d| d[..] == [json::Seg::Key("data".into())])
+            {
+                let reason = format!("data: {DUPLICATED}");
+                out.push_back(Record::Rejected(reject(reason, &frame)));
                 return;
             }
-        };
-        match value {
-            serde_json::Value::Object(mut obj) if !frame.in_array && is_page(&obj) => {
-                if duplicates
-                    .iter()
-                    .any(|d| d[..] == [json::Seg::Key("data".into())])
-                {
-                    let reason = format!("data: {DUPLICATED}");
-                    self.pending
-                        .push_back(Record::Rejected(reject(reason, &frame)));
-                    return;
-                }
-                let Some(serde_json::Value::Array(items)) = obj.remove("data") else {
-                    return;
-                };
-                for (i, item) in items.into_iter().enumerate() {
-                    let at = [json::Seg::Key("data".into()), json::Seg::Index(i)];
-                    let dup = duplicated_read_field(&duplicates, &at);
-                    self.push_value(item, &frame, Some(i), dup);
-                }
-            }
-            serde_json::Value::Array(items) if !frame.in_array => {
-                for (i, item) in items.into_iter().enumerate() {
-                    let dup = duplicated_read_field(&duplicates, &[json::Seg::Index(i)]);
-                    self.push_value(item, &frame, Some(i), dup);
-                }
-            }
-            v => {
-                let dup = duplicated_read_field(&duplicates, &[]);
-                self.push_value(v, &frame, None, dup)
+            let Some(serde_json::Value::Array(items)) = obj.remove("data") else {
+                return;
+            };
+            for (i, item) in items.into_iter().enumerate() {
+                let at = [json::Seg::Key("data".into()), json::Seg::Index(i)];
+                let dup = duplicated_read_field(&duplicates, &at);
+                push_value(out, item, &frame, Some(i), dup);
             }
         }
+        serde_json::Value::Array(items) if !frame.in_array => {
+            for (i, item) in items.into_iter().enumerate() {
+                let dup = duplicated_read_field(&duplicates, &[json::Seg::Index(i)]);
+                push_value(out, item, &frame, Some(i), dup);
+            }
+        }
+        v => {
+            let dup = duplicated_read_field(&duplicates, &[]);
+            push_value(out, v, &frame, None, dup)
+        }
     }
+}
 
-    /// Queue one value: an event, or its rejection (a duplicated key vigil reads, `dup`, or what
-    /// [`normalise`] refuses).
-    fn push_value(
-        &mut self,
-        value: serde_json::Value,
-        frame: &Frame,
-        index: Option<usize>,
-        dup: Option<String>,
-    ) {
-        let raw_for = |v: &serde_json::Value| -> Vec<u8> {
-            if index.is_none() {
-                return frame.raw_capped();
-            }
-            let mut bytes = serde_json::to_vec(v).unwrap_or_default();
-            bytes.truncate(QUARANTINE_RAW_CAP);
-            bytes
-        };
-        let checked = match dup {
-            Some(path) => Err(Rejection {
-                path,
-                problem: DUPLICATED.to_string(),
-            }),
-            None => normalise(&value),
-        };
-        match checked {
-            Ok(ev) => self.pending.push_back(Record::Event(Box::new(ev))),
-            Err(rej) => {
-                let at = match index {
-                    Some(i) => format!("line {}: element {i}: ", frame.line),
-                    None => format!("line {}: ", frame.line),
-                };
-                self.pending.push_back(Record::Rejected(RejectedRecord {
-                    line: frame.line,
-                    offset: frame.offset,
-                    reason: format!("{at}{rej}"),
-                    raw: raw_for(&value),
-                    size: frame.size,
-                }));
-            }
+/// Queue one value: an event, or its rejection (a duplicated key vigil reads, `dup`, or what
+/// [`normalise`] refuses).
+fn push_value(
+    out: &mut VecDeque<Record>,
+    value: serde_json::Value,
+    frame: &Frame,
+    index: Option<usize>,
+    dup: Option<String>,
+) {
+    let raw_for = |v: &serde_json::Value| -> Vec<u8> {
+        if index.is_none() {
+            return frame.raw_capped();
+        }
+        let mut bytes = serde_json::to_vec(v).unwrap_or_default();
+        bytes.truncate(QUARANTINE_RAW_CAP);
+        bytes
+    };
+    let checked = match dup {
+        Some(path) => Err(Rejection {
+            path,
+            problem: DUPLICATED.to_string(),
+        }),
+        None => normalise(&value),
+    };
+    match checked {
+        Ok(ev) => out.push_back(Record::Event(Box::new(ev))),
+        Err(rej) => {
+            let at = match index {
+                Some(i) => format!("line {}: element {i}: ", frame.line),
+                None => format!("line {}: ", frame.line),
+            };
+            out.push_back(Record::Rejected(RejectedRecord {
+                line: frame.line,
+                offset: frame.offset,
+                reason: format!("{at}{rej}"),
+                raw: raw_for(&value),
+                size: frame.size,
+            }));
         }
     }
+}
+
+/// The records one [`Frame`] holds, exactly as a [`Reader`] over the whole input yields them for it. Framing
+/// is cheap and sequential; this is the costly part (JSON parse, validation), so a caller holding a whole
+/// body can frame it once and expand its frames on several threads.
+pub fn frame_records(frame: Frame) -> Vec<Record> {
+    let mut out = VecDeque::new();
+    expand(&mut out, frame);
+    out.into()
 }
 
 /// Why a record with a duplicated key vigil reads is refused rather than read last-wins.
