@@ -72,7 +72,10 @@ fn phase(name: &str, file: &Path, work: &Path) -> (f64, u64) {
             store.flush().unwrap();
             n_events = stats.ingested;
             let input = std::fs::metadata(file).map(|m| m.len()).unwrap_or(1) as f64;
-            let (live, disk) = (store.live_bytes().unwrap() as f64, store.size_on_disk() as f64);
+            let (live, disk) = (
+                store.live_bytes().unwrap() as f64,
+                store.size_on_disk() as f64,
+            );
             eprintln!(
                 "  {name} summary: {stats} (late {}, actors re-detected {})\n  {name} store: {:.1} MB live, {:.1} MB on disk = {:.3}x the {:.1} MB input (live {:.3}x)",
                 stats.late,

@@ -680,5 +680,9 @@ fn sealing_small_runs_compresses_them_and_keeps_every_event() {
     assert_eq!(tl.len(), mine.len() + 1);
     assert!(tl.contains(&late));
     assert!(tl.windows(2).all(|w| w[0].time <= w[1].time));
-    assert_eq!(s.insert_events(&events).unwrap().new, 0, "the dedupe knows them all");
+    assert_eq!(
+        s.insert_events(&events).unwrap().new,
+        0,
+        "the dedupe knows them all"
+    );
 }
