@@ -39,6 +39,9 @@ pub const MAX_RUN_EVENTS: usize = 64;
 /// holds up to 17 values: plain runs stay under half of this, compressed ones come to ~6 KiB.
 pub const MAX_RUN_BYTES: usize = 16 * 1024;
 
+/// Most body bytes a well-formed run holds: its cap plus one record of the largest size ingest accepts.
+const MAX_BODIES: usize = MAX_RUN_BYTES + 16 * 1024 * 1024;
+
 /// A run this big (events or bytes) is final: it is written compressed and merges no more.
 pub fn is_final(count: usize, bytes: usize) -> bool {
     count * 2 >= MAX_RUN_EVENTS || bytes * 2 >= MAX_RUN_BYTES
@@ -89,6 +92,11 @@ impl<'a> RunView<'a> {
     pub fn parse(v: &'a [u8]) -> Option<Self> {
         let (last_ms, entries, at) = directory(v)?;
         let total = entries.iter().try_fold(0usize, |n, e| n.checked_add(e.2))?;
+        // A damaged directory must not make a read allocate gigabytes: no run the writer makes holds more than
+        // one record over its cap, and a record is at most 8 MiB.
+        if total > MAX_BODIES {
+            return None;
+        }
         let bodies: Cow<'a, [u8]> = match v[0] {
             PLAIN => Cow::Borrowed(v.get(at..)?),
             ZSTD => {
@@ -351,6 +359,17 @@ mod tests {
             let v = b.finish(compress, None);
             let cut = v.len().saturating_sub(n);
             prop_assert!(RunView::parse(&v[..cut]).is_none());
+        }
+
+        /// A directory claiming huge bodies is refused before anything is allocated for them.
+        #[test]
+        fn huge_claimed_bodies_are_refused(claim in (MAX_BODIES as u32 + 1)..u32::MAX) {
+            let mut b = RunBuilder::default();
+            b.push(5, b"id-1", b"{}");
+            let mut v = b.finish(true, None);
+            // The body length of the one directory entry.
+            v[1 + 2 + 8 + 10..1 + 2 + 8 + 14].copy_from_slice(&claim.to_be_bytes());
+            prop_assert!(RunView::parse(&v).is_none());
         }
 
         /// A compressed run claiming a huge size is refused before anything is allocated for it.
