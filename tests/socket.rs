@@ -218,3 +218,39 @@ fn export_goes_through_the_socket_for_an_admin_and_is_refused_to_a_viewer() {
     );
     stop(child);
 }
+
+#[test]
+fn integrations_list_asks_the_running_serve_for_health_and_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "[[integrations]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n";
+    // A literal secret is accepted from an owner-only file only (rewriting the file keeps its mode).
+    let path = dir.path().join("vigil.toml");
+    std::fs::write(&path, "").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (child, data) = serve(dir.path(), config);
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--config")
+        .arg(dir.path().join("vigil.toml"))
+        .args(["integrations", "list", "--format", "json"])
+        .env_remove("VIGIL_DATA_DIR")
+        .env("HOME", dir.path())
+        .env_remove("XDG_STATE_HOME")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    assert!(
+        !common::stderr(&out).contains("unavailable"),
+        "{}",
+        common::stderr(&out)
+    );
+    let row: serde_json::Value = serde_json::from_str(common::stdout(&out).trim()).unwrap();
+    assert_eq!(row["name"], "hook", "{row}");
+    assert!(row["pending"].is_u64() && row["dead"].is_u64(), "{row}");
+    assert!(
+        !row["endpoint"].as_str().unwrap().contains("/hook"),
+        "masked: {row}"
+    );
+    stop(child);
+}

@@ -46,17 +46,7 @@ fn row(t: &Target, store: Option<&vigil::store::Store>) -> Result<Row> {
         Some(s) => {
             let h = s.integration_health(&i.name)?;
             let c = s.outbox_counts(Some(&i.name))?;
-            let last = h.recent.last().map(|a| {
-                let what = match (a.status, a.error.is_empty()) {
-                    (Some(code), true) => format!("HTTP {code}"),
-                    _ => a.error.clone(),
-                };
-                format!(
-                    "{} {what} in {} ms",
-                    a.at.format("%Y-%m-%d %H:%M:%SZ"),
-                    a.latency_ms
-                )
-            });
+            let last = h.recent.last().map(describe_attempt);
             (
                 problem.unwrap_or_else(|| h.summary()),
                 Some(c.pending),
@@ -86,8 +76,64 @@ fn row(t: &Target, store: Option<&vigil::store::Store>) -> Result<Row> {
     })
 }
 
-/// `vigil integrations list`.
+/// An attempt in a line: when, what came back, how long it took.
+fn describe_attempt(a: &vigil::model::Attempt) -> String {
+    let what = match (a.status, a.error.is_empty()) {
+        (Some(code), true) => format!("HTTP {code}"),
+        _ => a.error.clone(),
+    };
+    format!(
+        "{} {what} in {} ms",
+        a.at.format("%Y-%m-%d %H:%M:%SZ"),
+        a.latency_ms
+    )
+}
+
+/// The rows as the running `vigil serve` of the data dir sees them (its integrations, health and outbox),
+/// when one answers on its socket.
+fn rows_from_serve(setup: &mut Setup) -> Result<Option<Vec<Row>>> {
+    let Some((handle, _)) = setup.attach_ui()? else {
+        return Ok(None);
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let views = runtime.block_on(handle.integrations())?;
+    Ok(Some(
+        views
+            .into_iter()
+            .map(|v| {
+                let i = v.integration;
+                let mut on = Vec::new();
+                if i.on.created {
+                    on.push("created");
+                }
+                if i.on.updated {
+                    on.push("updated");
+                }
+                Row {
+                    kind: i.kind.as_str(),
+                    endpoint: v.endpoint,
+                    min_severity: i.min_severity.as_str(),
+                    detections: i.detections,
+                    on,
+                    enabled: i.enabled,
+                    state: v.state,
+                    pending: Some(v.pending),
+                    dead: Some(v.dead),
+                    last_attempt: v.recent.last().map(describe_attempt),
+                    name: i.name,
+                }
+            })
+            .collect(),
+    ))
+}
+
+/// `vigil integrations list`: from the running `vigil serve` when one holds the store, else from the store.
 pub fn list(mut setup: Setup, format: ListFormat) -> Result<i32> {
+    if let Some(rows) = rows_from_serve(&mut setup)? {
+        return print_rows(&rows, format);
+    }
     let targets = targets(&setup.config.integrations);
     let dir = setup.data_dir()?;
     let store = if dir.exists() {
@@ -105,10 +151,14 @@ pub fn list(mut setup: Setup, format: ListFormat) -> Result<i32> {
         .iter()
         .map(|t| row(t, store.as_ref()))
         .collect::<Result<_>>()?;
+    print_rows(&rows, format)
+}
+
+fn print_rows(rows: &[Row], format: ListFormat) -> Result<i32> {
     let mut out = std::io::stdout().lock();
     match format {
         ListFormat::Json => {
-            for r in &rows {
+            for r in rows {
                 serde_json::to_writer(&mut out, r)?;
                 writeln!(out)?;
             }
@@ -120,7 +170,7 @@ pub fn list(mut setup: Setup, format: ListFormat) -> Result<i32> {
                     "no integrations configured ([[integrations]] in the config)"
                 )?;
             }
-            for r in &rows {
+            for r in rows {
                 let figures = match (r.pending, r.dead) {
                     (Some(p), Some(d)) => format!("{p} pending, {d} dead"),
                     _ => "outbox unknown".into(),
