@@ -166,6 +166,15 @@ fn decode(id: &[u8], time_ms: i64, body: &[u8]) -> Option<AuditEvent> {
 /// The runs a store would hold for these events if each actor-day arrived at once: what the ingest
 /// benchmark writes to bare sled to time the floor under [`Store::write_planned`].
 pub fn event_runs(events: &[AuditEvent]) -> Vec<([u8; RUN_KEY], Vec<u8>)> {
+    packed_runs(events, encode_event, |b| b.finish(true, None))
+}
+
+/// Every actor-day's events packed into full runs at once, bodies made by `encode` and values by `seal`.
+fn packed_runs(
+    events: &[AuditEvent],
+    encode: impl Fn(&AuditEvent) -> Vec<u8>,
+    seal: impl Fn(&RunBuilder) -> Vec<u8>,
+) -> Vec<([u8; RUN_KEY], Vec<u8>)> {
     let mut order: Vec<(i32, u64, i64, usize)> = events
         .iter()
         .enumerate()
@@ -180,13 +189,13 @@ pub fn event_runs(events: &[AuditEvent]) -> Vec<([u8; RUN_KEY], Vec<u8>)> {
     for group in order.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
         let items: Vec<(i64, &[u8], Vec<u8>)> = group
             .iter()
-            .map(|&(_, _, t, i)| (t, events[i].id.as_bytes(), encode_event(&events[i])))
+            .map(|&(_, _, t, i)| (t, events[i].id.as_bytes(), encode(&events[i])))
             .collect();
         for b in build_runs(items.iter().map(|(t, id, body)| (*t, *id, body.as_slice()))) {
             seq = seq.wrapping_add(1);
             out.push((
                 run_key(group[0].0, group[0].1, b.first_ms().unwrap_or(0), seq),
-                b.finish(true, None),
+                seal(&b),
             ));
         }
     }
@@ -1216,27 +1225,11 @@ impl Store {
     /// Write `events` as schema 3 did (final runs in lz4), for the migration tests; bumps the event count.
     #[doc(hidden)]
     pub fn put_schema3_events(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-        let mut order: Vec<(i32, u64, i64, usize)> = events
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                let t = e.time_ms();
-                (day_of(t), hash64(&e.actor.id), t, i)
-            })
-            .collect();
-        order.sort_unstable();
-        let bodies: Vec<Vec<u8>> = events.iter().map(encode_event).collect();
+        // Schema 3 stored each event's whole JSON.
+        let whole = |e: &AuditEvent| serde_json::to_vec(e).unwrap_or_default();
         let mut batch = sled::Batch::default();
-        let mut seq = 0u32;
-        for group in order.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
-            let items = group
-                .iter()
-                .map(|&(_, _, t, i)| (t, events[i].id.as_bytes(), bodies[i].as_slice()));
-            for b in build_runs(items) {
-                seq += 1;
-                let key = run_key(group[0].0, group[0].1, b.first_ms().unwrap_or(0), seq);
-                batch.insert(&key[..], b.finish_schema3(b.is_final()));
-            }
+        for (key, value) in packed_runs(events, whole, |b| b.finish_schema3(b.is_final())) {
+            batch.insert(&key[..], value);
         }
         self.runs.apply_batch(batch).map_err(|e| self.sled(e))?;
         self.bump("events", events.len() as u64)?;
