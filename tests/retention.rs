@@ -292,3 +292,57 @@ async fn engine_reports_an_unwritable_archive_in_health() {
     assert!(store.alert(old.id).unwrap().is_some());
     tasks.shutdown().await.expect("clean stop");
 }
+
+/// A store whose file is mostly garbage (every alert rewritten many times) makes retention stop the engine
+/// with a compaction request once past its first pass; the owner compacts (as `vigil serve` does), the bytes on
+/// disk fall and every alert reads back. With the threshold at 0 the engine runs on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mostly_garbage_store_stops_the_engine_for_a_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let now = Utc::now();
+    let mut alerts: Vec<Alert> = (0..2_000)
+        .map(|i| common::alert(i, now - TimeDelta::hours(1)))
+        .collect();
+    for round in 0..8 {
+        for a in &mut alerts {
+            a.description = format!("round {round}: {}", "x".repeat(200));
+        }
+        store.save_alerts(&alerts).unwrap();
+        store.flush().unwrap();
+    }
+    let opts = || EngineOptions {
+        retention_every: Duration::from_millis(50),
+        ..EngineOptions::default()
+    };
+
+    let mut config = Config::default();
+    config.retention.compact_garbage_percent = 0;
+    config.retention.compact_min_mb = 0;
+    let (handle, tasks) = Engine::start(store.clone(), &config, opts()).expect("start");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!tasks.is_stopped(), "threshold 0 never compacts");
+    drop(handle);
+    tasks.shutdown().await.expect("clean stop");
+
+    config.retention.compact_garbage_percent = 10;
+    let (handle, mut tasks) = Engine::start(store.clone(), &config, opts()).expect("start");
+    tokio::time::timeout(WAIT, tasks.wait())
+        .await
+        .expect("the engine stops for the compaction")
+        .expect("a clean stop");
+    assert!(tasks.compaction_requested());
+    drop((handle, tasks));
+    let (disk, live) = (store.size_on_disk(), store.live_bytes().unwrap());
+    assert!(
+        disk > live * 10 / 9,
+        "garbage to give back: {disk} on disk, {live} live"
+    );
+    let (store, before, after) = store
+        .compact(vigil::store::StoreOptions::default())
+        .unwrap();
+    assert!(after < before, "{after} < {before}");
+    for a in &alerts {
+        assert_eq!(store.alert(a.id).unwrap().as_ref(), Some(a));
+    }
+}

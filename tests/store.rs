@@ -533,21 +533,30 @@ fn generated(n: u64) -> Vec<AuditEvent> {
     events
 }
 
-/// Schema 3 (final runs in lz4) → 4: every run re-sealed in zstd with a dictionary trained on the store's own
-/// runs, every event still there, in order and known to the dedupe, and the store smaller.
+/// Schema 3 (final runs in lz4) or 4 (runs with the fixed-size directory) → 5: every run re-sealed in zstd
+/// with a dictionary trained on the store's own runs and a compact directory, every event still there, in
+/// order and known to the dedupe, and the store smaller.
 #[test]
-fn a_schema_3_store_is_migrated_to_zstd_with_a_dictionary() {
+fn schema_3_and_4_stores_are_migrated_to_compact_zstd_runs_with_a_dictionary() {
+    for from in [3, 4] {
+        migrated_from(from);
+    }
+}
+
+fn migrated_from(from: u32) {
     let dir = tempfile::tempdir().unwrap();
     let events = generated(6_000);
     let before;
     {
         let s = Store::open(dir.path()).unwrap();
         s.put_schema3_events(&events).unwrap();
-        s.force_schema_version(3).unwrap();
+        s.force_schema_version(from).unwrap();
         before = s.live_bytes().unwrap();
+        assert!(s.fixed_layout_runs().unwrap() > 0);
     }
     let s = Store::open(dir.path()).unwrap();
     assert_eq!(s.event_count(), 6_000);
+    assert_eq!(s.fixed_layout_runs().unwrap(), 0, "from schema {from}");
     let after = s.live_bytes().unwrap();
     assert!(
         after * 2 < before,
@@ -644,8 +653,8 @@ fn compact_gives_back_churned_space_and_keeps_every_remaining_record() {
     assert!(!dir.path().join("db.old").exists() && !dir.path().join("db.migrating").exists());
 }
 
-/// The small runs a quiet actor-day leaves are compressed once sealed; nothing reads back differently, and
-/// an event arriving later for that actor-day still merges in.
+/// The small runs a quiet actor-day leaves are packed together and compressed once sealed; nothing reads back
+/// differently, and an event arriving later for that actor-day still merges in.
 #[test]
 fn sealing_small_runs_compresses_them_and_keeps_every_event() {
     let dir = tempfile::tempdir().unwrap();
@@ -657,13 +666,30 @@ fn sealing_small_runs_compresses_them_and_keeps_every_event() {
     s.flush().unwrap();
     let [plain, lz4, ..] = s.run_formats().unwrap();
     assert!(plain.0 + lz4.0 > 0, "a stream leaves small runs");
+    let small_in_a_row = |s: &Store| {
+        let runs = s.run_sizes().unwrap();
+        runs.windows(2)
+            .filter(|w| w[0].0 == w[1].0 && w[0].1 && w[1].1)
+            .count()
+    };
+    assert!(small_in_a_row(&s) > 0, "small runs wait beside each other");
     let live = s.live_bytes().unwrap();
     let sealed = s.seal_small_runs(None).unwrap();
     s.flush().unwrap();
-    assert_eq!(sealed, plain.0 + lz4.0);
+    assert!(sealed >= plain.0 + lz4.0);
     let [plain, lz4, ..] = s.run_formats().unwrap();
     assert_eq!((plain.0, lz4.0), (0, 0));
+    assert_eq!(
+        small_in_a_row(&s),
+        0,
+        "an actor-day's small runs are packed together"
+    );
     assert!(s.live_bytes().unwrap() < live);
+    assert_eq!(
+        s.seal_small_runs(None).unwrap(),
+        0,
+        "nothing is left to seal"
+    );
     // Everything reads back as it went in.
     let actor = &events[0].actor.id;
     let mine: Vec<&AuditEvent> = events.iter().filter(|e| &e.actor.id == actor).collect();

@@ -184,6 +184,27 @@ pub fn demo(mut setup: Setup, explicit_dir: Option<PathBuf>, seed: u64) -> Resul
     Ok(code)
 }
 
+/// The engine is stopped: compact the store and give it back (reopened as it was if the compaction fails;
+/// the failure is logged and the engine goes on over the store as it is).
+fn compact_paused(store: Store, setup: &mut Setup) -> Result<Store> {
+    let started = std::time::Instant::now();
+    match store.compact(vigil::store::StoreOptions::default()) {
+        Ok((store, before, after)) => {
+            tracing::info!(
+                before,
+                after,
+                secs = started.elapsed().as_secs_f64(),
+                "store compacted; the engine starts again"
+            );
+            Ok(store)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "compacting the store failed; the engine starts again over it as it is");
+            Ok(setup.open_store()?.1)
+        }
+    }
+}
+
 /// `vigil serve`: the engine without a UI until SIGTERM or SIGINT, then a graceful stop (sources stop, the
 /// queue drains, the store is flushed) and exit 0. (The socket for attached UIs comes later.)
 pub fn serve(mut setup: Setup, stdin: bool) -> Result<i32> {
@@ -198,24 +219,35 @@ pub fn serve(mut setup: Setup, stdin: bool) -> Result<i32> {
         // Signals are watched before anything starts, so an early SIGTERM still stops gracefully.
         let mut term = signal(SignalKind::terminate()).wrap_err("cannot watch for SIGTERM")?;
         let mut int = signal(SignalKind::interrupt()).wrap_err("cannot watch for SIGINT")?;
-        let (_, store) = setup.open_store()?;
-        let opts = EngineOptions {
-            stdin,
-            socket: Some(dir.join(vigil::engine::socket::SOCKET_NAME)),
-            ..EngineOptions::default()
-        };
-        let (_handle, mut tasks) = Engine::start(store, &setup.config, opts)?;
-        tracing::info!(dir = %dir.display(), pid = std::process::id(), "vigil serve running");
-        let failed = tokio::select! {
-            r = tasks.wait() => Some(r),
-            _ = term.recv() => { tracing::info!("SIGTERM: stopping"); None }
-            _ = int.recv() => { tracing::info!("SIGINT: stopping"); None }
-        };
-        let outcome = match failed {
-            Some(r) => r,
-            None => tasks.shutdown().await,
-        };
-        outcome.map_err(|e| eyre!("engine stopped: {e}"))?;
+        let (_, mut store) = setup.open_store()?;
+        loop {
+            let opts = EngineOptions {
+                stdin,
+                socket: Some(dir.join(vigil::engine::socket::SOCKET_NAME)),
+                ..EngineOptions::default()
+            };
+            let (handle, mut tasks) = Engine::start(store.clone(), &setup.config, opts)?;
+            tracing::info!(dir = %dir.display(), pid = std::process::id(), "vigil serve running");
+            let failed = tokio::select! {
+                r = tasks.wait() => Some(r),
+                _ = term.recv() => { tracing::info!("SIGTERM: stopping"); None }
+                _ = int.recv() => { tracing::info!("SIGINT: stopping"); None }
+            };
+            let compact = matches!(failed, Some(Ok(()))) && tasks.compaction_requested();
+            let outcome = match failed {
+                Some(r) => r,
+                None => tasks.shutdown().await,
+            };
+            outcome.map_err(|e| eyre!("engine stopped: {e}"))?;
+            if !compact {
+                break;
+            }
+            // Retention found the file mostly garbage: every worker has stopped and flushed, so the store
+            // has no other handle and can be rebuilt beside itself (crash-safe, as `vigil compact`). A signal
+            // that comes meanwhile waits for the restarted engine, which then stops at once.
+            drop(handle);
+            store = compact_paused(store, &mut setup)?;
+        }
         tracing::info!("vigil serve stopped cleanly");
         Ok(0)
     })

@@ -113,6 +113,13 @@ pub struct RetentionConfig {
     pub events_days: u32,
     /// Days alerts are kept (default 0: forever).
     pub alerts_days: u32,
+    /// `vigil serve` compacts the store (rebuilds it beside itself, as `vigil compact` does) when more than
+    /// this share of its bytes on disk, in percent, is garbage sled has not reclaimed; 0 never. Default 60:
+    /// the file more than 2.5 times what it holds.
+    pub compact_garbage_percent: u8,
+    /// ... and only once the store takes at least this many MiB on disk (default 256): below it, the pause
+    /// is not worth the bytes.
+    pub compact_min_mb: u32,
 }
 
 impl Default for RetentionConfig {
@@ -120,6 +127,8 @@ impl Default for RetentionConfig {
         Self {
             events_days: 400,
             alerts_days: 0,
+            compact_garbage_percent: 60,
+            compact_min_mb: 256,
         }
     }
 }
@@ -332,7 +341,12 @@ fn parse_inner(src: &str, path: &Path) -> (Config, Vec<ConfigError>, Option<(Str
         w.unknown(
             t,
             "retention",
-            &["events_days", "alerts_days"],
+            &[
+                "events_days",
+                "alerts_days",
+                "compact_garbage_percent",
+                "compact_min_mb",
+            ],
             "[retention]",
         );
         let max = 36_500;
@@ -347,6 +361,18 @@ fn parse_inner(src: &str, path: &Path) -> (Config, Vec<ConfigError>, Option<(Str
             .and_then(|v| w.uint(v, "retention.alerts_days", max))
         {
             config.retention.alerts_days = u32::try_from(n).unwrap_or(u32::MAX);
+        }
+        if let Some(n) = t
+            .get("compact_garbage_percent")
+            .and_then(|v| w.uint(v, "retention.compact_garbage_percent", 99))
+        {
+            config.retention.compact_garbage_percent = u8::try_from(n).unwrap_or(99);
+        }
+        if let Some(n) = t
+            .get("compact_min_mb")
+            .and_then(|v| w.uint(v, "retention.compact_min_mb", 1 << 30))
+        {
+            config.retention.compact_min_mb = u32::try_from(n).unwrap_or(u32::MAX);
         }
     }
     if let Some(v) = root.get("actions") {

@@ -740,7 +740,8 @@ fn prepare_stream(
     freed: mpsc::Receiver<Spent>,
 ) -> Result<(), PipelineError> {
     let sort_error = |e: std::io::Error| PipelineError::Store(StoreError::from_io(&sorting.dir, e));
-    let mut reader = Reader::new(input);
+    // Parsing is most of this thread's work: half of it goes to a second thread.
+    let mut reader = Reader::with_parse_thread(input);
     let mut sorter =
         TimeSorter::new(&sorting.dir.join(SORT_DIR), sorting.limits).map_err(sort_error)?;
     let mut out = Batcher {

@@ -45,6 +45,7 @@ pub(crate) fn run(
     shared: Arc<Shared>,
     every: Duration,
 ) -> Result<(), String> {
+    let mut first = true;
     loop {
         if policy.events_days > 0 {
             sweep_events(&store, policy.events_days, &shared);
@@ -53,10 +54,46 @@ pub(crate) fn run(
             sweep_expired_alerts(&store, policy.alerts_days, &shared);
         }
         seal_closed_days(&store);
+        // Not on the first pass: an engine just (re)started, after a compaction say, serves first.
+        if !first && needs_compaction(&store, &policy) {
+            shared.request_compaction();
+            return Ok(());
+        }
+        first = false;
         if shared.sleep(every) {
             return Ok(());
         }
     }
+}
+
+/// Whether the store's file is big enough and mostly enough garbage (rewritten pages sled has not reclaimed;
+/// see [`Store::live_bytes`]) for a compaction to be worth its pause.
+fn needs_compaction(store: &Store, policy: &RetentionConfig) -> bool {
+    if policy.compact_garbage_percent == 0 {
+        return false;
+    }
+    let disk = store.size_on_disk();
+    if disk < u64::from(policy.compact_min_mb) << 20 {
+        return false;
+    }
+    let live = match store.live_bytes() {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot measure the store's live bytes; not compacting");
+            return false;
+        }
+    };
+    let garbage = disk.saturating_sub(live);
+    let over = garbage * 100 > disk * u64::from(policy.compact_garbage_percent);
+    if over {
+        tracing::info!(
+            disk,
+            live,
+            percent = policy.compact_garbage_percent,
+            "the store's file is mostly garbage: stopping the engine to compact it"
+        );
+    }
+    over
 }
 
 /// Compress the small runs of days that are over (before yesterday, by the newest event's time: a late event

@@ -335,6 +335,13 @@ impl EngineTasks {
         self.shared.request_stop();
     }
 
+    /// Whether the engine stopped because retention found the store's file mostly garbage
+    /// (`retention.compact_garbage_percent`): its owner (`vigil serve`) should compact the store and start
+    /// the engine again.
+    pub fn compaction_requested(&self) -> bool {
+        self.shared.compaction_requested()
+    }
+
     /// Whether the engine has stopped (after a failure or a [`stop`](EngineTasks::stop)).
     pub fn is_stopped(&self) -> bool {
         self.state.borrow().is_some()

@@ -62,6 +62,8 @@ pub(crate) struct Shared {
     /// Acknowledged batches read in full by a source and still being parsed: the pipeline waits a moment
     /// for them to take them together with the ones already queued.
     parsing: AtomicUsize,
+    /// Retention found the store mostly garbage and stopped the engine so that its owner compacts it.
+    compaction: AtomicBool,
 }
 
 impl Shared {
@@ -74,7 +76,20 @@ impl Shared {
             generation: AtomicU64::new(0),
             delivery_wake: Arc::new(tokio::sync::Notify::new()),
             parsing: AtomicUsize::new(0),
+            compaction: AtomicBool::new(false),
         }
+    }
+
+    /// Stop the engine so that its owner compacts the store and starts it again (see
+    /// [`EngineTasks::compaction_requested`](super::runtime::EngineTasks::compaction_requested)).
+    pub(super) fn request_compaction(&self) {
+        self.compaction.store(true, Ordering::Release);
+        self.request_stop();
+    }
+
+    /// Whether [`Shared::request_compaction`] was called.
+    pub(super) fn compaction_requested(&self) -> bool {
+        self.compaction.load(Ordering::Acquire)
     }
 
     /// An acknowledged batch is being parsed: counted until the pipeline takes it from the channel

@@ -8,9 +8,9 @@
 //!
 //! The runs of one actor-day never overlap in time (each run's events are no earlier than the previous run's),
 //! which makes a dedupe check one or two runs and lets a timeline page stop as soon as it has enough. A
-//! time-ordered stream appends a small run per batch and actor; the newest small runs of an actor-day are
-//! merged with their neighbours (by concatenation, without decoding an event) so that each event is rewritten
-//! only a logarithmic number of times. An event older than its actor-day's newest (a late or replayed event)
+//! time-ordered stream appends a small run per batch and actor; once an actor-day's small runs hold a full
+//! run's worth they are sealed together into full runs and deleted, so each event is written twice (small,
+//! then final) however the stream is batched. An event older than its actor-day's newest (a late or replayed event)
 //! is merged into the runs it falls among, which keeps the invariant.
 //!
 //! Dedupe identity is (actor, time, id): the Atlassian id is unique, and the time and actor place the lookup.
@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use chrono::{DateTime, Utc};
 
 use super::keys::{RUN_KEY, day_from_bytes, day_of, hash64, run_first_ms, run_key, run_prefix};
-use super::run::{MAX_RUN_BYTES, MAX_RUN_EVENTS, RunBuilder, RunView, concat, is_final};
+use super::run::{MAX_RUN_EVENTS, RunBuilder, RunView, concat, is_final};
 use super::zdict::{self, ZDict};
 use super::{Store, StoreError};
 use crate::model::AuditEvent;
@@ -218,8 +218,9 @@ fn build_runs<'a>(items: impl Iterator<Item = (i64, &'a [u8], &'a [u8])>) -> Vec
     runs
 }
 
-/// What the writer remembers of one actor-day: the newest event time stored for it, and its newest runs that
-/// may still be merged.
+/// What the writer remembers of one actor-day: the newest event time stored for it, and its newest small runs
+/// (oldest first), which are sealed together into full runs once they hold enough. Fewer than
+/// [`MAX_RUN_EVENTS`] / 2 of them: each holds an event at least, and that many make a full run.
 #[derive(Debug, Default)]
 struct Tail {
     last_ms: i64,
@@ -234,6 +235,10 @@ struct TailRun {
     /// The value while it is only in the batch being built (not yet readable from sled).
     pending: Option<Vec<u8>>,
 }
+
+/// Most small runs [`Store::load_tail`] takes back into a tail (a store written by an older writer may hold
+/// more in a row; the older ones are left to [`Store::seal_small_runs`]).
+const MAX_TAIL_RUNS: usize = MAX_RUN_EVENTS;
 
 /// Most actor-days the writer remembers; past it, days before the newest two are forgotten (they reload from
 /// the store with one read if written again).
@@ -363,20 +368,18 @@ impl Repack {
     }
 }
 
-/// Two neighbouring runs are merged when the result fits the caps and the older is not more than twice the
-/// newer: a binary-counter pattern that rewrites each event O(log n) times however small the appends.
-fn should_merge(a: &TailRun, b: &TailRun) -> bool {
-    a.count + b.count <= MAX_RUN_EVENTS
-        && a.bytes + b.bytes <= MAX_RUN_BYTES
-        && a.bytes <= 2 * b.bytes.max(1)
-}
-
 impl Store {
-    /// The value of a run: a final one compressed with the store's dictionary (or plain zstd while the store
-    /// has none, keeping its bodies to train one on), a small one in lz4 so that merging it stays cheap.
+    /// The value of a run: compressed with the store's dictionary. A final one, while the store has no
+    /// dictionary yet, goes in plain zstd and keeps its bodies to train one on; a small one then goes in lz4.
+    /// Small runs are compressed too (each is written once and read back once, when sealed): with the
+    /// dictionary a one-event run takes ~200 bytes where lz4 took ~600, and those bytes stay on disk as
+    /// garbage until sled's cleaner reuses them.
     fn seal(&self, w: &mut Packer, b: &RunBuilder, fin: bool) -> Result<Vec<u8>, StoreError> {
         if !fin {
-            return Ok(b.finish_small());
+            return Ok(match w.dict.as_deref() {
+                Some(d) => b.finish(true, Some(d)),
+                None => b.finish_small(),
+            });
         }
         if w.dict.is_none() {
             w.samples.push(b.bodies().to_vec());
@@ -419,11 +422,12 @@ impl Store {
         Ok(())
     }
 
-    /// Compress the small runs (lz4, still growing) of the days written since the store was opened, each on
-    /// its own with the dictionary: the runs of an actor-day that saw a few events stay small for good once the
-    /// day is over, and are most of the runs of a quiet organization. `before_day`: only days before it (a
-    /// running engine leaves today's and yesterday's alone, which may still grow); `None`: every touched day
-    /// (`vigil ingest` at its end). Returns the runs sealed. Not durable until [`Store::flush`].
+    /// Seal the small runs of the days written since the store was opened: each actor-day's small runs in a
+    /// row are packed together into full runs compressed with the dictionary (a lone small run already so
+    /// compressed is left as it is). The runs of an actor-day that saw a few events stay small for good once
+    /// the day is over, and are most of the runs of a quiet organization. `before_day`: only days before it
+    /// (a running engine leaves today's and yesterday's alone, which may still grow); `None`: every touched
+    /// day (`vigil ingest` at its end). Returns the small runs rewritten. Not durable until [`Store::flush`].
     pub fn seal_small_runs(&self, before_day: Option<i32>) -> Result<u64, StoreError> {
         let mut w = self.run_writer.lock().unwrap_or_else(|p| p.into_inner());
         let days: Vec<i32> = w
@@ -436,34 +440,78 @@ impl Store {
         for day in days {
             let mut batch = sled::Batch::default();
             let mut in_batch = 0;
+            // The small runs in a row of one actor: (actor hash, keys and values).
+            let mut group: (u64, Vec<(sled::IVec, sled::IVec)>) = (0, Vec::new());
             let lo = run_key(day, 0, i64::MIN, 0);
             let hi = run_key(day, u64::MAX, i64::MAX, u32::MAX);
             for kv in self.runs.range(lo..=hi) {
                 let (k, v) = kv.map_err(|e| self.sled(e))?;
-                if !RunView::is_small(&v)
-                    .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?
-                {
-                    continue;
-                }
-                let run = RunView::parse(&v)
+                let ah = super::keys::run_actor(&k)
+                    .ok_or_else(|| self.corrupt("event_runs", "malformed key"))?;
+                let small = RunView::is_small(&v)
                     .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
-                let b = concat(&[run]);
-                batch.insert(k, self.seal(&mut w.packer, &b, true)?);
-                in_batch += 1;
-                sealed += 1;
+                if ah != group.0 || !small {
+                    in_batch += self.seal_group(&mut w, &mut batch, day, &mut group)?;
+                }
+                if small {
+                    group.0 = ah;
+                    group.1.push((k, v));
+                }
                 if in_batch >= 1_000 {
                     self.runs
                         .apply_batch(std::mem::take(&mut batch))
                         .map_err(|e| self.sled(e))?;
+                    sealed += in_batch as u64;
                     in_batch = 0;
                 }
             }
+            in_batch += self.seal_group(&mut w, &mut batch, day, &mut group)?;
+            sealed += in_batch as u64;
             self.runs.apply_batch(batch).map_err(|e| self.sled(e))?;
             w.touched.remove(&day);
         }
-        // Sealed runs are final now: the tails must not merge into them as if they were small.
+        // The tails named runs that may be gone now.
         w.forget();
         Ok(sealed)
+    }
+
+    /// Pack one actor's small runs in a row into full runs (see [`Store::seal_small_runs`]); empties the
+    /// group and returns the runs it rewrote.
+    fn seal_group(
+        &self,
+        w: &mut RunWriter,
+        batch: &mut sled::Batch,
+        day: i32,
+        group: &mut (u64, Vec<(sled::IVec, sled::IVec)>),
+    ) -> Result<usize, StoreError> {
+        let olds = std::mem::take(&mut group.1);
+        let current = w.packer.dict.as_ref().map_or(0, |d| d.id);
+        match olds.as_slice() {
+            [] => return Ok(0),
+            [(_, v)] if super::run::dict_of(v) == Some(current) => return Ok(0),
+            _ => {}
+        }
+        let views: Vec<RunView<'_>> = olds
+            .iter()
+            .map(|(_, v)| RunView::parse(v))
+            .collect::<Option<_>>()
+            .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
+        let mut all: Vec<(i64, &[u8], &[u8])> = views
+            .iter()
+            .flat_map(RunView::entries)
+            .map(|e| (e.time_ms, e.id, e.body))
+            .collect();
+        // Key order is (first time, sequence number): runs starting at the same instant may come in either
+        // order; a stable sort by time puts every event back in place.
+        all.sort_by_key(|e| e.0);
+        for (k, _) in &olds {
+            batch.remove(k);
+        }
+        for b in build_runs(all.into_iter()) {
+            let key = run_key(day, group.0, b.first_ms().unwrap_or(0), w.next_seq());
+            batch.insert(&key[..], self.seal(&mut w.packer, &b, true)?);
+        }
+        Ok(olds.len())
     }
 
     /// Forget every dictionary but the one the writer uses: after [`Store::import_runs`] re-sealed every run
@@ -650,104 +698,108 @@ impl Store {
             }
             return Ok(());
         }
-        let runs = build_runs(items.iter().copied());
-        let mut fresh = Vec::with_capacity(runs.len());
-        for b in runs {
-            let key = run_key(day, ah, b.first_ms().unwrap_or(first), w.next_seq());
-            // A run big enough to be final goes in compressed and never merges; a small one stays plain.
+        let RunWriter {
+            tails, packer, seq, ..
+        } = w;
+        let tail = tails.entry((day, ah)).or_default();
+        let (count, bytes) = tail
+            .runs
+            .iter()
+            .fold((0, 0), |(c, b), r| (c + r.count, b + r.bytes));
+        let new_bytes: usize = items.iter().map(|it| it.1.len() + it.2.len()).sum();
+        // Accumulate, then seal: each batch's events go in as one small run beside the actor-day's other
+        // small ones, until together they make a full run; then all of them are read back (most are still in
+        // this process's memory), packed into full runs and the small ones deleted. An event is written twice,
+        // small then final, however the stream is batched: the binary-counter merge this replaces rewrote it
+        // four or five times, and every rewrite is garbage sled keeps on disk until its cleaner catches up.
+        let sealing = !tail.runs.is_empty() && is_final(count + items.len(), bytes + new_bytes);
+        let olds: Vec<([u8; RUN_KEY], Vec<u8>)> = if sealing {
+            let mut olds = Vec::with_capacity(tail.runs.len());
+            for r in tail.runs.drain(..) {
+                let v = match r.pending {
+                    Some(v) => v,
+                    None => self.run_value(&r.key)?,
+                };
+                olds.push((r.key, v));
+            }
+            olds
+        } else {
+            Vec::new()
+        };
+        let views: Vec<RunView<'_>> = olds
+            .iter()
+            .map(|(_, v)| RunView::parse(v))
+            .collect::<Option<_>>()
+            .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
+        let mut all: Vec<(i64, &[u8], &[u8])> = views
+            .iter()
+            .flat_map(RunView::entries)
+            .map(|e| (e.time_ms, e.id, e.body))
+            .collect();
+        all.extend_from_slice(items);
+        // Stable: equal times keep the order they were written in.
+        all.sort_by_key(|e| e.0);
+        for (key, _) in &olds {
+            batch.remove(&key[..]);
+        }
+        for b in build_runs(all.into_iter()) {
+            let key = run_key(
+                day,
+                ah,
+                b.first_ms().unwrap_or(first),
+                seq.fetch_add(1, Ordering::Relaxed),
+            );
             let fin = b.is_final();
-            let value = self.seal(&mut w.packer, &b, fin)?;
+            let value = self.seal(packer, &b, fin)?;
             batch.insert(&key[..], value.as_slice());
-            fresh.push((
-                fin,
-                TailRun {
+            if fin {
+                // Runs of an actor-day never overlap: small runs after a final one start a new tail.
+                tail.runs.clear();
+            } else {
+                tail.runs.push(TailRun {
                     key,
                     count: b.len(),
                     bytes: b.payload_bytes(),
                     pending: Some(value),
-                },
-            ));
+                });
+            }
         }
-        let tail = w.tails.entry((day, ah)).or_default();
         tail.last_ms = tail.last_ms.max(items[items.len() - 1].0);
-        for (fin, run) in fresh {
-            if fin {
-                // Later runs must not merge across it: the tail starts again after it.
-                tail.runs.clear();
-                continue;
-            }
-            tail.runs.push(run);
-            while tail.runs.len() >= 2 {
-                let n = tail.runs.len();
-                if !should_merge(&tail.runs[n - 2], &tail.runs[n - 1]) {
-                    break;
-                }
-                let b = tail.runs.pop().expect("two runs");
-                let a = tail.runs.last_mut().expect("two runs");
-                let av = match a.pending.take() {
-                    Some(v) => v,
-                    None => self.run_value(&a.key)?,
-                };
-                let bv = match b.pending {
-                    Some(v) => v,
-                    None => self.run_value(&b.key)?,
-                };
-                let (Some(ra), Some(rb)) = (RunView::parse(&av), RunView::parse(&bv)) else {
-                    return Err(self.corrupt("event_runs", "malformed run"));
-                };
-                let merged = concat(&[ra, rb]);
-                let fin = merged.is_final();
-                let value = self.seal(&mut w.packer, &merged, fin)?;
-                batch.remove(&b.key[..]);
-                batch.insert(&a.key[..], value.as_slice());
-                if fin {
-                    // Final runs never merge, and nothing older may merge across one: runs of an actor-day
-                    // must not overlap. The tail starts again after it.
-                    tail.runs.clear();
-                    break;
-                }
-                a.count += b.count;
-                a.bytes += b.bytes;
-                a.pending = Some(value);
-            }
-        }
-        // Bound what is remembered: a tail this long no longer merges at its old end anyway.
-        if tail.runs.len() > 16 {
-            tail.runs.remove(0);
-        }
         Ok(())
     }
 
-    /// What the writer needs to know of an actor-day it has not seen in this process: its newest run.
+    /// What the writer needs to know of an actor-day it has not seen in this process: its newest event time
+    /// and its newest small runs (up to [`MAX_TAIL_RUNS`]), which the next appends seal together.
     fn load_tail(&self, day: i32, ah: u64) -> Result<Tail, StoreError> {
         let lo = run_key(day, ah, i64::MIN, 0);
         let hi = run_key(day, ah, i64::MAX, u32::MAX);
-        let Some(kv) = self.runs.range(lo..=hi).next_back() else {
-            return Ok(Tail {
-                last_ms: i64::MIN,
-                runs: Vec::new(),
-            });
+        let mut tail = Tail {
+            last_ms: i64::MIN,
+            runs: Vec::new(),
         };
-        let (k, v) = kv.map_err(|e| self.sled(e))?;
-        let run = RunView::parse(&v).ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
-        let key: [u8; RUN_KEY] = k
-            .as_ref()
-            .try_into()
-            .map_err(|_| self.corrupt("event_runs", "malformed key"))?;
-        let (count, bytes) = (run.len(), run.payload_bytes());
-        Ok(Tail {
-            last_ms: run.last_ms,
-            runs: if is_final(count, bytes) {
-                Vec::new()
-            } else {
-                vec![TailRun {
-                    key,
-                    count,
-                    bytes,
-                    pending: None,
-                }]
-            },
-        })
+        for kv in self.runs.range(lo..=hi).rev() {
+            let (k, v) = kv.map_err(|e| self.sled(e))?;
+            let malformed = || self.corrupt("event_runs", "malformed run");
+            if tail.last_ms == i64::MIN {
+                tail.last_ms = RunView::header(&v).ok_or_else(malformed)?.1;
+            }
+            let (count, bytes) = RunView::size(&v).ok_or_else(malformed)?;
+            if is_final(count, bytes) || tail.runs.len() >= MAX_TAIL_RUNS {
+                break;
+            }
+            let key: [u8; RUN_KEY] = k
+                .as_ref()
+                .try_into()
+                .map_err(|_| self.corrupt("event_runs", "malformed key"))?;
+            tail.runs.push(TailRun {
+                key,
+                count,
+                bytes,
+                pending: None,
+            });
+        }
+        tail.runs.reverse();
+        Ok(tail)
     }
 
     /// Where a scan of an actor-day's runs from time `t` on must start: the key of the run starting at or
@@ -1209,7 +1261,7 @@ impl Store {
         let mut out = [(0u64, 0u64, 0u64); 4];
         for kv in self.runs.iter() {
             let (_, v) = kv.map_err(|e| self.sled(e))?;
-            let slot = match (v.first(), super::run::dict_of(&v)) {
+            let slot = match (super::run::codec_of(&v), super::run::dict_of(&v)) {
                 (_, Some(0)) => 2,
                 (_, Some(_)) => 3,
                 (Some(2), None) => 1,
@@ -1218,6 +1270,36 @@ impl Store {
             out[slot].0 += 1;
             out[slot].1 += RunView::header(&v).map_or(0, |h| h.0 as u64);
             out[slot].2 += v.len() as u64;
+        }
+        Ok(out)
+    }
+
+    /// Runs with the fixed-size directory of schemas 3 and 4. For the migration tests.
+    #[doc(hidden)]
+    pub fn fixed_layout_runs(&self) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for kv in self.runs.iter() {
+            let (_, v) = kv.map_err(|e| self.sled(e))?;
+            let compact = super::run::is_compact(&v)
+                .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
+            n += u64::from(!compact);
+        }
+        Ok(n)
+    }
+
+    /// Every run in key order: (day and actor, whether it is small). For the tests of the tail policy.
+    #[doc(hidden)]
+    pub fn run_sizes(&self) -> Result<Vec<([u8; 12], bool)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.runs.iter() {
+            let (k, v) = kv.map_err(|e| self.sled(e))?;
+            let at: [u8; 12] = k
+                .get(..12)
+                .and_then(|p| p.try_into().ok())
+                .ok_or_else(|| self.corrupt("event_runs", "malformed key"))?;
+            let small =
+                RunView::is_small(&v).ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
+            out.push((at, small));
         }
         Ok(out)
     }

@@ -71,6 +71,11 @@ pub fn run_first_ms(key: &[u8]) -> Option<i64> {
     key.get(12..20).map(time_from_bytes)
 }
 
+/// The actor hash a run key holds.
+pub fn run_actor(key: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(key.get(4..12)?.try_into().ok()?))
+}
+
 /// Primary event key: event time (ms) then the id hash (+ probe on collision). 16 bytes.
 pub fn event_key(time_ms: i64, id_hash: u64) -> [u8; 16] {
     let mut k = [0u8; 16];
