@@ -78,9 +78,11 @@ fn full_disk_stops_ingest_at_once_in_one_sentence_and_the_same_ingest_finishes_w
         return;
     };
     let data = fs.0.join("data");
-    // ~30 MB of events: about four times what fits in 8 MB once stored, all distinct and in time order (the
-    // reader never needs the store to plan them, so it would read on for as long as there is input).
-    const EVENTS: u64 = 30_000;
+    // ~100 MB of events: about twice what fits in 8 MB once stored (the store takes ~0.17x its input), all
+    // distinct and in time order (the reader never needs the store to plan them, so it would read on for as
+    // long as there is input). The disk must fill well before the input ends: the pipeline's last, partial
+    // batch waits for more input from a stdin that stays open.
+    const EVENTS: u64 = 100_000;
     let input = tmp.path().join("events.jsonl");
     let gen_out = Command::new(env!("CARGO_BIN_EXE_vigil"))
         .args(["generate", "--events", &EVENTS.to_string(), "--seed", "7"])

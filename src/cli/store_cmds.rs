@@ -68,7 +68,7 @@ pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {
             pipeline.ingest_reader("-", std::io::stdin())
         } else {
             match File::open(path) {
-                Ok(f) => pipeline.ingest_reader(&name, f),
+                Ok(f) => pipeline.ingest_file(&name, f),
                 Err(e) => {
                     eprintln!("vigil: cannot read {name}: {e}");
                     unreadable += 1;

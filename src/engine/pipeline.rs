@@ -522,6 +522,27 @@ impl Pipeline {
         source: &str,
         input: impl Read + Send,
     ) -> Result<(), PipelineError> {
+        self.ingest_records(source, Reader::new(input))
+    }
+
+    /// [`Pipeline::ingest_reader`] for a file whose end is in sight: a second thread parses every other
+    /// chunk of records ahead of detection ([`Reader::with_parse_thread`]), which reads ahead by a few
+    /// hundred records. Not for a stream that may stay open without sending (stdin, a pipe, a socket): its
+    /// records would wait for the next few hundred, and a failed write would wait for them too.
+    pub fn ingest_file(&mut self, source: &str, file: std::fs::File) -> Result<(), PipelineError> {
+        let regular = file.metadata().is_ok_and(|m| m.is_file());
+        if regular {
+            self.ingest_records(source, Reader::with_parse_thread(file))
+        } else {
+            self.ingest_reader(source, file)
+        }
+    }
+
+    fn ingest_records(
+        &mut self,
+        source: &str,
+        reader: Reader<impl Read + Send>,
+    ) -> Result<(), PipelineError> {
         self.process_batch()?;
         let (tx, rx) = mpsc::sync_channel::<Prepared>(IN_FLIGHT);
         let (back_tx, back_rx) = mpsc::channel::<Spent>();
@@ -536,7 +557,7 @@ impl Pipeline {
             limits: *sort_limits,
         };
         std::thread::scope(|scope| {
-            let reader = scope.spawn(|| prepare_stream(source, input, &sorter, prep, tx, back_rx));
+            let reader = scope.spawn(|| prepare_stream(source, reader, &sorter, prep, tx, back_rx));
             let mut committed = Ok(());
             for batch in rx.iter() {
                 match commit.commit(batch) {
@@ -733,15 +754,13 @@ const SORT_DIR: &str = "sort";
 /// the input ends or the commit stage hangs up. Rejected records skip the sort: they go to quarantine as read.
 fn prepare_stream(
     source: &str,
-    input: impl Read,
+    mut reader: Reader<impl Read>,
     sorting: &Sorting,
     prep: &mut Preparer,
     tx: mpsc::SyncSender<Prepared>,
     freed: mpsc::Receiver<Spent>,
 ) -> Result<(), PipelineError> {
     let sort_error = |e: std::io::Error| PipelineError::Store(StoreError::from_io(&sorting.dir, e));
-    // Parsing is most of this thread's work: half of it goes to a second thread.
-    let mut reader = Reader::with_parse_thread(input);
     let mut sorter =
         TimeSorter::new(&sorting.dir.join(SORT_DIR), sorting.limits).map_err(sort_error)?;
     let mut out = Batcher {

@@ -322,6 +322,10 @@ pub async fn run_async(handle: EngineHandle, opts: UiOptions) -> color_eyre::Res
     // ratatui's Terminal shows the cursor when dropped and prints to stderr when it cannot, which on a dead pty
     // panics: show it here, and if that fails the terminal is gone and is not dropped (the process is ending).
     if terminal::is_gone() || term.show_cursor().is_err() {
+        if !terminal::is_gone() {
+            // It went away as the loop ended for another reason (a SIGTERM that came with the hangup).
+            tracing::info!("terminal gone: stopping");
+        }
         terminal::mark_gone();
         std::mem::forget(term);
     }
@@ -433,7 +437,10 @@ async fn event_loop(
                 pending = vec![Effect::Stats];
                 Msg::Tick(Utc::now())
             }
-            _ = sigterm.recv() => return Ok(()),
+            _ = sigterm.recv() => {
+                tracing::info!("SIGTERM: stopping");
+                return Ok(());
+            }
             _ = sighup.recv() => {
                 terminal::mark_gone();
                 tracing::info!("terminal hung up: stopping");
