@@ -48,9 +48,8 @@ fn dir_size(p: &Path) -> u64 {
 }
 
 fn phase(name: &str, file: &Path, work: &Path) -> (f64, u64) {
-    let n_events;
     let start = Instant::now();
-    match name {
+    let n_events = match name {
         "parse" => {
             let mut r = Reader::new(std::fs::File::open(file).unwrap());
             let mut n = 0u64;
@@ -59,7 +58,7 @@ fn phase(name: &str, file: &Path, work: &Path) -> (f64, u64) {
                     n += 1;
                 }
             }
-            n_events = n;
+            n
         }
         "e2e" | "e2e-reversed" | "e2e-shuffled" => {
             let store = Store::open_with(work, StoreOptions::default()).unwrap();
@@ -72,7 +71,7 @@ fn phase(name: &str, file: &Path, work: &Path) -> (f64, u64) {
             store.flush().unwrap();
             // The clock stops here: what follows measures the store, it is not ingest.
             let secs = start.elapsed().as_secs_f64();
-            n_events = stats.ingested;
+            let n_events = stats.ingested;
             let input = std::fs::metadata(file).map(|m| m.len()).unwrap_or(1) as f64;
             let (live, disk) = (
                 store.live_bytes().unwrap() as f64,
@@ -111,7 +110,7 @@ fn phase(name: &str, file: &Path, work: &Path) -> (f64, u64) {
                     events.push(*ev);
                 }
             }
-            n_events = events.len() as u64;
+            let n_events = events.len() as u64;
             let mut runs = event_runs(&events);
             drop(events);
             runs.sort_by_key(|(k, _)| (k[12..20].to_vec(), k[..12].to_vec()));
@@ -144,7 +143,7 @@ fn phase(name: &str, file: &Path, work: &Path) -> (f64, u64) {
             return (secs, n_events);
         }
         _ => panic!("unknown phase {name}"),
-    }
+    };
     (start.elapsed().as_secs_f64(), n_events)
 }
 
