@@ -3,8 +3,11 @@
 //! inserting the same events packed as the store packs them (every actor-day's runs built at once, the floor
 //! under incremental appends and merges) with nothing else to do, in events/s; bytes on disk; peak RSS.
 //!
-//! `cargo bench --bench ingest` (set `VIGIL_BENCH_EVENTS` for another size). Each phase runs in a child process
-//! so its peak RSS (VmHWM) is its own.
+//! `cargo bench --bench ingest` (set `VIGIL_BENCH_EVENTS` for another size, and `VIGIL_BENCH_PHASES` to a
+//! comma-separated list to run only those phases: `VIGIL_BENCH_EVENTS=10000000 VIGIL_BENCH_PHASES=e2e` is the
+//! 10M bar, ~10 GB of input in a temporary directory). Each phase runs in a child process so its peak RSS
+//! (VmHWM) is its own. The end-to-end phases print the store's live bytes next to its bytes on disk, and the
+//! time to open it again.
 #![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
 use std::path::{Path, PathBuf};
@@ -87,6 +90,22 @@ fn phase(name: &str, file: &Path, work: &Path) -> (f64, u64) {
                 input / 1e6,
                 live / input
             );
+            // As `vigil ingest` ends: a file mostly garbage is rebuilt (timed on its own, not in the rate).
+            let policy = vigil::config::RetentionConfig::default();
+            let store = if vigil::engine::retention::needs_compaction(&store, &policy) {
+                let t = Instant::now();
+                let (store, before, after) = store.compact(StoreOptions::default()).unwrap();
+                eprintln!(
+                    "  {name} compacted as vigil ingest ends: {:.1} MB → {:.1} MB on disk = {:.3}x the input, in {:.1} s",
+                    before as f64 / 1e6,
+                    after as f64 / 1e6,
+                    after as f64 / input,
+                    t.elapsed().as_secs_f64()
+                );
+                store
+            } else {
+                store
+            };
             // Reopened as the next command or UI would open it (page cache warm): the open bar.
             drop(store);
             let t = Instant::now();
@@ -190,8 +209,14 @@ fn main() {
         t.elapsed()
     );
 
-    // The same events reversed (an API export read newest first) and shuffled (a merge of unordered sources).
-    {
+    let only = std::env::var("VIGIL_BENCH_PHASES").ok();
+    let wanted = |name: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|p| p.trim() == name))
+    };
+    // The same events reversed (an API export read newest first) and shuffled (a merge of unordered sources),
+    // held in memory while they are written: only when those phases run.
+    if wanted("e2e-reversed") || wanted("e2e-shuffled") {
         let text = std::fs::read_to_string(&file).unwrap();
         let mut lines: Vec<&str> = text.lines().collect();
         lines.reverse();
@@ -216,7 +241,10 @@ fn main() {
 
     let exe = std::env::current_exe().unwrap();
     let mut results = std::collections::BTreeMap::new();
-    for name in ["parse", "sled", "e2e", "e2e-reversed", "e2e-shuffled"] {
+    for name in ["parse", "sled", "e2e", "e2e-reversed", "e2e-shuffled"]
+        .into_iter()
+        .filter(|n| wanted(n))
+    {
         let input = match name {
             "e2e-reversed" => tmp.path().join("events-reversed.jsonl"),
             "e2e-shuffled" => tmp.path().join("events-shuffled.jsonl"),

@@ -471,3 +471,51 @@ fn disk_size(p: &std::path::Path) -> u64 {
         std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
     }
 }
+
+/// An ingest that leaves sled's file mostly garbage compacts the store before it ends (the same
+/// `[retention]` threshold as `serve`), says so on stderr, and every event is still there; with the threshold
+/// at 0 it does not.
+#[test]
+fn an_ingest_that_leaves_the_file_mostly_garbage_compacts_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let gen_out = vigil(dir.path(), &["generate", "--events", "3000", "--seed", "4"]);
+    assert!(gen_out.status.success(), "{}", stderr(&gen_out));
+    let input = dir.path().join("events.jsonl");
+    std::fs::write(&input, &gen_out.stdout).unwrap();
+    for (percent, compacts) in [(0, false), (1, true)] {
+        let config = dir.path().join(format!("vigil-{percent}.toml"));
+        std::fs::write(
+            &config,
+            format!("[retention]\ncompact_garbage_percent = {percent}\ncompact_min_mb = 0\n"),
+        )
+        .unwrap();
+        let data = dir.path().join(format!("data-{percent}"));
+        let out = vigil(
+            &data,
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "ingest",
+                input.to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            last_line(&out).starts_with("ingested=3000 duplicates=0 quarantined=0 "),
+            "{}",
+            last_line(&out)
+        );
+        assert_eq!(
+            stderr(&out).contains("compacted:"),
+            compacts,
+            "{percent}: {}",
+            stderr(&out)
+        );
+        let again = vigil(&data, &["ingest", input.to_str().unwrap()]);
+        assert!(
+            last_line(&again).starts_with("ingested=0 duplicates=3000 quarantined=0 "),
+            "{percent}: every event is still there: {}",
+            last_line(&again)
+        );
+    }
+}

@@ -103,6 +103,22 @@ pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {
         Err(StoreError::DiskFull { dir }) => return Ok(disk_full(&dir, stored)),
         Err(e) => return Err(e.into()),
     }
+    // A long ingest leaves sled's file far ahead of what it holds (its cleaner lags): past the threshold
+    // `serve` compacts at, rebuild it now, while nothing else holds the store.
+    if vigil::engine::retention::needs_compaction(&store, &setup.config.retention) {
+        let started = std::time::Instant::now();
+        match store.compact(vigil::store::StoreOptions::default()) {
+            Ok((_, before, after)) => eprintln!(
+                "vigil: the store's file was mostly garbage after this ingest; compacted: {} → {} on disk in {:.1} s",
+                mib(before),
+                mib(after),
+                started.elapsed().as_secs_f64()
+            ),
+            Err(StoreError::DiskFull { dir }) => return Ok(disk_full(&dir, stored)),
+            // Everything is stored and durable already; the store is only bigger than it need be.
+            Err(e) => eprintln!("vigil: compacting the store after this ingest failed: {e}"),
+        }
+    }
     if stats.late > 0 {
         eprintln!(
             "vigil: {} events arrived out of time order; {} actors were re-detected from the store, so the \

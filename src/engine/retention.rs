@@ -67,8 +67,9 @@ pub(crate) fn run(
 }
 
 /// Whether the store's file is big enough and mostly enough garbage (rewritten pages sled has not reclaimed;
-/// see [`Store::live_bytes`]) for a compaction to be worth its pause.
-fn needs_compaction(store: &Store, policy: &RetentionConfig) -> bool {
+/// see [`Store::live_bytes`]) for a compaction to be worth its pause (`retention.compact_garbage_percent`
+/// and `compact_min_mb`). `vigil serve` checks it on each retention pass, `vigil ingest` at its end.
+pub fn needs_compaction(store: &Store, policy: &RetentionConfig) -> bool {
     if policy.compact_garbage_percent == 0 {
         return false;
     }
@@ -90,7 +91,7 @@ fn needs_compaction(store: &Store, policy: &RetentionConfig) -> bool {
             disk,
             live,
             percent = policy.compact_garbage_percent,
-            "the store's file is mostly garbage: stopping the engine to compact it"
+            "the store's file is mostly garbage: compacting it"
         );
     }
     over
