@@ -202,6 +202,22 @@ fn packed_runs(
     out
 }
 
+/// The events of `runs` (in the order they were written) and then `items`, sorted by time. Stable: events of
+/// the same millisecond keep that order.
+fn in_time_order<'a>(
+    runs: &'a [RunView<'_>],
+    items: &[(i64, &'a [u8], &'a [u8])],
+) -> Vec<(i64, &'a [u8], &'a [u8])> {
+    let mut all: Vec<(i64, &[u8], &[u8])> = runs
+        .iter()
+        .flat_map(RunView::entries)
+        .map(|e| (e.time_ms, e.id, e.body))
+        .collect();
+    all.extend_from_slice(items);
+    all.sort_by_key(|e| e.0);
+    all
+}
+
 /// Pack events (in time order) into as few runs as the caps allow.
 fn build_runs<'a>(items: impl Iterator<Item = (i64, &'a [u8], &'a [u8])>) -> Vec<RunBuilder> {
     let mut runs = Vec::new();
@@ -491,19 +507,10 @@ impl Store {
             [(_, v)] if super::run::dict_of(v) == Some(current) => return Ok(0),
             _ => {}
         }
-        let views: Vec<RunView<'_>> = olds
-            .iter()
-            .map(|(_, v)| RunView::parse(v))
-            .collect::<Option<_>>()
-            .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
-        let mut all: Vec<(i64, &[u8], &[u8])> = views
-            .iter()
-            .flat_map(RunView::entries)
-            .map(|e| (e.time_ms, e.id, e.body))
-            .collect();
         // Key order is (first time, sequence number): runs starting at the same instant may come in either
-        // order; a stable sort by time puts every event back in place.
-        all.sort_by_key(|e| e.0);
+        // order; the sort by time puts every event back in place.
+        let views = self.parse_runs(olds.iter().map(|(_, v)| &v[..]))?;
+        let all = in_time_order(&views, &[]);
         for (k, _) in &olds {
             batch.remove(k);
         }
@@ -726,19 +733,8 @@ impl Store {
         } else {
             Vec::new()
         };
-        let views: Vec<RunView<'_>> = olds
-            .iter()
-            .map(|(_, v)| RunView::parse(v))
-            .collect::<Option<_>>()
-            .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
-        let mut all: Vec<(i64, &[u8], &[u8])> = views
-            .iter()
-            .flat_map(RunView::entries)
-            .map(|e| (e.time_ms, e.id, e.body))
-            .collect();
-        all.extend_from_slice(items);
-        // Stable: equal times keep the order they were written in.
-        all.sort_by_key(|e| e.0);
+        let views = self.parse_runs(olds.iter().map(|(_, v)| &v[..]))?;
+        let all = in_time_order(&views, items);
         for (key, _) in &olds {
             batch.remove(&key[..]);
         }
@@ -816,6 +812,17 @@ impl Store {
         }
     }
 
+    /// Parse run values the writer is about to rewrite; any damage is an error naming the tree.
+    fn parse_runs<'v>(
+        &self,
+        values: impl Iterator<Item = &'v [u8]>,
+    ) -> Result<Vec<RunView<'v>>, StoreError> {
+        values
+            .map(RunView::parse)
+            .collect::<Option<_>>()
+            .ok_or_else(|| self.corrupt("event_runs", "malformed run"))
+    }
+
     fn run_value(&self, key: &[u8]) -> Result<Vec<u8>, StoreError> {
         self.runs
             .get(key)
@@ -859,26 +866,12 @@ impl Store {
                 old.push((k, v));
             }
         }
-        let runs: Vec<RunView<'_>> = old
-            .iter()
-            .map(|(_, v)| RunView::parse(v))
-            .collect::<Option<_>>()
-            .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
-        let mut all: Vec<(i64, usize, &[u8], &[u8])> = Vec::new();
-        let mut seq = 0usize;
-        for e in runs.iter().flat_map(RunView::entries) {
-            all.push((e.time_ms, seq, e.id, e.body));
-            seq += 1;
-        }
-        for (t, id, body) in items {
-            all.push((*t, seq, id, body));
-            seq += 1;
-        }
-        all.sort_by_key(|&(t, s, _, _)| (t, s));
+        let runs = self.parse_runs(old.iter().map(|(_, v)| &v[..]))?;
+        let all = in_time_order(&runs, items);
         for (k, _) in &old {
             batch.remove(k);
         }
-        for b in build_runs(all.iter().map(|&(t, _, id, body)| (t, id, body))) {
+        for b in build_runs(all.into_iter()) {
             let key = run_key(day, ah, b.first_ms().unwrap_or(first), w.next_seq());
             batch.insert(&key[..], self.seal(&mut w.packer, &b, b.is_final())?);
         }
