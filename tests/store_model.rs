@@ -109,6 +109,10 @@ fn run_events_case(seed: u64) {
         }
         insert_checked(&s, &batch, &mut model, seed);
         all.extend(batch);
+        // Sealing mid-stream (what a running engine does for past days) moves tails into the final space.
+        if rng.random_bool(0.1) {
+            s.seal_small_runs(None).unwrap();
+        }
         if batch_no == 20 {
             // Reopen halfway: the writer's memory of tails starts empty.
             drop(s);
@@ -149,6 +153,9 @@ fn continue_events_case(
         }
         insert_checked(&s, &batch, &mut model, seed);
         all.extend(batch);
+        if rng.random_bool(0.1) {
+            s.seal_small_runs(None).unwrap();
+        }
     }
     // Trickle: tiny batches of mixed sizes, the pattern that makes tails merge in cascades.
     for batch_no in 40..160 {

@@ -4,25 +4,32 @@
 //! Why runs: sled's open time and resident memory grow with the number of entries, not their bytes (a store
 //! with 2 entries per event took 0.3 s and 400 MB just to open at 2M events). Runs of up to
 //! [`MAX_RUN_EVENTS`](super::run::MAX_RUN_EVENTS) events or 16 KiB (compressed once final) cut the entries
-//! ten-fold, and an actor's timeline is still one contiguous range scan.
+//! ten-fold, and an actor's timeline is two contiguous range scans.
 //!
-//! The runs of one actor-day never overlap in time (each run's events are no earlier than the previous run's),
-//! which makes a dedupe check one or two runs and lets a timeline page stop as soon as it has enough. A
-//! time-ordered stream appends a small run per batch and actor; once an actor-day's small runs hold a full
-//! run's worth they are sealed together into full runs and deleted, so each event is written twice (small,
-//! then final) however the stream is batched. An event older than its actor-day's newest (a late or replayed event)
-//! is merged into the runs it falls among, which keeps the invariant.
+//! The tree has two key spaces (see [`TAIL`]): the final space, keyed as above, and the tail space, the same
+//! keys behind a `0xFF` byte, which holds the small runs a writer has not sealed yet. Read in order, an
+//! actor-day's final runs and then its tail are its events in time order: the runs never overlap (each run's
+//! events are no earlier than the previous run's), which makes a dedupe check one or two runs and lets a
+//! timeline page stop as soon as it has enough. A time-ordered stream appends a small run per batch and actor
+//! to the tail; once an actor-day's tail holds a full run's worth it is sealed into full runs in the final
+//! space and deleted, in the same batch, so each event is written twice (small, then final) however the stream
+//! is batched. An event older than its actor-day's newest (a late or replayed event) is merged into the runs it
+//! falls among, which keeps the invariant.
 //!
 //! Dedupe identity is (actor, time, id): the Atlassian id is unique, and the time and actor place the lookup.
 
 use std::collections::{HashMap, VecDeque};
+use std::iter::Chain;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Utc};
 
-use super::keys::{RUN_KEY, day_from_bytes, day_of, hash64, run_first_ms, run_key, run_prefix};
-use super::run::{MAX_RUN_EVENTS, RunBuilder, RunView, concat, is_final};
+use super::keys::{
+    RUN_KEY, TAIL, TAIL_KEY, day_from_bytes, day_of, hash64, is_tail, run_first_ms, run_key,
+    run_key_of, run_prefix, tail_key,
+};
+use super::run::{RunBuilder, RunView, concat, is_final};
 use super::zdict::{self, ZDict};
 use super::{Store, StoreError};
 use crate::model::AuditEvent;
@@ -234,9 +241,10 @@ fn build_runs<'a>(items: impl Iterator<Item = (i64, &'a [u8], &'a [u8])>) -> Vec
     runs
 }
 
-/// What the writer remembers of one actor-day: the newest event time stored for it, and its newest small runs
+/// What the writer remembers of one actor-day: the newest event time stored for it, and the runs of its tail
 /// (oldest first), which are sealed together into full runs once they hold enough. Fewer than
-/// [`MAX_RUN_EVENTS`] / 2 of them: each holds an event at least, and that many make a full run.
+/// [`MAX_RUN_EVENTS`](super::run::MAX_RUN_EVENTS) of them: each holds an event at least, and that many make a
+/// full run.
 #[derive(Debug, Default)]
 struct Tail {
     last_ms: i64,
@@ -245,16 +253,13 @@ struct Tail {
 
 #[derive(Debug)]
 struct TailRun {
-    key: [u8; RUN_KEY],
+    /// Its key in the tail space.
+    key: [u8; TAIL_KEY],
     count: usize,
     bytes: usize,
     /// The value while it is only in the batch being built (not yet readable from sled).
     pending: Option<Vec<u8>>,
 }
-
-/// Most small runs [`Store::load_tail`] takes back into a tail (a store written by an older writer may hold
-/// more in a row; the older ones are left to [`Store::seal_small_runs`]).
-const MAX_TAIL_RUNS: usize = MAX_RUN_EVENTS;
 
 /// Most actor-days the writer remembers; past it, days before the newest two are forgotten (they reload from
 /// the store with one read if written again).
@@ -438,12 +443,13 @@ impl Store {
         Ok(())
     }
 
-    /// Seal the small runs of the days written since the store was opened: each actor-day's small runs in a
-    /// row are packed together into full runs compressed with the dictionary (a lone small run already so
-    /// compressed is left as it is). The runs of an actor-day that saw a few events stay small for good once
-    /// the day is over, and are most of the runs of a quiet organization. `before_day`: only days before it
-    /// (a running engine leaves today's and yesterday's alone, which may still grow); `None`: every touched
-    /// day (`vigil ingest` at its end). Returns the small runs rewritten. Not durable until [`Store::flush`].
+    /// Seal the small runs of the days written since the store was opened: each actor-day's tail (see
+    /// [`TAIL`]) is packed into full runs in the final space, and then small runs in a row there are packed
+    /// together, all compressed with the dictionary (a lone small run already so compressed is left as it
+    /// is). The runs of an actor-day that saw a few events stay small for good once the day is over, and are
+    /// most of the runs of a quiet organization. `before_day`: only days before it (a running engine leaves
+    /// today's and yesterday's alone, which may still grow); `None`: every touched day (`vigil ingest` at its
+    /// end). Returns the small runs rewritten. Not durable until [`Store::flush`].
     pub fn seal_small_runs(&self, before_day: Option<i32>) -> Result<u64, StoreError> {
         let mut w = self.run_writer.lock().unwrap_or_else(|p| p.into_inner());
         let days: Vec<i32> = w
@@ -454,36 +460,44 @@ impl Store {
             .collect();
         let mut sealed = 0u64;
         for day in days {
-            let mut batch = sled::Batch::default();
-            let mut in_batch = 0;
-            // The small runs in a row of one actor: (actor hash, keys and values).
-            let mut group: (u64, Vec<(sled::IVec, sled::IVec)>) = (0, Vec::new());
             let lo = run_key(day, 0, i64::MIN, 0);
             let hi = run_key(day, u64::MAX, i64::MAX, u32::MAX);
-            for kv in self.runs.range(lo..=hi) {
-                let (k, v) = kv.map_err(|e| self.sled(e))?;
-                let ah = super::keys::run_actor(&k)
-                    .ok_or_else(|| self.corrupt("event_runs", "malformed key"))?;
-                let small = RunView::is_small(&v)
-                    .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
-                if ah != group.0 || !small {
-                    in_batch += self.seal_group(&mut w, &mut batch, day, &mut group)?;
+            // First the tails, then the final space (which now holds them too): two passes, each its own
+            // batches, so the second reads what the first wrote.
+            let passes = [
+                (tail_key(&lo).to_vec(), tail_key(&hi).to_vec(), true),
+                (lo.to_vec(), hi.to_vec(), false),
+            ];
+            for (from, to, tails) in passes {
+                let mut batch = sled::Batch::default();
+                let mut in_batch = 0;
+                // The small runs in a row of one actor: (actor hash, keys and values).
+                let mut group: (u64, Vec<(sled::IVec, sled::IVec)>) = (0, Vec::new());
+                for kv in self.runs.range(from..=to) {
+                    let (k, v) = kv.map_err(|e| self.sled(e))?;
+                    let ah = super::keys::run_actor(run_key_of(&k))
+                        .ok_or_else(|| self.corrupt("event_runs", "malformed key"))?;
+                    let small = RunView::is_small(&v)
+                        .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
+                    if ah != group.0 || !(small || tails) {
+                        in_batch += self.seal_group(&mut w, &mut batch, day, &mut group, tails)?;
+                    }
+                    if small || tails {
+                        group.0 = ah;
+                        group.1.push((k, v));
+                    }
+                    if in_batch >= 1_000 {
+                        self.runs
+                            .apply_batch(std::mem::take(&mut batch))
+                            .map_err(|e| self.sled(e))?;
+                        sealed += in_batch as u64;
+                        in_batch = 0;
+                    }
                 }
-                if small {
-                    group.0 = ah;
-                    group.1.push((k, v));
-                }
-                if in_batch >= 1_000 {
-                    self.runs
-                        .apply_batch(std::mem::take(&mut batch))
-                        .map_err(|e| self.sled(e))?;
-                    sealed += in_batch as u64;
-                    in_batch = 0;
-                }
+                in_batch += self.seal_group(&mut w, &mut batch, day, &mut group, tails)?;
+                sealed += in_batch as u64;
+                self.runs.apply_batch(batch).map_err(|e| self.sled(e))?;
             }
-            in_batch += self.seal_group(&mut w, &mut batch, day, &mut group)?;
-            sealed += in_batch as u64;
-            self.runs.apply_batch(batch).map_err(|e| self.sled(e))?;
             w.touched.remove(&day);
         }
         // The tails named runs that may be gone now.
@@ -491,20 +505,22 @@ impl Store {
         Ok(sealed)
     }
 
-    /// Pack one actor's small runs in a row into full runs (see [`Store::seal_small_runs`]); empties the
-    /// group and returns the runs it rewrote.
+    /// Pack one actor's small runs in a row into full runs in the final space (see
+    /// [`Store::seal_small_runs`]); empties the group and returns the runs it rewrote. `tails`: the group is an
+    /// actor-day's whole tail, which moves to the final space even when it is one run already compressed.
     fn seal_group(
         &self,
         w: &mut RunWriter,
         batch: &mut sled::Batch,
         day: i32,
         group: &mut (u64, Vec<(sled::IVec, sled::IVec)>),
+        tails: bool,
     ) -> Result<usize, StoreError> {
         let olds = std::mem::take(&mut group.1);
         let current = w.packer.dict.as_ref().map_or(0, |d| d.id);
         match olds.as_slice() {
             [] => return Ok(0),
-            [(_, v)] if super::run::dict_of(v) == Some(current) => return Ok(0),
+            [(_, v)] if !tails && super::run::dict_of(v) == Some(current) => return Ok(0),
             _ => {}
         }
         // Key order is (first time, sequence number): runs starting at the same instant may come in either
@@ -593,15 +609,14 @@ impl Store {
         let t = ev.time_ms();
         let (day, ah) = (day_of(t), hash64(&ev.actor.id));
         let lo = run_key(day, ah, i64::MIN, 0);
-        let hi = run_key(day, ah, t, u32::MAX);
-        for kv in self.runs.range(lo..=hi).rev() {
+        for kv in self.actor_day_runs(day, ah, &lo, t).rev() {
             let (k, v) = kv.map_err(|e| self.sled(e))?;
             if RunView::contains(&v, t, ev.id.as_bytes())
                 .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?
             {
                 return Ok(true);
             }
-            if run_first_ms(&k).is_none_or(|f| f < t) {
+            if run_first_ms(run_key_of(&k)).is_none_or(|f| f < t) {
                 break;
             }
         }
@@ -685,26 +700,24 @@ impl Store {
         batch: &mut sled::Batch,
         day: i32,
         ah: u64,
-        items: &[(i64, &[u8], &[u8])],
+        mut items: &[(i64, &[u8], &[u8])],
     ) -> Result<(), StoreError> {
         if let std::collections::hash_map::Entry::Vacant(e) = w.tails.entry((day, ah)) {
             e.insert(self.load_tail(day, ah)?);
         }
-        let first = items[0].0;
         let last_stored = w.tails.get(&(day, ah)).map_or(i64::MIN, |t| t.last_ms);
-        if first < last_stored {
+        if items[0].0 < last_stored {
             // Late events: rewrite the runs they fall among. Only the late ones, so that a batch mixing a
             // backfill with live events rewrites the backfill's span, not the whole day. The rest follow every
-            // stored event and go in as they are; the tail reloads from the store next time.
-            w.tails.remove(&(day, ah));
+            // stored event and are appended as any others.
             let split = items.partition_point(|it| it.0 < last_stored);
             self.merge_out_of_order(w, batch, day, ah, &items[..split])?;
-            for b in build_runs(items[split..].iter().copied()) {
-                let key = run_key(day, ah, b.first_ms().unwrap_or(first), w.next_seq());
-                batch.insert(&key[..], self.seal(&mut w.packer, &b, b.is_final())?);
+            items = &items[split..];
+            if items.is_empty() {
+                return Ok(());
             }
-            return Ok(());
         }
+        let first = items[0].0;
         let RunWriter {
             tails, packer, seq, ..
         } = w;
@@ -714,13 +727,14 @@ impl Store {
             .iter()
             .fold((0, 0), |(c, b), r| (c + r.count, b + r.bytes));
         let new_bytes: usize = items.iter().map(|it| it.1.len() + it.2.len()).sum();
-        // Accumulate, then seal: each batch's events go in as one small run beside the actor-day's other
-        // small ones, until together they make a full run; then all of them are read back (most are still in
-        // this process's memory), packed into full runs and the small ones deleted. An event is written twice,
-        // small then final, however the stream is batched: the binary-counter merge this replaces rewrote it
-        // four or five times, and every rewrite is garbage sled keeps on disk until its cleaner catches up.
+        // Accumulate, then seal: each batch's events go in as one small run in the tail space, until the
+        // actor-day's small runs together make a full run; then all of them are read back (most are still in
+        // this process's memory), packed into full runs in the final space and the small ones deleted. An
+        // event is written twice, small then final, however the stream is batched: the binary-counter merge
+        // this replaces rewrote it four or five times, and every rewrite is garbage sled keeps on disk until
+        // its cleaner catches up.
         let sealing = !tail.runs.is_empty() && is_final(count + items.len(), bytes + new_bytes);
-        let olds: Vec<([u8; RUN_KEY], Vec<u8>)> = if sealing {
+        let olds: Vec<([u8; TAIL_KEY], Vec<u8>)> = if sealing {
             let mut olds = Vec::with_capacity(tail.runs.len());
             for r in tail.runs.drain(..) {
                 let v = match r.pending {
@@ -747,11 +761,13 @@ impl Store {
             );
             let fin = b.is_final();
             let value = self.seal(packer, &b, fin)?;
-            batch.insert(&key[..], value.as_slice());
             if fin {
-                // Runs of an actor-day never overlap: small runs after a final one start a new tail.
+                // Only the last run built can be small; every full one before it is sealed for good.
+                batch.insert(&key[..], value.as_slice());
                 tail.runs.clear();
             } else {
+                let key = tail_key(&key);
+                batch.insert(&key[..], value.as_slice());
                 tail.runs.push(TailRun {
                     key,
                     count: b.len(),
@@ -765,7 +781,7 @@ impl Store {
     }
 
     /// What the writer needs to know of an actor-day it has not seen in this process: its newest event time
-    /// and its newest small runs (up to [`MAX_TAIL_RUNS`]), which the next appends seal together.
+    /// and its tail, which the next appends seal together.
     fn load_tail(&self, day: i32, ah: u64) -> Result<Tail, StoreError> {
         let lo = run_key(day, ah, i64::MIN, 0);
         let hi = run_key(day, ah, i64::MAX, u32::MAX);
@@ -773,17 +789,15 @@ impl Store {
             last_ms: i64::MIN,
             runs: Vec::new(),
         };
-        for kv in self.runs.range(lo..=hi).rev() {
+        let malformed = || self.corrupt("event_runs", "malformed run");
+        // Every run of the tail: sealing only some would put final runs after the rest.
+        for kv in self.runs.range(tail_key(&lo)..=tail_key(&hi)).rev() {
             let (k, v) = kv.map_err(|e| self.sled(e))?;
-            let malformed = || self.corrupt("event_runs", "malformed run");
             if tail.last_ms == i64::MIN {
                 tail.last_ms = RunView::header(&v).ok_or_else(malformed)?.1;
             }
             let (count, bytes) = RunView::size(&v).ok_or_else(malformed)?;
-            if is_final(count, bytes) || tail.runs.len() >= MAX_TAIL_RUNS {
-                break;
-            }
-            let key: [u8; RUN_KEY] = k
+            let key: [u8; TAIL_KEY] = k
                 .as_ref()
                 .try_into()
                 .map_err(|_| self.corrupt("event_runs", "malformed key"))?;
@@ -795,18 +809,53 @@ impl Store {
             });
         }
         tail.runs.reverse();
+        if tail.runs.is_empty()
+            && let Some(kv) = self.runs.range(lo..=hi).next_back()
+        {
+            let (_, v) = kv.map_err(|e| self.sled(e))?;
+            tail.last_ms = RunView::header(&v).ok_or_else(malformed)?.1;
+        }
         Ok(tail)
     }
 
+    /// The runs of one actor-day from the key `from` (of either space) through the last run starting at or
+    /// before `to_ms`: the final space's, then the tail space's, which is time order (a tail never holds an
+    /// event older than the actor-day's final runs). Reversed, newest first.
+    fn actor_day_runs(
+        &self,
+        day: i32,
+        ah: u64,
+        from: &[u8],
+        to_ms: i64,
+    ) -> Chain<sled::Iter, sled::Iter> {
+        let hi = run_key(day, ah, to_ms, u32::MAX);
+        let tail_from = if is_tail(from) {
+            from.to_vec()
+        } else {
+            tail_key(&run_key(day, ah, i64::MIN, 0)).to_vec()
+        };
+        // From a tail key, the first range is empty (its start sorts after its end).
+        self.runs
+            .range(from.to_vec()..=hi.to_vec())
+            .chain(self.runs.range(tail_from..=tail_key(&hi).to_vec()))
+    }
+
+    /// Every run of one day, every actor: the final space's, then the tail space's (neither in time order
+    /// across actors).
+    fn day_runs(&self, day: i32) -> Chain<sled::Iter, sled::Iter> {
+        let lo = run_key(day, 0, i64::MIN, 0);
+        let hi = run_key(day, u64::MAX, i64::MAX, u32::MAX);
+        self.runs
+            .range(lo..=hi)
+            .chain(self.runs.range(tail_key(&lo)..=tail_key(&hi)))
+    }
+
     /// Where a scan of an actor-day's runs from time `t` on must start: the key of the run starting at or
-    /// before `t` (runs do not overlap, so it is the one that may hold `t`), else the day's first key.
+    /// before `t` (runs do not overlap, so it is the one that may hold `t`), in either space, else the day's
+    /// first key.
     fn run_holding(&self, day: i32, ah: u64, t: i64) -> Result<Vec<u8>, StoreError> {
         let lo = run_key(day, ah, i64::MIN, 0);
-        match self
-            .runs
-            .range(lo..=run_key(day, ah, t, u32::MAX))
-            .next_back()
-        {
+        match self.actor_day_runs(day, ah, &lo, t).next_back() {
             Some(kv) => Ok(kv.map_err(|e| self.sled(e))?.0.to_vec()),
             None => Ok(lo.to_vec()),
         }
@@ -832,7 +881,9 @@ impl Store {
     }
 
     /// Late events: read every run of the actor-day that overlaps their span, sort everything together and
-    /// write it back as full runs, so runs still never overlap.
+    /// write it back, so runs still never overlap. When no final run starts after the span, the tail follows
+    /// it and is taken in whole: the full runs built go to the final space and the last one, if small,
+    /// becomes the tail. Otherwise everything goes to the final space and the tail is left as it is.
     fn merge_out_of_order(
         &self,
         w: &mut RunWriter,
@@ -843,37 +894,72 @@ impl Store {
     ) -> Result<(), StoreError> {
         let (first, last) = (items[0].0, items[items.len() - 1].0);
         // The run starting at or before `first` may reach into the span; every run starting up to `last` does.
+        // (When the one at `first` is in the tail, no final run can reach the span and this range is empty.)
         let start = self.run_holding(day, ah, first)?;
         let hi = run_key(day, ah, last, u32::MAX);
         let mut old: Vec<(sled::IVec, sled::IVec)> = Vec::new();
         for kv in self.runs.range(start..=hi.to_vec()) {
             old.push(kv.map_err(|e| self.sled(e))?);
         }
-        // The run just after the span, when it is still small, is taken in too: input that arrives newest
-        // first (an API export, page after page) then still packs into full runs instead of one small run per
-        // actor and batch.
         let day_end = run_key(day, ah, i64::MAX, u32::MAX);
-        if let Some(kv) = self
+        let next = self
             .runs
             .range((
                 Bound::Excluded(hi.to_vec()),
                 Bound::Included(day_end.to_vec()),
             ))
             .next()
-        {
-            let (k, v) = kv.map_err(|e| self.sled(e))?;
-            if RunView::is_small(&v).ok_or_else(|| self.corrupt("event_runs", "malformed run"))? {
-                old.push((k, v));
+            .transpose()
+            .map_err(|e| self.sled(e))?;
+        let into_tail = match next {
+            // The final run just after the span, when it is small, is taken in too: input that arrives newest
+            // first (an API export, page after page) then still packs into full runs instead of one small run
+            // per actor and batch.
+            Some((k, v)) => {
+                if RunView::is_small(&v)
+                    .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?
+                {
+                    old.push((k, v));
+                }
+                false
             }
-        }
+            None => {
+                let lo = run_key(day, ah, i64::MIN, 0);
+                for kv in self.runs.range(tail_key(&lo)..=tail_key(&day_end)) {
+                    old.push(kv.map_err(|e| self.sled(e))?);
+                }
+                true
+            }
+        };
         let runs = self.parse_runs(old.iter().map(|(_, v)| &v[..]))?;
         let all = in_time_order(&runs, items);
         for (k, _) in &old {
             batch.remove(k);
         }
-        for b in build_runs(all.into_iter()) {
+        let built = build_runs(all.into_iter());
+        let n = built.len();
+        let mut tail_runs = Vec::new();
+        for (i, b) in built.into_iter().enumerate() {
             let key = run_key(day, ah, b.first_ms().unwrap_or(first), w.next_seq());
-            batch.insert(&key[..], self.seal(&mut w.packer, &b, b.is_final())?);
+            let fin = b.is_final();
+            let value = self.seal(&mut w.packer, &b, fin)?;
+            if into_tail && !fin && i + 1 == n {
+                let key = tail_key(&key);
+                batch.insert(&key[..], value.as_slice());
+                tail_runs.push(TailRun {
+                    key,
+                    count: b.len(),
+                    bytes: b.payload_bytes(),
+                    pending: Some(value),
+                });
+            } else {
+                batch.insert(&key[..], value);
+            }
+        }
+        if into_tail {
+            let tail = w.tails.entry((day, ah)).or_default();
+            tail.runs = tail_runs;
+            tail.last_ms = tail.last_ms.max(last);
         }
         Ok(())
     }
@@ -900,9 +986,7 @@ impl Store {
         };
         for day in day_of(from).max(min_day)..=day_of(to - 1).min(max_day) {
             let mut today: Vec<AuditEvent> = Vec::new();
-            let lo = run_key(day, 0, i64::MIN, 0);
-            let hi = run_key(day, u64::MAX, i64::MAX, u32::MAX);
-            for kv in self.runs.range(lo..=hi) {
+            for kv in self.day_runs(day) {
                 let (_, v) = kv.map_err(|e| self.sled(e))?;
                 let run = RunView::parse(&v)
                     .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
@@ -934,14 +1018,24 @@ impl Store {
             .and_then(DateTime::from_timestamp_millis))
     }
 
-    /// First and last day holding any run.
+    /// First and last day holding any run (of either space).
     fn day_span(&self) -> Result<Option<(i32, i32)>, StoreError> {
-        let first = self.runs.first().map_err(|e| self.sled(e))?;
-        let last = self.runs.last().map_err(|e| self.sled(e))?;
-        Ok(match (first, last) {
-            (Some((a, _)), Some((b, _))) => day_from_bytes(&a).zip(day_from_bytes(&b)),
-            _ => None,
-        })
+        let finals = || self.runs.range(..[TAIL]);
+        let tails = || self.runs.range([TAIL]..);
+        let ends = [
+            finals().next(),
+            finals().next_back(),
+            tails().next(),
+            tails().next_back(),
+        ];
+        let mut span: Option<(i32, i32)> = None;
+        for kv in ends.into_iter().flatten() {
+            let (k, _) = kv.map_err(|e| self.sled(e))?;
+            let day = day_from_bytes(run_key_of(&k))
+                .ok_or_else(|| self.corrupt("event_runs", "malformed key"))?;
+            span = Some(span.map_or((day, day), |(a, b)| (a.min(day), b.max(day))));
+        }
+        Ok(span)
     }
 
     /// An actor's events around a moment: up to `before` events at or before `around` and up to `after` events
@@ -964,12 +1058,9 @@ impl Store {
         let mut older: Vec<AuditEvent> = Vec::new();
         let mut day = d0.min(max_day);
         while older.len() < before && day >= min_day {
-            let hi = if day == d0 {
-                run_key(day, ah, t, u32::MAX)
-            } else {
-                run_key(day, ah, i64::MAX, u32::MAX)
-            };
-            for kv in self.runs.range(run_key(day, ah, i64::MIN, 0)..=hi).rev() {
+            let to = if day == d0 { t } else { i64::MAX };
+            let lo = run_key(day, ah, i64::MIN, 0);
+            for kv in self.actor_day_runs(day, ah, &lo, to).rev() {
                 let (_, v) = kv.map_err(|e| self.sled(e))?;
                 let run = RunView::parse(&v)
                     .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
@@ -998,8 +1089,7 @@ impl Store {
             } else {
                 run_key(day, ah, i64::MIN, 0).to_vec()
             };
-            let hi = run_key(day, ah, i64::MAX, u32::MAX).to_vec();
-            for kv in self.runs.range(start..=hi) {
+            for kv in self.actor_day_runs(day, ah, &start, i64::MAX) {
                 let (_, v) = kv.map_err(|e| self.sled(e))?;
                 let run = RunView::parse(&v)
                     .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
@@ -1033,9 +1123,8 @@ impl Store {
         let ah = hash64(actor_id);
         for day in min_day..=max_day {
             let lo = run_key(day, ah, i64::MIN, 0);
-            let hi = run_key(day, ah, i64::MAX, u32::MAX);
             let mut events = Vec::new();
-            for kv in self.runs.range(lo..=hi) {
+            for kv in self.actor_day_runs(day, ah, &lo, i64::MAX) {
                 let (_, v) = kv.map_err(|e| self.sled(e))?;
                 let run = RunView::parse(&v)
                     .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
@@ -1053,7 +1142,7 @@ impl Store {
             // Touching the day's pages again (cheap: they are in memory now) lets the cache see the accesses
             // and evict down to its size (~130 MB for the same read).
             for _ in 0..LRU_TOUCHES {
-                for kv in self.runs.range(lo..=hi) {
+                for kv in self.actor_day_runs(day, ah, &lo, i64::MAX) {
                     kv.map_err(|e| self.sled(e))?;
                 }
             }
@@ -1102,8 +1191,7 @@ impl Store {
         for day in day_of(from)..=day_of(to) {
             // The run starting at or before `from` may hold events of the span.
             let start = self.run_holding(day, ah, from)?;
-            let hi = run_key(day, ah, to, u32::MAX).to_vec();
-            for kv in self.runs.range(start..=hi) {
+            for kv in self.actor_day_runs(day, ah, &start, to) {
                 let (_, v) = kv.map_err(|e| self.sled(e))?;
                 let run = RunView::parse(&v)
                     .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
@@ -1126,29 +1214,31 @@ impl Store {
         let cut_day = day_of(cut);
         let mut w = self.run_writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut n = 0u64;
-        // Whole days.
+        // Whole days, in both spaces.
         let end = run_prefix(cut_day, 0);
-        loop {
-            let mut batch = sled::Batch::default();
-            let mut in_batch = 0;
-            for kv in self.runs.range(..end).take(2_000) {
-                let (k, v) = kv.map_err(|e| self.sled(e))?;
-                n += RunView::header(&v).map_or(0, |(c, _)| c as u64);
-                batch.remove(k);
-                in_batch += 1;
+        let mut tail_end = vec![TAIL];
+        tail_end.extend_from_slice(&end);
+        for (from, to) in [(Vec::new(), end.to_vec()), (vec![TAIL], tail_end)] {
+            loop {
+                let mut batch = sled::Batch::default();
+                let mut in_batch = 0;
+                for kv in self.runs.range(from.clone()..to.clone()).take(2_000) {
+                    let (k, v) = kv.map_err(|e| self.sled(e))?;
+                    n += RunView::header(&v).map_or(0, |(c, _)| c as u64);
+                    batch.remove(k);
+                    in_batch += 1;
+                }
+                if in_batch == 0 {
+                    break;
+                }
+                self.runs.apply_batch(batch).map_err(|e| self.sled(e))?;
             }
-            if in_batch == 0 {
-                break;
-            }
-            self.runs.apply_batch(batch).map_err(|e| self.sled(e))?;
         }
-        // The cut day: drop or trim runs that start before the cut.
+        // The cut day: drop or trim runs that start before the cut (a tail's rest stays in the tail).
         let mut batch = sled::Batch::default();
-        let lo = run_key(cut_day, 0, i64::MIN, 0);
-        let hi = run_key(cut_day, u64::MAX, i64::MAX, u32::MAX);
-        for kv in self.runs.range(lo..=hi) {
+        for kv in self.day_runs(cut_day) {
             let (k, v) = kv.map_err(|e| self.sled(e))?;
-            if run_first_ms(&k).is_none_or(|f| f >= cut) {
+            if run_first_ms(run_key_of(&k)).is_none_or(|f| f >= cut) {
                 continue;
             }
             let run =
@@ -1161,10 +1251,10 @@ impl Store {
                 for e in &keep {
                     b.push(e.time_ms, e.id, e.body);
                 }
-                let mut key = [0u8; RUN_KEY];
-                key.copy_from_slice(&k);
-                key[12..20].copy_from_slice(&super::keys::time_bytes(first.time_ms));
-                batch.insert(&key[..], self.seal(&mut w.packer, &b, b.is_final())?);
+                let mut key = k.to_vec();
+                let at = key.len() - RUN_KEY + 12;
+                key[at..at + 8].copy_from_slice(&super::keys::time_bytes(first.time_ms));
+                batch.insert(key, self.seal(&mut w.packer, &b, b.is_final())?);
             }
         }
         self.runs.apply_batch(batch).map_err(|e| self.sled(e))?;
@@ -1216,22 +1306,38 @@ impl Store {
                 self.train_dict(&mut w.packer)?;
             }
         }
-        // Each actor-day's runs, in key (time) order, are packed again into as few full runs as the caps allow,
-        // all compressed: fewer entries, and every event written once.
+        // Each actor-day's runs, in time order (its final runs, then its tail), are packed again into as few
+        // full runs as the caps allow, all compressed, all in the final space: fewer entries, and every event
+        // written once. Two cursors, one per key space, merged by actor-day.
         let mut batch = sled::Batch::default();
         let mut packing = Repack::default();
-        for kv in tree.iter() {
+        let mut finals = tree.range(..[TAIL]).peekable();
+        let mut tails = tree.range([TAIL]..).peekable();
+        let at_of = |k: &[u8]| -> Option<[u8; 12]> { run_key_of(k).get(..12)?.try_into().ok() };
+        loop {
+            let take_tail = match (finals.peek(), tails.peek()) {
+                (None, None) => break,
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some(Ok((f, _))), Some(Ok((t, _)))) => at_of(t) < at_of(f),
+                // An error: take it from whichever cursor holds it.
+                (Some(Err(_)), _) => false,
+                (_, Some(Err(_))) => true,
+            };
+            let next = if take_tail {
+                tails.next()
+            } else {
+                finals.next()
+            };
+            let Some(kv) = next else { break };
             let (k, v) = kv.map_err(|e| self.sled(e))?;
+            let k = run_key_of(&k);
             let run =
                 RunView::parse(&v).ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
             let at = (
-                day_from_bytes(&k[..4])
+                day_from_bytes(k).ok_or_else(|| self.corrupt("event_runs", "malformed key"))?,
+                super::keys::run_actor(k)
                     .ok_or_else(|| self.corrupt("event_runs", "malformed key"))?,
-                u64::from_be_bytes(
-                    k[4..12]
-                        .try_into()
-                        .map_err(|_| self.corrupt("event_runs", "malformed key"))?,
-                ),
             );
             packing.add(self, w, &mut batch, at, &run)?;
             if packing.written >= 1_000 {
@@ -1280,20 +1386,23 @@ impl Store {
         Ok(n)
     }
 
-    /// Every run in key order: (day and actor, whether it is small). For the tests of the tail policy.
+    /// Every run in time order per actor-day (final space, then tail): (day and actor, whether it is small,
+    /// whether it is in the tail). For the tests of the tail policy.
     #[doc(hidden)]
-    pub fn run_sizes(&self) -> Result<Vec<([u8; 12], bool)>, StoreError> {
+    pub fn run_sizes(&self) -> Result<Vec<([u8; 12], bool, bool)>, StoreError> {
         let mut out = Vec::new();
         for kv in self.runs.iter() {
             let (k, v) = kv.map_err(|e| self.sled(e))?;
-            let at: [u8; 12] = k
+            let at: [u8; 12] = run_key_of(&k)
                 .get(..12)
                 .and_then(|p| p.try_into().ok())
                 .ok_or_else(|| self.corrupt("event_runs", "malformed key"))?;
             let small =
                 RunView::is_small(&v).ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
-            out.push((at, small));
+            out.push((at, small, is_tail(&k)));
         }
+        // Stable: each space's runs keep their key order.
+        out.sort_by_key(|r| (r.0, r.2));
         Ok(out)
     }
 
@@ -1326,8 +1435,7 @@ impl Store {
         let t = time.timestamp_millis();
         let (day, ah) = (day_of(t), hash64(actor));
         let lo = run_key(day, ah, i64::MIN, 0);
-        let hi = run_key(day, ah, t, u32::MAX);
-        let Some(kv) = self.runs.range(lo..=hi).next_back() else {
+        let Some(kv) = self.actor_day_runs(day, ah, &lo, t).next_back() else {
             return Ok(None);
         };
         let (_, v) = kv.map_err(|e| self.sled(e))?;

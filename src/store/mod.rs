@@ -31,7 +31,13 @@ use std::path::{Path, PathBuf};
 ///   where lz4 gave 3.8x).
 /// - 5: run directories compact (varint time deltas and lengths, UUIDs as 16 bytes: ~22 bytes an event where
 ///   the fixed layout took 50), small runs compressed with the dictionary too, alert blocks in zstd.
-pub const SCHEMA_VERSION: u32 = 5;
+/// - 6: unsealed small runs in a key space of their own (see `keys::TAIL`). A schema-5 store is one of
+///   schema 6 with no tail yet, so it is only stamped, not rebuilt; a schema-5 binary refuses a schema-6 store,
+///   whose tail it would misread.
+pub const SCHEMA_VERSION: u32 = 6;
+
+/// The oldest schema that reads as the current one without a rebuild.
+const READS_AS_CURRENT: u32 = 5;
 
 /// What can go wrong with the store, each naming the directory so the operator knows which one.
 ///
@@ -223,7 +229,7 @@ impl Store {
                 supported: SCHEMA_VERSION,
             });
         }
-        let db = if found < SCHEMA_VERSION {
+        let db = if found < READS_AS_CURRENT {
             migrate::rebuild(dir, db, found, opts, &lock)?;
             open_sled(dir, &dir.join(DB_DIR), opts)?
         } else {
