@@ -35,6 +35,18 @@ fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// Start a new peak: what VmHWM reads from now on is the peak since this call (Linux 4.0+), so each step
+/// after the ingest gets a figure of its own. Returns the peak until now.
+fn next_peak(peaks: &mut Vec<(&'static str, f64)>, step: &'static str) -> f64 {
+    let peak = peak_rss_mb();
+    peaks.push((step, peak));
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    peak
+}
+
+/// The highest peak of every step so far (the whole process's, as VmHWM without resets would read).
+static PROCESS_PEAK: std::sync::Mutex<f64> = std::sync::Mutex::new(0.0);
+
 fn dir_size(p: &Path) -> u64 {
     let mut n = 0;
     if let Ok(rd) = std::fs::read_dir(p) {
@@ -68,10 +80,21 @@ fn phase(name: &str, file: &Path, work: &Path) -> (f64, u64) {
             let mut p = Pipeline::new(store.clone(), &Tuning::default(), None).unwrap();
             p.ingest_file("bench", std::fs::File::open(file).unwrap())
                 .unwrap();
+            let mut peaks = Vec::new();
+            next_peak(&mut peaks, "ingest");
             let stats = p.finish().unwrap();
+            next_peak(&mut peaks, "finish");
+            eprintln!(
+                "  {name} detector state: {} bytes saved",
+                store
+                    .meta_get("detector_state")
+                    .unwrap()
+                    .map_or(0, |v| v.len())
+            );
             // As `vigil ingest` ends: the small runs left are compressed too.
             store.seal_small_runs(None).unwrap();
             store.flush().unwrap();
+            next_peak(&mut peaks, "seal");
             // The clock stops here: what follows measures the store, it is not ingest.
             let secs = start.elapsed().as_secs_f64();
             let n_events = stats.ingested;
@@ -90,9 +113,12 @@ fn phase(name: &str, file: &Path, work: &Path) -> (f64, u64) {
                 input / 1e6,
                 live / input
             );
+            next_peak(&mut peaks, "live-bytes scan");
             // As `vigil ingest` ends: a file mostly garbage is rebuilt (timed on its own, not in the rate).
             let policy = vigil::config::RetentionConfig::default();
-            let store = if vigil::engine::retention::needs_compaction(&store, &policy) {
+            let compact = vigil::engine::retention::needs_compaction(&store, &policy);
+            next_peak(&mut peaks, "compaction check");
+            let store = if compact {
                 let t = Instant::now();
                 let (store, before, after) = store.compact(StoreOptions::default()).unwrap();
                 eprintln!(
@@ -102,6 +128,7 @@ fn phase(name: &str, file: &Path, work: &Path) -> (f64, u64) {
                     after as f64 / input,
                     t.elapsed().as_secs_f64()
                 );
+                next_peak(&mut peaks, "compaction");
                 store
             } else {
                 store
@@ -116,6 +143,17 @@ fn phase(name: &str, file: &Path, work: &Path) -> (f64, u64) {
                 t.elapsed().as_secs_f64() * 1e3,
                 counts.total()
             );
+            next_peak(&mut peaks, "reopen");
+            eprintln!(
+                "  {name} peak RSS by step: {}",
+                peaks
+                    .iter()
+                    .map(|(s, mb)| format!("{s} {mb:.0} MB"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut top = PROCESS_PEAK.lock().unwrap();
+            *top = peaks.iter().map(|p| p.1).fold(*top, f64::max);
             return (secs, n_events);
         }
         "sled" => {
@@ -179,7 +217,8 @@ fn main() {
             PathBuf::from(&args[i + 3]),
         );
         let (secs, n) = phase(name, &file, &work);
-        println!("{secs} {n} {} {}", peak_rss_mb(), dir_size(&work));
+        let peak = peak_rss_mb().max(*PROCESS_PEAK.lock().unwrap());
+        println!("{secs} {n} {peak} {}", dir_size(&work));
         return;
     }
     if args.iter().any(|a| a == "--list") {

@@ -253,6 +253,9 @@ struct Committer {
     track_touched: bool,
     /// Re-detection markers written since the last checkpoint (and found at start).
     pending: Vec<String>,
+    /// Actors those markers name: a batch records only actors not in it yet, so that the markers of a long
+    /// run between checkpoints stay as big as the set of actors, not the number of batches.
+    marked: std::collections::HashSet<String>,
 }
 
 impl Committer {
@@ -328,6 +331,8 @@ impl Committer {
 
     /// Record the actors whose new events this batch stores, before storing them (sled makes writes durable
     /// in order): a crash before the next checkpoint leaves the marker, and the next start replays them.
+    /// Actors a marker since the last checkpoint already names are left out (a `vigil ingest` checkpoints
+    /// only at its end: one marker per batch made 120 MB of them over 10M events, all read back to delete).
     fn mark_pending(
         &mut self,
         events: &[AuditEvent],
@@ -338,6 +343,7 @@ impl Committer {
             .enumerate()
             .filter(|(i, _)| plan.is_new(*i))
             .map(|(_, e)| e.actor.id.as_str())
+            .filter(|a| !self.marked.contains(*a))
             .collect();
         if actors.is_empty() {
             return Ok(());
@@ -349,6 +355,7 @@ impl Committer {
             .map_err(|e| PipelineError::Tuning(format!("cannot record pending actors: {e}")))?;
         self.store.meta_put(&key, &value)?;
         self.pending.push(key);
+        self.marked.extend(actors.into_iter().map(str::to_owned));
         Ok(())
     }
 
@@ -464,6 +471,7 @@ impl Pipeline {
                 touched: Default::default(),
                 track_touched: false,
                 pending,
+                marked: Default::default(),
             },
             events: Vec::with_capacity(BATCH),
             rejected: Vec::new(),
@@ -695,6 +703,7 @@ impl Pipeline {
         // After the state that covers them: a crash between the two replays them again, harmlessly.
         let pending = std::mem::take(&mut self.commit.pending);
         self.commit.store.meta_remove(&pending)?;
+        self.commit.marked.clear();
         self.commit.store.flush()?;
         self.commit.stats.late = self
             .prep

@@ -273,9 +273,6 @@ pub(super) struct RunWriter {
     newest_day: i32,
     seq: AtomicU32,
     packer: Packer,
-    /// Days the writer wrote runs into since the store was opened (or last sealed): where small runs wait
-    /// for [`Store::seal_small_runs`].
-    touched: std::collections::BTreeSet<i32>,
 }
 
 /// How run values are compressed: the store's dictionary, or the samples to train it on while there is none.
@@ -301,7 +298,6 @@ impl RunWriter {
             newest_day: i32::MIN,
             seq: AtomicU32::new(rand::random()),
             packer: Packer::default(),
-            touched: std::collections::BTreeSet::new(),
         }
     }
 
@@ -443,86 +439,70 @@ impl Store {
         Ok(())
     }
 
-    /// Seal the small runs of the days written since the store was opened: each actor-day's tail (see
-    /// [`TAIL`]) is packed into full runs in the final space, and then small runs in a row there are packed
-    /// together, all compressed with the dictionary (a lone small run already so compressed is left as it
-    /// is). The runs of an actor-day that saw a few events stay small for good once the day is over, and are
-    /// most of the runs of a quiet organization. `before_day`: only days before it (a running engine leaves
-    /// today's and yesterday's alone, which may still grow); `None`: every touched day (`vigil ingest` at its
-    /// end). Returns the small runs rewritten. Not durable until [`Store::flush`].
+    /// Seal the tails (see [`TAIL`]) of every actor-day before `before_day` (`None`: all of them): each is
+    /// packed into full runs in the final space (the last one may be small), compressed with the dictionary.
+    /// The tail of an actor-day that saw a few events stays small for good once the day is over, and such
+    /// tails are most of the runs of a quiet organization. A running engine seals days before yesterday
+    /// (today's and yesterday's may still grow); `vigil ingest` seals all at its end.
+    ///
+    /// Reads the tail space only. It once also read each actor-day's last final run, to pack it in when
+    /// small: at 10M events that was a read of most of the store's leaves, which sled's cache kept resident
+    /// (the ingest's peak went from ~220 to ~500 MB in its last seconds), for runs a time-ordered stream
+    /// never leaves small (its final runs are all full; only merges of late events and retention cuts leave
+    /// small ones there, and `vigil compact` packs those). Returns the runs rewritten. Not durable until
+    /// [`Store::flush`].
     pub fn seal_small_runs(&self, before_day: Option<i32>) -> Result<u64, StoreError> {
         let mut w = self.run_writer.lock().unwrap_or_else(|p| p.into_inner());
-        let days: Vec<i32> = w
-            .touched
-            .iter()
-            .copied()
-            .filter(|d| before_day.is_none_or(|b| *d < b))
-            .collect();
-        let mut sealed = 0u64;
-        for day in days {
-            let lo = run_key(day, 0, i64::MIN, 0);
-            let hi = run_key(day, u64::MAX, i64::MAX, u32::MAX);
-            // First the tails, then the final space (which now holds them too): two passes, each its own
-            // batches, so the second reads what the first wrote.
-            let passes = [
-                (tail_key(&lo).to_vec(), tail_key(&hi).to_vec(), true),
-                (lo.to_vec(), hi.to_vec(), false),
-            ];
-            for (from, to, tails) in passes {
-                let mut batch = sled::Batch::default();
-                let mut in_batch = 0;
-                // The small runs in a row of one actor: (actor hash, keys and values).
-                let mut group: (u64, Vec<(sled::IVec, sled::IVec)>) = (0, Vec::new());
-                for kv in self.runs.range(from..=to) {
-                    let (k, v) = kv.map_err(|e| self.sled(e))?;
-                    let ah = super::keys::run_actor(run_key_of(&k))
-                        .ok_or_else(|| self.corrupt("event_runs", "malformed key"))?;
-                    let small = RunView::is_small(&v)
-                        .ok_or_else(|| self.corrupt("event_runs", "malformed run"))?;
-                    if ah != group.0 || !(small || tails) {
-                        in_batch += self.seal_group(&mut w, &mut batch, day, &mut group, tails)?;
-                    }
-                    if small || tails {
-                        group.0 = ah;
-                        group.1.push((k, v));
-                    }
-                    if in_batch >= 1_000 {
-                        self.runs
-                            .apply_batch(std::mem::take(&mut batch))
-                            .map_err(|e| self.sled(e))?;
-                        sealed += in_batch as u64;
-                        in_batch = 0;
-                    }
-                }
-                in_batch += self.seal_group(&mut w, &mut batch, day, &mut group, tails)?;
-                sealed += in_batch as u64;
-                self.runs.apply_batch(batch).map_err(|e| self.sled(e))?;
-            }
-            w.touched.remove(&day);
+        let mut end = vec![TAIL];
+        match before_day {
+            Some(day) => end.extend_from_slice(&super::keys::day_bytes(day)),
+            None => end.extend_from_slice(&[0xFF; RUN_KEY]),
         }
-        // The tails named runs that may be gone now.
+        let mut sealed = 0u64;
+        let mut batch = sled::Batch::default();
+        let mut in_batch = 0;
+        // One actor-day's tail: (day and actor hash, keys and values).
+        let mut group: ((i32, u64), Vec<(sled::IVec, sled::IVec)>) = ((0, 0), Vec::new());
+        for kv in self.runs.range(vec![TAIL]..end) {
+            let (k, v) = kv.map_err(|e| self.sled(e))?;
+            let rk = run_key_of(&k);
+            let at = day_from_bytes(rk)
+                .zip(super::keys::run_actor(rk))
+                .ok_or_else(|| self.corrupt("event_runs", "malformed key"))?;
+            if at != group.0 {
+                in_batch += self.seal_tail(&mut w, &mut batch, &mut group)?;
+            }
+            group.0 = at;
+            group.1.push((k, v));
+            if in_batch >= 1_000 {
+                self.runs
+                    .apply_batch(std::mem::take(&mut batch))
+                    .map_err(|e| self.sled(e))?;
+                sealed += in_batch as u64;
+                in_batch = 0;
+            }
+        }
+        in_batch += self.seal_tail(&mut w, &mut batch, &mut group)?;
+        sealed += in_batch as u64;
+        self.runs.apply_batch(batch).map_err(|e| self.sled(e))?;
+        // The writer's tails named runs that are gone now.
         w.forget();
         Ok(sealed)
     }
 
-    /// Pack one actor's small runs in a row into full runs in the final space (see
-    /// [`Store::seal_small_runs`]); empties the group and returns the runs it rewrote. `tails`: the group is an
-    /// actor-day's whole tail, which moves to the final space even when it is one run already compressed.
-    fn seal_group(
+    /// Pack one actor-day's tail into full runs in the final space (see [`Store::seal_small_runs`]); empties
+    /// the group and returns the runs it rewrote.
+    fn seal_tail(
         &self,
         w: &mut RunWriter,
         batch: &mut sled::Batch,
-        day: i32,
-        group: &mut (u64, Vec<(sled::IVec, sled::IVec)>),
-        tails: bool,
+        group: &mut ((i32, u64), Vec<(sled::IVec, sled::IVec)>),
     ) -> Result<usize, StoreError> {
         let olds = std::mem::take(&mut group.1);
-        let current = w.packer.dict.as_ref().map_or(0, |d| d.id);
-        match olds.as_slice() {
-            [] => return Ok(0),
-            [(_, v)] if !tails && super::run::dict_of(v) == Some(current) => return Ok(0),
-            _ => {}
+        if olds.is_empty() {
+            return Ok(0);
         }
+        let (day, ah) = group.0;
         // Key order is (first time, sequence number): runs starting at the same instant may come in either
         // order; the sort by time puts every event back in place.
         let views = self.parse_runs(olds.iter().map(|(_, v)| &v[..]))?;
@@ -531,7 +511,7 @@ impl Store {
             batch.remove(k);
         }
         for b in build_runs(all.into_iter()) {
-            let key = run_key(day, group.0, b.first_ms().unwrap_or(0), w.next_seq());
+            let key = run_key(day, ah, b.first_ms().unwrap_or(0), w.next_seq());
             batch.insert(&key[..], self.seal(&mut w.packer, &b, true)?);
         }
         Ok(olds.len())
@@ -646,11 +626,6 @@ impl Store {
         order.sort_by_key(|&(d, a, t, _)| (d, a, t));
         let newest = order.iter().map(|o| o.2).max().unwrap_or(i64::MIN);
         let mut w = self.run_writer.lock().unwrap_or_else(|p| p.into_inner());
-        for o in &order {
-            if w.touched.last() != Some(&o.0) {
-                w.touched.insert(o.0);
-            }
-        }
         let mut batch = sled::Batch::default();
         for group in order.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
             let items: Vec<(i64, &[u8], &[u8])> = group
