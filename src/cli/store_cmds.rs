@@ -118,6 +118,15 @@ pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {
             // Everything is stored and durable already; the store is only bigger than it need be.
             Err(e) => eprintln!("vigil: compacting the store after this ingest failed: {e}"),
         }
+    } else {
+        // Open it once more, so that sled's recovery snapshot covers this ingest and the next open is quick
+        // (a compaction above opened a fresh store already).
+        match store.reopen(vigil::store::StoreOptions::default()) {
+            Ok(_) => {}
+            Err(StoreError::DiskFull { dir }) => return Ok(disk_full(&dir, stored)),
+            // Everything is stored and durable already; only the next open is slower.
+            Err(e) => tracing::warn!(error = %e, "reopening the store after this ingest failed"),
+        }
     }
     if stats.late > 0 {
         eprintln!(
