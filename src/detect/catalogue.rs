@@ -472,11 +472,85 @@ static CATALOGUE: &[DetectionSpec] = &[
         severity: Severity::High,
     },
     DetectionSpec {
+        id: "org-admin-removed",
+        category: DetectionCategory::Access,
+        title: "Admin role removed",
+        description: "Someone lost their organization or site admin role. An intruder who has taken an \
+                      admin account removes the other admins so that nobody can undo what they do next.",
+        investigation_steps: &[
+            "Check who removed the role, from whom, and whether it was part of an approved change (a leaver, a \
+             role review).",
+            "Check whether other admins lost their role around the same time.",
+            "Check the remover's recent logins and other admin changes.",
+        ],
+        remediation: &[
+            "If unapproved: restore the role, then revoke the remover's sessions and admin role.",
+            "Make sure at least two people you trust hold the organization admin role.",
+        ],
+        actions: &["org_admin_role_revoked", "site_admin_role_revoked"],
+        kind: DetectionKind::Single,
+        condition: EventCondition::Any,
+        severity: Severity::High,
+    },
+    DetectionSpec {
+        id: "org-admin-password-reset",
+        category: DetectionCategory::Access,
+        title: "Admin's password reset",
+        description: "An organization admin's password was reset. Whoever controls the reset controls the \
+                      admin account, and every setting it can change.",
+        investigation_steps: &[
+            "Check who started the reset (the admin, another admin, the identity provider) and from where.",
+            "Ask the admin, through a channel other than their e-mail, whether they asked for it.",
+            "Review the account's logins and admin changes since the reset.",
+        ],
+        remediation: &[
+            "If not the admin: suspend the account, revoke its sessions and API tokens, then reset the password \
+             and two-step verification with the admin present.",
+            "Review every change the account made since the reset.",
+        ],
+        actions: &["org_admin_password_reset"],
+        kind: DetectionKind::Single,
+        condition: EventCondition::Any,
+        severity: Severity::High,
+    },
+    DetectionSpec {
+        id: "user-provisioning-changed",
+        category: DetectionCategory::Access,
+        title: "External user management changed",
+        description: "User provisioning from an identity provider (SCIM), Google Workspace sync or SAML single \
+                      sign-on was turned on, changed or removed. Whoever controls that connection controls \
+                      which accounts exist and how they log in.",
+        investigation_steps: &[
+            "Check which directory or identity provider the change points at, and whether it is yours.",
+            "Check who made the change and whether a change request exists.",
+            "Look for accounts created, reactivated or given groups through the connection since.",
+        ],
+        remediation: &[
+            "If unapproved: remove the connection or restore its previous settings, and rotate its SCIM token.",
+            "Review the accounts and group memberships it changed.",
+        ],
+        actions: &[
+            "scim_provisioning_enabled",
+            "scim_provisioning_updated",
+            "scim_provisioning_disabled",
+            "google_workspace_sync_enabled",
+            "google_workspace_sync_updated",
+            "saml_configuration_created",
+            "saml_configuration_updated",
+            "saml_configuration_deleted",
+        ],
+        kind: DetectionKind::Single,
+        condition: EventCondition::Any,
+        severity: Severity::High,
+    },
+    DetectionSpec {
         id: "auth-policy-weakened",
         category: DetectionCategory::Access,
         title: "Authentication policy weakened",
-        description: "An authentication policy was changed, two-step enforcement was turned off or SSO was \
-                      disabled. Weaker login requirements make stolen passwords enough to get in.",
+        description: "An authentication policy was created, changed or removed, two-step enforcement was \
+                      turned off or SSO was disabled. A new policy can take users out of a stricter one, and a \
+                      removed one sends its users to the default: weaker login requirements make stolen \
+                      passwords enough to get in.",
         investigation_steps: &[
             "Read the change in the event: which policy, which setting, which users it covers.",
             "Check who made it and whether a change request exists.",
@@ -488,6 +562,8 @@ static CATALOGUE: &[DetectionSpec] = &[
         ],
         actions: &[
             "authentication_policy_updated",
+            "authentication_policy_created",
+            "authentication_policy_deleted",
             "two_step_enforcement_disabled",
             "sso_disabled",
         ],
@@ -515,11 +591,37 @@ static CATALOGUE: &[DetectionSpec] = &[
         severity: Severity::Medium,
     },
     DetectionSpec {
+        id: "two-step-changed",
+        category: DetectionCategory::Access,
+        title: "Two-step verification changed",
+        description: "A user's two-step verification was reset or given a new method, or the organization's \
+                      two-step enforcement was turned on or changed. A reset second factor is how an attacker \
+                      who has the password completes a takeover; an enforcement change decides who needs one.",
+        investigation_steps: &[
+            "Check whether the user or an admin made the change, and from where.",
+            "For a user: ask them, through another channel, whether they changed their device.",
+            "Look at the user's logins after the change, and at which users an enforcement change covers.",
+        ],
+        remediation: &[
+            "If not the user: revoke their sessions, reset the password and the second factor with them present.",
+            "Restore the previous enforcement if the change was not approved.",
+        ],
+        actions: &[
+            "user_two_step_reset",
+            "user_two_step_method_changed",
+            "two_step_enforcement_enabled",
+            "two_step_enforcement_updated",
+        ],
+        kind: DetectionKind::Single,
+        condition: EventCondition::Any,
+        severity: Severity::Medium,
+    },
+    DetectionSpec {
         id: "ip-allowlist-changed",
         category: DetectionCategory::Access,
         title: "IP allowlist changed",
-        description: "The organization's IP allowlist was changed or removed, which changes where people can \
-                      reach your products from.",
+        description: "An IP allowlist of the organization was created, changed or removed, which changes where \
+                      people can reach your products from.",
         investigation_steps: &[
             "Compare the new allowlist with the previous one: which ranges were added or removed.",
             "Check who made the change and whether it was approved.",
@@ -528,7 +630,11 @@ static CATALOGUE: &[DetectionSpec] = &[
             "Restore the previous allowlist if the change was not approved.",
             "Review logins from the newly allowed ranges.",
         ],
-        actions: &["ip_allowlist_updated", "ip_allowlist_removed"],
+        actions: &[
+            "ip_allowlist_created",
+            "ip_allowlist_updated",
+            "ip_allowlist_removed",
+        ],
         kind: DetectionKind::Single,
         condition: EventCondition::Any,
         severity: Severity::High,
@@ -791,7 +897,7 @@ mod tests {
                 assert!(actions.iter().all(|a| s.actions.contains(a)), "{}", s.id);
             }
         }
-        assert_eq!(catalogue().len(), 25);
+        assert_eq!(catalogue().len(), 29);
     }
 
     #[test]

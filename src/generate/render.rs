@@ -549,6 +549,18 @@ fn setting_subject(action: &str, target: &org::User) -> (&'static str, String, S
             s("policy-auth-default"),
             s("Default authentication policy"),
         )
+    } else if action.starts_with("scim") || action.starts_with("google_workspace") {
+        (
+            "directories",
+            s("directory-okta-1"),
+            s("Okta (SCIM provisioning)"),
+        )
+    } else if action.starts_with("saml") {
+        (
+            "identity-providers",
+            s("idp-saml-1"),
+            s("Okta SAML single sign-on"),
+        )
     } else if action.starts_with("ip_allowlist") {
         (
             "ip-allowlists",
