@@ -478,10 +478,7 @@ fn disk_size(p: &std::path::Path) -> u64 {
 #[test]
 fn an_ingest_that_leaves_the_file_mostly_garbage_compacts_the_store() {
     let dir = tempfile::tempdir().unwrap();
-    let gen_out = vigil(dir.path(), &["generate", "--events", "3000", "--seed", "4"]);
-    assert!(gen_out.status.success(), "{}", stderr(&gen_out));
-    let input = dir.path().join("events.jsonl");
-    std::fs::write(&input, &gen_out.stdout).unwrap();
+    let input = generated_input(dir.path(), 3000, 4);
     for (percent, compacts) in [(0, false), (1, true)] {
         let config = dir.path().join(format!("vigil-{percent}.toml"));
         std::fs::write(
@@ -527,10 +524,7 @@ fn an_ingest_that_leaves_the_file_mostly_garbage_compacts_the_store() {
 #[test]
 fn an_ingest_leaves_a_recovery_snapshot_that_covers_what_it_wrote() {
     let dir = tempfile::tempdir().unwrap();
-    let gen_out = vigil(dir.path(), &["generate", "--events", "5000", "--seed", "5"]);
-    assert!(gen_out.status.success(), "{}", stderr(&gen_out));
-    let input = dir.path().join("events.jsonl");
-    std::fs::write(&input, &gen_out.stdout).unwrap();
+    let input = generated_input(dir.path(), 5000, 5);
     let data = dir.path().join("data");
     let out = vigil(&data, &["ingest", input.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -549,4 +543,15 @@ fn an_ingest_leaves_a_recovery_snapshot_that_covers_what_it_wrote() {
         snapshot_lsn * 2 > log,
         "the snapshot is at {snapshot_lsn} of a {log}-byte log: the next open replays the rest"
     );
+}
+
+/// `vigil generate --events N --seed S` written to `events.jsonl` in `dir`; its path.
+fn generated_input(dir: &std::path::Path, events: u32, seed: u32) -> std::path::PathBuf {
+    let n = events.to_string();
+    let s = seed.to_string();
+    let out = vigil(dir, &["generate", "--events", &n, "--seed", &s]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let input = dir.join("events.jsonl");
+    std::fs::write(&input, &out.stdout).unwrap();
+    input
 }

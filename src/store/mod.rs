@@ -253,17 +253,7 @@ impl Store {
     /// the bytes on disk before and after.
     pub fn compact(self, opts: StoreOptions) -> Result<(Store, u64, u64), StoreError> {
         let before = self.size_on_disk();
-        let (dir, lock, db) = (self.dir.clone(), self._lock.clone(), self.db.clone());
-        if std::sync::Arc::strong_count(&lock) > 2 {
-            return Err(StoreError::Io {
-                dir,
-                error: std::io::Error::other(
-                    "the store is shared in this process; compact it with no other handle open",
-                ),
-            });
-        }
-        self.flush()?;
-        drop(self);
+        let (dir, lock, db) = self.close_sole_handle("compact")?;
         migrate::rebuild(&dir, db, SCHEMA_VERSION, opts, &lock)?;
         let store = Self::from_db(&dir, open_sled(&dir, &dir.join(DB_DIR), opts)?, lock)?;
         let after = store.size_on_disk();
@@ -276,19 +266,29 @@ impl Store {
     /// it ends, so that cost is its own and the UI opened next starts at once. Needs the only handle on the
     /// store, as [`Store::compact`] does.
     pub fn reopen(self, opts: StoreOptions) -> Result<Store, StoreError> {
+        let (dir, lock, db) = self.close_sole_handle("reopen")?;
+        drop(db);
+        Self::from_db(&dir, open_sled(&dir, &dir.join(DB_DIR), opts)?, lock)
+    }
+
+    /// Flush and close this handle, which must be the only one on the store (`what`: the operation that needs
+    /// it, for the error), keeping what reopening needs: the directory, the process lock and the sled handle.
+    fn close_sole_handle(
+        self,
+        what: &str,
+    ) -> Result<(PathBuf, std::sync::Arc<File>, sled::Db), StoreError> {
         let (dir, lock, db) = (self.dir.clone(), self._lock.clone(), self.db.clone());
         if std::sync::Arc::strong_count(&lock) > 2 {
             return Err(StoreError::Io {
                 dir,
-                error: std::io::Error::other(
-                    "the store is shared in this process; reopen it with no other handle open",
-                ),
+                error: std::io::Error::other(format!(
+                    "the store is shared in this process; {what} it with no other handle open"
+                )),
             });
         }
         self.flush()?;
         drop(self);
-        drop(db);
-        Self::from_db(&dir, open_sled(&dir, &dir.join(DB_DIR), opts)?, lock)
+        Ok((dir, lock, db))
     }
 
     /// A store over an open sled database (the trees are created when missing).
