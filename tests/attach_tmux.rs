@@ -234,6 +234,15 @@ fn two_uis_attached_in_tmux_resolve_a_conflict_and_a_viewer_is_refused() {
         log.contains("refused by vigil serve") && log.contains("is a viewer"),
         "the UI's log says it too:\n{log}"
     );
+    // Suspending someone is for admins: a viewer hears it before any confirmation is asked.
+    keys(&v, "K");
+    let screen = wait_for(&v, "the suspend refusal", |s| {
+        s.contains("suspending or restoring a person's access is for admins")
+    });
+    assert!(
+        !screen.contains("(y/N)"),
+        "no confirmation for a viewer:\n{screen}"
+    );
     // serve stops: the attached UI ends, restores the terminal and says why.
     drop(_serve);
     let screen = wait_for(&v, "the UI to end", |s| s.contains("EXITED"));

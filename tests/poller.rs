@@ -211,6 +211,7 @@ fn config(base: &str, from: DateTime<Utc>) -> Config {
     Config {
         sources: vec![SourceConfig::AtlassianApi {
             org_id: ORG.into(),
+            org_name: None,
             token: SecretRef::Literal(TOKEN.into()),
             url: base.into(),
             poll_secs: 1,

@@ -77,7 +77,10 @@ pub enum SourceConfig {
     AtlassianApi {
         /// Organization id.
         org_id: String,
-        /// Organization admin API key.
+        /// The organization's name as people know it (`org_name`, optional): a confirmation to suspend
+        /// someone names the org by it, as well as by its id.
+        org_name: Option<String>,
+        /// Organization admin API key: polls the events API, and suspends or restores an alert's actor.
         token: SecretRef,
         /// API base (default `https://api.atlassian.com`).
         url: String,
@@ -292,6 +295,7 @@ pub(super) fn parse_sources(w: &mut Walker<'_>, v: &Value<'_>) -> Vec<SourceConf
                     &[
                         "kind",
                         "org_id",
+                        "org_name",
                         "token",
                         "url",
                         "poll_secs",
@@ -303,6 +307,12 @@ pub(super) fn parse_sources(w: &mut Walker<'_>, v: &Value<'_>) -> Vec<SourceConf
                 );
                 let org = get_required(w, "org_id")
                     .and_then(|v| w.string(&v, &format!("{prefix}.org_id")));
+                let org_name = match t.get("org_name") {
+                    Some(v) => w
+                        .string(v, &format!("{prefix}.org_name"))
+                        .map(|s| Some(s.trim().to_string()).filter(|s| !s.is_empty())),
+                    None => Some(None),
+                };
                 let token =
                     get_required(w, "token").and_then(|v| w.secret(&v, &format!("{prefix}.token")));
                 let url = match t.get("url") {
@@ -339,10 +349,12 @@ pub(super) fn parse_sources(w: &mut Walker<'_>, v: &Value<'_>) -> Vec<SourceConf
                     Some(poll_secs),
                     Some(from),
                     Some(rpm),
-                ) = (org, token, url, poll, from, rpm)
+                    Some(org_name),
+                ) = (org, token, url, poll, from, rpm, org_name)
                 {
                     out.push(SourceConfig::AtlassianApi {
                         org_id,
+                        org_name,
                         token,
                         url,
                         poll_secs,

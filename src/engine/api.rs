@@ -11,6 +11,7 @@ use ulid::Ulid;
 
 use super::attach::Remote;
 use super::delivery::targets;
+use super::respond::{self, Access, AccessOptions, AccessPlan, OrgAdmin};
 use super::socket::{Role, SocketError};
 use crate::config::{IntegrationConfig, SecretRef};
 use crate::deliver::format::mask_url;
@@ -43,6 +44,9 @@ pub enum EngineError {
     Denied(String),
     #[error("{0}")]
     Invalid(String),
+    /// An outside service (the organizations API) refused or failed what was asked; what it answered.
+    #[error("{0}")]
+    Upstream(String),
     #[error("the engine has stopped")]
     Stopped,
 }
@@ -130,6 +134,15 @@ pub enum Command {
         integration: String,
         who: String,
     },
+    /// Suspend or restore the alert's actor in the org's directory (the organizations API, with the
+    /// `atlassian_api` source's org admin key); `org` names one when several are configured. The result,
+    /// success or what the API answered, goes into the alert's history.
+    SetActorAccess {
+        id: Ulid,
+        access: Access,
+        org: Option<String>,
+        who: String,
+    },
 }
 
 impl Command {
@@ -144,7 +157,8 @@ impl Command {
             | Command::TestIntegration { who, .. }
             | Command::ReplayDead { who, .. }
             | Command::SetIntegrationEnabled { who, .. }
-            | Command::SendAlerts { who, .. } => *who = name,
+            | Command::SendAlerts { who, .. }
+            | Command::SetActorAccess { who, .. } => *who = name,
             Command::Export { .. } => {}
         }
         self
@@ -156,7 +170,7 @@ impl Command {
             Command::SetStatus { ids, .. }
             | Command::Assign { ids, .. }
             | Command::SendAlerts { ids, .. } => ids.clone(),
-            Command::AddNote { id, .. } => vec![*id],
+            Command::AddNote { id, .. } | Command::SetActorAccess { id, .. } => vec![*id],
             _ => Vec::new(),
         }
     }
@@ -302,6 +316,13 @@ pub enum Call {
         id: Ulid,
         baseline: bool,
     },
+    /// What suspending or restoring an alert's actor would do (whom, in which org), for the confirmation;
+    /// or why it cannot be done. Sends nothing.
+    AccessPlan {
+        id: Ulid,
+        access: Access,
+        org: Option<String>,
+    },
     Execute {
         command: Command,
     },
@@ -319,6 +340,7 @@ pub enum Answer {
     Integrations(Vec<IntegrationView>),
     Deliveries(Vec<Delivery>),
     Evidence(Option<Evidence>),
+    Plan(AccessPlan),
     Done(String),
 }
 
@@ -348,6 +370,31 @@ impl EngineHandle {
                 retune,
             )?)),
         })
+    }
+
+    /// The same handle, able to suspend and restore actors in these orgs (built from the `atlassian_api`
+    /// sources), making the calls as `opts` says. A handle attached to a serve is returned as it is: the
+    /// server acts with its own orgs.
+    pub fn with_org_admins(mut self, orgs: Vec<OrgAdmin>, opts: AccessOptions) -> Self {
+        if let Backend::Local(l) = &mut self.backend {
+            let l = Arc::make_mut(l);
+            l.orgs = Arc::new(orgs);
+            l.access_opts = opts;
+        }
+        self
+    }
+
+    /// What suspending or restoring alert `id`'s actor would do, for a confirmation; or why it cannot be done.
+    pub async fn access_plan(
+        &self,
+        id: Ulid,
+        access: Access,
+        org: Option<String>,
+    ) -> Result<AccessPlan, EngineError> {
+        match self.call(Call::AccessPlan { id, access, org }).await? {
+            Answer::Plan(p) => Ok(p),
+            other => Err(mismatched(&other)),
+        }
     }
 
     /// A handle over the engine of the `vigil serve` answering at `socket`, or `Ok(None)` when nothing does
@@ -616,6 +663,10 @@ pub(crate) struct Local {
     stats: Arc<Mutex<EngineStats>>,
     /// Where detection-setting changes are sent so the running detector retunes.
     retune: Option<std::sync::mpsc::Sender<Tuning>>,
+    /// The orgs whose directory a suspend or restore may act in (the `atlassian_api` sources).
+    orgs: Arc<Vec<OrgAdmin>>,
+    /// How those calls are made.
+    access_opts: AccessOptions,
 }
 
 impl Local {
@@ -640,6 +691,8 @@ impl Local {
                 ..Default::default()
             })),
             retune,
+            orgs: Arc::new(Vec::new()),
+            access_opts: AccessOptions::default(),
         };
         local.refresh_stats(0.0, 0, None);
         Ok(local)
@@ -701,6 +754,9 @@ impl Local {
                 Some(alert) => Some(evidence_of(&self.store, &alert, baseline)?),
                 None => None,
             }),
+            Call::AccessPlan { id, access, org } => {
+                Answer::Plan(self.access_plan(id, access, org.as_deref())?)
+            }
             Call::Execute { command } => Answer::Done(self.execute(command)?),
         })
     }
@@ -899,7 +955,78 @@ impl Local {
                 integration,
                 who,
             } => self.send_alerts(&ids, &integration, &who, now),
+            Command::SetActorAccess {
+                id,
+                access,
+                org,
+                who,
+            } => self.set_actor_access(id, access, org.as_deref(), &who),
         }
+    }
+
+    fn access_plan(
+        &self,
+        id: Ulid,
+        access: Access,
+        org: Option<&str>,
+    ) -> Result<AccessPlan, EngineError> {
+        let alert = self
+            .store
+            .alert(id)?
+            .ok_or_else(|| EngineError::Invalid(format!("no alert {id}")))?;
+        respond::plan(&self.orgs, &alert, access, org).map_err(EngineError::Invalid)
+    }
+
+    /// Suspend or restore an alert's actor, then record the outcome in the alert's history whatever it was:
+    /// the trail shows who tried, when, and what the API said.
+    fn set_actor_access(
+        &self,
+        id: Ulid,
+        access: Access,
+        org: Option<&str>,
+        who: &str,
+    ) -> Result<String, EngineError> {
+        let plan = self.access_plan(id, access, org)?;
+        let admin =
+            respond::choose_org(&self.orgs, Some(&plan.org_id)).map_err(EngineError::Invalid)?;
+        let result = respond::set_access(admin, &plan.account_id, access, &self.access_opts);
+        let (what, outcome) = match &result {
+            Ok(said) => {
+                let done = access.done();
+                tracing::info!(alert = %id, org = %plan.org_id, account = %plan.account_id, who = %who, answer = %said, "actor access {done}");
+                (
+                    format!(
+                        "{done} the access of {} in {} ({said})",
+                        plan.person, plan.org
+                    ),
+                    Ok(format!(
+                        "{done} the access of {} in {}",
+                        plan.person, plan.org
+                    )),
+                )
+            }
+            Err(f) => {
+                tracing::warn!(alert = %id, org = %plan.org_id, account = %plan.account_id, who = %who, answer = %f.said, "actor access {} failed", access.verb());
+                let line = format!(
+                    "{} {} in {} failed: {}",
+                    access.verb(),
+                    plan.person,
+                    plan.org,
+                    f.said
+                );
+                (line.clone(), Err(EngineError::Upstream(line)))
+            }
+        };
+        let now = Utc::now();
+        self.change_alerts(&[id], &[], |a| {
+            a.history.push(HistoryEntry {
+                time: now,
+                who: who.to_string(),
+                what: what.clone(),
+            });
+            true
+        })?;
+        outcome
     }
 
     /// The configured integration called `name` and its endpoint, or a refusal naming the ones there are.

@@ -14,6 +14,7 @@ mod pipeline;
 mod poller;
 mod receiver;
 mod redetect;
+pub mod respond;
 pub mod retention;
 mod runtime;
 pub mod socket;

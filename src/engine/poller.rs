@@ -153,6 +153,7 @@ pub(super) fn run(
         poll_secs,
         requests_per_minute,
         from,
+        ..
     } = source
     else {
         return Err("the API poller was given another kind of source".into());

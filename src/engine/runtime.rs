@@ -99,6 +99,8 @@ pub struct EngineOptions {
     pub poller: poller::PollerOptions,
     /// Serve the control socket at this path (`vigil serve`: `<data-dir>/vigil.sock`).
     pub socket: Option<PathBuf>,
+    /// Timeout and 429 wait of suspend and restore calls (tests shorten them).
+    pub access: super::respond::AccessOptions,
 }
 
 impl Default for EngineOptions {
@@ -112,6 +114,7 @@ impl Default for EngineOptions {
             channel_capacity: 64,
             poller: poller::PollerOptions::default(),
             socket: None,
+            access: super::respond::AccessOptions::default(),
         }
     }
 }
@@ -138,7 +141,11 @@ impl Engine {
             config.tuning(),
             config.integrations.clone(),
             Some(retune_tx),
-        )?;
+        )?
+        .with_org_admins(
+            super::respond::OrgAdmin::from_sources(&config.sources),
+            opts.access.clone(),
+        );
         // Alert writes queue their deliveries from the first event on.
         store.set_integrations(
             config

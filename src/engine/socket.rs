@@ -188,6 +188,9 @@ pub fn required_role(cmd: &Command) -> (Role, &'static str) {
             (Role::Admin, "enabling or disabling integrations")
         }
         Command::Export { .. } => (Role::Admin, "exporting alerts"),
+        Command::SetActorAccess { .. } => {
+            (Role::Admin, "suspending or restoring a person's access")
+        }
     }
 }
 
@@ -230,6 +233,16 @@ fn authorize(call: Call, role: Role, peer: &Peer) -> Result<Call, EngineError> {
                 before: before.min(QUERY_MAX),
                 after: after.min(QUERY_MAX),
             });
+        }
+        // The plan only describes, but it is the first step of an admin's action: a viewer hears "no" before
+        // a confirmation, not after it.
+        Call::AccessPlan { .. } if role < Role::Admin => {
+            return Err(EngineError::Denied(format!(
+                "suspending or restoring a person's access is {}; {} is a {}",
+                who_may(Role::Admin),
+                peer.describe(),
+                role.as_str()
+            )));
         }
         other => return Ok(other),
     };

@@ -116,6 +116,10 @@ actions! {
     CreateJiraIssue,
     /// Send the selection (or the current alert) to an integration
     SendTo,
+    /// Suspend the current alert's actor in the org (asks first; admins)
+    SuspendActor,
+    /// Restore the current alert's actor's access in the org (asks first; admins)
+    RestoreActor,
     /// Reload from the store
     Refresh,
     /// Show this help: keys, filter terms, : commands

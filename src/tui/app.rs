@@ -216,6 +216,7 @@ fn slot(effect: &Effect) -> Option<&'static str> {
         | Effect::Detections
         | Effect::Stats
         | Effect::Execute(_)
+        | Effect::PlanAccess { .. }
         | Effect::ProbePath(_)
         | Effect::Copy(_)
         | Effect::Quit
@@ -295,6 +296,9 @@ pub async fn perform(handle: &EngineHandle, effect: Effect) -> Option<Msg> {
                 },
                 r => Msg::Executed(r.map_err(err)),
             }
+        }
+        Effect::PlanAccess { id, access, org } => {
+            Msg::AccessPlanned(handle.access_plan(id, access, org).await.map_err(err))
         }
         Effect::ProbePath(mut request) => {
             request.path = expand_home(&request.path);

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use crate::detect::tuning::Sensitivity;
+use crate::engine::respond::Access;
 use crate::export::ExportFormat;
 use crate::model::AlertStatus;
 
@@ -42,6 +43,9 @@ pub enum CmdLine {
     Filter(String),
     /// `:sort time` / `:sort severity` (validated here, so the app gets a known key).
     Sort(String),
+    /// `:suspend [ORG]`, `:restore [ORG]`: the current alert's actor, in the org named when several are
+    /// configured (the engine checks the name).
+    Access { access: Access, org: Option<String> },
     /// `:q`, `:quit`.
     Quit,
     /// `:help`, `:h`.
@@ -49,7 +53,7 @@ pub enum CmdLine {
 }
 
 /// Every command name, for the "unknown command" hint.
-const COMMANDS: &str = ":status, :assign, :unassign, :note, :export, :sensitivity, :enable, :disable, :filter, :sort, :help, :quit";
+const COMMANDS: &str = ":status, :assign, :unassign, :note, :export, :sensitivity, :enable, :disable, :filter, :sort, :suspend, :restore, :help, :quit";
 
 /// The sort keys `:sort` accepts.
 const SORT_KEYS: [&str; 2] = ["time", "severity"];
@@ -133,6 +137,21 @@ pub fn parse(line: &str) -> Result<CmdLine, String> {
             }
             _ => Err("usage: :sort time|severity".to_string()),
         },
+        "suspend" | "restore" => {
+            let access = if name == "suspend" {
+                Access::Suspend
+            } else {
+                Access::Restore
+            };
+            match words.as_slice() {
+                [] => Ok(CmdLine::Access { access, org: None }),
+                [org] => Ok(CmdLine::Access {
+                    access,
+                    org: Some((*org).to_string()),
+                }),
+                _ => Err(format!("usage: :{name} [ORG]")),
+            }
+        }
         "q" | "quit" | "exit" => {
             no_args(&name, &words)?;
             Ok(CmdLine::Quit)
@@ -361,6 +380,29 @@ mod tests {
         assert_eq!(parse("q"), Ok(CmdLine::Quit));
         assert_eq!(parse("QUIT"), Ok(CmdLine::Quit));
         assert_eq!(parse("help"), Ok(CmdLine::Help));
+    }
+
+    #[test]
+    fn suspend_and_restore_take_an_optional_org() {
+        use crate::engine::respond::Access;
+        assert_eq!(
+            parse("suspend"),
+            Ok(CmdLine::Access {
+                access: Access::Suspend,
+                org: None
+            })
+        );
+        assert_eq!(
+            parse("RESTORE acme"),
+            Ok(CmdLine::Access {
+                access: Access::Restore,
+                org: Some("acme".into())
+            })
+        );
+        assert_eq!(
+            parse("suspend a b"),
+            Err("usage: :suspend [ORG]".to_string())
+        );
     }
 
     #[test]

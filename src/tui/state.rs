@@ -10,6 +10,7 @@ mod detail;
 mod outbound;
 mod prompt;
 mod queue;
+mod respond;
 mod timeline;
 mod triage;
 
@@ -17,6 +18,7 @@ use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 use ulid::Ulid;
 
+use crate::engine::respond::{Access, AccessPlan};
 use crate::engine::{Change, Command, DetectionView, EngineStats, IntegrationView};
 use crate::model::AlertPage;
 use crate::model::{Alert, AuditEvent, Delivery, Evidence};
@@ -115,6 +117,8 @@ pub enum Msg {
     Lagged,
     /// A command's outcome, for the footer.
     Executed(Result<String, String>),
+    /// What a suspend or restore would do (the confirmation asks it), or why it cannot be done.
+    AccessPlanned(Result<AccessPlan, String>),
     /// A triage command was refused because someone changed these alerts first: say so and reload them.
     Conflicted {
         ids: Vec<Ulid>,
@@ -152,6 +156,12 @@ pub enum Effect {
     },
     Stats,
     Execute(Command),
+    /// Ask the engine what suspending or restoring an alert's actor would do, for the confirmation.
+    PlanAccess {
+        id: Ulid,
+        access: Access,
+        org: Option<String>,
+    },
     /// Check whether an export target exists before writing it.
     ProbePath(ExportRequest),
     /// Put text on the user's clipboard (OSC 52, which works over SSH).
@@ -790,6 +800,10 @@ impl AppState {
                 self.complain(text);
                 Vec::new()
             }
+            Msg::AccessPlanned(result) => {
+                self.confirm_access(result);
+                Vec::new()
+            }
             Msg::Conflicted { ids, text } => {
                 // The reload is what the message promises: the rows and the detail show what is stored now.
                 let out = self.on_change(Change::AlertsChanged { ids, raised: 0 });
@@ -1038,6 +1052,8 @@ impl AppState {
             | Action::ToggleIntegration
             | Action::CreateJiraIssue
             | Action::SendTo) => self.on_outbound_action(a),
+            Action::SuspendActor => self.ask_access(Access::Suspend, None),
+            Action::RestoreActor => self.ask_access(Access::Restore, None),
         }
     }
 
@@ -1094,6 +1110,8 @@ impl AppState {
             | Action::ToggleIntegration
             | Action::CreateJiraIssue
             | Action::SendTo
+            | Action::SuspendActor
+            | Action::RestoreActor
             | Action::Refresh => Some(scroll),
         };
         Vec::new()

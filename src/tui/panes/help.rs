@@ -84,6 +84,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "filter like /; :filter alone clears it",
     ),
     (":sort time  :sort severity", "order of the queue"),
+    (
+        ":suspend  :restore acme",
+        "the alert's actor in the org (K, alt-k); asks first",
+    ),
     (":help  :quit", "this help; leave vigil"),
 ];
 

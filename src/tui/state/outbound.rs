@@ -95,6 +95,8 @@ impl AppState {
             | Action::ExcludeActor
             | Action::ExcludeObject
             | Action::RemoveExclusion
+            | Action::SuspendActor
+            | Action::RestoreActor
             | Action::Refresh
             | Action::Help
             | Action::Quit => Vec::new(),

@@ -8,6 +8,7 @@ use tui_input::Input;
 use ulid::Ulid;
 
 use crate::detect::tuning::ExclusionKind;
+use crate::engine::respond::{Access, AccessPlan};
 use crate::export::ExportFormat;
 use crate::model::AlertFilter;
 use crate::model::text::plural;
@@ -99,6 +100,8 @@ pub enum PromptKind {
     /// Put this many dead letters back in the queue? (y/N): each may reach a receiver that already
     /// refused it, or post again to a channel.
     ConfirmReplay { name: String, dead: u64 },
+    /// Suspend (or restore) this person in this org? (y/N): the plan names both, from the engine.
+    ConfirmAccess(AccessPlan),
 }
 
 /// A one-line prompt and its text.
@@ -122,7 +125,9 @@ impl Prompt {
         match self.kind {
             PromptKind::Filter { .. } => Mode::Filter,
             PromptKind::Command { .. } => Mode::Command,
-            PromptKind::ConfirmOverwrite(_) | PromptKind::ConfirmReplay { .. } => Mode::Confirm,
+            PromptKind::ConfirmOverwrite(_)
+            | PromptKind::ConfirmReplay { .. }
+            | PromptKind::ConfirmAccess(_) => Mode::Confirm,
             PromptKind::Assign { .. }
             | PromptKind::ExcludeUntil { .. }
             | PromptKind::RemoveExclusion { .. }
@@ -194,6 +199,7 @@ impl Prompt {
                 ),
                 crate::model::text::sanitize(name)
             ),
+            PromptKind::ConfirmAccess(plan) => plan.question(),
         }
     }
 
@@ -213,6 +219,14 @@ impl Prompt {
             PromptKind::Filter { error: None } => {
                 Some("enter apply · esc cancel · ? lists the filter terms".into())
             }
+            PromptKind::ConfirmAccess(plan) => Some(format!(
+                "account {} · {}",
+                crate::model::text::sanitize(&plan.account_id),
+                match plan.access {
+                    Access::Suspend => "no access to any of the org's apps until restored",
+                    Access::Restore => "their roles and groups come back",
+                }
+            )),
             _ => None,
         }
     }
@@ -228,7 +242,8 @@ impl Prompt {
             PromptKind::Assign { .. }
             | PromptKind::ExportPath { .. }
             | PromptKind::ConfirmOverwrite(_)
-            | PromptKind::ConfirmReplay { .. } => None,
+            | PromptKind::ConfirmReplay { .. }
+            | PromptKind::ConfirmAccess(_) => None,
         }
     }
 }

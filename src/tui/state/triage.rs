@@ -143,6 +143,8 @@ impl AppState {
             | Action::ToggleIntegration
             | Action::CreateJiraIssue
             | Action::SendTo
+            | Action::SuspendActor
+            | Action::RestoreActor
             | Action::Refresh
             | Action::Help
             | Action::Quit => Vec::new(),
@@ -350,6 +352,9 @@ impl AppState {
         if let Some(effects) = self.on_outbound_prompt_key(key) {
             return effects;
         }
+        if let Some(effects) = self.on_respond_prompt_key(key) {
+            return effects;
+        }
         let Some(prompt) = self.prompt.as_mut() else {
             return Vec::new();
         };
@@ -540,7 +545,9 @@ impl AppState {
                 ids, names, jira, ..
             } => self.submit_send_to(text, ids, names, jira, prompt.input),
             // Answered key by key (`on_outbound_prompt_key`, `on_prompt_key`), never submitted.
-            PromptKind::ConfirmOverwrite(_) | PromptKind::ConfirmReplay { .. } => Vec::new(),
+            PromptKind::ConfirmOverwrite(_)
+            | PromptKind::ConfirmReplay { .. }
+            | PromptKind::ConfirmAccess(_) => Vec::new(),
         }
     }
 
@@ -655,6 +662,7 @@ impl AppState {
                     Vec::new()
                 }
             }
+            CmdLine::Access { access, org } => self.ask_access(access, org),
             CmdLine::Quit => vec![Effect::Quit],
             CmdLine::Help => {
                 self.help = Some(0);
