@@ -238,3 +238,20 @@ fn compact_rebuilds_the_store_and_says_the_bytes_before_and_after() {
     assert_eq!(none.status.code(), Some(1));
     assert!(stderr(&none).contains("no store at"), "{}", stderr(&none));
 }
+
+#[test]
+fn ingest_counts_quarantined_records_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    let good = common::event("e1", "2026-11-02T09:00:00Z", "page_viewed", "ana");
+    std::fs::write(&input, format!("{good}\n{{\"not an event\n")).unwrap();
+    let out = common::vigil(
+        &dir.path().join("data"),
+        &["ingest", input.to_str().unwrap()],
+    );
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("vigil: 1 record quarantined; see `vigil quarantine list`"),
+        "{err}"
+    );
+}

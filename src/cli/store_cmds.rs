@@ -137,8 +137,8 @@ pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {
     }
     if stats.quarantined > 0 {
         eprintln!(
-            "vigil: {} records quarantined; see `vigil quarantine list`",
-            stats.quarantined
+            "vigil: {} quarantined; see `vigil quarantine list`",
+            vigil::model::text::plural(stats.quarantined as usize, "record", "records")
         );
     }
     println!("{stats}");
@@ -172,7 +172,10 @@ fn ingest_through(
         quarantined += q;
     }
     if quarantined > 0 {
-        eprintln!("vigil: {quarantined} records quarantined; see `vigil quarantine list`");
+        eprintln!(
+            "vigil: {} quarantined; see `vigil quarantine list`",
+            vigil::model::text::plural(quarantined as usize, "record", "records")
+        );
     }
     println!(
         "{accepted} events stored, {duplicates} duplicates, {quarantined} quarantined (through {at})"
