@@ -186,7 +186,7 @@ async fn suspend_and_restore_call_the_api_and_go_into_the_history() {
         .unwrap();
     assert_eq!(
         plan.question(),
-        "suspend Ana Lima <ana@acme.test> in Acme (org org-1)? (y/N) "
+        "suspend Ana Lima <ana@acme.test> in Acme? (y/N) "
     );
     assert!(
         fake.lock().unwrap().calls.is_empty(),
@@ -493,7 +493,9 @@ fn suspend_from_the_detail_in_tmux_asks_names_and_records() {
     tmux(&["send-keys", "-t", &name, "K"]);
     let screen = wait_for(&name, "the confirmation", |s| s.contains("(y/N)"));
     assert!(
-        screen.contains("suspend Ana Lima <ana@acme.test> in Acme (org org-1)? (y/N)"),
+        screen.contains("suspend Ana Lima <ana@acme.test> in Acme? (y/N)")
+            && screen
+                .contains("Acme (org org-1) · account acc-ok · no access to any of the org's apps"),
         "{screen}"
     );
     tmux(&["send-keys", "-t", &name, "n"]);

@@ -123,18 +123,22 @@ pub struct AccessPlan {
     pub person: String,
     /// The organization id.
     pub org_id: String,
-    /// The organization as a confirmation names it ([`OrgAdmin::label`]).
+    /// The organization as the history names it ([`OrgAdmin::label`]): name and id.
     pub org: String,
+    /// The organization as the question names it: its name, else `org <id>`.
+    pub org_short: String,
 }
 
 impl AccessPlan {
-    /// The question a UI asks before carrying the plan out.
+    /// The question a UI asks before carrying the plan out: at most 80 columns (the person cut to 36
+    /// characters, the org to 24), so the verb and `(y/N)` are never cut off on a small terminal; the ids
+    /// go in the hint beside it.
     pub fn question(&self) -> String {
         format!(
             "{} {} in {}? (y/N) ",
             self.access.verb(),
-            self.person,
-            self.org
+            text::truncate(&self.person, 36),
+            text::truncate(&self.org_short, 24)
         )
     }
 }
@@ -215,6 +219,10 @@ pub fn plan(
         person: person_of(alert),
         org_id: admin.org_id.clone(),
         org: admin.label(),
+        org_short: match &admin.org_name {
+            Some(n) => text::sanitize(n),
+            None => format!("org {}", text::sanitize(&admin.org_id)),
+        },
     })
 }
 
@@ -466,6 +474,31 @@ mod tests {
         assert_eq!(message_of(b""), None);
         let long = format!(r#"{{"message":"{}"}}"#, "x".repeat(10_000));
         assert!(message_of(long.as_bytes()).unwrap().chars().count() <= 300);
+    }
+
+    #[test]
+    fn the_question_fits_80_columns_whatever_the_names() {
+        let admin = OrgAdmin {
+            org_id: "d5a1c8f2-0000-4000-8000-000000000000".into(),
+            org_name: None,
+            url: "http://x".into(),
+            token: SecretRef::Literal("t".into()),
+        };
+        let mut alert: Alert = serde_json::from_value(serde_json::json!({
+            "id": Ulid::nil(), "detection": "x", "title": "t", "severity": "high", "status": "open",
+            "created": "2026-11-02T09:00:00Z", "time_start": "2026-11-02T09:00:00Z",
+            "actor": {"id": "acc-1"}, "count": 1, "description": "", "version": 1, "group_key": "g"
+        }))
+        .unwrap();
+        alert.actor.name = Some("Ana Maria da Conceição Lima e Silva 安娜 \u{202e}evil".into());
+        alert.actor.email = Some("ana.maria.da.conceicao.lima.e.silva@example.com".into());
+        let q = plan(std::slice::from_ref(&admin), &alert, Access::Suspend, None)
+            .unwrap()
+            .question();
+        assert!(q.starts_with("suspend Ana Maria"), "{q}");
+        assert!(q.ends_with("in org d5a1c8f2-0000-4000-…? (y/N) "), "{q}");
+        assert!(q.chars().count() <= 80, "{q}");
+        assert!(!q.contains('\u{202e}'), "{q}");
     }
 
     #[test]

@@ -289,8 +289,13 @@ pub fn fit_keeping_end(s: &str, width: usize) -> String {
 pub fn prompt_line(f: &mut Frame, area: Rect, s: &AppState, theme: Theme) {
     let Some(p) = &s.prompt else { return };
     let width = usize::from(area.width);
-    // The question keeps at most what leaves 16 columns (or half the line) for the answer.
-    let label_room = width.saturating_sub(16.min(width / 2));
+    // The question keeps at most what leaves 16 columns (or half the line) for the answer; a y/N question
+    // takes one key, so it may have the whole line.
+    let label_room = if p.mode() == Mode::Confirm {
+        width.saturating_sub(1)
+    } else {
+        width.saturating_sub(16.min(width / 2))
+    };
     let label = fit_keeping_end(&p.label(), label_room);
     let label_w = Span::raw(label.as_str()).width();
     let value = p.input.value();

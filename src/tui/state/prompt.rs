@@ -220,7 +220,8 @@ impl Prompt {
                 Some("enter apply · esc cancel · ? lists the filter terms".into())
             }
             PromptKind::ConfirmAccess(plan) => Some(format!(
-                "account {} · {}",
+                "{} · account {} · {}",
+                plan.org,
                 crate::model::text::sanitize(&plan.account_id),
                 match plan.access {
                     Access::Suspend => "no access to any of the org's apps until restored",
