@@ -16,6 +16,7 @@ mod receiver;
 mod redetect;
 pub mod retention;
 mod runtime;
+pub mod site_scan;
 pub mod socket;
 mod sources;
 pub mod status;
