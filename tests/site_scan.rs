@@ -584,6 +584,10 @@ struct Tricks {
     loop_at: Option<usize>,
     /// List request answered 200 with a body that is not JSON.
     bad_json_at: Option<usize>,
+    /// Every work item claims this many comments, and the comment list ignores `startAt`.
+    comments_lie: Option<usize>,
+    /// The last search page says `isLast: false` and gives no token.
+    last_not_last: bool,
 }
 
 struct Fake {
@@ -599,6 +603,8 @@ struct Fake {
     hung: bool,
     comment_requests: usize,
     space_requests: usize,
+    /// `limit` of every Confluence list request.
+    limits: Vec<usize>,
 }
 
 type Shared = Arc<Mutex<Fake>>;
@@ -688,6 +694,7 @@ async fn confluence_list(
     let Some(start) = offset(q.get("cursor"), prefix) else {
         return (StatusCode::BAD_REQUEST, "bad cursor").into_response();
     };
+    f.limits.push(limit);
     let request_no = if blog {
         0
     } else {
@@ -782,10 +789,20 @@ async fn search(
         return r;
     }
     let f = fake.lock().unwrap();
-    assert_eq!(
-        q.get("jql").map(String::as_str),
-        Some("ORDER BY created ASC")
-    );
+    // As Jira Cloud's enhanced search does: a query without a restriction is refused.
+    let jql = q.get("jql").map(String::as_str).unwrap_or("");
+    if jql
+        .trim_start()
+        .to_ascii_uppercase()
+        .starts_with("ORDER BY")
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            "{\"errorMessages\":[\"Unbounded JQL queries are not allowed here. Please add a search restriction to your query.\"],\"errors\":{}}",
+        )
+            .into_response();
+    }
+    assert_eq!(jql, "created >= \"1970-01-01\" ORDER BY created ASC");
     let fields: BTreeSet<&str> = q
         .get("fields")
         .map(|s| s.split(',').collect())
@@ -819,7 +836,7 @@ async fn search(
                     "description": "@@DESCRIPTION@@",
                     "project": {"id": "10000", "key": is.project, "name": format!("Project {}", is.project)},
                     "comment": {"comments": embedded, "maxResults": EMBEDDED_COMMENTS,
-                                "total": is.comments.len(), "startAt": 0}
+                                "total": f.tricks.comments_lie.unwrap_or(is.comments.len()), "startAt": 0}
                 }
             })
             .to_string()
@@ -834,7 +851,7 @@ async fn search(
     let body = format!(
         "{{\"issues\":[{}],\"isLast\":{}{next}}}",
         issues.join(","),
-        end >= all.len()
+        end >= all.len() && !f.tricks.last_not_last
     );
     drop(f);
     ([("content-type", "application/json")], body).into_response()
@@ -860,7 +877,11 @@ async fn comments(
     else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let start: usize = q.get("startAt").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let start: usize = if f.tricks.comments_lie.is_some() {
+        0
+    } else {
+        q.get("startAt").and_then(|s| s.parse().ok()).unwrap_or(0)
+    };
     let max: usize = q
         .get("maxResults")
         .and_then(|s| s.parse().ok())
@@ -922,6 +943,7 @@ fn start_server(
                 hung: false,
                 comment_requests: 0,
                 space_requests: 0,
+                limits: Vec::new(),
             }));
             let app = axum::Router::new()
                 .route("/wiki/api/v2/pages", axum::routing::get(pages))
@@ -1631,6 +1653,87 @@ fn a_page_that_is_not_json_or_a_repeating_cursor_is_a_clear_error() {
     let err = stderr(&out);
     assert!(err.contains("cursor") && err.contains("again"), "{err}");
     assert!(server.fake.lock().unwrap().pages_requests < 10);
+}
+
+/// A server that claims a million comments per work item and ignores `startAt`, or says a last page is not
+/// the last without a token for the next: neither hangs the scan.
+#[test]
+fn lying_comment_counts_and_a_last_page_without_a_token_do_not_hang() {
+    let server = start_server(
+        10,
+        10,
+        200,
+        12,
+        Tricks {
+            comments_lie: Some(1_000_000),
+            ..Tricks::default()
+        },
+    );
+    let env = Env::new();
+    let out = env.scan(&server.base, &["--jira"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let requests = server.fake.lock().unwrap().comment_requests;
+    assert!(requests <= 2 * 200, "{requests} comment requests");
+
+    let server = start_server(
+        10,
+        10,
+        250,
+        0,
+        Tricks {
+            last_not_last: true,
+            ..Tricks::default()
+        },
+    );
+    let out = Env::new().scan(&server.base, &["--jira"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("isLast is false"), "{}", stderr(&out));
+}
+
+/// In process, through the library: a page body over the cap is asked for again with fewer items, and the
+/// scan still reads everything.
+#[test]
+fn a_page_over_the_size_cap_is_asked_for_with_fewer_items() {
+    use vigil::engine::site_scan::{OutputFormat, Progress, SiteScan, SiteScanOptions, Token};
+    let server = start_server(300, 20, 20, 6, Tricks::default());
+    {
+        let mut f = server.fake.lock().unwrap();
+        f.site.pages[150]
+            .body
+            .push_str(&format!("<p>{}</p>", "padding ".repeat(4_000)));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let scan = SiteScan {
+        site: server.base.clone(),
+        user: USER.into(),
+        token: Token::new(TOKEN.into()),
+        confluence: true,
+        jira: true,
+        format: OutputFormat::Json,
+        state_dir: dir.path().join("site-scan"),
+        restart: false,
+        fingerprint_key: b"in-process-key".to_vec(),
+        tuning: vigil::detect::tuning::Tuning::default(),
+        alerts: None,
+        options: SiteScanOptions {
+            page_size: 100,
+            max_page_bytes: 48 << 10,
+            ..SiteScanOptions::default()
+        },
+    };
+    let mut out: Vec<u8> = Vec::new();
+    let summary = vigil::engine::site_scan::run(scan, &mut out, &mut Progress::silent()).unwrap();
+    assert_eq!(summary.items(), 340);
+    let limits = server.fake.lock().unwrap().limits.clone();
+    assert!(limits.iter().any(|l| *l < 100), "{limits:?}");
+    // Custom detections are not configured here: the custom plant is not a finding.
+    let plants = server.fake.lock().unwrap().site.plants.clone();
+    let want = plants
+        .iter()
+        .filter(|p| !p.detection.starts_with("custom:"))
+        .count() as u64;
+    assert_eq!(summary.findings, want);
+    assert_eq!(String::from_utf8(out).unwrap().lines().count() as u64, want);
 }
 
 /// `cargo test --release --test site_scan -- --ignored --nocapture`: items/s of the whole scan (HTTP, JSON,

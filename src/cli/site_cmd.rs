@@ -35,6 +35,13 @@ pub fn scan_site(globals: Globals, args: ScanArgs) -> Result<i32> {
             return Ok(USAGE);
         }
     };
+    if user.is_empty() || user.contains(':') || user.chars().any(char::is_control) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "vigil: --user must be the account's e-mail address (no ':' and no control characters)"
+        );
+        return Ok(USAGE);
+    }
     site_scan::check_site(&site)?;
     let mut setup = Setup::load(globals)?;
     let token = token_ref

@@ -152,12 +152,12 @@ pub(super) async fn page(
     let items = page
         .results
         .into_iter()
-        .map(|d| item(site, spaces, kind, d))
+        .map(|d| item(site, spaces, d))
         .collect();
     Ok(PageOut { items, next })
 }
 
-fn item(site: &Site, spaces: &Spaces, kind: Kind, d: Doc) -> Item {
+fn item(site: &Site, spaces: &Spaces, d: Doc) -> Item {
     let id = d.id.text();
     let container = match d.space_id.as_ref().map(Id::text) {
         Some(sid) => spaces.keys.get(&sid).cloned().unwrap_or(sid),
@@ -165,10 +165,8 @@ fn item(site: &Site, spaces: &Spaces, kind: Kind, d: Doc) -> Item {
     };
     let link = match d.links.and_then(|l| l.webui) {
         Some(w) if w.starts_with('/') && !w.starts_with("//") => format!("{}/wiki{w}", site.base),
-        _ => match kind {
-            Kind::Pages => format!("{}/wiki/pages/viewpage.action?pageId={id}", site.base),
-            Kind::Blogposts => format!("{}/wiki/pages/viewpage.action?pageId={id}", site.base),
-        },
+        // Confluence opens pages and blog posts alike by content id.
+        _ => format!("{}/wiki/pages/viewpage.action?pageId={id}", site.base),
     };
     let title = d.title.unwrap_or_default();
     let body = d

@@ -12,12 +12,17 @@ use super::http::{Client, Site, Wait};
 use super::{Field, Id, Item, PageOut, SiteScanError, malformed, text};
 
 /// Every work item, oldest first: new items created during the scan come last instead of shifting pages.
-pub(super) const JQL: &str = "ORDER BY created ASC";
+/// The enhanced search refuses an unbounded query (`ORDER BY created ASC` alone: HTTP 400 "Unbounded JQL
+/// queries are not allowed here"), so the query carries a restriction every work item meets.
+pub(super) const JQL: &str = "created >= \"1970-01-01\" ORDER BY created ASC";
 
 const FIELDS: &str = "summary,description,comment,project";
 
 /// Comments read per work item at most; past it a work item is plainly a dump, and the scan goes on.
 pub(super) const MAX_COMMENTS: usize = 5_000;
+
+/// Comments asked for per request of an issue's comment list.
+const COMMENTS_PER_REQUEST: usize = 100;
 
 /// Longest `nextPageToken` accepted.
 const MAX_TOKEN: usize = 4096;
@@ -136,6 +141,13 @@ pub(super) async fn page(
     } else {
         page.next.filter(|t| !t.is_empty())
     };
+    if page.is_last == Some(false) && next.is_none() {
+        // Taking this for the end could skip every work item after it.
+        return Err(SiteScanError::Malformed {
+            url: url.to_string(),
+            why: "isLast is false but no nextPageToken came with it".into(),
+        });
+    }
     if next.as_ref().is_some_and(|t| t.len() > MAX_TOKEN) {
         return Err(SiteScanError::Malformed {
             url: url.to_string(),
@@ -235,7 +247,14 @@ async fn more_comments(
     on_wait: &mut dyn FnMut(&Wait),
 ) -> Result<(), SiteScanError> {
     let mut start = comments.len();
-    while (start as u64) < total && comments.len() < MAX_COMMENTS {
+    // A server that ignores startAt (or claims a total it never gives) ends the reading: a page that adds no
+    // comment, or more requests than MAX_COMMENTS could need.
+    let mut requests = 0;
+    while (start as u64) < total
+        && comments.len() < MAX_COMMENTS
+        && requests <= MAX_COMMENTS / COMMENTS_PER_REQUEST
+    {
+        requests += 1;
         let mut url = site.url.clone();
         if let Ok(mut segs) = url.path_segments_mut() {
             segs.clear()
@@ -243,17 +262,21 @@ async fn more_comments(
         }
         url.query_pairs_mut()
             .append_pair("startAt", &start.to_string())
-            .append_pair("maxResults", "100");
+            .append_pair("maxResults", &COMMENTS_PER_REQUEST.to_string());
         let body = client.get(&url, on_wait).await?;
         let page: CommentPage = serde_json::from_slice(&body).map_err(|e| malformed(&url, &e))?;
         if page.comments.is_empty() {
             break;
         }
         start += page.comments.len();
+        let before = comments.len();
         for c in page.comments {
             if seen.insert(c.id.text()) {
                 comments.push(c);
             }
+        }
+        if comments.len() == before {
+            break;
         }
     }
     Ok(())
