@@ -12,7 +12,7 @@
 //! - **Output exactly once, even across a kill**: rows are not printed as pages are read. Each page's rows
 //!   are appended to a findings file in the data dir and synced, then the position that covers them (the
 //!   cursor of the next page, counters, the findings file's length) replaces the saved one atomically (see
-//!   [`state`]). A killed scan prints nothing; run again, it cuts the findings file back to the saved length
+//!   `state.rs`). A killed scan prints nothing; run again, it cuts the findings file back to the saved length
 //!   (rows of a page whose position was never saved), reads on from the saved cursor, and when every stream
 //!   is done prints every row, then removes its files. So the rows printed are the same, in the same order, as
 //!   an uninterrupted scan's: none lost, none twice. The price: rows come at the end, not as found; the
@@ -20,7 +20,7 @@
 //!   while a scan runs. A scan whose printing fails (a closed pipe) keeps its files, so the next run prints
 //!   the rows again without reading the site. `--restart` discards a saved position.
 //! - **Alerts** (`--alerts`): raised per page before its position is saved; a page read twice after a
-//!   kill raises nothing twice, because alerts are deduplicated by fingerprint and place (see [`alerts`]).
+//!   kill raises nothing twice, because alerts are deduplicated by fingerprint and place (see `alerts.rs`).
 //! - **Hostile servers**: a `next` link is followed only on the site's own origin (only its cursor is used, so
 //!   the request goes where vigil builds it), redirects are never followed, a cursor that comes back within a
 //!   run is a loop and stops the scan, bodies are capped ([`SiteScanOptions::max_page_bytes`]; a page over the
@@ -137,11 +137,13 @@ pub struct SiteScan {
     pub site: String,
     /// The account's e-mail (Basic auth user).
     pub user: String,
+    /// The account's API token.
     pub token: Token,
     /// Scan Confluence (pages and blog posts).
     pub confluence: bool,
     /// Scan Jira work items.
     pub jira: bool,
+    /// CSV or JSON lines.
     pub format: OutputFormat,
     /// Where positions and findings are kept between runs (`<data-dir>/site-scan`).
     pub state_dir: PathBuf,
@@ -149,15 +151,18 @@ pub struct SiteScan {
     pub restart: bool,
     /// Key of the findings' fingerprints: the engine's private key.
     pub fingerprint_key: Vec<u8>,
+    /// Scanner switches and custom detections; detection switches and exclusions for `--alerts`.
     pub tuning: Tuning,
     /// Raise alerts into this store (`--alerts`).
     pub alerts: Option<Store>,
+    /// Page size, caps, timeouts and retries.
     pub options: SiteScanOptions,
 }
 
 /// What a finished scan covered (over all its runs when it was resumed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteScanSummary {
+    /// The site's origin.
     pub site: String,
     /// Items scanned, per app (`confluence`, `jira`).
     pub items_by_app: Vec<(&'static str, u64)>,
@@ -165,7 +170,9 @@ pub struct SiteScanSummary {
     pub findings: u64,
     /// New alerts raised, when asked to.
     pub alerts: Option<u64>,
+    /// API pages read.
     pub pages: u64,
+    /// Requests asked again (429, 5xx, no answer).
     pub retries: u64,
     /// Whether this run continued a saved position.
     pub resumed: bool,
