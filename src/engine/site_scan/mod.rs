@@ -559,7 +559,6 @@ impl Ctx<'_> {
                     ),
                     Stream::Issues => jira::page_url(&self.site, cursor.as_deref(), limit),
                 };
-                let snapshot_items = st.items();
                 let findings = st.findings();
                 let stream_items = st.streams[i].items;
                 let (started, run_items) = (self.started, self.run_items);
@@ -568,7 +567,6 @@ impl Ctx<'_> {
                     progress.update(
                         &progress::Snapshot {
                             stream: stream.label(),
-                            items: snapshot_items,
                             stream_items,
                             stream_total: total,
                             findings,
@@ -646,7 +644,6 @@ impl Ctx<'_> {
                 progress.update(
                     &progress::Snapshot {
                         stream: stream.label(),
-                        items: st.items(),
                         stream_items: st.streams[i].items,
                         stream_total: total,
                         findings: st.findings(),

@@ -12,8 +12,6 @@ const REDRAW: Duration = Duration::from_millis(250);
 pub(super) struct Snapshot<'a> {
     /// The stream being read, e.g. `jira work items`.
     pub stream: &'a str,
-    /// Items of the whole scan (earlier runs of a resumed scan included).
-    pub items: u64,
     /// Items of the current stream, and its total when the site said.
     pub stream_items: u64,
     pub stream_total: Option<u64>,
@@ -92,7 +90,12 @@ impl Progress {
     }
 }
 
-/// The line's text.
+/// Columns the line may take: it must never wrap (a wrapped line cannot be redrawn in place), and the
+/// smallest terminal vigil supports is 80 columns wide.
+const WIDTH: usize = 79;
+
+/// The line's text: `jira work items 500/2000 · 3 findings · 100 items/s · ETA 15 s`, or what is being
+/// waited for in place of the rate and ETA.
 pub(super) fn line(s: &Snapshot<'_>) -> String {
     let secs = s.elapsed.as_secs_f64();
     let rate = if secs > 0.0 {
@@ -100,23 +103,23 @@ pub(super) fn line(s: &Snapshot<'_>) -> String {
     } else {
         0.0
     };
-    let eta = match s.stream_total {
-        Some(total) if rate > 0.0 => {
-            let left = total.saturating_sub(s.stream_items) as f64 / rate;
-            format!("ETA {}", duration(Duration::from_secs_f64(left.min(1e9))))
-        }
-        _ => "ETA unknown".to_string(),
-    };
     let of = s.stream_total.map(|t| format!("/{t}")).unwrap_or_default();
-    let mut line = format!(
-        "scanning {}: {}{of} · {} items in all · {} findings · {rate:.0} items/s · {eta}",
-        s.stream, s.stream_items, s.items, s.findings
+    let head = format!(
+        "{} {}{of} · {} findings",
+        s.stream, s.stream_items, s.findings
     );
-    if let Some(w) = s.waiting {
-        line.push_str(" · ");
-        line.push_str(w);
-    }
-    line
+    let tail = match (s.waiting, s.stream_total) {
+        (Some(w), _) => w.to_string(),
+        (None, Some(total)) if rate > 0.0 => {
+            let left = total.saturating_sub(s.stream_items) as f64 / rate;
+            format!(
+                "{rate:.0} items/s · ETA {}",
+                duration(Duration::from_secs_f64(left.min(1e9)))
+            )
+        }
+        (None, _) => format!("{rate:.0} items/s · ETA unknown"),
+    };
+    crate::model::text::truncate(&format!("{head} · {tail}"), WIDTH)
 }
 
 /// `42 s`, `3 m 05 s`, `2 h 10 m`.
@@ -136,7 +139,6 @@ mod tests {
     fn snap(total: Option<u64>) -> Snapshot<'static> {
         Snapshot {
             stream: "jira work items",
-            items: 1500,
             stream_items: 500,
             stream_total: total,
             findings: 3,
