@@ -47,13 +47,9 @@ pub enum Command {
         #[command(subcommand)]
         action: QuarantineCmd,
     },
-    /// Scan files at rest for secrets and personal data: one row per finding.
-    Scan {
-        #[arg(long, value_enum, default_value_t = Format::Csv)]
-        format: Format,
-        #[arg(required = true, value_name = "PATH")]
-        paths: Vec<PathBuf>,
-    },
+    /// Scan files at rest, or a whole Atlassian site (--site), for secrets and personal data: one row per
+    /// finding.
+    Scan(ScanArgs),
     /// Validate the configuration; every error is named with its place.
     Check,
     /// Headless engine: follow the configured sources, detect, keep retention, until SIGTERM or SIGINT.
@@ -113,6 +109,44 @@ pub enum QuarantineCmd {
         #[arg(long, default_value_t = 1000)]
         limit: usize,
     },
+}
+
+/// `vigil scan`'s arguments: files (PATH…) or a site (--site …), not both.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("target").required(true).args(["paths", "site"]))]
+pub struct ScanArgs {
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    pub format: Format,
+    /// Files or directories to scan.
+    #[arg(value_name = "PATH", conflicts_with = "site")]
+    pub paths: Vec<PathBuf>,
+    /// Scan this Atlassian Cloud site's content at rest (https://ORG.atlassian.net): Confluence pages and
+    /// blog posts, Jira work items with their comments. Rows: finding_id, detection, app, container, title,
+    /// link, redacted, fingerprint.
+    #[arg(long, value_name = "URL", requires_all = ["user", "token"])]
+    pub site: Option<String>,
+    /// The Atlassian account's e-mail (HTTP Basic user).
+    #[arg(long, value_name = "EMAIL", requires = "site")]
+    pub user: Option<String>,
+    /// Its API token, as env:NAME or file:PATH (never the token itself: it would show in ps and shell
+    /// history).
+    #[arg(long, value_name = "env:NAME|file:PATH", requires = "site")]
+    pub token: Option<String>,
+    /// Scan Confluence (with neither --confluence nor --jira: both).
+    #[arg(long, requires = "site")]
+    pub confluence: bool,
+    /// Scan Jira (with neither --confluence nor --jira: both).
+    #[arg(long, requires = "site")]
+    pub jira: bool,
+    /// Also raise each finding as an alert in the store, once per secret and place across scans.
+    #[arg(long, requires = "site")]
+    pub alerts: bool,
+    /// Discard the saved position of an interrupted scan of this site and start over.
+    #[arg(long, requires = "site")]
+    pub restart: bool,
+    /// Items asked for per API page (Jira takes at most 100, Confluence 250).
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=250))]
+    pub page_size: u32,
 }
 
 /// Machine formats.

@@ -3,14 +3,16 @@
 //!
 //! Start-up order, the same for every command: parse arguments → install the error hooks → [`setup::Setup`]
 //! (configuration → data dir → logging → store or engine) → the command. The commands live by what they need:
-//! `tool_cmds` (no store: generate, scan, check), `store_cmds` (the store: ingest, export, quarantine,
-//! status), `engine_cmds` (the running engine: the UI, demo, serve). None of them imports another.
+//! `tool_cmds` (no store: generate, scan, check), `site_cmd` (`scan --site`: the network, and the store for
+//! its key and alerts), `store_cmds` (the store: ingest, export, quarantine, status), `engine_cmds` (the
+//! running engine: the UI, demo, serve). None of them imports another.
 
 mod args;
 mod engine_cmds;
 mod integration_cmds;
 mod logfile;
 mod setup;
+mod site_cmd;
 mod store_cmds;
 mod time_arg;
 mod tool_cmds;
@@ -81,7 +83,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
         } => tool_cmds::generate(events, seed, incidents, manifest.as_deref()),
         // `check` reports a broken configuration instead of failing on it.
         Command::Check => tool_cmds::check(&globals),
-        Command::Scan { format, paths } => tool_cmds::scan(&Setup::load(globals)?, format, &paths),
+        Command::Scan(args) if args.site.is_some() => site_cmd::scan_site(globals, args),
+        Command::Scan(args) => tool_cmds::scan(&Setup::load(globals)?, args.format, &args.paths),
         Command::Ingest { files } => store_cmds::ingest(Setup::load(globals)?, &files),
         Command::Export(args) => store_cmds::export(Setup::load(globals)?, args),
         Command::Quarantine {

@@ -17,6 +17,7 @@ mod redetect;
 pub mod respond;
 pub mod retention;
 mod runtime;
+pub mod site_scan;
 pub mod socket;
 mod sources;
 pub mod status;
