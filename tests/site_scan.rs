@@ -1431,6 +1431,56 @@ fn alerts_are_raised_once_across_scans() {
 }
 
 #[test]
+fn alerts_go_through_a_running_serve_once_across_scans() {
+    let server = start_server(300, 100, 300, 20, Tricks::default());
+    let env = Env::new();
+    // `vigil serve` holds the store: the scan asks it for the key and tuning, and it raises the alerts.
+    let mut serve = env
+        .command(&["serve"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let socket = env.data().join(vigil::engine::socket::SOCKET_NAME);
+    let t = std::time::Instant::now();
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "serve's socket never came"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let first = env.scan(&server.base, &["--alerts"]);
+    let second = env.scan(&server.base, &["--alerts"]);
+    let status = env
+        .command(&["status", "--format", "json"])
+        .output()
+        .unwrap();
+    let _ = Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status();
+    let ended = serve.wait().unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert_eq!(rows(&stdout(&first)).len(), 20);
+    assert!(stderr(&first).contains("alerts=20"), "{}", stderr(&first));
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    assert!(stderr(&second).contains("alerts=0"), "{}", stderr(&second));
+    assert_eq!(
+        stdout(&first),
+        stdout(&second),
+        "the same rows, fingerprinted with serve's key"
+    );
+    let v: Value = serde_json::from_str(&stdout(&status)).unwrap();
+    assert_eq!(v["engine"], "running", "{v}");
+    assert_eq!(v["alerts"]["total"].as_u64(), Some(20), "{v}");
+    assert!(ended.success(), "serve ends cleanly: {ended:?}");
+    // Once serve is gone the store is the scan's again: a third scan raises nothing either.
+    let third = env.scan(&server.base, &["--alerts"]);
+    assert!(stderr(&third).contains("alerts=0"), "{}", stderr(&third));
+}
+
+#[test]
 fn a_next_link_to_another_origin_is_refused_and_the_token_never_shows() {
     let server = start_server(
         500,

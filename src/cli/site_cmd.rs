@@ -6,7 +6,9 @@ use std::io::{BufWriter, IsTerminal, Write};
 
 use color_eyre::eyre::{Result, WrapErr, bail, eyre};
 use vigil::config::SecretRef;
-use vigil::engine::site_scan::{self, Progress, SiteScan, SiteScanOptions, Token};
+use vigil::engine::site_scan::{
+    self, AlertSink, Progress, SiteScan, SiteScanError, SiteScanOptions, Token,
+};
 use vigil::store::{Store, StoreError};
 
 use super::args::{Format, ScanArgs};
@@ -54,39 +56,57 @@ pub fn scan_site(globals: Globals, args: ScanArgs) -> Result<i32> {
     create_private_dir(&dir)?;
     setup.start_logging(&dir);
 
-    // The store when alerts go into it, or when its key is the fingerprint key (none configured).
+    // The store when alerts go into it, or when its key is the fingerprint key (none configured). A running
+    // `vigil serve` holds it: then serve gives the key and the tuning in force, and raises the alerts.
     let configured_key = setup.fingerprint_key()?;
-    let store = if args.alerts || configured_key.is_none() {
-        match Store::open(&dir) {
-            Ok(s) => Some(s),
-            Err(StoreError::InUse { dir, pid }) => {
-                return Err(if args.alerts {
-                    eyre!(
-                        "the store at {} is in use by another vigil process (pid {pid}), probably `vigil serve`: --alerts writes into the store and cannot run beside it yet; stop it, or scan without --alerts",
-                        dir.display()
-                    )
-                } else {
-                    eyre!(
-                        "the store at {} is in use by another vigil process (pid {pid}), probably `vigil serve`: the scan needs the store's fingerprint key; set [engine] fingerprint_key (env:NAME or file:PATH) to scan beside it",
-                        dir.display()
-                    )
-                });
-            }
-            Err(e) => return Err(e.into()),
-        }
+    let needs_store = args.alerts || configured_key.is_none();
+    let served = if needs_store { setup.attach()? } else { None };
+    let (key, tuning, sink): (Vec<u8>, _, Option<Box<dyn AlertSink>>) = if let Some((
+        mut client,
+        at,
+    )) = served
+    {
+        let (serve_key, tuning) = client
+            .scan_context()
+            .wrap_err_with(|| format!("asking {at} for the fingerprint key and the tuning"))?;
+        let sink: Option<Box<dyn AlertSink>> = if args.alerts {
+            Some(Box::new(ServeSink {
+                socket: dir.join(vigil::engine::socket::SOCKET_NAME),
+            }))
+        } else {
+            None
+        };
+        (configured_key.unwrap_or(serve_key), tuning, sink)
     } else {
-        None
+        let store = if needs_store {
+            match Store::open(&dir) {
+                Ok(s) => Some(s),
+                Err(StoreError::InUse { dir, pid }) => {
+                    return Err(eyre!(
+                        "the store at {} is in use by another vigil process (pid {pid}) that does not answer on its socket as `vigil serve` does; stop it, or set [engine] fingerprint_key and scan without --alerts",
+                        dir.display()
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            None
+        };
+        let key = match (configured_key, &store) {
+            (Some(k), _) => k,
+            (None, Some(s)) => s.fingerprint_key()?,
+            (None, None) => bail!("no fingerprint key"),
+        };
+        let tuning = match &store {
+            Some(s) => setup.tuning(s)?,
+            None => setup.config.tuning(),
+        };
+        let sink: Option<Box<dyn AlertSink>> = match store {
+            Some(s) if args.alerts => Some(Box::new(s)),
+            _ => None,
+        };
+        (key, tuning, sink)
     };
-    let key = match (configured_key, &store) {
-        (Some(k), _) => k,
-        (None, Some(s)) => s.fingerprint_key()?,
-        (None, None) => bail!("no fingerprint key"),
-    };
-    let tuning = match &store {
-        Some(s) => setup.tuning(s)?,
-        None => setup.config.tuning(),
-    };
-    let store = if args.alerts { store } else { None };
     let format = match args.format {
         Format::Csv => site_scan::OutputFormat::Csv,
         Format::Json => site_scan::OutputFormat::Json,
@@ -102,7 +122,7 @@ pub fn scan_site(globals: Globals, args: ScanArgs) -> Result<i32> {
         restart: args.restart,
         fingerprint_key: key,
         tuning,
-        alerts: store,
+        alerts: sink,
         options: SiteScanOptions {
             page_size: args.page_size,
             ..SiteScanOptions::default()
@@ -126,4 +146,27 @@ pub fn scan_site(globals: Globals, args: ScanArgs) -> Result<i32> {
         vigil::model::text::sanitize(&summary.to_string())
     );
     Ok(0)
+}
+
+/// `--alerts` beside a running `vigil serve`: each page's alerts go to it over the control socket (an
+/// admin's right), which raises those whose finding no earlier scan raised. A connection per page: a scan can
+/// wait on the site's rate limits longer than serve keeps an idle client.
+struct ServeSink {
+    socket: std::path::PathBuf,
+}
+
+impl AlertSink for ServeSink {
+    fn has_group(&mut self, _key: &str) -> Result<bool, SiteScanError> {
+        // serve checks, as it raises.
+        Ok(false)
+    }
+
+    fn raise(&mut self, alerts: Vec<vigil::model::Alert>) -> Result<u64, SiteScanError> {
+        let at = self.socket.display();
+        let fail = |e: String| SiteScanError::Alerts(format!("vigil serve at {at}: {e}"));
+        let mut client = vigil::engine::socket::Client::connect(&self.socket)
+            .map_err(|e| fail(e.to_string()))?
+            .ok_or_else(|| fail("no longer answers".into()))?;
+        client.raise_alerts(alerts).map_err(|e| fail(e.to_string()))
+    }
 }

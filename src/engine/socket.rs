@@ -27,7 +27,7 @@ use super::workers::{Batch, BatchCounts, Feeder, Shared, TICK};
 use crate::config::RolesConfig;
 use crate::detect::tuning::Tuning;
 use crate::export::{ExportFormat, ExportSelection, export_alerts};
-use crate::model::AlertFilter;
+use crate::model::{Alert, AlertFilter};
 use crate::store::{QuarantineRecord, Store};
 
 /// The protocol this build speaks (2: UIs attach).
@@ -74,6 +74,12 @@ pub enum Request {
     Attach,
     /// One query or command of an attached UI.
     Call { id: u64, call: Call },
+    /// What `vigil scan --site --alerts` needs to raise alerts as this engine would (an admin's right: it
+    /// includes the fingerprint key): answered by [`Response::ScanContext`].
+    ScanContext,
+    /// Raise these alerts of a site scan (an admin's right), each unless its group already has one (a finding
+    /// seen by an earlier scan); answered by [`Response::Raised`] once they are durable.
+    RaiseAlerts { alerts: Vec<Alert> },
 }
 
 /// What the server answers.
@@ -122,6 +128,13 @@ pub enum Response {
     },
     /// A change of the engine, pushed to every attached UI.
     Change { change: Change },
+    /// The store's fingerprint key (hex) and the tuning in force, for a site scan.
+    ScanContext {
+        fingerprint_key: String,
+        tuning: Tuning,
+    },
+    /// Alerts raised (the others' groups had one already).
+    Raised { raised: u64 },
     /// The tuning in force, pushed before the [`Change::TuningChanged`] it explains.
     Tuning { tuning: Tuning },
 }
@@ -292,6 +305,24 @@ pub fn role_of(roles: &RolesConfig, peer: &Peer, serve_uid: u32) -> Option<Role>
     .into_iter()
     .find(|(_, list)| list.iter().any(names))
     .map(|(r, _)| r)
+}
+
+/// Save the alerts whose group has none yet (the server's side of [`Request::RaiseAlerts`]); their ids.
+fn raise_new(store: &Store, alerts: Vec<Alert>) -> Result<Vec<Ulid>, crate::store::StoreError> {
+    let mut new = Vec::with_capacity(alerts.len());
+    for a in alerts {
+        if store.latest_in_group(&a.group_key)?.is_none()
+            && !new.iter().any(|n: &Alert| n.group_key == a.group_key)
+        {
+            new.push(a);
+        }
+    }
+    if new.is_empty() {
+        return Ok(Vec::new());
+    }
+    store.save_alerts(&new)?;
+    store.flush()?;
+    Ok(new.iter().map(|a| a.id).collect())
 }
 
 /// The peer of a connected socket, from `SO_PEERCRED` and the user and group databases.
@@ -626,6 +657,39 @@ fn serve_client(mut s: UnixStream, ctx: &Ctx<'_>) -> Result<(), SocketError> {
                         .collect(),
                     total: store.quarantined_count(),
                 },
+                Err(e) => Response::Error {
+                    message: e.to_string(),
+                },
+            },
+            Request::ScanContext | Request::RaiseAlerts { .. } if role < Role::Admin => {
+                let message = format!(
+                    "raising a site scan's alerts is for admins; {peer} is a {}",
+                    role.as_str()
+                );
+                tracing::warn!(%message, "socket request denied");
+                Response::Error { message }
+            }
+            Request::ScanContext => match store.fingerprint_key() {
+                Ok(key) => Response::ScanContext {
+                    fingerprint_key: key.iter().map(|b| format!("{b:02x}")).collect(),
+                    tuning: handle.current_tuning(),
+                },
+                Err(e) => Response::Error {
+                    message: e.to_string(),
+                },
+            },
+            Request::RaiseAlerts { alerts } => match raise_new(store, alerts) {
+                Ok(ids) => {
+                    tracing::info!(peer = %peer, raised = ids.len(), "site scan alerts raised through the socket");
+                    let raised = ids.len() as u64;
+                    if !ids.is_empty() {
+                        handle.publish(Change::AlertsChanged {
+                            raised: ids.len(),
+                            ids,
+                        });
+                    }
+                    Response::Raised { raised }
+                }
                 Err(e) => Response::Error {
                     message: e.to_string(),
                 },
@@ -1143,6 +1207,35 @@ impl Client {
         write_frame(&mut self.stream, &Request::Quarantine { limit })?;
         match read_frame::<Response>(&mut self.stream)? {
             Some(Response::Quarantine { records, total }) => Ok((records, total)),
+            Some(Response::Error { message }) => Err(SocketError::Refused(message)),
+            other => Err(SocketError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// The fingerprint key (bytes) and the tuning of the running engine, for a site scan's alerts.
+    pub fn scan_context(&mut self) -> Result<(Vec<u8>, Tuning), SocketError> {
+        write_frame(&mut self.stream, &Request::ScanContext)?;
+        match read_frame::<Response>(&mut self.stream)? {
+            Some(Response::ScanContext {
+                fingerprint_key,
+                tuning,
+            }) => {
+                let key = (0..fingerprint_key.len() / 2)
+                    .map(|i| u8::from_str_radix(&fingerprint_key[2 * i..2 * i + 2], 16))
+                    .collect::<Result<Vec<u8>, _>>()
+                    .map_err(|_| SocketError::Unexpected("a malformed fingerprint key".into()))?;
+                Ok((key, tuning))
+            }
+            Some(Response::Error { message }) => Err(SocketError::Refused(message)),
+            other => Err(SocketError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Raise a site scan's alerts in the running engine; how many were new.
+    pub fn raise_alerts(&mut self, alerts: Vec<Alert>) -> Result<u64, SocketError> {
+        write_frame(&mut self.stream, &Request::RaiseAlerts { alerts })?;
+        match read_frame::<Response>(&mut self.stream)? {
+            Some(Response::Raised { raised }) => Ok(raised),
             Some(Response::Error { message }) => Err(SocketError::Refused(message)),
             other => Err(SocketError::Unexpected(format!("{other:?}"))),
         }

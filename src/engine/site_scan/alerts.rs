@@ -15,12 +15,12 @@ use ulid::Ulid;
 
 use super::Item;
 use super::rows::Found;
+use super::{AlertSink, SiteScanError};
 use crate::detect::catalogue;
 use crate::detect::content::custom_scanner_id;
 use crate::detect::tuning::{ExclusionKind, Tuning};
 use crate::model::text::{sanitize, truncate};
 use crate::model::{Alert, AlertActor, AlertStatus, ContentMatch, DetectionId, Severity};
-use crate::store::{Store, StoreError};
 
 /// Longest subject kept.
 const SUBJECT_MAX: usize = 200;
@@ -33,7 +33,7 @@ pub(super) fn group_key(detection: &str, site: &str, app: &str, item: &str, fp: 
 /// Raises a page's alerts: what it needs, and the group keys raised in this page already (the same item
 /// twice on a page raises once).
 pub(super) struct Raiser<'a> {
-    pub store: &'a Store,
+    pub store: &'a mut (dyn AlertSink + 'static),
     pub tuning: &'a Tuning,
     pub site: &'a str,
     pub now: DateTime<Utc>,
@@ -48,8 +48,9 @@ impl Raiser<'_> {
         item: &Item,
         title: &str,
         found: &[Found],
-    ) -> Result<Vec<Alert>, StoreError> {
-        let (store, tuning, site, now) = (self.store, self.tuning, self.site, self.now);
+    ) -> Result<Vec<Alert>, SiteScanError> {
+        let (tuning, site, now) = (self.tuning, self.site, self.now);
+        let store = &mut *self.store;
         let batch = &mut self.batch;
         let Some(spec) = catalogue::spec("sensitive-content") else {
             return Ok(Vec::new());
@@ -76,7 +77,7 @@ impl Raiser<'_> {
                 continue;
             }
             let key = group_key(&det, site, item.app, &item.id, &fp);
-            if batch.contains(&key) || store.latest_in_group(&key)?.is_some() {
+            if batch.contains(&key) || store.has_group(&key)? {
                 continue;
             }
             batch.insert(key.clone());

@@ -58,6 +58,7 @@ pub use rows::{COLUMNS, Row, finding_id};
 
 use crate::detect::content::{ContentScanner, fingerprint};
 use crate::detect::tuning::Tuning;
+use crate::model::Alert;
 use crate::store::{Store, StoreError};
 use http::{Client, Site, Wait};
 use state::{ScanFiles, ScanState};
@@ -153,10 +154,31 @@ pub struct SiteScan {
     pub fingerprint_key: Vec<u8>,
     /// Scanner switches and custom detections; detection switches and exclusions for `--alerts`.
     pub tuning: Tuning,
-    /// Raise alerts into this store (`--alerts`).
-    pub alerts: Option<Store>,
+    /// Raise alerts here (`--alerts`): the store, or a running `vigil serve` that holds it.
+    pub alerts: Option<Box<dyn AlertSink>>,
     /// Page size, caps, timeouts and retries.
     pub options: SiteScanOptions,
+}
+
+/// Where `--alerts` raises alerts: the store itself, or a running `vigil serve` that holds it (the CLI
+/// speaks to it over the control socket). Either way a finding's alert is raised once across scans.
+pub trait AlertSink {
+    /// Whether group `key` has an alert already. A sink that deduplicates as it raises may answer `false`.
+    fn has_group(&mut self, key: &str) -> Result<bool, SiteScanError>;
+    /// Raise one page's new alerts durably; how many were raised.
+    fn raise(&mut self, alerts: Vec<Alert>) -> Result<u64, SiteScanError>;
+}
+
+impl AlertSink for Store {
+    fn has_group(&mut self, key: &str) -> Result<bool, SiteScanError> {
+        Ok(self.latest_in_group(key)?.is_some())
+    }
+
+    fn raise(&mut self, alerts: Vec<Alert>) -> Result<u64, SiteScanError> {
+        self.save_alerts(&alerts)?;
+        self.flush()?;
+        Ok(alerts.len() as u64)
+    }
 }
 
 /// What a finished scan covered (over all its runs when it was resumed).
@@ -229,6 +251,9 @@ pub enum SiteScanError {
     Site(String),
     #[error("scanner configuration: {0}")]
     Config(String),
+    /// Raising the findings' alerts failed (through `vigil serve`); the scan stops and can be resumed.
+    #[error("raising alerts: {0}; scan stopped, run it again to resume")]
+    Alerts(String),
     #[error("cannot start the HTTP client: {0}")]
     Client(String),
     #[error(
@@ -386,7 +411,7 @@ pub fn check_site(site: &str) -> Result<(), SiteScanError> {
 /// Run the scan: read every stream from its saved position to its end, then write every row to `out`. See the
 /// module docs for what is read, how a kill is survived and what stops a scan.
 pub fn run(
-    scan: SiteScan,
+    mut scan: SiteScan,
     out: &mut dyn Write,
     progress: &mut Progress,
 ) -> Result<SiteScanSummary, SiteScanError> {
@@ -454,7 +479,7 @@ pub fn run(
         site: site.clone(),
         scanner,
         tuning: &scan.tuning,
-        store: scan.alerts.as_ref(),
+        store: scan.alerts.as_deref_mut(),
         files: &files,
         writer: files.findings_writer(st.findings_len)?,
         page_size: scan.options.page_size.max(1),
@@ -506,7 +531,7 @@ struct Ctx<'a> {
     site: Site,
     scanner: ContentScanner,
     tuning: &'a Tuning,
-    store: Option<&'a Store>,
+    store: Option<&'a mut (dyn AlertSink + 'static)>,
     files: &'a ScanFiles,
     writer: state::FindingsWriter,
     page_size: u32,
@@ -672,7 +697,7 @@ impl Ctx<'_> {
         let now = Utc::now();
         let mut lines: Vec<u8> = Vec::new();
         let mut new_alerts = Vec::new();
-        let mut raiser = self.store.map(|store| alerts::Raiser {
+        let mut raiser = self.store.as_deref_mut().map(|store| alerts::Raiser {
             store,
             tuning: self.tuning,
             site: &self.site.base,
@@ -691,12 +716,11 @@ impl Ctx<'_> {
             }
             found_rows += rows.len() as u64;
         }
-        if let Some(store) = self.store
+        drop(raiser);
+        if let Some(store) = self.store.as_deref_mut()
             && !new_alerts.is_empty()
         {
-            store.save_alerts(&new_alerts)?;
-            store.flush()?;
-            st.alerts += new_alerts.len() as u64;
+            st.alerts += store.raise(new_alerts)?;
         }
         st.findings_len = self.writer.append(&lines)?;
         let n = page.items.len() as u64;
