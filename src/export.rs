@@ -354,23 +354,23 @@ fn is_invisible(c: char) -> bool {
 
 /// One CSV cell as written: formula neutralised (decided on the text as given), then every C0/C1 control
 /// (newlines and tabs included: a cell is one line, and a raw ESC or BEL would drive the terminal of whoever
-/// `cat`s the file) and every invisible or reordering character replaced by U+FFFD, so what the file shows
-/// is what it holds.
+/// `cat`s the file) and every other invisible character replaced by U+FFFD, so what the file shows is what it
+/// holds. A bidi control becomes the marker naming it (`⟨RLO⟩`), as on screen: the reader of a report sees
+/// that a name was made to read backwards, not only that something was there.
 pub fn csv_cell(cell: &str) -> std::borrow::Cow<'_, str> {
     let cell = neutralise_formula(cell);
     if !cell.chars().any(|c| c.is_control() || is_invisible(c)) {
         return cell;
     }
-    cell.chars()
-        .map(|c| {
-            if c.is_control() || is_invisible(c) {
-                '\u{fffd}'
-            } else {
-                c
-            }
-        })
-        .collect::<String>()
-        .into()
+    let mut out = String::with_capacity(cell.len() + 8);
+    for c in cell.chars() {
+        match crate::model::text::bidi_marker(c) {
+            Some(m) => out.push_str(m),
+            None if c.is_control() || is_invisible(c) => out.push('\u{fffd}'),
+            None => out.push(c),
+        }
+    }
+    out.into()
 }
 
 /// Streams alerts to a writer in one format; `finish` flushes.
@@ -493,7 +493,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn controls_and_bidi_become_replacement_characters() {
+    fn controls_become_replacement_characters_and_bidi_controls_markers() {
         let hostile = "Deploy\x1b]0;pwned\x07 \0notes\u{9b}2J\u{202e}txt.exe\u{2066}\u{200b}\u{feff}\r\n\tend\x7f";
         let cell = csv_cell(hostile);
         assert!(
@@ -503,7 +503,7 @@ mod tests {
         );
         assert_eq!(
             cell,
-            "Deploy\u{fffd}]0;pwned\u{fffd} \u{fffd}notes\u{fffd}2J\u{fffd}txt.exe\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}end\u{fffd}"
+            "Deploy\u{fffd}]0;pwned\u{fffd} \u{fffd}notes\u{fffd}2J⟨RLO⟩txt.exe⟨LRI⟩\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}end\u{fffd}"
         );
         assert_eq!(csv_cell("Ana Admin — Zürich"), "Ana Admin — Zürich");
     }

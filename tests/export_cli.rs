@@ -103,7 +103,7 @@ fn hostile_text_reaches_the_csv_inert() {
     let r = rdr.records().next().unwrap().unwrap();
     assert_eq!(
         &r[5],
-        "\u{fffd}]0;pwned\u{fffd}Deploy\u{fffd} notes\u{fffd}txt.exe"
+        "\u{fffd}]0;pwned\u{fffd}Deploy\u{fffd} notes⟨RLO⟩txt.exe"
     );
     assert_eq!(&r[8], "' =1+1");
     assert_eq!(&r[9], "'\u{a0}=HYPERLINK(\"http://evil\")");
