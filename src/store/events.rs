@@ -637,6 +637,18 @@ impl Store {
                 .collect();
             self.append_group(&mut w, &mut batch, group[0].0, group[0].1, &items)?;
         }
+        // The newest-time watermark goes first: a `Planner` takes every event newer than it as new without
+        // looking, so it must never fall behind stored events. Written after the batch, a crash between the
+        // two (a full disk, a kill) left a durable batch under an old watermark, and the same input ingested
+        // again stored that batch a second time. Ahead of the data after a crash, it only costs lookups.
+        self.meta
+            .fetch_and_update(META_LAST_EVENT, |old| {
+                let cur = old
+                    .and_then(|v| v.try_into().ok().map(i64::from_be_bytes))
+                    .unwrap_or(i64::MIN);
+                Some(cur.max(newest).to_be_bytes().to_vec())
+            })
+            .map_err(|e| self.sled(e))?;
         self.runs.apply_batch(batch).map_err(|e| self.sled(e))?;
         for tail in w.tails.values_mut() {
             for r in &mut tail.runs {
@@ -657,14 +669,6 @@ impl Store {
         drop(w);
         let new = order.len() as u64;
         self.bump("events", new)?;
-        self.meta
-            .fetch_and_update(META_LAST_EVENT, |old| {
-                let cur = old
-                    .and_then(|v| v.try_into().ok().map(i64::from_be_bytes))
-                    .unwrap_or(i64::MIN);
-                Some(cur.max(newest).to_be_bytes().to_vec())
-            })
-            .map_err(|e| self.sled(e))?;
         Ok(new)
     }
 
