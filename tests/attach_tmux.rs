@@ -5,6 +5,7 @@
 //! Skipped with a note without tmux (CI installs it).
 #![allow(clippy::unwrap_used)] // a test that cannot go on should stop loudly
 
+mod common;
 mod tui_support;
 
 use std::os::unix::net::UnixStream;
@@ -12,18 +13,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::tmux::{Session, capture, keys, tmux_available, wait_for};
 use vigil::engine::socket::SOCKET_NAME;
-
-/// Kills the tmux session however the test ends.
-struct Session(String);
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.0])
-            .output();
-    }
-}
 
 /// Stops `vigil serve` however the test ends.
 struct Serve(Child);
@@ -35,48 +26,6 @@ impl Drop for Serve {
             .status();
         let _ = self.0.wait();
     }
-}
-
-fn tmux(args: &[&str]) -> String {
-    let out = Command::new("tmux").args(args).output().expect("run tmux");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn capture(s: &str) -> String {
-    tmux(&["capture-pane", "-p", "-t", s])
-}
-
-fn keys(s: &str, k: &str) {
-    tmux(&["send-keys", "-t", s, k]);
-}
-
-/// Poll the pane until `pred` holds (bounded); returns the last capture.
-fn wait_for(s: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
-    let start = Instant::now();
-    loop {
-        let screen = capture(s);
-        if pred(&screen) {
-            return screen;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}; screen:\n{screen}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Whether tmux can be run. CI installs it: there a missing tmux is a failure, not a skip.
-fn tmux_available() -> bool {
-    if Command::new("tmux").arg("-V").output().is_ok() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "tmux is required under CI"
-    );
-    eprintln!("NOTE: tmux is not on PATH; skipping a tmux end-to-end test");
-    false
 }
 
 /// A seeded store in `dir/data` served by `vigil serve` with `config_text`.

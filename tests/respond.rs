@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use common::tmux::{Session, tmux, tmux_available, wait_for};
 use vigil::config::SecretRef;
 use vigil::engine::respond::{Access, AccessOptions, OrgAdmin};
 use vigil::engine::{Command, EngineError, EngineHandle};
@@ -389,48 +390,6 @@ async fn nothing_is_sent_without_an_org_or_for_a_forged_actor_id() {
 }
 
 // ---- the real binary in tmux ----
-
-struct Session(String);
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = Proc::new("tmux")
-            .args(["kill-session", "-t", &self.0])
-            .output();
-    }
-}
-
-fn tmux(args: &[&str]) -> String {
-    let out = Proc::new("tmux").args(args).output().expect("run tmux");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn wait_for(s: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
-    let start = Instant::now();
-    loop {
-        let screen = tmux(&["capture-pane", "-p", "-t", s]);
-        if pred(&screen) {
-            return screen;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}; screen:\n{screen}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn tmux_available() -> bool {
-    if Proc::new("tmux").arg("-V").output().is_ok() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "tmux is required under CI"
-    );
-    eprintln!("NOTE: tmux is not on PATH; skipping a tmux end-to-end test");
-    false
-}
 
 fn config(dir: &Path, url: &str) -> std::path::PathBuf {
     let path = dir.join("vigil.toml");

@@ -2,47 +2,14 @@
 //! terminal is restored; a second run ends on SIGTERM and restores it too. Skipped with a note without tmux.
 #![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 
+mod common;
 mod tui_support;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Kills the tmux session however the test ends.
-struct Session(String);
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.0])
-            .output();
-    }
-}
-
-fn tmux(args: &[&str]) -> String {
-    let out = Command::new("tmux").args(args).output().expect("run tmux");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn capture(s: &str) -> String {
-    tmux(&["capture-pane", "-p", "-t", s])
-}
-
-/// Poll the pane until `pred` holds (bounded); returns the last capture.
-fn wait_for(s: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
-    let start = Instant::now();
-    loop {
-        let screen = capture(s);
-        if pred(&screen) {
-            return screen;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}; screen:\n{screen}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use common::tmux::{Session, capture, tmux, tmux_available, wait_for};
 
 fn seed(dir: &Path) {
     let store = vigil::store::Store::open(dir).expect("store");
@@ -80,19 +47,6 @@ fn start(name: &str, dir: &Path, cfg: &Path) -> Session {
     });
     assert!(screen.contains("Queue"), "no queue on screen:\n{screen}");
     session
-}
-
-/// Whether tmux can be run. CI installs it (.ci/run): there a missing tmux is a failure, not a skip.
-fn tmux_available() -> bool {
-    if Command::new("tmux").arg("-V").output().is_ok() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "tmux is required under CI"
-    );
-    eprintln!("NOTE: tmux is not on PATH; skipping a tmux end-to-end test");
-    false
 }
 
 /// Start `cmd` in a detached tmux session `name` of 100x30.

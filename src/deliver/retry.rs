@@ -76,6 +76,15 @@ pub fn next_attempt(
     })
 }
 
+/// The `Retry-After` of an answer, read against the clock now; `None` when absent or neither form. The
+/// one reading every HTTP client of vigil (delivery, the events poller, the site scan, suspend) shares.
+pub fn retry_after_header(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, Utc::now()))
+}
+
 /// `Retry-After` as delay-seconds or an HTTP date; `None` when it is neither.
 pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();

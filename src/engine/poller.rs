@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::workers::{Batch, Feeder, Shared, TICK};
 use crate::config::{ApiFrom, SourceConfig};
-use crate::deliver::retry::parse_retry_after;
+use crate::deliver::retry::retry_after_header;
 use crate::deliver::worker::http_client;
 use crate::ingest::{Reader, Record};
 use crate::store::Store;
@@ -404,11 +404,7 @@ impl Api {
                 });
             }
             if !status.is_success() {
-                let after = resp
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| parse_retry_after(v, Utc::now()));
+                let after = retry_after_header(resp.headers());
                 let retryable = code == 408 || code == 429 || status.is_server_error();
                 return Err(PollError::Retry {
                     why: format!("HTTP {code}{reason}"),

@@ -18,13 +18,12 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
 use crate::config::{SecretRef, SourceConfig};
-use crate::deliver::retry::parse_retry_after;
+use crate::deliver::retry::retry_after_header;
 use crate::deliver::worker::http_client;
 use crate::model::{Alert, text};
 
@@ -336,11 +335,7 @@ async fn call(url: Url, token: &str, opts: &AccessOptions) -> Result<String, Acc
             }
         };
         let status = resp.status();
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, Utc::now()));
+        let retry_after = retry_after_header(resp.headers());
         let mut body = Vec::new();
         while body.len() < opts.max_body {
             match resp.chunk().await {

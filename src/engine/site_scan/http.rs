@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use reqwest::Url;
 
 use super::{SiteScanError, SiteScanOptions, Token};
-use crate::deliver::retry::parse_retry_after;
+use crate::deliver::retry::retry_after_header;
 use crate::deliver::worker::http_client;
 
 /// The site's origin and base URL (`https://acme.atlassian.net`, no trailing slash).
@@ -210,11 +210,7 @@ impl Client {
             }));
         }
         if code == 408 || code == 429 || status.is_server_error() {
-            let after = resp
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, Utc::now()));
+            let after = retry_after_header(resp.headers());
             return Err(Attempt::Retry {
                 why: format!("HTTP {code}{reason}"),
                 after,
