@@ -2,7 +2,7 @@
 //! `vigil serve`. Each starts through [`Setup`] (config → data dir → logging → store), then the engine, then
 //! the UI or the signal wait.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use color_eyre::eyre::{Result, WrapErr, bail, eyre};
@@ -115,6 +115,39 @@ impl Drop for TempDir {
     }
 }
 
+/// Remove the `vigil-demo-<pid>-…` directories in `tmp` whose process no longer runs and that are this
+/// user's own directories (a symlink or someone else's is left alone); how many were removed.
+fn sweep_stale_demo_dirs(tmp: &Path) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return 0;
+    };
+    let uid = rustix::process::getuid().as_raw();
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("vigil-demo-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let path = e.path();
+        let ours = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir() && m.uid() == uid);
+        if ours && !Path::new(&format!("/proc/{pid}")).exists() {
+            match std::fs::remove_dir_all(&path) {
+                Ok(()) => removed += 1,
+                Err(e) => {
+                    tracing::warn!(dir = %path.display(), error = %e, "cannot remove a stale demo dir")
+                }
+            }
+        }
+    }
+    removed
+}
+
 /// `vigil demo`: a month of synthetic history (alerts raised through the real pipeline), a live stream on
 /// top, and the UI. `explicit_dir` is `--data-dir` only: a `VIGIL_DATA_DIR` in the environment must never
 /// fill someone's real store with synthetic events.
@@ -126,6 +159,9 @@ pub fn demo(mut setup: Setup, explicit_dir: Option<PathBuf>, seed: u64) -> Resul
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_nanos())
                 .unwrap_or(0);
+            // A demo killed before its UI took over the signals (a dropped SSH session while it loads, a
+            // kill -9) could not remove its store: remove those of processes that are gone.
+            sweep_stale_demo_dirs(&std::env::temp_dir());
             let d =
                 std::env::temp_dir().join(format!("vigil-demo-{}-{nanos:x}", std::process::id()));
             create_private_dir(&d)?;
@@ -251,4 +287,31 @@ pub fn serve(mut setup: Setup, stdin: bool) -> Result<i32> {
         tracing::info!("vigil serve stopped cleanly");
         Ok(0)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sweep_stale_demo_dirs;
+
+    #[test]
+    fn only_own_demo_dirs_of_gone_processes_are_swept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let gone = tmp.path().join("vigil-demo-999999999-1a2b");
+        std::fs::create_dir(&gone).unwrap();
+        std::fs::write(gone.join("db"), b"x").unwrap();
+        let live = tmp
+            .path()
+            .join(format!("vigil-demo-{}-3c4d", std::process::id()));
+        std::fs::create_dir(&live).unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let link = tmp.path().join("vigil-demo-999999998-5e6f");
+        std::os::unix::fs::symlink(elsewhere.path(), &link).unwrap();
+        let other = tmp.path().join("not-a-demo-999999999");
+        std::fs::create_dir(&other).unwrap();
+
+        assert_eq!(sweep_stale_demo_dirs(tmp.path()), 1);
+        assert!(!gone.exists());
+        assert!(live.exists() && other.exists());
+        assert!(link.symlink_metadata().is_ok() && elsewhere.path().exists());
+    }
 }
