@@ -85,6 +85,13 @@ fn phase(name: &str, file: &Path, work: &Path) -> (f64, u64) {
             next_peak(&mut peaks, "ingest");
             let stats = p.finish().unwrap();
             next_peak(&mut peaks, "finish");
+            let writes = store.run_writes();
+            let per_k = |n: u64| n as f64 * 1000.0 / stats.ingested.max(1) as f64;
+            eprintln!(
+                "  {name} runs written per 1,000 events: {:.0} small, {:.0} final",
+                per_k(writes.small),
+                per_k(writes.final_runs)
+            );
             eprintln!(
                 "  {name} detector state: {} bytes saved",
                 store

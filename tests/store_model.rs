@@ -78,6 +78,8 @@ fn run_events_case(seed: u64) {
     let mut rng = SmallRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path()).unwrap();
+    // Held writes (what a bulk ingest does) on for some cases from the start.
+    s.hold_writes(rng.random_bool(0.5)).unwrap();
     let mut model = Model::new();
     let actors = ["ana", "bob", "cy", "dee"];
     let mut clock = 0i64;
@@ -113,8 +115,10 @@ fn run_events_case(seed: u64) {
         if rng.random_bool(0.1) {
             s.seal_small_runs(None).unwrap();
         }
+        toggle_holding(&s, &mut rng);
         if batch_no == 20 {
-            // Reopen halfway: the writer's memory of tails starts empty.
+            // Reopen halfway: the writer's memory of tails starts empty (a flush writes what it held).
+            s.flush().unwrap();
             drop(s);
             let s2 = Store::open(dir.path()).unwrap();
             return continue_events_case(seed, rng, s2, model, all, clock, dir);
@@ -156,6 +160,7 @@ fn continue_events_case(
         if rng.random_bool(0.1) {
             s.seal_small_runs(None).unwrap();
         }
+        toggle_holding(&s, &mut rng);
     }
     // Trickle: tiny batches of mixed sizes, the pattern that makes tails merge in cascades.
     for batch_no in 40..160 {
@@ -172,8 +177,12 @@ fn continue_events_case(
             .collect();
         insert_checked(&s, &batch, &mut model, seed);
         all.extend(batch);
+        if batch_no % 10 == 0 {
+            toggle_holding(&s, &mut rng);
+        }
     }
-    // Everything again, in order: every event is a duplicate.
+    // Everything again, in order: every event is a duplicate, held ones too (each insert plans afresh, so
+    // only the store's own check can tell).
     for chunk in all.chunks(97) {
         let out = s.insert_events(chunk).unwrap();
         assert_eq!(
@@ -181,6 +190,8 @@ fn continue_events_case(
             "seed {seed}: a stored event was not found again"
         );
     }
+    // Reads see what is written: what was held goes in now.
+    s.hold_writes(false).unwrap();
     assert_eq!(s.event_count(), model.len() as u64);
     for actor in ["ana", "bob", "cy", "dee"] {
         for _ in 0..15 {
@@ -237,6 +248,16 @@ fn continue_events_case(
     let again: Vec<AuditEvent> = all.iter().rev().take(50).cloned().collect();
     insert_checked(&s, &again, &mut model, seed);
     assert_eq!(s.event_count(), model.len() as u64);
+}
+
+/// Turn held writes on or off at random, and now and then write what is held without turning it off.
+fn toggle_holding(s: &Store, rng: &mut SmallRng) {
+    if rng.random_bool(0.15) {
+        s.hold_writes(rng.random_bool(0.6)).unwrap();
+    }
+    if rng.random_bool(0.05) {
+        s.write_held().unwrap();
+    }
 }
 
 proptest! {

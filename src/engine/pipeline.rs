@@ -280,7 +280,7 @@ impl Committer {
                 .collect();
             self.store.enqueue_forward(&new)?;
         }
-        let bodies: Vec<Vec<u8>> = events
+        let mut bodies: Vec<Vec<u8>> = events
             .iter()
             .enumerate()
             .map(|(i, e)| {
@@ -291,7 +291,7 @@ impl Committer {
                 }
             })
             .collect();
-        self.store.write_planned(&events, &bodies, &plan)?;
+        self.store.write_planned(&events, &mut bodies, &plan)?;
         drop(bodies);
         let outcome = plan.outcome();
         self.stats.ingested += outcome.new;
@@ -299,7 +299,10 @@ impl Committer {
         for draft in drafts {
             self.apply_draft(draft)?;
         }
-        // Evidence comes from the actor index, which now holds this batch too.
+        // Evidence comes from the actor index, which now holds this batch too (held events written first).
+        if !self.backfill.is_empty() {
+            self.store.write_held()?;
+        }
         for (id, draft) in std::mem::take(&mut self.backfill) {
             if let Some(mut alert) = self.dirty.remove(&id) {
                 fill_evidence(&self.store, &mut alert, &draft)?;
@@ -564,7 +567,10 @@ impl Pipeline {
             dir: commit.store.dir().to_path_buf(),
             limits: *sort_limits,
         };
-        std::thread::scope(|scope| {
+        // A stream in bulk: the store holds appends back for a few batches (see `Store::hold_writes`) and
+        // writes them all before this returns, so nothing reads past what is held.
+        commit.store.hold_writes(true)?;
+        let ingested = std::thread::scope(|scope| {
             let reader = scope.spawn(|| prepare_stream(source, reader, &sorter, prep, tx, back_rx));
             let mut committed = Ok(());
             for batch in rx.iter() {
@@ -585,7 +591,10 @@ impl Pipeline {
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p));
             committed.and(read)
-        })
+        });
+        let settled = commit.store.hold_writes(false);
+        ingested?;
+        Ok(settled?)
     }
 
     /// Queue one parsed event (sources that deliver events one by one); a full batch is processed at once.
@@ -689,6 +698,8 @@ impl Pipeline {
     /// sources call this before acknowledging a batch).
     pub fn checkpoint(&mut self) -> Result<(), PipelineError> {
         self.process_batch()?;
+        // Re-detection reads the store.
+        self.commit.store.write_held()?;
         let late: Vec<String> = self
             .prep
             .detector

@@ -14,7 +14,7 @@ mod zdict;
 
 /// Re-exported where callers page alerts.
 pub use crate::model::{AlertFilter, AlertPage, StatusCounts};
-pub use events::{EventPlan, InsertOutcome, Planner, encode_event, event_runs};
+pub use events::{EventPlan, InsertOutcome, Planner, RunWrites, encode_event, event_runs};
 pub use quarantine::{QUARANTINE_SOURCE_CAP, QUARANTINE_TOTAL_CAP, QuarantineRecord};
 
 use std::fs::File;
@@ -159,6 +159,9 @@ pub struct Store {
     db: sled::Db,
     runs: sled::Tree,
     run_writer: std::sync::Arc<std::sync::Mutex<events::RunWriter>>,
+    /// Events the writer holds back (see [`Store::hold_writes`]), for the dedupe check, which must not wait
+    /// on the writer's lock.
+    held_keys: std::sync::Arc<std::sync::Mutex<events::HeldKeys>>,
     book: sled::Tree,
     /// Alert writes read what they change first; one at a time.
     alert_lock: std::sync::Arc<std::sync::Mutex<()>>,
@@ -301,6 +304,7 @@ impl Store {
             dir: dir.to_path_buf(),
             runs: tree("event_runs")?,
             run_writer: Default::default(),
+            held_keys: Default::default(),
             book: tree("alert_book")?,
             alert_lock: Default::default(),
             quarantine: tree("quarantine")?,
@@ -319,8 +323,10 @@ impl Store {
         &self.dir
     }
 
-    /// Make every write so far durable. sled's `Ok` from an insert is not on disk until this returns.
+    /// Make every write so far durable, held events included (see [`Store::hold_writes`]). sled's `Ok` from an
+    /// insert is not on disk until this returns.
     pub fn flush(&self) -> Result<(), StoreError> {
+        self.write_held()?;
         self.db.flush().map(|_| ()).map_err(|e| self.sled(e))
     }
 
