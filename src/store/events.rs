@@ -58,10 +58,9 @@ impl EventPlan {
 }
 
 /// Batches whose events a [`Planner`] remembers: enough to cover every batch planned but not yet written while
-/// planning runs ahead of writing (the pipeline's channel holds two; with the batch being planned and the one
-/// being committed, four), and the [`HOLD_BATCHES`] more a held event may wait before the writer writes it
-/// (it looks only in the store).
-const RECENT_BATCHES: usize = HOLD_BATCHES as usize + 8;
+/// planning runs ahead of writing (the pipeline's channel holds two). Events the writer holds back longer
+/// (see [`Store::hold_writes`]) are found in its set of held keys.
+const RECENT_BATCHES: usize = 8;
 
 /// (time, hash of the id) → the ids planned with them (a hash collision keeps both).
 type RecentIds = HashMap<(i64, u64), Vec<Box<str>>>;
@@ -256,6 +255,8 @@ struct Tail {
     held: Vec<Held>,
     /// The writer's batch number when the oldest held event came.
     held_since: u64,
+    /// Bytes of ids and bodies held.
+    held_bytes: usize,
 }
 
 #[derive(Debug)]
@@ -291,15 +292,16 @@ struct Held {
     body: Vec<u8>,
 }
 
-/// Most batches an event is held back while holding is on (see [`Store::hold_writes`]): an actor active in
-/// most batches of a dense stream (a thousand events cover minutes of a big organization, and each batch
-/// brings one or two events of each of hundreds of people) fills a full run in about this many, which then
-/// goes to the final space at once; the rest go to the tail as one small run per actor-day, not one per
-/// batch. A [`Planner`] remembers more batches than this, so holding never lets a duplicate through.
-pub const HOLD_BATCHES: u64 = 8;
+/// Most batches an event is held back while holding is on (see [`Store::hold_writes`]). A thousand events of a
+/// dense stream (a big organization's minutes) bring one or two events of each of hundreds of people, each
+/// active in a third of the batches or so: a person's half run (see [`is_final`]) takes some 20 to 40 batches
+/// to gather, and goes to the final space at once; what has not filled by then goes to the tail as one small
+/// run per actor-day, not one per batch.
+const HOLD_BATCHES: u64 = 48;
 
-/// Most body bytes held back at once, whatever their age: bounds the memory holding takes.
-const HOLD_BYTES: usize = 8 << 20;
+/// Most body bytes held back at once: past it, the actor-days that have waited longest are written (as small
+/// runs) until three quarters are left. Bounds the memory holding takes; about two thousand people's half runs.
+const HOLD_BYTES: usize = 16 << 20;
 
 /// Most actor-days the writer remembers; past it, days before the newest two are forgotten (they reload from
 /// the store with one read if written again).
@@ -704,12 +706,30 @@ impl Store {
                 .collect();
             written += self.append_group(&mut w, &mut batch, group[0].0, group[0].1, items)?;
         }
-        // Held events that have waited long enough, or all of them past the byte cap or when not holding.
-        let due = if !w.hold || w.held_bytes > HOLD_BYTES {
-            u64::MAX
-        } else {
+        // Held events that have waited long enough (all of them when not holding), and past the byte cap the
+        // ones that have waited longest.
+        let mut due = if w.hold {
             w.batch_no.saturating_sub(HOLD_BATCHES)
+        } else {
+            u64::MAX
         };
+        if w.held_bytes > HOLD_BYTES {
+            let mut ages: Vec<(u64, usize)> = w
+                .tails
+                .values()
+                .filter(|t| !t.held.is_empty())
+                .map(|t| (t.held_since, t.held_bytes))
+                .collect();
+            ages.sort_unstable();
+            let mut over = w.held_bytes - HOLD_BYTES / 4 * 3;
+            for (since, bytes) in ages {
+                due = due.max(since);
+                if bytes >= over {
+                    break;
+                }
+                over -= bytes;
+            }
+        }
         written += self.emit_held_since(&mut w, &mut batch, due)?;
         let newest_day = day_of(newest);
         w.newest_day = w.newest_day.max(newest_day);
@@ -878,8 +898,8 @@ impl Store {
             .runs
             .iter()
             .fold((0, 0), |(c, b), r| (c + r.count, b + r.bytes));
-        let held_bytes: usize = tail.held.iter().map(|h| h.id.len() + h.body.len()).sum();
-        let full = is_final(count + tail.held.len(), bytes + held_bytes);
+        tail.held_bytes += added;
+        let full = is_final(count + tail.held.len(), bytes + tail.held_bytes);
         w.held_bytes += added;
         if full || !w.hold {
             written += self.emit_held(w, batch, day, ah)?;
@@ -913,6 +933,7 @@ impl Store {
             return Ok(0);
         };
         let held = std::mem::take(&mut tail.held);
+        tail.held_bytes = 0;
         let Some(last) = held.last().map(|h| h.time_ms) else {
             return Ok(0);
         };

@@ -90,7 +90,11 @@ pub(super) fn rebuild(
     if new_path.exists() {
         std::fs::remove_dir_all(&new_path).map_err(io)?;
     }
-    let store = Store::from_db(dir, open_sled(dir, &new_path, opts)?, lock.clone())?;
+    let store = Store::from_db(
+        dir,
+        open_sled(dir, &new_path, opts.for_rebuild())?,
+        lock.clone(),
+    )?;
     // Every tree that is not legacy moves as it is (quarantine, meta, and anything of the current layout).
     for name in old.tree_names() {
         if name.as_ref() == b"__sled__default"

@@ -144,6 +144,16 @@ pub struct StoreOptions {
     pub cache_bytes: u64,
 }
 
+impl StoreOptions {
+    /// The options of a database a rebuild reads or writes once, in key order: a quarter of the cache, which
+    /// such a pass barely uses (each page is touched once).
+    pub(crate) fn for_rebuild(self) -> Self {
+        Self {
+            cache_bytes: self.cache_bytes / 4,
+        }
+    }
+}
+
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
@@ -257,6 +267,10 @@ impl Store {
     pub fn compact(self, opts: StoreOptions) -> Result<(Store, u64, u64), StoreError> {
         let before = self.size_on_disk();
         let (dir, lock, db) = self.close_sole_handle("compact")?;
+        // Read again with a quarter of the cache: a rebuild reads each page once, in key order, and two
+        // databases with full caches took the end of a 10M-event ingest to 310 MB.
+        drop(db);
+        let db = open_sled(&dir, &dir.join(DB_DIR), opts.for_rebuild())?;
         migrate::rebuild(&dir, db, SCHEMA_VERSION, opts, &lock)?;
         let store = Self::from_db(&dir, open_sled(&dir, &dir.join(DB_DIR), opts)?, lock)?;
         let after = store.size_on_disk();
