@@ -322,6 +322,12 @@ pub(super) struct RunWriter {
     /// Held events put in the batch being built: out of [`HeldKeys`] once it is applied.
     released: Vec<(u64, i64, Box<[u8]>)>,
     writes: RunWrites,
+    /// Actor-days that started holding, oldest first, with the batch they started in (an entry whose
+    /// actor-day has been written since, or holds from a later batch, is stale and skipped): the age and
+    /// byte caps write from its front without looking at every actor-day.
+    held_order: VecDeque<(u64, (i32, u64))>,
+    /// Actor-days with a tail run only in the batch being built (see [`TailRun::pending`]).
+    pending_in: Vec<(i32, u64)>,
     seq: AtomicU32,
     packer: Packer,
 }
@@ -352,6 +358,8 @@ impl RunWriter {
             held_bytes: 0,
             released: Vec::new(),
             writes: RunWrites::default(),
+            held_order: VecDeque::new(),
+            pending_in: Vec::new(),
             seq: AtomicU32::new(rand::random()),
             packer: Packer::default(),
         }
@@ -706,36 +714,18 @@ impl Store {
                 .collect();
             written += self.append_group(&mut w, &mut batch, group[0].0, group[0].1, items)?;
         }
-        // Held events that have waited long enough (all of them when not holding), and past the byte cap the
-        // ones that have waited longest.
-        let mut due = if w.hold {
-            w.batch_no.saturating_sub(HOLD_BATCHES)
-        } else {
-            u64::MAX
-        };
+        // Held events that have waited long enough, and past the byte cap the ones that have waited longest.
+        let due = w.batch_no.saturating_sub(HOLD_BATCHES);
+        written += self.emit_held_while(&mut w, &mut batch, |_, since| since <= due)?;
         if w.held_bytes > HOLD_BYTES {
-            let mut ages: Vec<(u64, usize)> = w
-                .tails
-                .values()
-                .filter(|t| !t.held.is_empty())
-                .map(|t| (t.held_since, t.held_bytes))
-                .collect();
-            ages.sort_unstable();
-            let mut over = w.held_bytes - HOLD_BYTES / 4 * 3;
-            for (since, bytes) in ages {
-                due = due.max(since);
-                if bytes >= over {
-                    break;
-                }
-                over -= bytes;
-            }
+            written +=
+                self.emit_held_while(&mut w, &mut batch, |w, _| w.held_bytes > HOLD_BYTES / 4 * 3)?;
         }
-        written += self.emit_held_since(&mut w, &mut batch, due)?;
         let newest_day = day_of(newest);
         w.newest_day = w.newest_day.max(newest_day);
         if w.tails.len() > MAX_TAILS {
             // What is forgotten must be in the store first.
-            written += self.emit_held_since(&mut w, &mut batch, u64::MAX)?;
+            written += self.emit_held_while(&mut w, &mut batch, |_, _| true)?;
         }
         // The newest-time watermark goes first: a `Planner` takes every event newer than it as new without
         // looking, so it must never fall behind stored events. Written after the batch, a crash between the
@@ -790,11 +780,12 @@ impl Store {
     /// [`Store::write_held`] under the writer's lock: every writer-side operation other than an append starts
     /// with it, since they read or rewrite runs and would not see held events.
     pub(super) fn write_held_locked(&self, w: &mut RunWriter) -> Result<(), StoreError> {
-        if w.held_bytes == 0 && w.tails.values().all(|t| t.held.is_empty()) {
+        // Every actor-day holding is in the queue.
+        if w.held_order.is_empty() {
             return Ok(());
         }
         let mut batch = sled::Batch::default();
-        let written = self.emit_held_since(w, &mut batch, u64::MAX)?;
+        let written = self.emit_held_while(w, &mut batch, |_, _| true)?;
         self.runs.apply_batch(batch).map_err(|e| self.sled(e))?;
         self.applied(w);
         self.bump("events", written)
@@ -802,8 +793,11 @@ impl Store {
 
     /// After a batch is applied: its runs are readable, and the held events it wrote are found there.
     fn applied(&self, w: &mut RunWriter) {
-        for tail in w.tails.values_mut() {
-            for r in &mut tail.runs {
+        let RunWriter {
+            tails, pending_in, ..
+        } = w;
+        for at in pending_in.drain(..) {
+            for r in tails.get_mut(&at).map_or(&mut [][..], |t| &mut t.runs[..]) {
                 r.pending = None;
             }
         }
@@ -815,22 +809,27 @@ impl Store {
         }
     }
 
-    /// Write the held events of every actor-day whose oldest came at or before batch `due`. Returns how many.
-    fn emit_held_since(
+    /// Write the held events of actor-days from the front of the queue (oldest first) while `more` says so,
+    /// given the writer and the batch the front one started holding in. Returns how many events.
+    fn emit_held_while(
         &self,
         w: &mut RunWriter,
         batch: &mut sled::Batch,
-        due: u64,
+        more: impl Fn(&RunWriter, u64) -> bool,
     ) -> Result<u64, StoreError> {
-        let ready: Vec<(i32, u64)> = w
-            .tails
-            .iter()
-            .filter(|(_, t)| !t.held.is_empty() && t.held_since <= due)
-            .map(|(k, _)| *k)
-            .collect();
         let mut n = 0;
-        for (day, ah) in ready {
-            n += self.emit_held(w, batch, day, ah)?;
+        while let Some(&(since, at)) = w.held_order.front() {
+            let live = w
+                .tails
+                .get(&at)
+                .is_some_and(|t| !t.held.is_empty() && t.held_since == since);
+            if live && !more(w, since) {
+                break;
+            }
+            w.held_order.pop_front();
+            if live {
+                n += self.emit_held(w, batch, at.0, at.1)?;
+            }
         }
         Ok(n)
     }
@@ -871,6 +870,9 @@ impl Store {
         let tail = w.tails.entry((day, ah)).or_default();
         if tail.held.is_empty() {
             tail.held_since = batch_no;
+            if w.hold {
+                w.held_order.push_back((batch_no, (day, ah)));
+            }
         }
         let resort = tail.held.last().is_some_and(|h| h.time_ms > items[split].0);
         // While holding, the dedupe check must find held events (a planner remembers only its own recent
@@ -927,6 +929,7 @@ impl Store {
             hold,
             released,
             writes,
+            pending_in,
             ..
         } = w;
         let Some(tail) = tails.get_mut(&(day, ah)) else {
@@ -988,6 +991,7 @@ impl Store {
                 let key = tail_key(&key);
                 batch.insert(&key[..], value.as_slice());
                 writes.small += 1;
+                pending_in.push((day, ah));
                 tail.runs.push(TailRun {
                     key,
                     count: b.len(),
@@ -1167,6 +1171,7 @@ impl Store {
                 let key = tail_key(&key);
                 batch.insert(&key[..], value.as_slice());
                 w.writes.small += 1;
+                w.pending_in.push((day, ah));
                 tail_runs.push(TailRun {
                     key,
                     count: b.len(),
