@@ -259,6 +259,15 @@ struct Tail {
     held_bytes: usize,
 }
 
+impl Tail {
+    /// Events and payload bytes of its tail runs.
+    fn run_size(&self) -> (usize, usize) {
+        self.runs
+            .iter()
+            .fold((0, 0), |(c, b), r| (c + r.count, b + r.bytes))
+    }
+}
+
 #[derive(Debug)]
 struct TailRun {
     /// Its key in the tail space.
@@ -896,10 +905,7 @@ impl Store {
             // Stable: equal times keep arrival order.
             tail.held.sort_by_key(|h| h.time_ms);
         }
-        let (count, bytes) = tail
-            .runs
-            .iter()
-            .fold((0, 0), |(c, b), r| (c + r.count, b + r.bytes));
+        let (count, bytes) = tail.run_size();
         tail.held_bytes += added;
         let full = is_final(count + tail.held.len(), bytes + tail.held_bytes);
         w.held_bytes += added;
@@ -936,7 +942,7 @@ impl Store {
             return Ok(0);
         };
         let held = std::mem::take(&mut tail.held);
-        tail.held_bytes = 0;
+        let new_bytes = std::mem::take(&mut tail.held_bytes);
         let Some(last) = held.last().map(|h| h.time_ms) else {
             return Ok(0);
         };
@@ -944,12 +950,8 @@ impl Store {
         if *hold {
             released.extend(held.iter().map(|h| (ah, h.time_ms, h.id.clone())));
         }
-        let new_bytes: usize = held.iter().map(|h| h.id.len() + h.body.len()).sum();
         *held_bytes = held_bytes.saturating_sub(new_bytes);
-        let (count, bytes) = tail
-            .runs
-            .iter()
-            .fold((0, 0), |(c, b), r| (c + r.count, b + r.bytes));
+        let (count, bytes) = tail.run_size();
         let sealing = !tail.runs.is_empty() && is_final(count + held.len(), bytes + new_bytes);
         let olds: Vec<([u8; TAIL_KEY], Vec<u8>)> = if sealing {
             let mut olds = Vec::with_capacity(tail.runs.len());
