@@ -59,9 +59,13 @@ pub struct Reader<R: Read> {
 /// ~2 ms of parsing and the hand-off cost is lost in it.
 const CHUNK_FRAMES: usize = 256;
 
-/// Chunks framed ahead of the one being read: enough that the parse thread always has one queued while this
-/// thread parses its own.
-const CHUNKS_AHEAD: usize = 4;
+/// Chunks the parse thread may have waiting: enough that it never runs dry while this thread does its own
+/// work on the records.
+const CHUNKS_QUEUED: usize = 4;
+
+/// Chunks framed ahead of the one being read: the parse thread's queue, the one it is parsing, and a few that
+/// this thread parses itself when that queue is full (the parse thread is behind).
+const CHUNKS_AHEAD: usize = CHUNKS_QUEUED + 4;
 
 /// A chunk of frames, in input order: parsed on the parse thread, or here when it comes to the front.
 enum Slot {
@@ -71,15 +75,18 @@ enum Slot {
     Failed(std::io::Error),
 }
 
-/// The parse thread of a [`Reader`]: every other chunk of frames goes to it and comes back as records, in
-/// order (one thread, one queue each way).
+/// The parse thread of a [`Reader`]: each chunk of frames goes to it while its queue has room, and comes
+/// back as records, in order (one thread, one queue each way); the chunks it has no room for are parsed by
+/// the reading thread. The split follows the load: the reading thread usually does more with each record
+/// (detection, in the pipeline) and parses only what the parse thread cannot keep up with, where a fixed
+/// every-other-chunk split left the parse thread idle half the time and the reading thread the bottleneck.
 struct Ahead {
     slots: VecDeque<Slot>,
     to_parse: Option<mpsc::SyncSender<Vec<Frame>>>,
     parsed: mpsc::Receiver<Vec<Record>>,
-    /// The next chunk framed goes to the parse thread.
-    remote_next: bool,
     eof: bool,
+    /// Chunks parsed by the parse thread and here, for tests to see that both did some.
+    split: (u64, u64),
 }
 
 impl<R: Read> Reader<R> {
@@ -97,14 +104,22 @@ impl<R: Read> Reader<R> {
         }
     }
 
-    /// Like [`Reader::new`], with a second thread that parses every other chunk of records while this one
-    /// parses the rest (and does whatever it does with them): framing is cheap and stays here, JSON parsing
-    /// and validation are ~10 µs a record and are split. The records come out in input order, exactly as
+    /// Like [`Reader::new`], with a second thread that parses chunks of records while this one does whatever
+    /// it does with them, and parses the chunks that thread has no room for: framing is cheap and stays here,
+    /// JSON parsing and validation are ~10 µs a record and are shared by load (see `Ahead`). The records come out in input order, exactly as
     /// [`Reader::new`] gives them. The thread owns nothing but frames, so it never blocks on the input: when
     /// the reader is dropped it finishes its chunk and ends. Without a thread to be had it reads alone.
     pub fn with_parse_thread(input: R) -> Self {
+        Self::with_parse_queue(input, CHUNKS_QUEUED)
+    }
+
+    /// [`Reader::with_parse_thread`] with room for `queued` chunks waiting for the parse thread (tests use 0,
+    /// a hand-over only while it waits, to mix the chunks parsed here and there).
+    fn with_parse_queue(input: R, queued: usize) -> Self {
         let mut reader = Self::new(input);
-        let (to_parse, work) = mpsc::sync_channel::<Vec<Frame>>(CHUNKS_AHEAD);
+        let (to_parse, work) = mpsc::sync_channel::<Vec<Frame>>(queued);
+        // Never full: at most CHUNKS_AHEAD chunks are out at once, so the parse thread never waits to hand one
+        // back.
         let (done, parsed) = mpsc::sync_channel::<Vec<Record>>(CHUNKS_AHEAD);
         let spawned = std::thread::Builder::new()
             .name("vigil-parse".into())
@@ -124,8 +139,8 @@ impl<R: Read> Reader<R> {
                 slots: VecDeque::new(),
                 to_parse: Some(to_parse),
                 parsed,
-                remote_next: true,
                 eof: false,
+                split: (0, 0),
             });
         }
         reader
@@ -152,7 +167,8 @@ impl<R: Read> Reader<R> {
         expand(&mut self.pending, frame);
     }
 
-    /// [`Reader::next_record`] with the parse thread: frame chunks ahead, alternately for it and for here.
+    /// [`Reader::next_record`] with the parse thread: frame chunks ahead, for it while its queue has room and
+    /// for here when not.
     fn next_record_ahead(&mut self) -> std::io::Result<Option<Record>> {
         loop {
             if let Some(r) = self.pending.pop_front() {
@@ -179,15 +195,20 @@ impl<R: Read> Reader<R> {
                     }
                 }
                 if !frames.is_empty() {
-                    let slot = match (&ahead.to_parse, ahead.remote_next) {
-                        (Some(tx), true) => match tx.send(frames) {
+                    let slot = match &ahead.to_parse {
+                        Some(tx) => match tx.try_send(frames) {
                             Ok(()) => Slot::Remote,
-                            Err(mpsc::SendError(frames)) => Slot::Local(frames),
+                            // Its queue is full: it is behind, and this thread parses the chunk.
+                            Err(mpsc::TrySendError::Full(frames)) => Slot::Local(frames),
+                            Err(mpsc::TrySendError::Disconnected(frames)) => Slot::Local(frames),
                         },
-                        _ => Slot::Local(frames),
+                        None => Slot::Local(frames),
                     };
+                    match slot {
+                        Slot::Remote => ahead.split.0 += 1,
+                        _ => ahead.split.1 += 1,
+                    }
                     ahead.slots.push_back(slot);
-                    ahead.remote_next = !ahead.remote_next;
                 }
                 if let Some(e) = failed {
                     ahead.slots.push_back(Slot::Failed(e));
@@ -382,6 +403,10 @@ mod tests {
     /// What a reader yields, as comparable text: events by id, refusals by reason and place; the I/O error
     /// that ended it, if any.
     fn drain<R: Read>(mut r: Reader<R>) -> (Vec<String>, Option<String>) {
+        drain_mut(&mut r)
+    }
+
+    fn drain_mut<R: Read>(r: &mut Reader<R>) -> (Vec<String>, Option<String>) {
         let mut out = Vec::new();
         loop {
             match r.next_record() {
@@ -429,6 +454,28 @@ mod tests {
         assert_eq!(parallel, serial);
         // An empty input ends at once.
         assert_eq!(drain(Reader::with_parse_thread(&b""[..])), (vec![], None));
+    }
+
+    /// Chunks go to the parse thread only while it has room, the rest are parsed by the reading thread: in
+    /// whatever mix that makes, the records still come out exactly in input order.
+    #[test]
+    fn chunks_parsed_here_and_there_come_out_in_input_order() {
+        let mut input = Vec::new();
+        for _ in 0..4 {
+            input.extend(mixed_input());
+        }
+        let serial = drain(Reader::new(input.as_slice()));
+        // A hand-over only while the parse thread waits: which chunks it gets depends on the scheduler, so
+        // try until both threads parsed some (the first try nearly always does).
+        for attempt in 0.. {
+            let mut reader = Reader::with_parse_queue(input.as_slice(), 0);
+            assert_eq!(drain_mut(&mut reader), serial, "attempt {attempt}");
+            let split = reader.ahead.as_ref().map_or((0, 0), |a| a.split);
+            if split.0 > 0 && split.1 > 0 {
+                break;
+            }
+            assert!(attempt < 20, "never mixed: {split:?}");
+        }
     }
 
     /// An input that fails part-way: every record before the failure comes out, in order, then the error.
