@@ -543,6 +543,24 @@ fn an_ingest_leaves_a_recovery_snapshot_that_covers_what_it_wrote() {
         snapshot_lsn * 2 > log,
         "the snapshot is at {snapshot_lsn} of a {log}-byte log: the next open replays the rest"
     );
+    // The log says where the time went, step by step, with the events stored.
+    let log = std::fs::read_to_string(data.join("vigil.log")).unwrap();
+    for step in [
+        "read, detect and store",
+        "checkpoint",
+        "seal small runs and flush",
+        "measure live bytes",
+        "reopen",
+    ] {
+        let line = log
+            .lines()
+            .find(|l| l.contains("vigil ingest: step done") && l.contains(step))
+            .unwrap_or_else(|| panic!("no timing of {step:?} in the log:\n{log}"));
+        assert!(
+            line.contains("events=5000") && line.contains("seconds="),
+            "{line}"
+        );
+    }
 }
 
 /// `vigil generate --events N --seed S` written to `events.jsonl` in `dir`; its path.

@@ -62,6 +62,17 @@ pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {
         fan_in: engine.sort_runs.map_or(defaults.fan_in, |n| n as usize),
     });
     let mut unreadable = 0;
+    // Each step's time goes to the log, so a slow ingest says where its time went.
+    let mut step = std::time::Instant::now();
+    let mut timed = |what: &str, events: u64| {
+        tracing::info!(
+            step = what,
+            events,
+            seconds = format_args!("{:.2}", step.elapsed().as_secs_f64()),
+            "vigil ingest: step done"
+        );
+        step = std::time::Instant::now();
+    };
     for path in files {
         let name = path.display().to_string();
         let result = if name == "-" {
@@ -90,6 +101,7 @@ pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {
         }
     }
     let stored = pipeline.stats().ingested;
+    timed("read, detect and store", stored);
     let stats = match pipeline.finish() {
         Ok(stats) => stats,
         Err(PipelineError::Store(StoreError::DiskFull { dir })) => {
@@ -97,15 +109,19 @@ pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {
         }
         Err(e) => return Err(e.into()),
     };
+    timed("checkpoint", stored);
     // The small runs this ingest left (quiet actor-days) are compressed like full ones before it ends.
     match store.seal_small_runs(None).and_then(|_| store.flush()) {
         Ok(()) => {}
         Err(StoreError::DiskFull { dir }) => return Ok(disk_full(&dir, stored)),
         Err(e) => return Err(e.into()),
     }
+    timed("seal small runs and flush", stored);
     // A long ingest leaves sled's file far ahead of what it holds (its cleaner lags): past the threshold
     // `serve` compacts at, rebuild it now, while nothing else holds the store.
-    if vigil::engine::retention::needs_compaction(&store, &setup.config.retention) {
+    let compact = vigil::engine::retention::needs_compaction(&store, &setup.config.retention);
+    timed("measure live bytes", stored);
+    if compact {
         let started = std::time::Instant::now();
         match store.compact(vigil::store::StoreOptions::default()) {
             Ok((_, before, after)) => eprintln!(
@@ -128,6 +144,7 @@ pub fn ingest(mut setup: Setup, files: &[PathBuf]) -> Result<i32> {
             Err(e) => tracing::warn!(error = %e, "reopening the store after this ingest failed"),
         }
     }
+    timed(if compact { "compact" } else { "reopen" }, stored);
     if stats.late > 0 {
         eprintln!(
             "vigil: {} events arrived out of time order; {} actors were re-detected from the store, so the \
