@@ -127,7 +127,8 @@ fn every_line_has_the_design_shape() {
                 .is_some_and(|s| !s.is_empty())
         );
         // The crate's own parser accepts it, geo coordinates included.
-        let ev = vigil::ingest::normalise(&v).unwrap_or_else(|e| panic!("rejected: {e:?}\n{v}"));
+        let ev =
+            vigil::ingest::normalise(v.clone()).unwrap_or_else(|e| panic!("rejected: {e:?}\n{v}"));
         assert!(
             ev.location
                 .as_ref()
@@ -501,7 +502,7 @@ fn detector_alerts(
     let mut open: BTreeMap<String, vigil::model::Alert> = BTreeMap::new();
     let mut alerts = Vec::new();
     for v in lines(out) {
-        let ev = vigil::ingest::normalise(&v).expect("valid event");
+        let ev = vigil::ingest::normalise(v.clone()).expect("valid event");
         for draft in detector.observe(&ev) {
             match open.get_mut(&draft.group_key) {
                 Some(a) if can_absorb(a, &draft) => absorb(a, &draft),

@@ -306,11 +306,15 @@ fn push_value(
     index: Option<usize>,
     dup: Option<String>,
 ) {
-    let raw_for = |v: &serde_json::Value| -> Vec<u8> {
-        if index.is_none() {
+    // A rejected record is quarantined raw: a line as it was read; an element of an array or page as its own
+    // JSON, so that element is kept whole until it is accepted (`normalise` takes what it keeps out of the
+    // value, and a line needs no copy).
+    let element = index.map(|_| value.clone());
+    let raw = |element: Option<serde_json::Value>| -> Vec<u8> {
+        let Some(v) = element else {
             return frame.raw_capped();
-        }
-        let mut bytes = serde_json::to_vec(v).unwrap_or_default();
+        };
+        let mut bytes = serde_json::to_vec(&v).unwrap_or_default();
         bytes.truncate(QUARANTINE_RAW_CAP);
         bytes
     };
@@ -319,7 +323,7 @@ fn push_value(
             path,
             problem: DUPLICATED.to_string(),
         }),
-        None => normalise(&value),
+        None => normalise(value),
     };
     match checked {
         Ok(ev) => out.push_back(Record::Event(Box::new(ev))),
@@ -332,7 +336,7 @@ fn push_value(
                 line: frame.line,
                 offset: frame.offset,
                 reason: format!("{at}{rej}"),
-                raw: raw_for(&value),
+                raw: raw(element),
                 size: frame.size,
             }));
         }

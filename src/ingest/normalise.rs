@@ -45,22 +45,28 @@ fn quoted(v: &Value) -> String {
     }
 }
 
-fn opt_str(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<String>, Rejection> {
-    match obj.get(key) {
+/// Take `key` out of `obj` as text: the string itself is moved, not copied (the map is the parser's and is
+/// dropped after this).
+fn opt_str(
+    obj: &mut Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Option<String>, Rejection> {
+    match obj.remove(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::String(s)) => Ok(Some(s)),
         // Numbers are common for ids (`objectId: 98231`): accept them as text.
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
         Some(other) => Err(reject(
             &format!("{path}.{key}"),
-            format!("expected a string, found {}", kind(other)),
+            format!("expected a string, found {}", kind(&other)),
         )),
     }
 }
 
-fn req_str(obj: &Map<String, Value>, key: &str, path: &str) -> Result<String, Rejection> {
-    match obj.get(key) {
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+fn req_str(obj: &mut Map<String, Value>, key: &str, path: &str) -> Result<String, Rejection> {
+    match obj.remove(key) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s),
         Some(Value::String(_)) => Err(reject(&format!("{path}.{key}"), "must not be empty")),
         None | Some(Value::Null) => Err(reject(
             &format!("{path}.{key}"),
@@ -68,34 +74,43 @@ fn req_str(obj: &Map<String, Value>, key: &str, path: &str) -> Result<String, Re
         )),
         Some(other) => Err(reject(
             &format!("{path}.{key}"),
-            format!("expected a string, found {}", kind(other)),
+            format!("expected a string, found {}", kind(&other)),
         )),
     }
 }
 
-fn obj<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, Rejection> {
-    v.as_object()
-        .ok_or_else(|| reject(path, format!("expected an object, found {}", kind(v))))
+fn obj<'a>(v: &'a mut Value, path: &str) -> Result<&'a mut Map<String, Value>, Rejection> {
+    let found = kind(v);
+    v.as_object_mut()
+        .ok_or_else(|| reject(path, format!("expected an object, found {found}")))
 }
 
-/// Validate and normalise one event in the §3 shape. Unknown fields are kept in `extra`.
-pub fn normalise(value: &Value) -> Result<AuditEvent, Rejection> {
-    let top = obj(value, "event")?;
-    let attrs_v = top
-        .get("attributes")
+/// Validate and normalise one event in the §3 shape. Unknown fields are kept in `extra`. Takes the parsed
+/// value and moves its strings and maps into the event: copying them (and then dropping the tree) was a
+/// large share of the parse threads' time, every field of every event allocated twice.
+pub fn normalise(mut value: Value) -> Result<AuditEvent, Rejection> {
+    // No id: one is derived from the event as it came, before anything is taken out of it.
+    let synthetic = match value.get("id") {
+        Some(Value::String(s)) if s.trim().is_empty() => Some(synthetic_id(&value)),
+        None | Some(Value::Null) if value.is_object() => Some(synthetic_id(&value)),
+        _ => None,
+    };
+    let top = obj(&mut value, "event")?;
+    let mut attrs_v = top
+        .remove("attributes")
         .ok_or_else(|| reject("attributes", "required field is missing"))?;
-    let attrs = obj(attrs_v, "attributes")?;
+    let attrs = obj(&mut attrs_v, "attributes")?;
 
     let time_v = attrs
-        .get("time")
+        .remove("time")
         .ok_or_else(|| reject("attributes.time", "required field is missing"))?;
-    let time = match time_v {
+    let time = match &time_v {
         Value::String(s) => DateTime::parse_from_rfc3339(s.trim())
             .map(|t| t.with_timezone(&Utc))
             .map_err(|_| {
                 reject(
                     "attributes.time",
-                    format!("{} is not an RFC 3339 time", quoted(time_v)),
+                    format!("{} is not an RFC 3339 time", quoted(&time_v)),
                 )
             })?,
         other => {
@@ -109,7 +124,7 @@ pub fn normalise(value: &Value) -> Result<AuditEvent, Rejection> {
     let time = DateTime::from_timestamp_millis(time.timestamp_millis()).ok_or_else(|| {
         reject(
             "attributes.time",
-            format!("{} is out of range", quoted(time_v)),
+            format!("{} is out of range", quoted(&time_v)),
         )
     })?;
 
@@ -120,29 +135,29 @@ pub fn normalise(value: &Value) -> Result<AuditEvent, Rejection> {
             format!("longer than {MAX_ID} bytes"),
         ));
     }
-    let actor_v = attrs
-        .get("actor")
+    let mut actor_v = attrs
+        .remove("actor")
         .ok_or_else(|| reject("attributes.actor", "required field is missing"))?;
-    let actor = parse_actor(obj(actor_v, "attributes.actor")?)?;
+    let actor = parse_actor(obj(&mut actor_v, "attributes.actor")?)?;
 
-    let context = entities(attrs.get("context"), "attributes.context")?;
-    let container = entities(attrs.get("container"), "attributes.container")?;
-    let location = match attrs.get("location") {
+    let context = entities(attrs.remove("context"), "attributes.context")?;
+    let container = entities(attrs.remove("container"), "attributes.container")?;
+    let location = match attrs.remove("location") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(parse_location(obj(v, "attributes.location")?)?),
+        Some(mut v) => Some(parse_location(obj(&mut v, "attributes.location")?)?),
     };
-    let content = match attrs.get("content") {
+    let content = match attrs.remove("content") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(parse_content(obj(v, "attributes.content")?)?),
+        Some(mut v) => Some(parse_content(obj(&mut v, "attributes.content")?)?),
     };
-    let message = match top.get("message") {
+    let message = match top.remove("message") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(Message {
-            content: Some(s.clone()),
+            content: Some(s),
             format: None,
         }),
-        Some(v) => {
-            let m = obj(v, "message")?;
+        Some(mut v) => {
+            let m = obj(&mut v, "message")?;
             Some(Message {
                 content: opt_str(m, "content", "message")?,
                 format: opt_str(m, "format", "message")?,
@@ -157,23 +172,14 @@ pub fn normalise(value: &Value) -> Result<AuditEvent, Rejection> {
             }
             id
         }
-        // No id: derive one from the content so a re-sent copy still dedupes.
-        _ => synthetic_id(value),
+        // No id: derived from the content (above) so a re-sent copy still dedupes.
+        _ => synthetic.ok_or_else(|| reject("id", "no id, and none could be derived"))?,
     };
 
-    let mut extra = Map::new();
-    for (k, v) in top {
-        if !matches!(k.as_str(), "id" | "attributes" | "message") {
-            extra.insert(k.clone(), v.clone());
-        }
-    }
-    for (k, v) in attrs {
-        if !matches!(
-            k.as_str(),
-            "time" | "action" | "actor" | "context" | "container" | "location" | "content"
-        ) {
-            extra.insert(format!("attributes.{k}"), v.clone());
-        }
+    // What is left of both objects is what vigil does not model: every field it reads was taken out above.
+    let mut extra = std::mem::take(top);
+    for (k, v) in std::mem::take(attrs) {
+        extra.insert(format!("attributes.{k}"), v);
     }
 
     Ok(AuditEvent {
@@ -191,7 +197,7 @@ pub fn normalise(value: &Value) -> Result<AuditEvent, Rejection> {
     })
 }
 
-fn parse_actor(a: &Map<String, Value>) -> Result<Actor, Rejection> {
+fn parse_actor(a: &mut Map<String, Value>) -> Result<Actor, Rejection> {
     let p = "attributes.actor";
     let id = req_str(a, "id", p)?;
     if id.len() > MAX_ID {
@@ -200,11 +206,11 @@ fn parse_actor(a: &Map<String, Value>) -> Result<Actor, Rejection> {
             format!("longer than {MAX_ID} bytes"),
         ));
     }
-    let on_behalf_of = match a.get("onBehalfOf") {
+    let on_behalf_of = match a.remove("onBehalfOf") {
         None | Some(Value::Null) => None,
-        Some(v) => {
-            let o = obj(v, "attributes.actor.onBehalfOf")?;
+        Some(mut v) => {
             let q = "attributes.actor.onBehalfOf";
+            let o = obj(&mut v, q)?;
             Some(Party {
                 id: opt_str(o, "id", q)?,
                 name: opt_str(o, "name", q)?,
@@ -212,13 +218,13 @@ fn parse_actor(a: &Map<String, Value>) -> Result<Actor, Rejection> {
             })
         }
     };
-    let auth = match a.get("auth") {
+    let auth = match a.remove("auth") {
         None | Some(Value::Null) => None,
-        Some(v @ Value::Object(_)) => Some(v.clone()),
+        Some(v @ Value::Object(_)) => Some(v),
         Some(other) => {
             return Err(reject(
                 "attributes.actor.auth",
-                format!("expected an object, found {}", kind(other)),
+                format!("expected an object, found {}", kind(&other)),
             ));
         }
     };
@@ -231,32 +237,32 @@ fn parse_actor(a: &Map<String, Value>) -> Result<Actor, Rejection> {
     })
 }
 
-fn entities(v: Option<&Value>, path: &str) -> Result<Vec<Entity>, Rejection> {
+fn entities(v: Option<Value>, path: &str) -> Result<Vec<Entity>, Rejection> {
     let items = match v {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(items)) => items,
         // A single object where a list was expected is common enough to accept.
-        Some(v @ Value::Object(_)) => std::slice::from_ref(v),
+        Some(v @ Value::Object(_)) => vec![v],
         Some(other) => {
             return Err(reject(
                 path,
-                format!("expected an array, found {}", kind(other)),
+                format!("expected an array, found {}", kind(&other)),
             ));
         }
     };
     items
-        .iter()
+        .into_iter()
         .enumerate()
-        .map(|(i, item)| {
+        .map(|(i, mut item)| {
             let at = format!("{path}[{i}]");
-            let o = obj(item, &at)?;
-            let attributes = match o.get("attributes") {
+            let o = obj(&mut item, &at)?;
+            let attributes = match o.remove("attributes") {
                 None | Some(Value::Null) => Map::new(),
-                Some(Value::Object(m)) => m.clone(),
+                Some(Value::Object(m)) => m,
                 Some(other) => {
                     return Err(reject(
                         &format!("{at}.attributes"),
-                        format!("expected an object, found {}", kind(other)),
+                        format!("expected an object, found {}", kind(&other)),
                     ));
                 }
             };
@@ -269,7 +275,7 @@ fn entities(v: Option<&Value>, path: &str) -> Result<Vec<Entity>, Rejection> {
         .collect()
 }
 
-fn parse_location(l: &Map<String, Value>) -> Result<Location, Rejection> {
+fn parse_location(l: &mut Map<String, Value>) -> Result<Location, Rejection> {
     let p = "attributes.location";
     let geo = opt_str(l, "geo", p)?;
     let (latitude, longitude) = geo.as_deref().and_then(parse_geo).unzip();
@@ -292,7 +298,7 @@ pub(crate) fn parse_geo(s: &str) -> Option<(f64, f64)> {
     ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon)).then_some((lat, lon))
 }
 
-fn parse_content(c: &Map<String, Value>) -> Result<Content, Rejection> {
+fn parse_content(c: &mut Map<String, Value>) -> Result<Content, Rejection> {
     let p = "attributes.content";
     Ok(Content {
         object_type: opt_str(c, "objectType", p)?,
@@ -325,7 +331,7 @@ mod tests {
 
     #[test]
     fn good_event_keeps_unknown_fields_and_parses_geo() {
-        let e = normalise(&ev()).unwrap();
+        let e = normalise(ev()).unwrap();
         assert_eq!(e.location.as_ref().unwrap().latitude, Some(-33.87));
         assert!(e.extra.contains_key("attributes.custom"));
         assert!(e.extra.contains_key("links"));
@@ -337,25 +343,49 @@ mod tests {
         let mut v = ev();
         v["attributes"]["time"] = json!("yesterday");
         assert_eq!(
-            normalise(&v).unwrap_err().to_string(),
+            normalise(v.clone()).unwrap_err().to_string(),
             "attributes.time: 'yesterday' is not an RFC 3339 time"
         );
         let mut v = ev();
         v["attributes"]["actor"] = json!({"name": "x"});
         assert_eq!(
-            normalise(&v).unwrap_err().to_string(),
+            normalise(v.clone()).unwrap_err().to_string(),
             "attributes.actor.id: required field is missing"
         );
         let mut v = ev();
         v["attributes"]["action"] = json!(5);
         assert_eq!(
-            normalise(&v).unwrap_err().to_string(),
+            normalise(v.clone()).unwrap_err().to_string(),
             "attributes.action: expected a string, found a number"
         );
         assert_eq!(
-            normalise(&json!(5)).unwrap_err().to_string(),
+            normalise(json!(5)).unwrap_err().to_string(),
             "event: expected an object, found a number"
         );
+    }
+
+    /// Fields are moved out of the parsed value: what vigil does not model must still be kept whole, and an
+    /// id-less event's derived id must come from the event as it arrived, not from what was left of it.
+    #[test]
+    fn unknown_fields_stay_whole_and_a_derived_id_covers_the_whole_event() {
+        let e = normalise(ev()).unwrap();
+        let keys: Vec<&str> = e.extra.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["attributes.custom", "links", "type"]);
+        assert_eq!(e.extra["attributes.custom"], json!({"x": 1}));
+        assert_eq!(e.extra["links"], json!({"self": "u"}));
+        assert_eq!(e.actor.name.as_deref(), Some("Ana"));
+        assert_eq!(e.message.and_then(|m| m.content).as_deref(), Some("hi"));
+
+        let mut v = ev();
+        v.as_object_mut().unwrap().remove("id");
+        let e = normalise(v.clone()).unwrap();
+        assert_eq!(e.id, synthetic_id(&v));
+        let mut other = v.clone();
+        other["attributes"]["custom"]["x"] = json!(2);
+        assert_ne!(normalise(other).unwrap().id, e.id);
+        let mut blank = v.clone();
+        blank["id"] = json!("  ");
+        assert_eq!(normalise(blank.clone()).unwrap().id, synthetic_id(&blank));
     }
 
     #[test]
