@@ -8,8 +8,8 @@
 //! comma-separated list to run only those phases: `VIGIL_BENCH_EVENTS=10000000 VIGIL_BENCH_PHASES=e2e` is the
 //! 10M bar, ~10 GB of input in a temporary directory; `VIGIL_BENCH_EVENTS=1000000,10000000` runs the end-to-end
 //! phase at 1M, 10M and 1M again and prints the 10M rate against the mean of the two 1M runs, the flat-rate
-//! bar measured so that a drift in the machine's speed moves both sides). Each phase runs in a child process so its peak RSS
-//! (VmHWM) is its own. The end-to-end phases print the store's live bytes next to its bytes on disk, and the
+//! bar measured so that a drift in the machine's speed moves both sides). Each phase runs in a child process
+//! so its peak RSS (VmHWM) is its own. The end-to-end phases print the store's live bytes next to its bytes on disk, and the
 //! time to open it again.
 #![allow(clippy::unwrap_used)] // a test or bench that cannot go on should stop loudly
 

@@ -106,8 +106,8 @@ impl<R: Read> Reader<R> {
 
     /// Like [`Reader::new`], with a second thread that parses chunks of records while this one does whatever
     /// it does with them, and parses the chunks that thread has no room for: framing is cheap and stays here,
-    /// JSON parsing and validation are ~10 µs a record and are shared by load (see `Ahead`). The records come out in input order, exactly as
-    /// [`Reader::new`] gives them. The thread owns nothing but frames, so it never blocks on the input: when
+    /// JSON parsing and validation are ~10 µs a record and are shared by load (see `Ahead`). The records come
+    /// out in input order, exactly as [`Reader::new`] gives them. The thread owns nothing but frames, so it never blocks on the input: when
     /// the reader is dropped it finishes its chunk and ends. Without a thread to be had it reads alone.
     pub fn with_parse_thread(input: R) -> Self {
         Self::with_parse_queue(input, CHUNKS_QUEUED)
@@ -198,9 +198,11 @@ impl<R: Read> Reader<R> {
                     let slot = match &ahead.to_parse {
                         Some(tx) => match tx.try_send(frames) {
                             Ok(()) => Slot::Remote,
-                            // Its queue is full: it is behind, and this thread parses the chunk.
-                            Err(mpsc::TrySendError::Full(frames)) => Slot::Local(frames),
-                            Err(mpsc::TrySendError::Disconnected(frames)) => Slot::Local(frames),
+                            // Its queue is full (it is behind) or it is gone: this thread parses the chunk.
+                            Err(
+                                mpsc::TrySendError::Full(frames)
+                                | mpsc::TrySendError::Disconnected(frames),
+                            ) => Slot::Local(frames),
                         },
                         None => Slot::Local(frames),
                     };
